@@ -1,0 +1,3 @@
+#ifndef PIPELET_APIKEY_H
+#define PIPELET_APIKEY_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef PIPELET_BUS_H
+#define PIPELET_BUS_H
+#endif

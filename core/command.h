@@ -1,0 +1,3 @@
+#ifndef PIPELET_COMMAND_H
+#define PIPELET_COMMAND_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef PIPELET_CONFIG_H
+#define PIPELET_CONFIG_H
+#endif

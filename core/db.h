@@ -1,0 +1,45 @@
+/*
+ * db.h — the non-blocking PostgreSQL pool (libpq in non-blocking mode on the loop).
+ * Queries queue (bounded) until a connection is free; migrations (core's and each
+ * plugin's) run on the first connection after every (re)connect, and no other query
+ * is sent before they are done.  A database that is down at start or restarts is
+ * retried with back-off; queries queued meanwhile wait (up to a deadline, then fail
+ * with an error result).
+ */
+#ifndef PIPELET_DB_H
+#define PIPELET_DB_H
+
+#include <pipelet/plugin.h>
+
+/* conninfo: a libpq URL/keyword string; "" = libpq environment (PGHOST, ...). */
+int db_init(const char *conninfo, int pool_size, int queue_max, unsigned query_timeout_ms);
+/* Try to connect and migrate before serving, waiting up to wait_ms (the loop runs
+ * meanwhile).  Returns 0 when migrated, -1 if the database is not reachable yet
+ * (the daemon starts degraded and keeps retrying). */
+int db_start(unsigned wait_ms);
+void db_shutdown(void);  /* close all connections; pending queries fail */
+
+/* component: "core" or a plugin name. */
+int db_add_migrations(const char *component, const struct pl_migration *m, size_t n);
+int db_query_as(const char *component, const char *sql, int nparams,
+                const char *const *params, pl_db_cb cb, void *arg);
+
+/* The pl_host functions (same signatures). */
+int db_host_migrations(pl_plugin_handle *self, const struct pl_migration *m, size_t n);
+int db_host_query(pl_plugin_handle *self, const char *sql, int nparams,
+                  const char *const *params, pl_db_cb cb, void *arg);
+int db_ok(pl_db_result *res);
+const char *db_error(pl_db_result *res);
+const char *db_sqlstate(pl_db_result *res);
+int db_ntuples(pl_db_result *res);
+int db_nfields(pl_db_result *res);
+const char *db_fname(pl_db_result *res, int col);
+const char *db_value(pl_db_result *res, int row, int col);
+long db_affected(pl_db_result *res);
+json_t *db_json(pl_db_result *res);
+int db_healthy(void);
+
+/* {"status":"ok"|"degraded","connections":N,"idle":N,"queued":N,"migrated":bool,...} (new) */
+json_t *db_stats(void);
+
+#endif

@@ -1,0 +1,3 @@
+#ifndef PIPELET_HOST_H
+#define PIPELET_HOST_H
+#endif

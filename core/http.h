@@ -1,0 +1,3 @@
+#ifndef PIPELET_HTTP_H
+#define PIPELET_HTTP_H
+#endif

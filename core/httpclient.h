@@ -1,0 +1,3 @@
+#ifndef PIPELET_HTTPCLIENT_H
+#define PIPELET_HTTPCLIENT_H
+#endif

@@ -1,0 +1,39 @@
+# The daemon: a convenience library (so unit tests link the very same objects) + main.
+noinst_LTLIBRARIES += core/libpipeletcore.la
+core_libpipeletcore_la_SOURCES = \
+	core/core.h \
+	core/log.c \
+	core/util.c core/util.h \
+	core/config.c core/config.h \
+	core/bus.c core/bus.h \
+	core/metrics.c core/metrics.h \
+	core/db.c core/db.h \
+	core/http.c core/http.h \
+	core/apikey.c core/apikey.h \
+	core/httpclient.c core/httpclient.h \
+	core/ws_frame.c core/ws_frame.h \
+	core/ws.c core/ws.h \
+	core/ocpp_schema.c core/ocpp_schema.h \
+	core/ocpp16_messages.c core/ocpp201_messages.c \
+	core/ocppj.c core/ocppj.h \
+	core/registry.c core/registry.h \
+	core/model.c core/model.h \
+	core/command.c core/command.h \
+	core/plugin_loader.c core/plugin_loader.h \
+	core/host.c core/host.h \
+	core/sql_core.c
+core_libpipeletcore_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) $(OPENSSL_CFLAGS)
+core_libpipeletcore_la_LIBADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBPQ_LIBS) $(OPENSSL_LIBS)
+
+sbin_PROGRAMS += pipelet
+pipelet_SOURCES = core/main.c
+pipelet_CFLAGS = $(AM_CFLAGS)
+pipelet_LDADD = core/libpipeletcore.la
+
+# The core's SQL migrations are compiled in (core/sql_core.c is generated from core/sql/*.sql).
+CORE_SQL = core/sql/001_station_model.sql
+EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh
+core/sql_core.c: $(CORE_SQL) $(top_srcdir)/scripts/sql2c.sh
+	$(AM_V_GEN)$(SHELL) $(top_srcdir)/scripts/sql2c.sh core_migrations $(addprefix $(top_srcdir)/,$(CORE_SQL)) > $@.tmp && mv $@.tmp $@
+BUILT_SOURCES = core/sql_core.c
+CLEANFILES += core/sql_core.c

@@ -1,0 +1,3 @@
+#ifndef PIPELET_METRICS_H
+#define PIPELET_METRICS_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef PIPELET_MODEL_H
+#define PIPELET_MODEL_H
+#endif

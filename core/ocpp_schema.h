@@ -1,0 +1,3 @@
+#ifndef PIPELET_OCPP_SCHEMA_H
+#define PIPELET_OCPP_SCHEMA_H
+#endif

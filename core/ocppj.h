@@ -1,0 +1,3 @@
+#ifndef PIPELET_OCPPJ_H
+#define PIPELET_OCPPJ_H
+#endif

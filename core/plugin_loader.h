@@ -1,0 +1,3 @@
+#ifndef PIPELET_PLUGIN_LOADER_H
+#define PIPELET_PLUGIN_LOADER_H
+#endif

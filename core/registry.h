@@ -1,0 +1,3 @@
+#ifndef PIPELET_REGISTRY_H
+#define PIPELET_REGISTRY_H
+#endif

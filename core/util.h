@@ -1,0 +1,3 @@
+#ifndef PIPELET_UTIL_H
+#define PIPELET_UTIL_H
+#endif

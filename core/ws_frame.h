@@ -1,0 +1,3 @@
+#ifndef PIPELET_WS_FRAME_H
+#define PIPELET_WS_FRAME_H
+#endif

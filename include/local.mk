@@ -1,0 +1,5 @@
+pkginclude_HEADERS = \
+	include/pipelet/plugin.h \
+	include/pipelet/ocpp.h \
+	include/pipelet/station.h \
+	include/pipelet/pipelet.h

@@ -1,0 +1,5 @@
+include plugins/ocpp16/local.mk
+include plugins/ocpp201/local.mk
+include plugins/headless/local.mk
+include plugins/simulator/local.mk
+include plugins/webhooks/local.mk

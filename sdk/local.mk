@@ -1,0 +1,2 @@
+pkgconfigdir = $(libdir)/pkgconfig
+pkgconfig_DATA = sdk/pipelet-plugin.pc
