@@ -1,3 +1,18 @@
+/*
+ * metrics.h — Prometheus counters, gauges and histograms; rendered at /metrics.
+ * name may carry labels: "pipelet_ocpp_messages_total{action=\"Heartbeat\",dir=\"in\"}".
+ */
 #ifndef PIPELET_METRICS_H
 #define PIPELET_METRICS_H
+
+struct evbuffer;
+void metrics_add(const char *name, double v);     /* counter (== pl_host.metric_add) */
+void metrics_set(const char *name, double v);     /* gauge */
+void metrics_observe(const char *name, double v); /* histogram, seconds */
+/* Collectors called at render time to refresh gauges (ws, db, registry ...). */
+typedef void (*metrics_collector)(void *arg);
+void metrics_add_collector(metrics_collector cb, void *arg);
+void metrics_render(struct evbuffer *out);
+void metrics_free(void);
+
 #endif
