@@ -1,3 +1,9 @@
+/* host.h — the services table handed to plugins (struct pl_host), and timers. */
 #ifndef PIPELET_HOST_H
 #define PIPELET_HOST_H
+
+#include "core.h"
+
+const struct pl_host *host_table(void);
+
 #endif

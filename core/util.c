@@ -1,1 +1,309 @@
-/* placeholder: being written */
+/*
+ * util.c — small helpers shared by core modules: the loop globals, time, UUIDs,
+ * hashing and encodings (OpenSSL), UTF-8 and RFC 3339 checks.
+ */
+#include "core.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/crypto.h>
+
+struct event_base *core_base;
+struct evdns_base *core_dns;
+
+uint64_t core_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *core_now_rfc3339(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             ts.tv_nsec / 1000000L);
+    return buf;
+}
+
+const char *core_uuid(char buf[37])
+{
+    unsigned char b[16];
+    if (util_random(b, sizeof b) != 0) {
+        /* CSPRNG failure is near impossible; fall back to time so ids stay unique-ish */
+        uint64_t t = core_now_ms();
+        memcpy(b, &t, sizeof t);
+        memcpy(b + 8, &t, sizeof t);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(buf, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+    return buf;
+}
+
+static void to_hex(const unsigned char *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int from_hex(const char *in, unsigned char *out, size_t outlen)
+{
+    size_t n = strlen(in);
+    if (n % 2 || n / 2 > outlen)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(in + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (unsigned char)v;
+    }
+    return (int)(n / 2);
+}
+
+void util_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(data, len, md);
+    to_hex(md, sizeof md, out);
+}
+
+void util_sha1(const void *data, size_t len, unsigned char out[20])
+{
+    SHA1(data, len, out);
+}
+
+int util_base64_encode(const unsigned char *in, size_t len, char *out, size_t outlen)
+{
+    size_t need = 4 * ((len + 2) / 3) + 1;
+    if (outlen < need)
+        return -1;
+    return EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+int util_base64_decode(const char *in, unsigned char *out, size_t outlen)
+{
+    size_t n = strlen(in);
+    if (n % 4 != 0 || (n / 4) * 3 > outlen + 2)
+        return -1;
+    unsigned char *tmp = malloc(n / 4 * 3 + 1);
+    if (!tmp)
+        return -1;
+    int r = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)n);
+    if (r < 0) {
+        free(tmp);
+        return -1;
+    }
+    /* EVP_DecodeBlock counts padding bytes as data: trim them */
+    if (n >= 1 && in[n - 1] == '=')
+        r--;
+    if (n >= 2 && in[n - 2] == '=')
+        r--;
+    if ((size_t)r > outlen) {
+        free(tmp);
+        return -1;
+    }
+    memcpy(out, tmp, (size_t)r);
+    free(tmp);
+    return r;
+}
+
+int util_ct_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int util_random(void *buf, size_t len)
+{
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+#define PBKDF2_ITER 10000
+
+int util_password_hash(const char *password, char *out, size_t outlen)
+{
+    unsigned char salt[16], dk[32];
+    char salthex[33], dkhex[65];
+    if (util_random(salt, sizeof salt) != 0)
+        return -1;
+    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof salt, PBKDF2_ITER,
+                           EVP_sha256(), sizeof dk, dk))
+        return -1;
+    to_hex(salt, sizeof salt, salthex);
+    to_hex(dk, sizeof dk, dkhex);
+    int n = snprintf(out, outlen, "pbkdf2-sha256$%d$%s$%s", PBKDF2_ITER, salthex, dkhex);
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+int util_password_verify(const char *password, const char *stored)
+{
+    char buf[256];
+    unsigned char salt[64], want[64], got[64];
+    if (!stored || strncmp(stored, "pbkdf2-sha256$", 14) != 0 || strlen(stored) >= sizeof buf)
+        return 0;
+    strcpy(buf, stored + 14);
+    char *iter_s = buf, *salt_s = strchr(iter_s, '$'), *hash_s;
+    if (!salt_s)
+        return 0;
+    *salt_s++ = '\0';
+    hash_s = strchr(salt_s, '$');
+    if (!hash_s)
+        return 0;
+    *hash_s++ = '\0';
+    long iter = strtol(iter_s, NULL, 10);
+    int saltlen = from_hex(salt_s, salt, sizeof salt);
+    int wantlen = from_hex(hash_s, want, sizeof want);
+    if (iter <= 0 || iter > 10000000 || saltlen <= 0 || wantlen <= 0)
+        return 0;
+    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, saltlen, (int)iter,
+                           EVP_sha256(), wantlen, got))
+        return 0;
+    return util_ct_equal(got, want, (size_t)wantlen);
+}
+
+int util_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + n >= len)
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* Days from civil date (Howard Hinnant's algorithm): no timegm/TZ dependence. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int util_parse_rfc3339(const char *s, int64_t *ms)
+{
+    int Y, M, D, h, m, sec, frac_ms = 0;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!s || strlen(s) < 19)
+        return -1;
+    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
+        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
+        digits(s + 17, 2, &sec))
+        return -1;
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
+        return -1;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int n = 0, scale = 100;
+        p++;
+        while (isdigit((unsigned char)*p)) {
+            if (n < 3)
+                frac_ms += (*p - '0') * scale;
+            scale /= 10;
+            n++;
+            p++;
+        }
+        if (n == 0)
+            return -1;
+    }
+    int offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
+            om > 59)
+            return -1;
+        offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    if (ms) {
+        int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
+        int64_t secs = days * 86400 + h * 3600 + m * 60 + sec - offset_min * 60;
+        *ms = secs * 1000 + frac_ms;
+    }
+    return 0;
+}
+
+int util_percent_decode(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        if (*r == '%') {
+            if (!isxdigit((unsigned char)r[1]) || !isxdigit((unsigned char)r[2]))
+                return -1;
+            char hex[3] = {r[1], r[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return 0;
+}
