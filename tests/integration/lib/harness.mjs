@@ -2,7 +2,7 @@
 // the throwaway PostgreSQL cluster of the test run, on ports the daemon picks itself.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,9 +111,13 @@ export async function startGateway(opts = {}) {
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);
     const startAt = gw.logText.length;
+    const logFile = cfg.core && cfg.core.log_file;
+    const fileStart = logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0;
     await waitFor(() => {
       if (gw.exitCode !== null) throw new Error(`pipelet exited (${gw.exitCode}) at start:\n${gw.logText}`);
-      const m = gw.logText.slice(startAt).match(/ready: http port (\d+), ocpp port (-?\d+)/);
+      const text = logFile ? (existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(fileStart) : '')
+        : gw.logText.slice(startAt);
+      const m = text.match(/ready: http port (\d+), ocpp port (-?\d+)/);
       if (m) { gw.httpPort = +m[1]; gw.ocppPort = +m[2]; return true; }
       return false;
     }, 20000, 'gateway ready line');
