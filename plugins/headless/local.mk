@@ -1,0 +1,24 @@
+# The headless plugin: REST gateway /api/v1 + OCPP server API /ocpp/v1.
+plugin_LTLIBRARIES += plugins/headless/headless.la
+plugins_headless_headless_la_SOURCES = \
+	plugins/headless/headless.h \
+	plugins/headless/headless.c \
+	plugins/headless/params.c \
+	plugins/headless/commands.c \
+	plugins/headless/stations.c \
+	plugins/headless/transactions.c \
+	plugins/headless/config_routes.c \
+	plugins/headless/ocpp_api.c \
+	plugins/headless/system.c \
+	plugins/headless/openapi.c
+nodist_plugins_headless_headless_la_SOURCES = plugins/headless/openapi_json.c
+plugins_headless_headless_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/headless
+plugins_headless_headless_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
+plugins_headless_headless_la_LIBADD = $(PLUGIN_LINK_LIBS)
+EXTRA_DIST += plugins/headless/README.md plugins/headless/openapi.json plugins/headless/json2c.sh
+CLEANFILES += plugins/headless/openapi_json.c
+
+# The OpenAPI document is compiled in (no data file to install or lose).
+plugins/headless/openapi_json.c: $(top_srcdir)/plugins/headless/openapi.json $(top_srcdir)/plugins/headless/json2c.sh
+	$(AM_V_GEN)$(MKDIR_P) plugins/headless && \
+	$(SHELL) $(top_srcdir)/plugins/headless/json2c.sh hl_openapi_json $(top_srcdir)/plugins/headless/openapi.json > $@.tmp && mv $@.tmp $@

@@ -1,0 +1,500 @@
+/*
+ * commands.c — "send a command for this request and answer it": the one place that maps
+ * station checks and command outcomes to HTTP (sync wait with ?timeout=, or 202 with
+ * Prefer: respond-async), plus GET /api/v1/commands and /commands/{id}.
+ */
+#include "headless.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hl_cmd {
+    struct headless *hl;
+    pl_request *req;       /* NULL once answered (async) */
+    char *station;
+    int op;
+    json_t *args;          /* owned until sent */
+    json_t *sent;          /* a reference to the args as sent (for custom answers) */
+    unsigned timeout_ms;
+    int async;
+    long connector;
+    unsigned checks;
+    hl_accept_fn accept;
+    void *udata;
+    /* the callback may run inside command() (a driver answering at once): then the
+     * submitter, not the callback, frees the context */
+    int in_send;
+    int done;
+};
+
+const char *hl_outcome_name(int status)
+{
+    switch (status) {
+    case PL_CMD_PENDING: return "pending";
+    case PL_CMD_ACCEPTED: return "Accepted";
+    case PL_CMD_REJECTED: return "Rejected";
+    case PL_CMD_FAILED: return "Failed";
+    case PL_CMD_TIMEOUT: return "Timeout";
+    default: return "unknown";
+    }
+}
+
+int hl_timeout_ms(struct headless *hl, pl_request *req, unsigned *ms)
+{
+    long s;
+    if (hl_query_int(hl, req, "timeout", HL_OPTIONAL, 1, HL_TIMEOUT_MAX_S, HL_TIMEOUT_DEFAULT_S,
+                     &s) < 0)
+        return -1;
+    *ms = (unsigned)s * 1000u;
+    return 0;
+}
+
+static int wants_async(struct headless *hl, pl_request *req)
+{
+    const char *p = hl->host->req_header(req, "Prefer");
+    return p && strstr(p, "respond-async") != NULL;
+}
+
+struct hl_cmd *hl_cmd_new(struct headless *hl, pl_request *req, const char *station, int op,
+                          json_t *args)
+{
+    unsigned ms;
+    if (hl_timeout_ms(hl, req, &ms) < 0) {
+        json_decref(args);
+        return NULL;
+    }
+    struct hl_cmd *c = calloc(1, sizeof *c);
+    if (!c || !(c->station = strdup(station))) {
+        free(c);
+        json_decref(args);
+        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return NULL;
+    }
+    c->hl = hl;
+    c->req = req;
+    c->op = op;
+    c->args = args ? args : json_object();
+    c->timeout_ms = ms;
+    c->async = wants_async(hl, req);
+    c->connector = -1;
+    return c;
+}
+
+void hl_cmd_set_connector(struct hl_cmd *c, long connector, unsigned checks)
+{
+    c->connector = connector;
+    c->checks |= checks;
+}
+
+void hl_cmd_set_accept(struct hl_cmd *c, hl_accept_fn fn, void *udata)
+{
+    c->accept = fn;
+    c->udata = udata;
+}
+
+void *hl_cmd_udata(struct hl_cmd *c)
+{
+    return c->udata;
+}
+
+const char *hl_cmd_station(struct hl_cmd *c)
+{
+    return c->station;
+}
+
+json_t *hl_cmd_args(struct hl_cmd *c)
+{
+    return c->sent ? c->sent : c->args;
+}
+
+static void cmd_free(struct hl_cmd *c)
+{
+    json_decref(c->args);
+    json_decref(c->sent);
+    free(c->station);
+    free(c);
+}
+
+void hl_reply_command_rc(struct headless *hl, pl_request *req, const char *station, int rc,
+                         const char *err)
+{
+    const struct pl_host *h = hl->host;
+    switch (rc) {
+    case PL_ENOENT:
+        h->reply_error(req, 404, "STATION_NOT_FOUND", "station %s not found", station);
+        break;
+    case PL_EOFFLINE:
+        h->reply_error(req, 409, "STATION_OFFLINE", "station %s is not connected", station);
+        break;
+    case PL_EINVAL:
+        h->reply_error(req, 400, "VALIDATION_ERROR", "%s",
+                       err && *err ? err : "invalid command arguments");
+        break;
+    case PL_ENOTSUP:
+        h->reply_error(req, 501, "NOT_SUPPORTED", "%s",
+                       err && *err ? err : "the station's protocol does not support this");
+        break;
+    case PL_EBUSY:
+        h->reply_header(req, "Retry-After", "1");
+        h->reply_error(req, 503, "STATION_BUSY", "%s",
+                       err && *err ? err : "the station's command queue is full");
+        break;
+    case PL_ESTATE:
+        h->reply_error(req, 409, "INVALID_STATE", "%s",
+                       err && *err ? err : "refused in the station's current state");
+        break;
+    default:
+        h->reply_error(req, 500, "INTERNAL_ERROR", "%s",
+                       err && *err ? err : "the command could not be started");
+    }
+}
+
+/* Answer a finished command (sync mode). */
+static void answer(struct hl_cmd *c, pl_command *cmd)
+{
+    const struct pl_host *h = c->hl->host;
+    const struct pl_station_api *st = c->hl->st;
+    pl_request *req = c->req;
+    const char *id = st->command_id(cmd);
+    int status = st->command_status(cmd);
+    json_t *result = st->command_result(cmd);
+    const char *err = st->command_error(cmd);
+
+    if (status == PL_CMD_ACCEPTED || (status == PL_CMD_REJECTED && (c->checks & HL_RAW_ANSWER))) {
+        if (c->accept) {
+            c->accept(c, req, id, result);
+            return;
+        }
+        json_t *b = json_pack("{s:s, s:s, s:O?}", "command_id", id, "status",
+                              hl_outcome_name(status), "result", result);
+        h->reply_json(req, 200, b);
+        return;
+    }
+    json_t *b;
+    int http;
+    switch (status) {
+    case PL_CMD_REJECTED: {
+        json_t *s = result ? json_object_get(result, "status") : NULL;
+        http = 409;
+        b = json_pack("{s:s, s:s, s:s, s:O?}", "error", "", "code", "REJECTED_BY_STATION",
+                      "command_id", id, "result", result);
+        char msg[256];
+        snprintf(msg, sizeof msg, "the station rejected the command (%s)",
+                 json_is_string(s) ? json_string_value(s) : "Rejected");
+        json_object_set_new(b, "error", json_string(msg));
+        break;
+    }
+    case PL_CMD_TIMEOUT:
+        http = 504;
+        b = json_pack("{s:s, s:s, s:s}", "error", "the station did not answer in time", "code",
+                      "STATION_TIMEOUT", "command_id", id);
+        break;
+    default:
+        http = 502;
+        b = json_pack("{s:s, s:s, s:s, s:O?}", "error",
+                      err && *err ? err : "the station failed to carry out the command",
+                      "code", "STATION_ERROR", "command_id", id, "result", result);
+        break;
+    }
+    h->reply_json(req, http, b);
+}
+
+static void on_done(pl_command *cmd, void *arg)
+{
+    struct hl_cmd *c = arg;
+    if (c->req) {
+        answer(c, cmd);
+        c->req = NULL;
+    }
+    c->done = 1;
+    if (!c->in_send)
+        cmd_free(c);
+}
+
+static void send_now(struct hl_cmd *c)
+{
+    struct headless *hl = c->hl;
+    char err[256] = "";
+    int rc = PL_OK;
+    json_t *args = c->args;
+    c->args = NULL;
+    c->sent = json_incref(args);
+    c->in_send = 1;
+    pl_command *cmd = hl->st->command(hl->self, c->station, c->op, args, c->timeout_ms, on_done,
+                                      c, &rc, err, sizeof err);
+    c->in_send = 0;
+    if (!cmd && !c->done) {
+        hl_reply_command_rc(hl, c->req, c->station, rc, err);
+        cmd_free(c);
+        return;
+    }
+    if (c->done) { /* completed inside command(): already answered */
+        cmd_free(c);
+        return;
+    }
+    if (c->async) {
+        const char *id = hl->st->command_id(cmd);
+        char loc[128];
+        snprintf(loc, sizeof loc, "/api/v1/commands/%s", id);
+        hl->host->reply_header(c->req, "Location", loc);
+        hl->host->reply_json(c->req, 202, json_pack("{s:s, s:s}", "command_id", id, "status",
+                                                    "pending"));
+        c->req = NULL; /* the outcome goes to the bus and /commands/{id} */
+    }
+}
+
+/* ---- station checks ---- */
+struct require_ctx {
+    struct headless *hl;
+    pl_request *req;
+    char *station;
+    int need_online;
+    hl_station_next_fn next;
+    void *arg;
+};
+
+static void on_station_row(pl_db_result *res, void *arg)
+{
+    struct require_ctx *r = arg;
+    const struct pl_host *h = r->hl->host;
+    if (!h->db_ok(res)) {
+        h->reply_error(r->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
+        r->next(r->hl, NULL, r->arg, -1); /* lets the caller free its state */
+    } else if (h->db_ntuples(res) == 0) {
+        h->reply_error(r->req, 404, "STATION_NOT_FOUND", "station %s not found", r->station);
+        r->next(r->hl, NULL, r->arg, 0);
+    } else if (r->need_online && !r->hl->st->online(r->station)) {
+        h->reply_error(r->req, 409, "STATION_OFFLINE", "station %s is not connected",
+                       r->station);
+        r->next(r->hl, NULL, r->arg, 1);
+    } else {
+        r->next(r->hl, r->req, r->arg, 1);
+    }
+    free(r->station);
+    free(r);
+}
+
+/* next(req == NULL) means "already answered: just clean up". */
+void hl_station_require(struct headless *hl, pl_request *req, const char *station,
+                        int need_online, hl_station_next_fn next, void *arg)
+{
+    if (hl->st->online(station)) {
+        next(hl, req, arg, 1);
+        return;
+    }
+    struct require_ctx *r = calloc(1, sizeof *r);
+    if (!r || !(r->station = strdup(station))) {
+        free(r);
+        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        next(hl, NULL, arg, -1);
+        return;
+    }
+    r->hl = hl;
+    r->req = req;
+    r->need_online = need_online;
+    r->next = next;
+    r->arg = arg;
+    const char *params[1] = {station};
+    if (hl->host->db_query(hl->self, "SELECT 1 FROM stations WHERE id = $1", 1, params,
+                           on_station_row, r) < 0) {
+        hl->host->reply_header(req, "Retry-After", "1");
+        hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
+        next(hl, NULL, arg, -1);
+        free(r->station);
+        free(r);
+    }
+}
+
+/* ---- connector checks ---- */
+static int occupied(const char *s)
+{
+    static const char *const busy[] = {"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing",
+                                       "Occupied", NULL};
+    for (int i = 0; busy[i]; i++)
+        if (!strcmp(s, busy[i]))
+            return 1;
+    return 0;
+}
+
+static void on_active_tx(pl_db_result *res, void *arg)
+{
+    struct hl_cmd *c = arg;
+    const struct pl_host *h = c->hl->host;
+    if (!h->db_ok(res)) {
+        h->reply_error(c->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
+        cmd_free(c);
+        return;
+    }
+    if (h->db_ntuples(res) > 0) {
+        h->reply_error(c->req, 409, "CONNECTOR_OCCUPIED",
+                       "connector %ld has an active transaction (%s)", c->connector,
+                       h->db_value(res, 0, 0));
+        cmd_free(c);
+        return;
+    }
+    if (!c->hl->st->online(c->station)) {
+        h->reply_error(c->req, 409, "STATION_OFFLINE", "station %s is not connected",
+                       c->station);
+        cmd_free(c);
+        return;
+    }
+    send_now(c);
+}
+
+static void after_station(struct headless *hl, pl_request *req, void *arg, int exists)
+{
+    struct hl_cmd *c = arg;
+    if (!req) {
+        cmd_free(c);
+        return;
+    }
+    if (c->connector >= 0 && (c->checks & (HL_CHECK_CONNECTOR | HL_CHECK_CONNECTOR_FREE))) {
+        pl_station *s = hl->st->find(c->station);
+        json_t *snap = s ? hl->st->snapshot(s) : NULL;
+        long known = 0;
+        const char *status = snap ? hl_snapshot_evse_status(snap, c->connector, &known) : NULL;
+        /* Unknown when the station has reported no connector yet: let the station decide. */
+        if (snap && known > 0 && c->connector > known) {
+            hl->host->reply_error(req, 404, "CONNECTOR_NOT_FOUND",
+                                  "station %s has no connector %ld (it has %ld)", c->station,
+                                  c->connector, known);
+            json_decref(snap);
+            cmd_free(c);
+            return;
+        }
+        if ((c->checks & HL_CHECK_CONNECTOR_FREE) && status) {
+            const char *code = NULL;
+            if (!strcmp(status, "Faulted"))
+                code = "CONNECTOR_FAULTED";
+            else if (!strcmp(status, "Unavailable"))
+                code = "CONNECTOR_UNAVAILABLE";
+            else if (occupied(status))
+                code = "CONNECTOR_OCCUPIED";
+            if (code) {
+                hl->host->reply_error(req, 409, code, "connector %ld is %s", c->connector,
+                                      status);
+                json_decref(snap);
+                cmd_free(c);
+                return;
+            }
+        }
+        json_decref(snap);
+        if (c->checks & HL_CHECK_CONNECTOR_FREE) {
+            char evse[24];
+            snprintf(evse, sizeof evse, "%ld", c->connector);
+            const char *params[2] = {c->station, evse};
+            if (hl->host->db_query(hl->self,
+                                   "SELECT id FROM transactions WHERE station_id = $1 AND "
+                                   "evse = $2::int AND stopped_at IS NULL LIMIT 1",
+                                   2, params, on_active_tx, c) < 0) {
+                hl->host->reply_header(req, "Retry-After", "1");
+                hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
+                cmd_free(c);
+            }
+            return;
+        }
+    }
+    send_now(c);
+}
+
+void hl_cmd_submit(struct hl_cmd *c)
+{
+    hl_station_require(c->hl, c->req, c->station, 1, after_station, c);
+}
+
+/* ---- GET /api/v1/commands/{id}, GET /api/v1/commands ---- */
+static int is_uuid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!strchr("0123456789abcdefABCDEF", s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+struct cmd_get_ctx {
+    struct headless *hl;
+    pl_request *req;
+    char id[40];
+};
+
+static void on_command_row(pl_db_result *res, void *arg)
+{
+    struct cmd_get_ctx *g = arg;
+    const struct pl_host *h = g->hl->host;
+    if (!h->db_ok(res))
+        h->reply_error(g->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
+    else if (h->db_ntuples(res) == 0)
+        h->reply_error(g->req, 404, "COMMAND_NOT_FOUND", "command %s not found", g->id);
+    else {
+        json_t *rows = h->db_json(res);
+        h->reply_json(g->req, 200, json_incref(json_array_get(rows, 0)));
+        json_decref(rows);
+    }
+    free(g);
+}
+
+void hl_command_get(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    const char *id = hl->host->req_param(req, "id");
+    if (!is_uuid(id)) {
+        hl->host->reply_error(req, 404, "COMMAND_NOT_FOUND", "command %s not found",
+                              id ? id : "");
+        return;
+    }
+    json_t *j = hl->st->command_json(id);
+    if (j) {
+        hl->host->reply_json(req, 200, j);
+        return;
+    }
+    /* Forgotten by the tracker: the commands table keeps the history. */
+    struct cmd_get_ctx *g = calloc(1, sizeof *g);
+    if (!g) {
+        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    g->hl = hl;
+    g->req = req;
+    snprintf(g->id, sizeof g->id, "%s", id);
+    const char *params[1] = {g->id};
+    if (hl->host->db_query(hl->self,
+                           "SELECT id::text AS id, station_id AS station, op, status, args, "
+                           "result, error, to_char(created_at AT TIME ZONE 'UTC', "
+                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at, "
+                           "to_char(completed_at AT TIME ZONE 'UTC', "
+                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS completed_at "
+                           "FROM commands WHERE id = $1::uuid",
+                           1, params, on_command_row, g) < 0) {
+        hl->host->reply_header(req, "Retry-After", "1");
+        hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
+        free(g);
+    }
+}
+
+void hl_command_list(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    long limit;
+    const char *station = hl->host->req_query(req, "station");
+    if (hl_query_int(hl, req, "limit", HL_OPTIONAL, 1, HL_LIMIT_MAX, HL_LIMIT_DEFAULT, &limit) <
+        0)
+        return;
+    if (station && (!*station || strlen(station) > HL_STATION_ID_MAX)) {
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER",
+                              "station must be a station id of 1 to %d characters",
+                              HL_STATION_ID_MAX);
+        return;
+    }
+    json_t *items = hl->st->command_list(station, (int)limit);
+    if (!items)
+        items = json_array();
+    hl->host->reply_json(req, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+}

@@ -1,0 +1,122 @@
+/*
+ * headless.c — the headless plugin: its lifecycle and the route table of the REST
+ * gateway (/api/v1) and the OCPP server API (/ocpp/v1).  The table is the single list
+ * of what this plugin serves; openapi.json must describe exactly these routes.
+ */
+#include "headless.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define R PL_AUTH_READ
+#define O PL_AUTH_OPERATOR
+#define A PL_AUTH_ADMIN
+
+static const struct hl_route routes[] = {
+    /* stations */
+    {"GET", "/api/v1/stations", R, hl_stations_list, 0},
+    {"GET", "/api/v1/stations/compact", R, hl_stations_compact, 0},
+    {"GET", "/api/v1/stations/{id}", R, hl_station_get, 0},
+    {"GET", "/api/v1/stations/{id}/liveness", R, hl_station_liveness, 0},
+    {"POST", "/api/v1/stations/{id}/reset", O, hl_station_reset, 0},
+    {"POST", "/api/v1/stations/{id}/disconnect", O, hl_station_disconnect, 0},
+    {"POST", "/api/v1/stations/{id}/availability", O, hl_station_availability, 0},
+    {"POST", "/api/v1/stations/{id}/connectors/{c}/unlock", O, hl_connector_unlock, 0},
+    {"POST", "/api/v1/stations/{id}/connectors/{c}/stop", O, hl_connector_stop, 0},
+    /* transactions */
+    {"GET", "/api/v1/transactions", R, hl_tx_list, 0},
+    {"POST", "/api/v1/transactions", O, hl_tx_start, 0},
+    {"GET", "/api/v1/transactions/{id}", R, hl_tx_get, 0},
+    {"POST", "/api/v1/transactions/{id}/stop", O, hl_tx_stop, 0},
+    /* configuration and authorization */
+    {"GET", "/api/v1/stations/{id}/configuration", R, hl_config_get, 0},
+    {"PUT", "/api/v1/stations/{id}/configuration/{key}", O, hl_config_put, 0},
+    {"GET", "/api/v1/stations/{id}/local-list", R, hl_local_list_get, 0},
+    {"PUT", "/api/v1/stations/{id}/local-list", O, hl_local_list_put, 0},
+    {"POST", "/api/v1/stations/{id}/clear-cache", O, hl_clear_cache, 0},
+    /* triggers, data transfer, firmware */
+    {"POST", "/api/v1/stations/{id}/trigger", O, hl_station_trigger, 0},
+    {"POST", "/api/v1/stations/{id}/data-transfer", O, hl_station_data_transfer, 0},
+    {"POST", "/api/v1/stations/{id}/firmware", O, hl_station_firmware, 0},
+    {"POST", "/api/v1/stations/{id}/diagnostics", O, hl_station_diagnostics, 0},
+    /* reservations and smart charging */
+    {"POST", "/api/v1/stations/{id}/reservations", O, hl_reservation_create, 0},
+    {"DELETE", "/api/v1/stations/{id}/reservations/{rid}", O, hl_reservation_cancel, 0},
+    {"PUT", "/api/v1/stations/{id}/charging-profiles", O, hl_profile_set, 0},
+    {"DELETE", "/api/v1/stations/{id}/charging-profiles", O, hl_profile_clear, 0},
+    {"GET", "/api/v1/stations/{id}/composite-schedule", R, hl_composite_schedule, 0},
+    /* commands */
+    {"GET", "/api/v1/commands", R, hl_command_list, 0},
+    {"GET", "/api/v1/commands/{id}", R, hl_command_get, 0},
+    /* system */
+    {"GET", "/api/v1/system", R, hl_system, 0},
+    {"GET", "/api/v1/system/routes", A, hl_system_routes, 0},
+    {"GET", "/api/v1/health", PL_AUTH_CONFIG, hl_health, 1},
+    {"GET", "/api/v1/metrics", PL_AUTH_CONFIG, hl_metrics, 1},
+    {"GET", "/api/v1/openapi.json", PL_AUTH_NONE, hl_openapi, 0},
+    /* OCPP server API */
+    {"GET", "/ocpp/v1/stations", R, hl_ocpp_stations, 0},
+    {"POST", "/ocpp/v1/stations/{id}/calls/{action}", O, hl_ocpp_call, 0},
+    {"GET", "/ocpp/v1/stations/{id}/messages", R, hl_ocpp_messages, 0},
+    {"GET", "/ocpp/v1/stations/{id}/configuration/dump", R, hl_ocpp_config_dump, 0},
+    {"POST", "/ocpp/v1/stations/{id}/configuration/restore", O, hl_ocpp_config_restore, 0},
+};
+
+#undef R
+#undef O
+#undef A
+
+const struct hl_route *hl_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}
+
+static int headless_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
+{
+    if (!PL_HOST_HAS(host, stations) || !host->stations) {
+        host->log(self, PL_LOG_ERROR, "the host has no station registry; cannot serve /api/v1");
+        return PL_ENOTSUP;
+    }
+    struct headless *hl = calloc(1, sizeof *hl);
+    if (!hl)
+        return PL_ENOMEM;
+    hl->self = self;
+    hl->host = host;
+    hl->st = host->stations;
+    /* A broken embedded document is a build bug: say so loudly, keep serving. */
+    json_error_t jerr;
+    json_t *doc = json_loadb(hl_openapi_json, (size_t)hl_openapi_json_len, 0, &jerr);
+    if (!doc)
+        host->log(self, PL_LOG_ERROR, "embedded openapi.json is invalid: %s (line %d)",
+                  jerr.text, jerr.line);
+    json_decref(doc);
+
+    size_t n;
+    const struct hl_route *r = hl_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = host->http_route(self, r[i].method, r[i].pattern, r[i].scope, r[i].cb, hl);
+        if (rc == PL_EEXIST && r[i].optional) {
+            host->log(self, PL_LOG_DEBUG, "%s %s is served by another component", r[i].method,
+                      r[i].pattern);
+            continue;
+        }
+        if (rc < 0) {
+            host->log(self, PL_LOG_ERROR, "cannot register %s %s (error %d)", r[i].method,
+                      r[i].pattern, rc);
+            free(hl);
+            return rc;
+        }
+    }
+    *state = hl;
+    return PL_OK;
+}
+
+static void headless_fini(void *state)
+{
+    free(state);
+}
+
+PL_PLUGIN_DEFINE(.name = "headless", .version = "1.0.0",
+                 .description = "REST gateway /api/v1 and OCPP server API /ocpp/v1",
+                 .init = headless_init, .fini = headless_fini);
