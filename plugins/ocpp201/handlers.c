@@ -1,0 +1,449 @@
+/*
+ * handlers.c — OCPP 2.0.1 messages a charging station sends to the CSMS, translated
+ * into the version-neutral model (pl_station_api) and answered.  The core has already
+ * validated every payload against the official schema, so fields are read without
+ * re-checking their types.  One table entry per action.
+ */
+#include "ocpp201.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define H(x) (x)->p->host
+#define S(x) (x)->p->st
+
+typedef void (*o201_handler)(struct o201_conn *cx, const char *msg_id, json_t *payload);
+
+static const char *now(struct o201_conn *cx, char *buf, size_t len)
+{
+    return H(cx)->now_rfc3339(buf, len);
+}
+
+static void reply(struct o201_conn *cx, const char *msg_id, json_t *payload)
+{
+    cx->p->ocpp->reply(cx->c, msg_id, payload);
+}
+
+static void reply_empty(struct o201_conn *cx, const char *msg_id)
+{
+    reply(cx, msg_id, json_object());
+}
+
+/* ---- provisioning ---- */
+
+static void boot_notification(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    json_t *cs = json_object_get(p, "chargingStation");
+    json_t *modem = json_object_get(cs, "modem");
+    const char *status = "Accepted";
+    long interval = cx->p->heartbeat_interval;
+    if (!cx->known && cx->p->unknown_policy == O201_PENDING) {
+        status = "Pending";
+        interval = cx->p->boot_retry_interval;
+    }
+    json_t *boot = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
+                             "vendor", json_string_value(json_object_get(cs, "vendorName")),
+                             "model", json_string_value(json_object_get(cs, "model")),
+                             "serial", json_string_value(json_object_get(cs, "serialNumber")),
+                             "firmware", json_string_value(json_object_get(cs, "firmwareVersion")),
+                             "iccid", json_string_value(json_object_get(modem, "iccid")),
+                             "imsi", json_string_value(json_object_get(modem, "imsi")),
+                             "boot_status", status,
+                             "reason", json_string_value(json_object_get(p, "reason")));
+    S(cx)->boot(cx->station, boot);
+    cx->accepted = strcmp(status, "Accepted") == 0;
+    char ts[40];
+    reply(cx, msg_id, json_pack("{s:s, s:i, s:s}", "currentTime", now(cx, ts, sizeof ts),
+                                "interval", (json_int_t)interval, "status", status));
+}
+
+static void heartbeat(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    (void)p;
+    char ts[40];
+    S(cx)->seen(cx->station);
+    reply(cx, msg_id, json_pack("{s:s}", "currentTime", now(cx, ts, sizeof ts)));
+}
+
+static void status_notification(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    S(cx)->connector_status(cx->station, (int)json_integer_value(json_object_get(p, "evseId")),
+                            (int)json_integer_value(json_object_get(p, "connectorId")),
+                            json_string_value(json_object_get(p, "connectorStatus")), NULL, NULL,
+                            json_string_value(json_object_get(p, "timestamp")));
+    reply_empty(cx, msg_id);
+}
+
+/* ---- authorization ---- */
+
+struct auth_ctx {
+    struct o201_conn *cx;
+    pl_ocpp_conn *c;          /* to detect a connection replaced meanwhile */
+    char msg_id[40];
+    int for_tx;               /* answer shape: TransactionEvent vs Authorize */
+};
+
+/* 1.6-style statuses from the core map onto 2.0.1's AuthorizationStatusEnumType as-is
+ * (Accepted, Blocked, Expired, Invalid, ConcurrentTx all exist in both). */
+static json_t *id_token_info(json_t *info)
+{
+    const char *status = json_string_value(json_object_get(info, "status"));
+    json_t *out = json_pack("{s:s}", "status", status ? status : "Invalid");
+    const char *expiry = json_string_value(json_object_get(info, "expiry"));
+    const char *group = json_string_value(json_object_get(info, "group"));
+    if (!group)
+        group = json_string_value(json_object_get(info, "parent"));
+    if (expiry)
+        json_object_set_new(out, "cacheExpiryDateTime", json_string(expiry));
+    if (group)
+        json_object_set_new(out, "groupIdToken",
+                            json_pack("{s:s, s:s}", "idToken", group, "type", "Central"));
+    return out;
+}
+
+static void on_authorized(void *arg, json_t *info)
+{
+    struct auth_ctx *a = arg;
+    a->cx->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
+    free(a);
+}
+
+static void authorize(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    const char *token = json_string_value(json_object_get(json_object_get(p, "idToken"), "idToken"));
+    struct auth_ctx *a = calloc(1, sizeof *a);
+    if (!a) {
+        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        return;
+    }
+    a->cx = cx;
+    a->c = cx->c;
+    snprintf(a->msg_id, sizeof a->msg_id, "%s", msg_id);
+    S(cx)->authorize(cx->station, token ? token : "", on_authorized, a);
+}
+
+/* ---- transactions ---- */
+
+/* Meter values of 2.0.1 (value is a number, unit in unitOfMeasure with a power-of-ten
+ * multiplier) to the neutral samples. */
+static json_t *samples_from(json_t *meter_values)
+{
+    json_t *out = json_array();
+    size_t i, j;
+    json_t *mv, *sv;
+    json_array_foreach(meter_values, i, mv) {
+        const char *ts = json_string_value(json_object_get(mv, "timestamp"));
+        json_array_foreach(json_object_get(mv, "sampledValue"), j, sv) {
+            json_t *uom = json_object_get(sv, "unitOfMeasure");
+            const char *measurand = json_string_value(json_object_get(sv, "measurand"));
+            const char *unit = json_string_value(json_object_get(uom, "unit"));
+            double v = json_number_value(json_object_get(sv, "value"));
+            json_int_t mult = json_integer_value(json_object_get(uom, "multiplier"));
+            for (json_int_t k = 0; k < mult; k++)
+                v *= 10;
+            for (json_int_t k = mult; k < 0; k++)
+                v /= 10;
+            if (!measurand)
+                measurand = "Energy.Active.Import.Register";
+            if (!unit)
+                unit = strncmp(measurand, "Energy", 6) == 0 ? "Wh" : NULL;
+            json_t *s = json_pack("{s:s, s:s, s:f}", "timestamp", ts ? ts : "", "measurand",
+                                  measurand, "value", v);
+            if (unit)
+                json_object_set_new(s, "unit", json_string(unit));
+            const char *keys[] = {"phase", "context", "location"};
+            for (int k = 0; k < 3; k++) {
+                json_t *x = json_object_get(sv, keys[k]);
+                if (x)
+                    json_object_set(s, keys[k], x);
+            }
+            json_array_append_new(out, s);
+        }
+    }
+    return out;
+}
+
+/* The Energy.Active.Import.Register reading of an event, in Wh, or -1. */
+static double energy_register(json_t *samples)
+{
+    size_t i;
+    json_t *s;
+    double v = -1;
+    json_array_foreach(samples, i, s) {
+        const char *m = json_string_value(json_object_get(s, "measurand"));
+        const char *unit = json_string_value(json_object_get(s, "unit"));
+        if (m && strcmp(m, "Energy.Active.Import.Register") == 0 &&
+            !json_object_get(s, "phase")) {
+            v = json_number_value(json_object_get(s, "value"));
+            if (unit && strcmp(unit, "kWh") == 0)
+                v *= 1000;
+        }
+    }
+    return v;
+}
+
+struct tx_ctx {
+    struct o201_conn *cx;
+    pl_ocpp_conn *c;
+    char msg_id[40];
+    char *id_token;   /* answer with idTokenInfo when the event carried a token */
+};
+
+static void tx_done(void *arg, int ok, const char *tx_id, json_t *row)
+{
+    struct tx_ctx *t = arg;
+    (void)tx_id;
+    (void)row;
+    if (!ok) /* an Updated/Ended for a transaction we never saw: answer anyway, logged */
+        t->cx->p->host->log(t->cx->p->self, PL_LOG_WARN,
+                            "TransactionEvent for an unknown transaction (answered)");
+    if (t->id_token) {
+        json_t *info = json_pack("{s:s}", "status", "Accepted");
+        t->cx->p->ocpp->reply(t->c, t->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
+        json_decref(info);
+    } else {
+        t->cx->p->ocpp->reply(t->c, t->msg_id, json_object());
+    }
+    free(t->id_token);
+    free(t);
+}
+
+static void transaction_event(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    const char *type = json_string_value(json_object_get(p, "eventType"));
+    const char *ts = json_string_value(json_object_get(p, "timestamp"));
+    json_t *info = json_object_get(p, "transactionInfo");
+    const char *txid = json_string_value(json_object_get(info, "transactionId"));
+    json_t *evse = json_object_get(p, "evse");
+    json_t *tok = json_object_get(p, "idToken");
+    const char *token = json_string_value(json_object_get(tok, "idToken"));
+    int evse_id = evse ? (int)json_integer_value(json_object_get(evse, "id")) : 0;
+    int conn_id = evse ? (int)json_integer_value(json_object_get(evse, "connectorId")) : 0;
+    json_t *samples = samples_from(json_object_get(p, "meterValue"));
+    double reg = energy_register(samples);
+
+    struct tx_ctx *t = calloc(1, sizeof *t);
+    if (!t) {
+        json_decref(samples);
+        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        return;
+    }
+    t->cx = cx;
+    t->c = cx->c;
+    snprintf(t->msg_id, sizeof t->msg_id, "%s", msg_id);
+    if (token)
+        t->id_token = strdup(token);
+
+    if (json_array_size(samples))
+        S(cx)->meter_values(cx->station, evse_id, conn_id ? conn_id : (evse_id ? 1 : 0), txid,
+                            json_incref(samples));
+    if (strcmp(type, "Started") == 0) {
+        json_t *tx = json_pack("{s:s, s:i, s:i, s:s, s:f, s:s, s:s?, s:I}",
+                               "station_tx_id", txid, "evse", (json_int_t)evse_id,
+                               "connector", (json_int_t)(conn_id ? conn_id : 1),
+                               "id_token", token ? token : "", "meter_start", reg >= 0 ? reg : 0.0,
+                               "started_at", ts,
+                               "id_token_type", json_string_value(json_object_get(tok, "type")),
+                               "seq_no", json_integer_value(json_object_get(p, "seqNo")));
+        json_t *rid = json_object_get(p, "reservationId");
+        if (rid)
+            json_object_set(tx, "reservation_id", rid);
+        S(cx)->tx_start(cx->station, tx, tx_done, t);
+    } else if (strcmp(type, "Updated") == 0) {
+        json_t *upd = json_pack("{s:I}", "seq_no", json_integer_value(json_object_get(p, "seqNo")));
+        if (reg >= 0)
+            json_object_set_new(upd, "meter", json_real(reg));
+        const char *cs = json_string_value(json_object_get(info, "chargingState"));
+        if (cs)
+            json_object_set_new(upd, "charging_state", json_string(cs));
+        if (evse) {
+            json_object_set_new(upd, "evse", json_integer(evse_id));
+            json_object_set_new(upd, "connector", json_integer(conn_id ? conn_id : 1));
+        }
+        if (token)
+            json_object_set_new(upd, "id_token", json_string(token));
+        S(cx)->tx_update(cx->station, txid, upd, tx_done, t);
+    } else { /* Ended */
+        const char *reason = json_string_value(json_object_get(info, "stoppedReason"));
+        json_t *stop = json_pack("{s:s, s:s}", "stopped_at", ts, "reason", reason ? reason : "Local");
+        if (reg >= 0)
+            json_object_set_new(stop, "meter_stop", json_real(reg));
+        if (token)
+            json_object_set_new(stop, "id_token", json_string(token));
+        S(cx)->tx_stop(cx->station, txid, stop, tx_done, t);
+    }
+    json_decref(samples);
+}
+
+static void meter_values(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    int evse = (int)json_integer_value(json_object_get(p, "evseId"));
+    S(cx)->meter_values(cx->station, evse, evse ? 1 : 0, NULL,
+                        samples_from(json_object_get(p, "meterValue")));
+    reply_empty(cx, msg_id);
+}
+
+/* ---- device model ---- */
+
+static void component_key(json_t *comp, json_t *var, char *out, size_t len)
+{
+    const char *cn = json_string_value(json_object_get(comp, "name"));
+    const char *ci = json_string_value(json_object_get(comp, "instance"));
+    const char *vn = json_string_value(json_object_get(var, "name"));
+    const char *vi = json_string_value(json_object_get(var, "instance"));
+    json_t *evse = json_object_get(comp, "evse");
+    char evs[32] = "";
+    if (evse)
+        snprintf(evs, sizeof evs, "@%d", (int)json_integer_value(json_object_get(evse, "id")));
+    snprintf(out, len, "%s%s%s%s/%s%s%s", cn ? cn : "", ci ? "." : "", ci ? ci : "", evs,
+             vn ? vn : "", vi ? "." : "", vi ? vi : "");
+}
+
+static void notify_report(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    size_t i;
+    json_t *rd;
+    json_array_foreach(json_object_get(p, "reportData"), i, rd) {
+        char key[400];
+        component_key(json_object_get(rd, "component"), json_object_get(rd, "variable"), key,
+                      sizeof key);
+        S(cx)->put_doc(cx->station, "variable", key, json_deep_copy(rd));
+    }
+    reply_empty(cx, msg_id);
+}
+
+/* Messages whose content is kept as a station record, answered with {} */
+static void record_only(struct o201_conn *cx, const char *msg_id, json_t *p, const char *kind)
+{
+    S(cx)->record(cx->station, kind, json_deep_copy(p));
+    reply_empty(cx, msg_id);
+}
+
+#define RECORD(fn, kind)                                                                  \
+    static void fn(struct o201_conn *cx, const char *msg_id, json_t *p)                    \
+    {                                                                                      \
+        record_only(cx, msg_id, p, kind);                                                  \
+    }
+RECORD(notify_event, "event")
+RECORD(notify_monitoring_report, "monitoring_report")
+RECORD(security_event, "security_event")
+RECORD(firmware_status, "firmware_status")
+RECORD(log_status, "log_status")
+RECORD(publish_firmware_status, "publish_firmware_status")
+RECORD(cleared_charging_limit, "cleared_charging_limit")
+RECORD(notify_charging_limit, "charging_limit")
+RECORD(notify_customer_information, "customer_information")
+RECORD(notify_display_messages, "display_messages")
+RECORD(report_charging_profiles, "charging_profiles_report")
+
+static void reservation_status_update(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld",
+             (long long)json_integer_value(json_object_get(p, "reservationId")));
+    S(cx)->put_doc(cx->station, "reservation_status", key, json_deep_copy(p));
+    record_only(cx, msg_id, p, "reservation_status");
+}
+
+/* ISO 15118 charging needs/schedules are accepted and kept; a smart-charging plugin
+ * subscribing to station.ev_charging_needs can answer them with SetChargingProfile. */
+static void notify_ev_charging_needs(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    S(cx)->record(cx->station, "ev_charging_needs", json_deep_copy(p));
+    reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
+}
+
+static void notify_ev_charging_schedule(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    S(cx)->record(cx->station, "ev_charging_schedule", json_deep_copy(p));
+    reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
+}
+
+static void data_transfer(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    S(cx)->record(cx->station, "data_transfer", json_deep_copy(p));
+    const char *vendors = H(cx)->config_get(cx->p->self, "data_transfer_vendors", "");
+    const char *vendor = json_string_value(json_object_get(p, "vendorId"));
+    int known = vendor && *vendors && strstr(vendors, vendor) != NULL;
+    reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
+}
+
+/* ---- certificates (ISO 15118 contract certificates arrive with the pnc plugin) ---- */
+
+static void sign_certificate(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    S(cx)->record(cx->station, "csr", json_deep_copy(p));
+    /* Without a configured CA the request is refused rather than silently dropped. */
+    const char *ca = H(cx)->config_get(cx->p->self, "ca_cert", NULL);
+    reply(cx, msg_id, json_pack("{s:s}", "status", ca ? "Accepted" : "Rejected"));
+}
+
+static void get_15118_ev_certificate(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    S(cx)->record(cx->station, "ev_certificate_request", json_deep_copy(p));
+    reply(cx, msg_id, json_pack("{s:s, s:s, s:{s:s}}", "status", "Failed", "exiResponse", "",
+                                "statusInfo", "reasonCode", "NoPnCProvider"));
+}
+
+static void get_certificate_status(struct o201_conn *cx, const char *msg_id, json_t *p)
+{
+    (void)p;
+    reply(cx, msg_id, json_pack("{s:s, s:{s:s}}", "status", "Failed", "statusInfo",
+                                "reasonCode", "NoOCSPResponder"));
+}
+
+static const struct {
+    const char *action;
+    o201_handler fn;
+} handlers[] = {
+    {"Authorize", authorize},
+    {"BootNotification", boot_notification},
+    {"ClearedChargingLimit", cleared_charging_limit},
+    {"DataTransfer", data_transfer},
+    {"FirmwareStatusNotification", firmware_status},
+    {"Get15118EVCertificate", get_15118_ev_certificate},
+    {"GetCertificateStatus", get_certificate_status},
+    {"Heartbeat", heartbeat},
+    {"LogStatusNotification", log_status},
+    {"MeterValues", meter_values},
+    {"NotifyChargingLimit", notify_charging_limit},
+    {"NotifyCustomerInformation", notify_customer_information},
+    {"NotifyDisplayMessages", notify_display_messages},
+    {"NotifyEVChargingNeeds", notify_ev_charging_needs},
+    {"NotifyEVChargingSchedule", notify_ev_charging_schedule},
+    {"NotifyEvent", notify_event},
+    {"NotifyMonitoringReport", notify_monitoring_report},
+    {"NotifyReport", notify_report},
+    {"PublishFirmwareStatusNotification", publish_firmware_status},
+    {"ReportChargingProfiles", report_charging_profiles},
+    {"ReservationStatusUpdate", reservation_status_update},
+    {"SecurityEventNotification", security_event},
+    {"SignCertificate", sign_certificate},
+    {"StatusNotification", status_notification},
+    {"TransactionEvent", transaction_event},
+};
+
+void o201_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
+                  json_t *payload)
+{
+    struct o201 *p = arg;
+    struct o201_conn *cx = p->ocpp->data(c);
+    if (!cx) {
+        p->ocpp->reply_error(c, msg_id, "InternalError", "connection not attached", NULL);
+        return;
+    }
+    /* B02/B03: until the station is Accepted, the CSMS answers only BootNotification */
+    if (!cx->accepted && strcmp(action, "BootNotification") != 0) {
+        p->ocpp->reply_error(c, msg_id, "SecurityError",
+                             "BootNotification not accepted yet", NULL);
+        return;
+    }
+    S(cx)->seen(cx->station);
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (strcmp(handlers[i].action, action) == 0) {
+            handlers[i].fn(cx, msg_id, payload);
+            return;
+        }
+    p->ocpp->reply_error(c, msg_id, "NotImplemented", "action not handled by this CSMS", NULL);
+}

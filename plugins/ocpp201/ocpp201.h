@@ -1,0 +1,49 @@
+/*
+ * ocpp201.h — shared state of the OCPP 2.0.1 CSMS plugin: the handler for CS->CSMS
+ * messages (handlers.c), the neutral driver (driver.c) and station credentials.
+ */
+#ifndef OCPP201_H
+#define OCPP201_H
+
+#include <pipelet/pipelet.h>
+
+enum o201_unknown_policy { O201_ACCEPT, O201_PENDING, O201_REJECT };
+
+struct o201_cred {
+    char *id;
+    char *hash;   /* NULL: known station without a password */
+    struct o201_cred *next;
+};
+
+struct o201 {
+    const struct pl_host *host;
+    pl_plugin_handle *self;
+    const struct pl_ocpp_api *ocpp;
+    const struct pl_station_api *st;
+    const struct pl_ocpp_protocol *proto;
+    long heartbeat_interval, boot_retry_interval, call_timeout_ms;
+    int unknown_policy;
+    struct o201_cred *creds;     /* known stations, refreshed periodically */
+    int creds_loaded;
+    pl_timer *creds_timer;
+    long request_id;             /* for GetLog / UpdateFirmware / reports */
+    struct o201_conn *conns;     /* live connections (to close a replaced one) */
+};
+
+/* Per connection. */
+struct o201_conn {
+    struct o201 *p;
+    pl_ocpp_conn *c;
+    pl_station *station;
+    int accepted;                /* BootNotification accepted */
+    int known;
+    struct o201_conn *next, *prev;   /* the plugin's live connections */
+};
+
+extern const struct pl_driver o201_driver;
+
+void o201_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
+                  json_t *payload);
+int o201_password_ok(const char *password, const char *stored);
+
+#endif
