@@ -60,16 +60,60 @@ static void cfg_get_free(struct cfg_get *g)
     free(g);
 }
 
+static int query_stored(struct cfg_get *g);
+
 static void live_accepted(struct hl_cmd *c, pl_request *req, const char *cmd_id, json_t *result)
 {
     struct headless *hl = hl_cmd_udata(c);
     json_t *keys = json_object_get(result, "keys");
     json_t *unknown = json_object_get(result, "unknown");
+    if (json_array_size(keys) == 0 && !json_object_get(hl_cmd_args(c), "keys")) {
+        /* A protocol that answers "all keys" with a report sent later (2.0.1 GetBaseReport
+         * -> NotifyReport) gives no keys here: serve what the core has stored. */
+        struct cfg_get *g = calloc(1, sizeof *g);
+        if (g && (g->station = strdup(hl_cmd_station(c)))) {
+            g->hl = hl;
+            g->req = req;
+            if (query_stored(g) == 0)
+                return;
+            cfg_get_free(g);
+        } else {
+            free(g);
+        }
+    }
     hl->host->reply_json(req, 200,
                          json_pack("{s:s, s:s, s:O, s:O}", "source", "station", "command_id",
-                                   cmd_id, "keys",
-                                   keys ? keys : json_array(), "unknown",
+                                   cmd_id, "keys", keys ? keys : json_array(), "unknown",
                                    unknown ? unknown : json_array()));
+}
+
+/* A stored document as {"key","value","readonly"}: the 1.6 shape {"value","readonly"} or
+ * a 2.0.1 reportData {"variableAttribute":[{"type","value","mutability"}], ...}. */
+static json_t *stored_entry(const char *key, json_t *v)
+{
+    json_t *e = json_pack("{s:s}", "key", key);
+    json_t *attrs = json_object_get(v, "variableAttribute");
+    if (json_is_array(attrs)) {
+        json_t *pick = json_array_get(attrs, 0), *a;
+        size_t i;
+        json_array_foreach(attrs, i, a) {
+            const char *t = json_string_value(json_object_get(a, "type"));
+            if (t && !strcmp(t, "Actual"))
+                pick = a;
+        }
+        const char *mut = json_string_value(json_object_get(pick, "mutability"));
+        json_t *val = json_object_get(pick, "value");
+        json_object_set(e, "value", val ? val : json_null());
+        json_object_set_new(e, "readonly", json_boolean(mut && !strcmp(mut, "ReadOnly")));
+    } else if (json_is_object(v)) {
+        json_t *val = json_object_get(v, "value");
+        json_object_set(e, "value", val ? val : json_null());
+        json_object_set_new(e, "readonly", json_boolean(json_is_true(json_object_get(v, "readonly"))));
+    } else {
+        json_object_set(e, "value", v);
+        json_object_set_new(e, "readonly", json_false());
+    }
+    return e;
 }
 
 static void on_stored_config(pl_db_result *res, void *arg)
@@ -100,17 +144,7 @@ static void on_stored_config(pl_db_result *res, void *arg)
             if (!wanted)
                 continue;
         }
-        json_t *e = json_pack("{s:s}", "key", key);
-        if (json_is_object(v)) {
-            json_object_set(e, "value", json_object_get(v, "value") ? json_object_get(v, "value")
-                                                                    : json_null());
-            json_object_set_new(e, "readonly",
-                                json_boolean(json_is_true(json_object_get(v, "readonly"))));
-        } else {
-            json_object_set(e, "value", v);
-            json_object_set_new(e, "readonly", json_false());
-        }
-        json_array_append_new(keys, e);
+        json_array_append_new(keys, stored_entry(key, v));
     }
     if (g->keys) { /* requested but never stored */
         size_t k;
@@ -152,15 +186,21 @@ static void cfg_after_station(struct headless *hl, pl_request *req, void *arg, i
         cfg_get_free(g);
         return;
     }
-    const char *params[1] = {g->station};
-    if (hl->host->db_query(hl->self,
-                           "SELECT key, value FROM station_docs WHERE station_id = $1 AND "
-                           "kind = 'configuration' ORDER BY key",
-                           1, params, on_stored_config, g) < 0) {
+    if (query_stored(g) < 0) {
         hl->host->reply_header(req, "Retry-After", "1");
         hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
         cfg_get_free(g);
     }
+}
+
+/* The stored keys: kind "configuration" (1.6 style) or "variable" (2.0.1 device model). */
+static int query_stored(struct cfg_get *g)
+{
+    const char *params[1] = {g->station};
+    return g->hl->host->db_query(g->hl->self,
+                                 "SELECT key, value FROM station_docs WHERE station_id = $1 AND "
+                                 "kind IN ('configuration', 'variable') ORDER BY key LIMIT 10000",
+                                 1, params, on_stored_config, g) < 0 ? -1 : 0;
 }
 
 /* ?keys=a,b,c -> ["a","b","c"] (new), NULL when absent; -1 after a 400. */
