@@ -82,9 +82,9 @@ static void live_accepted(struct hl_cmd *c, pl_request *req, const char *cmd_id,
         }
     }
     hl->host->reply_json(req, 200,
-                         json_pack("{s:s, s:s, s:O, s:O}", "source", "station", "command_id",
-                                   cmd_id, "keys", keys ? keys : json_array(), "unknown",
-                                   unknown ? unknown : json_array()));
+                         json_pack("{s:s, s:s, s:o, s:o}", "source", "station", "command_id",
+                                   cmd_id, "keys", keys ? json_incref(keys) : json_array(),
+                                   "unknown", unknown ? json_incref(unknown) : json_array()));
 }
 
 /* A stored document as {"key","value","readonly"}: the 1.6 shape {"value","readonly"} or

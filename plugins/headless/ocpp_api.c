@@ -170,11 +170,11 @@ static void dump_accepted(struct hl_cmd *c, pl_request *req, const char *cmd_id,
     json_t *keys = json_object_get(result, "keys");
     json_t *unknown = json_object_get(result, "unknown");
     hl->host->reply_json(req, 200,
-                         json_pack("{s:s, s:s, s:I, s:O, s:O}", "station", hl_cmd_station(c),
+                         json_pack("{s:s, s:s, s:I, s:o, s:o}", "station", hl_cmd_station(c),
                                    "command_id", cmd_id, "count",
                                    (json_int_t)json_array_size(keys), "keys",
-                                   keys ? keys : json_array(), "unknown",
-                                   unknown ? unknown : json_array()));
+                                   keys ? json_incref(keys) : json_array(), "unknown",
+                                   unknown ? json_incref(unknown) : json_array()));
 }
 
 void hl_ocpp_config_dump(pl_request *req, void *arg)

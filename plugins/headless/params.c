@@ -89,9 +89,11 @@ int hl_path_int(struct headless *hl, pl_request *req, const char *name, long min
                 long *out)
 {
     const char *s = hl->host->req_param(req, name);
+    /* Path parameters have short names in the patterns; errors use the field's name. */
+    const char *shown = !strcmp(name, "c") ? "connector" : !strcmp(name, "rid") ? "reservation_id" : name;
     long v;
     if (parse_long(s, &v) < 0 || v < min || v > max) {
-        reply_range(hl, req, name, min, max);
+        reply_range(hl, req, shown, min, max);
         return -1;
     }
     *out = v;

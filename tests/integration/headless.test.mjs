@@ -186,7 +186,7 @@ for (const protocol of protocols) {
       assert.equal(r.status, 200, r.text);
       assert.equal(st.received('unlock').length, 1);
       assertError(await gw.api('POST', `/api/v1/stations/${sid}/connectors/5/unlock`), 404, 'CONNECTOR_NOT_FOUND');
-      assertError(await gw.api('POST', `/api/v1/stations/${sid}/connectors/0/unlock`), 400, 'INVALID_PARAMETER', /c must be a positive integer/);
+      assertError(await gw.api('POST', `/api/v1/stations/${sid}/connectors/0/unlock`), 400, 'INVALID_PARAMETER', /connector must be a positive integer/);
       assertError(await gw.api('POST', `/api/v1/stations/${sid}/connectors/x/unlock`), 400, 'INVALID_PARAMETER');
       st.answer('unlock', 'reject');
       assertError(await gw.api('POST', `/api/v1/stations/${sid}/connectors/1/unlock`), 409, 'REJECTED_BY_STATION');
