@@ -89,7 +89,7 @@ static void live_accepted(struct hl_cmd *c, pl_request *req, const char *cmd_id,
 
 /* A stored document as {"key","value","readonly"}: the 1.6 shape {"value","readonly"} or
  * a 2.0.1 reportData {"variableAttribute":[{"type","value","mutability"}], ...}. */
-static json_t *stored_entry(const char *key, json_t *v)
+json_t *hl_config_stored_entry(const char *key, json_t *v)
 {
     json_t *e = json_pack("{s:s}", "key", key);
     json_t *attrs = json_object_get(v, "variableAttribute");
@@ -144,7 +144,7 @@ static void on_stored_config(pl_db_result *res, void *arg)
             if (!wanted)
                 continue;
         }
-        json_array_append_new(keys, stored_entry(key, v));
+        json_array_append_new(keys, hl_config_stored_entry(key, v));
     }
     if (g->keys) { /* requested but never stored */
         size_t k;

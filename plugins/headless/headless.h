@@ -170,6 +170,9 @@ const char *hl_outcome_name(int status);
 
 /* config_routes.c: 1 for keys holding credentials (changing them needs an admin key). */
 int hl_config_key_sensitive(const char *key);
+/* A stored configuration document (kind "configuration" or "variable") as
+ * {"key","value","readonly"} (new). */
+json_t *hl_config_stored_entry(const char *key, json_t *value);
 
 /* ---- stations.c helpers shared with transactions.c ---- */
 /* Status of (evse) in a snapshot: the "worst" connector status, or NULL when the

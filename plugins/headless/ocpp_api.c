@@ -164,14 +164,64 @@ void hl_ocpp_messages(pl_request *req, void *arg)
 }
 
 /* ---- GET /ocpp/v1/stations/{id}/configuration/dump ---- */
+struct dump_ctx {
+    struct headless *hl;
+    pl_request *req;
+    char *station;
+    char command_id[40];
+};
+
+static void on_dump_stored(pl_db_result *res, void *arg)
+{
+    struct dump_ctx *d = arg;
+    const struct pl_host *h = d->hl->host;
+    if (!h->db_ok(res)) {
+        h->reply_error(d->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
+    } else {
+        json_t *rows = h->db_json(res), *keys = json_array(), *r;
+        size_t i;
+        json_array_foreach(rows, i, r) {
+            const char *k = json_string_value(json_object_get(r, "key"));
+            if (k)
+                json_array_append_new(keys, hl_config_stored_entry(k, json_object_get(r, "value")));
+        }
+        h->reply_json(d->req, 200,
+                      json_pack("{s:s, s:s, s:s, s:I, s:o, s:[]}", "station", d->station,
+                                "source", "stored", "command_id", d->command_id, "count",
+                                (json_int_t)json_array_size(keys), "keys", keys, "unknown"));
+        json_decref(rows);
+    }
+    free(d->station);
+    free(d);
+}
+
 static void dump_accepted(struct hl_cmd *c, pl_request *req, const char *cmd_id, json_t *result)
 {
     struct headless *hl = hl_cmd_udata(c);
     json_t *keys = json_object_get(result, "keys");
     json_t *unknown = json_object_get(result, "unknown");
+    if (json_array_size(keys) == 0) {
+        /* "All keys" answered by a later report (2.0.1 GetBaseReport -> NotifyReport):
+         * the stored device model is the dump. */
+        struct dump_ctx *d = calloc(1, sizeof *d);
+        if (d && (d->station = strdup(hl_cmd_station(c)))) {
+            d->hl = hl;
+            d->req = req;
+            snprintf(d->command_id, sizeof d->command_id, "%s", cmd_id);
+            const char *params[1] = {d->station};
+            if (hl->host->db_query(hl->self,
+                                   "SELECT key, value FROM station_docs WHERE station_id = $1 "
+                                   "AND kind IN ('configuration', 'variable') ORDER BY key "
+                                   "LIMIT 10000",
+                                   1, params, on_dump_stored, d) == 0)
+                return;
+            free(d->station);
+        }
+        free(d);
+    }
     hl->host->reply_json(req, 200,
-                         json_pack("{s:s, s:s, s:I, s:o, s:o}", "station", hl_cmd_station(c),
-                                   "command_id", cmd_id, "count",
+                         json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "station", hl_cmd_station(c),
+                                   "source", "station", "command_id", cmd_id, "count",
                                    (json_int_t)json_array_size(keys), "keys",
                                    keys ? json_incref(keys) : json_array(), "unknown",
                                    unknown ? json_incref(unknown) : json_array()));
