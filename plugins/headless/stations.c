@@ -386,7 +386,9 @@ static void get_station(struct headless *hl, pl_request *req, int liveness)
         "'id', t.id, 'station_tx_id', t.station_tx_id, 'evse', t.evse, 'connector', "
         "t.connector, 'id_token', t.id_token, 'started_at', " TS("t.started_at") ", "
         "'meter_start', t.meter_start, 'meter_last', t.meter_last, 'energy_wh', "
-        "coalesce(t.meter_last, t.meter_start) - t.meter_start, 'charging_state', "
+        "coalesce(t.meter_last, (SELECT max(mv.value) FROM meter_values mv WHERE "
+        "mv.transaction_id = t.id AND mv.measurand = 'Energy.Active.Import.Register' AND "
+        "coalesce(mv.unit, 'Wh') = 'Wh'), t.meter_start) - t.meter_start, 'charging_state', "
         "t.charging_state) ORDER BY t.id), '[]'::json) FROM transactions t WHERE "
         "t.station_id = s.id AND t.stopped_at IS NULL) AS active_transactions "
         "FROM stations s WHERE s.id = $1";
