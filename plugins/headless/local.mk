@@ -1,7 +1,6 @@
 # The headless plugin: REST gateway /api/v1 + OCPP server API /ocpp/v1.
 plugin_LTLIBRARIES += plugins/headless/headless.la
-plugins_headless_headless_la_SOURCES = \
-	plugins/headless/headless.h \
+HEADLESS_SRC = \
 	plugins/headless/headless.c \
 	plugins/headless/params.c \
 	plugins/headless/commands.c \
@@ -11,6 +10,7 @@ plugins_headless_headless_la_SOURCES = \
 	plugins/headless/ocpp_api.c \
 	plugins/headless/system.c \
 	plugins/headless/openapi.c
+plugins_headless_headless_la_SOURCES = plugins/headless/headless.h $(HEADLESS_SRC)
 nodist_plugins_headless_headless_la_SOURCES = plugins/headless/openapi_json.c
 plugins_headless_headless_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/headless
 plugins_headless_headless_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
@@ -22,3 +22,13 @@ CLEANFILES += plugins/headless/openapi_json.c
 plugins/headless/openapi_json.c: $(top_srcdir)/plugins/headless/openapi.json $(top_srcdir)/plugins/headless/json2c.sh
 	$(AM_V_GEN)$(MKDIR_P) plugins/headless && \
 	$(SHELL) $(top_srcdir)/plugins/headless/json2c.sh hl_openapi_json $(top_srcdir)/plugins/headless/openapi.json > $@.tmp && mv $@.tmp $@
+
+# The plugin against a mock host (Check): validation, outcome mapping, async, restore.
+check_PROGRAMS += plugins/headless/test_headless
+TESTS += plugins/headless/test_headless
+plugins_headless_test_headless_SOURCES = plugins/headless/test_headless.c \
+	plugins/headless/headless.h $(HEADLESS_SRC)
+nodist_plugins_headless_test_headless_SOURCES = plugins/headless/openapi_json.c
+plugins_headless_test_headless_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/headless
+plugins_headless_test_headless_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+plugins_headless_test_headless_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
