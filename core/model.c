@@ -1,1 +1,925 @@
-/* placeholder: being written */
+/*
+ * model.c — persists the version-neutral station model (boot data, connector
+ * status, transactions, meter values, records, documents) through the non-blocking
+ * pool and publishes the matching bus events.
+ *
+ * Ordering: the pool runs queries on several connections, so two writes of one
+ * station queued back to back could commit in either order.  Every write of a
+ * station therefore goes through that station's write chain: at most one query of
+ * a station is in flight, the next is sent when the previous one has completed.
+ * Different stations still run in parallel.  Meter values are batched across
+ * stations into one INSERT; a sample joins a batch only once every write its
+ * station had queued before it (e.g. the transaction it belongs to) has completed,
+ * so its transaction id resolves.
+ */
+#include "model.h"
+#include "bus.h"
+#include "db.h"
+#include "registry.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHAIN_MAX 10000          /* writes queued per station before we drop */
+#define METER_FLUSH_MS 200
+#define METER_FLUSH_COUNT 500
+#define METER_PENDING_MAX 100000
+#define METER_BATCH_MAX 5000     /* samples per INSERT statement */
+#define SEEN_WRITE_MS 30000      /* at most one last_seen write per station per 30 s */
+
+#define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define TX_COLS                                                                              \
+    "id, station_id, station_tx_id, evse, connector, id_token, id_token_type, "             \
+    "reservation_id, meter_start, meter_last, meter_stop, " TS("started_at") " AS started_at, " \
+    TS("stopped_at") " AS stopped_at, stop_reason, stop_id_token, charging_state, seq_no, " \
+    "cost, " TS("updated_at") " AS updated_at"
+
+/* ------------------------------------------------------------------------
+ * Per-station write chains.
+ * ---------------------------------------------------------------------- */
+struct wop {
+    struct wop *next;
+    char *sql;
+    int n;
+    char **params;
+    model_done_cb done;
+    void *arg;
+    uint64_t seq; /* global, increasing: meter barriers compare against it */
+};
+
+struct wchain {
+    char *id;
+    struct wop *head, *tail;
+    size_t len;
+    int inflight;
+    int pumping;
+    struct event *retry; /* the pool's queue was full: try again shortly */
+};
+
+static struct registry_map *chains;
+static uint64_t write_seq;
+static size_t writes_pending;
+static unsigned long writes_dropped;
+
+static void chain_pump(struct wchain *ch);
+static void chain_done(pl_db_result *res, void *arg);
+
+static void wop_free(struct wop *op)
+{
+    for (int i = 0; i < op->n; i++)
+        free(op->params[i]);
+    free(op->params);
+    free(op->sql);
+    free(op);
+}
+
+static void chain_free(struct wchain *ch)
+{
+    while (ch->head) {
+        struct wop *op = ch->head;
+        ch->head = op->next;
+        wop_free(op);
+        writes_pending--;
+    }
+    if (ch->retry)
+        event_free(ch->retry);
+    free(ch->id);
+    free(ch);
+}
+
+static void log_write_error(struct wop *op, pl_db_result *res)
+{
+    core_log(PL_LOG_WARN, "station", "model write failed station=%s: %s",
+             op->n ? op->params[0] ? op->params[0] : "-" : "-",
+             res ? db_error(res) : "not queued");
+}
+
+/* Pop the head after it completed (or could not be sent) and tell its owner. */
+static void chain_pop(struct wchain *ch, pl_db_result *res)
+{
+    struct wop *op = ch->head;
+    ch->head = op->next;
+    if (!ch->head)
+        ch->tail = NULL;
+    ch->len--;
+    writes_pending--;
+    if (op->done)
+        op->done(op->arg, res); /* may queue more writes on this chain */
+    else if (!res || !db_ok(res))
+        log_write_error(op, res);
+    wop_free(op);
+}
+
+static void chain_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    chain_pump(arg);
+}
+
+/* Send the head unless one is in flight.  Iterative, and safe if the pool calls
+ * back synchronously or an owner's callback queues more writes. */
+static void chain_pump(struct wchain *ch)
+{
+    if (ch->pumping)
+        return;
+    ch->pumping = 1;
+    while (ch->head && !ch->inflight) {
+        if (ch->retry && event_pending(ch->retry, EV_TIMEOUT, NULL))
+            break;
+        struct wop *op = ch->head;
+        ch->inflight = 1;
+        int rc = db_query_as("core", op->sql, op->n, (const char *const *)op->params,
+                             chain_done, ch);
+        if (rc == PL_OK)
+            continue; /* a synchronous completion cleared inflight: go on */
+        ch->inflight = 0;
+        if (rc == PL_EBUSY) { /* keep the order: the head waits and is sent again */
+            if (!ch->retry)
+                ch->retry = event_new(core_base, -1, 0, chain_retry, ch);
+            struct timeval tv = {0, 100 * 1000};
+            if (ch->retry && event_add(ch->retry, &tv) == 0)
+                break;
+        }
+        chain_pop(ch, NULL);
+    }
+    ch->pumping = 0;
+    if (!ch->head && !ch->inflight) {
+        registry_map_del(chains, ch->id);
+        chain_free(ch);
+    }
+}
+
+static void chain_done(pl_db_result *res, void *arg)
+{
+    struct wchain *ch = arg;
+    ch->inflight = 0;
+    chain_pop(ch, res);
+    chain_pump(ch);
+}
+
+int model_write(const char *station_id, const char *sql, int nparams,
+                const char *const *params, model_done_cb done, void *arg)
+{
+    if (!chains && !(chains = registry_map_new()))
+        return PL_ENOMEM;
+    struct wchain *ch = registry_map_get(chains, station_id);
+    if (!ch) {
+        ch = calloc(1, sizeof *ch);
+        if (!ch || !(ch->id = strdup(station_id)) || registry_map_put(chains, ch->id, ch)) {
+            if (ch)
+                free(ch->id);
+            free(ch);
+            return PL_ENOMEM;
+        }
+    }
+    if (ch->len >= CHAIN_MAX) {
+        if (writes_dropped++ % 1000 == 0)
+            core_log(PL_LOG_ERROR, "station",
+                     "write queue of station=%s is full (%d): dropping writes (%lu so far)",
+                     station_id, CHAIN_MAX, writes_dropped);
+        return PL_EBUSY;
+    }
+    struct wop *op = calloc(1, sizeof *op);
+    if (!op)
+        return PL_ENOMEM;
+    op->sql = strdup(sql);
+    op->params = calloc((size_t)(nparams > 0 ? nparams : 1), sizeof *op->params);
+    op->n = nparams;
+    int bad = !op->sql || !op->params;
+    for (int i = 0; !bad && i < nparams; i++)
+        if (params[i] && !(op->params[i] = strdup(params[i])))
+            bad = 1;
+    if (bad) {
+        op->n = op->params ? nparams : 0;
+        wop_free(op);
+        return PL_ENOMEM;
+    }
+    op->done = done;
+    op->arg = arg;
+    op->seq = ++write_seq;
+    if (ch->tail)
+        ch->tail->next = op;
+    else
+        ch->head = op;
+    ch->tail = op;
+    ch->len++;
+    writes_pending++;
+    chain_pump(ch);
+    return PL_OK;
+}
+
+/* Has every write queued for station_id up to seq completed? */
+static int chain_reached(const char *station_id, uint64_t seq)
+{
+    struct wchain *ch = registry_map_get(chains, station_id);
+    return !ch || !ch->head || ch->head->seq > seq;
+}
+
+/* ------------------------------------------------------------------------
+ * Small helpers.
+ * ---------------------------------------------------------------------- */
+/* A JSON number (or numeric string) as text for a parameter; NULL if absent. */
+static const char *num_param(json_t *v, char *buf, size_t len, int integer)
+{
+    if (json_is_integer(v))
+        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        integer ? snprintf(buf, len, "%lld", (long long)json_real_value(v))
+                : snprintf(buf, len, "%.17g", json_real_value(v));
+    else if (json_is_string(v) && *json_string_value(v)) {
+        char *end;
+        double d = strtod(json_string_value(v), &end);
+        if (*end)
+            return NULL;
+        integer ? snprintf(buf, len, "%lld", (long long)d) : snprintf(buf, len, "%.17g", d);
+    } else
+        return NULL;
+    return buf;
+}
+
+static const char *str_param(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s;
+}
+
+/* A station's timestamp if it parses, else NULL (the SQL then uses now()). */
+static const char *ts_param(const char *ts)
+{
+    return ts && util_parse_rfc3339(ts, NULL) == 0 ? ts : NULL;
+}
+
+static char *strndup_bounded(const char *s, size_t max)
+{
+    return s ? strndup(s, max) : NULL;
+}
+
+static int col_index(pl_db_result *res, const char *name)
+{
+    for (int i = 0; i < db_nfields(res); i++)
+        if (strcmp(db_fname(res, i), name) == 0)
+            return i;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Boot, seen, connector status.
+ * ---------------------------------------------------------------------- */
+static const char SQL_BOOT[] =
+    "INSERT INTO stations(id, vendor, model, serial, firmware, iccid, imsi, meter_type, "
+    "meter_serial, boot_status, last_seen) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) ON CONFLICT (id) DO UPDATE SET "
+    "vendor = excluded.vendor, model = excluded.model, serial = excluded.serial, "
+    "firmware = excluded.firmware, iccid = excluded.iccid, imsi = excluded.imsi, "
+    "meter_type = excluded.meter_type, meter_serial = excluded.meter_serial, "
+    "boot_status = excluded.boot_status, last_seen = excluded.last_seen";
+
+void station_api_boot(pl_station *st, json_t *boot)
+{
+    if (!st || !json_is_object(boot)) {
+        json_decref(boot);
+        return;
+    }
+    json_decref(st->boot);
+    st->boot = boot;
+    core_now_rfc3339(st->last_seen, sizeof st->last_seen);
+    st->last_seen_written_ms = core_now_ms();
+    static const char *const keys[] = {"vendor",     "model",        "serial",     "firmware",
+                                       "iccid",      "imsi",         "meter_type", "meter_serial",
+                                       "boot_status"};
+    const char *p[10] = {st->id};
+    for (int i = 0; i < 9; i++)
+        p[i + 1] = str_param(boot, keys[i]);
+    model_write(st->id, SQL_BOOT, 10, p, NULL, NULL);
+    bus_emit("station.boot", st->id, json_deep_copy(boot));
+}
+
+void station_api_seen(pl_station *st)
+{
+    if (!st)
+        return;
+    core_now_rfc3339(st->last_seen, sizeof st->last_seen);
+    uint64_t now = core_now_ms();
+    if (now - st->last_seen_written_ms < SEEN_WRITE_MS)
+        return;
+    st->last_seen_written_ms = now;
+    const char *p[2] = {st->id, st->last_seen};
+    model_write(st->id, "UPDATE stations SET last_seen = $2::timestamptz WHERE id = $1", 2, p,
+                NULL, NULL);
+}
+
+static const char SQL_CONNECTOR[] =
+    "WITH s AS (INSERT INTO stations(id) VALUES ($1) ON CONFLICT DO NOTHING) "
+    "INSERT INTO connectors(station_id, evse, connector, status, error_code, info, updated_at) "
+    "VALUES ($1, $2::int, $3::int, $4, $5, $6, coalesce($7::timestamptz, now())) "
+    "ON CONFLICT (station_id, evse, connector) DO UPDATE SET status = excluded.status, "
+    "error_code = excluded.error_code, info = excluded.info, updated_at = excluded.updated_at";
+
+/* The connector entry in st->conns (sorted by evse, connector), created if needed. */
+static struct registry_connector *connector_slot(struct pl_station *st, int evse, int connector)
+{
+    size_t i = 0;
+    for (; i < st->nconns; i++) {
+        struct registry_connector *c = &st->conns[i];
+        if (c->evse == evse && c->connector == connector)
+            return c;
+        if (c->evse > evse || (c->evse == evse && c->connector > connector))
+            break;
+    }
+    if (st->nconns >= REGISTRY_MAX_CONNECTORS)
+        return NULL;
+    struct registry_connector *v = realloc(st->conns, (st->nconns + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    st->conns = v;
+    memmove(&v[i + 1], &v[i], (st->nconns - i) * sizeof *v);
+    st->nconns++;
+    memset(&v[i], 0, sizeof v[i]);
+    v[i].evse = evse;
+    v[i].connector = connector;
+    return &v[i];
+}
+
+void station_api_connector_status(pl_station *st, int evse, int connector, const char *status,
+                                  const char *error_code, const char *info, const char *ts)
+{
+    if (!st || !status || evse < 0 || connector < 0)
+        return;
+    ts = ts_param(ts);
+    char now[40];
+    const char *when = ts ? ts : core_now_rfc3339(now, sizeof now);
+    struct registry_connector *c = connector_slot(st, evse, connector);
+    if (c) {
+        free(c->status);
+        free(c->error_code);
+        free(c->info);
+        c->status = strndup_bounded(status, 32);
+        c->error_code = strndup_bounded(error_code, 64);
+        c->info = strndup_bounded(info, 512);
+        snprintf(c->updated_at, sizeof c->updated_at, "%s", when);
+    }
+    char e[16], n[16];
+    snprintf(e, sizeof e, "%d", evse);
+    snprintf(n, sizeof n, "%d", connector);
+    const char *p[7] = {st->id, e, n, status, error_code, info, ts};
+    model_write(st->id, SQL_CONNECTOR, 7, p, NULL, NULL);
+    bus_emit("station.status", st->id,
+             json_pack("{s:i, s:i, s:s, s:s?, s:s?, s:s}", "evse", evse, "connector", connector,
+                       "status", status, "error_code", error_code, "info", info, "timestamp",
+                       when));
+}
+
+/* ------------------------------------------------------------------------
+ * Transactions.
+ * ---------------------------------------------------------------------- */
+enum tx_kind { TX_START, TX_UPDATE, TX_STOP };
+
+struct tx_ctx {
+    enum tx_kind kind;
+    pl_tx_cb cb;
+    void *arg;
+    char *station_id;
+    char *station_tx_id;
+};
+
+static const char SQL_TX_START[] =
+    "WITH s AS (INSERT INTO stations(id) VALUES ($1) ON CONFLICT DO NOTHING), "
+    "n AS (SELECT nextval('transactions_id_seq') AS id) "
+    "INSERT INTO transactions(id, station_id, station_tx_id, evse, connector, id_token, "
+    "id_token_type, reservation_id, meter_start, meter_last, started_at, seq_no) "
+    "SELECT n.id, $1, coalesce($2, n.id::text), $3::int, $4::int, $5, $6, $7::int, "
+    "$8::float8, $8::float8, coalesce($9::timestamptz, now()), $10::int FROM n "
+    "ON CONFLICT (station_id, station_tx_id) DO UPDATE SET updated_at = now() "
+    "RETURNING " TX_COLS ", (xmax = 0) AS fresh";
+
+static const char SQL_TX_UPDATE[] =
+    "UPDATE transactions SET meter_last = coalesce($3::float8, meter_last), "
+    "evse = coalesce($4::int, evse), connector = coalesce($5::int, connector), "
+    "id_token = coalesce($6, id_token), charging_state = coalesce($7, charging_state), "
+    "seq_no = coalesce($8::int, seq_no), updated_at = now() "
+    "WHERE station_id = $1 AND station_tx_id = $2 RETURNING " TX_COLS ", true AS fresh";
+
+/* A repeated stop answers with the row as it is (fresh = false). */
+static const char SQL_TX_STOP[] =
+    "WITH u AS (UPDATE transactions SET "
+    "meter_stop = coalesce($3::float8, meter_last, meter_start), "
+    "meter_last = coalesce($3::float8, meter_last), "
+    "stopped_at = coalesce($4::timestamptz, now()), stop_reason = $5, stop_id_token = $6, "
+    "updated_at = now() WHERE station_id = $1 AND station_tx_id = $2 AND stopped_at IS NULL "
+    "RETURNING " TX_COLS ", true AS fresh) "
+    "SELECT * FROM u UNION ALL SELECT " TX_COLS ", false FROM transactions "
+    "WHERE station_id = $1 AND station_tx_id = $2 AND NOT EXISTS (SELECT 1 FROM u)";
+
+static void tx_done(void *arg, pl_db_result *res)
+{
+    struct tx_ctx *t = arg;
+    static const char *const topics[] = {"transaction.started", "transaction.updated",
+                                         "transaction.ended"};
+    if (!res || !db_ok(res) || db_ntuples(res) < 1) {
+        if (!res || !db_ok(res))
+            core_log(PL_LOG_WARN, "station", "%s station=%s tx=%s failed: %s",
+                     topics[t->kind], t->station_id, t->station_tx_id ? t->station_tx_id : "-",
+                     res ? db_error(res) : "not queued");
+        else
+            core_log(PL_LOG_INFO, "station", "%s station=%s: unknown transaction %s",
+                     topics[t->kind], t->station_id, t->station_tx_id ? t->station_tx_id : "-");
+        if (t->cb)
+            t->cb(t->arg, 0, NULL, NULL);
+        goto out;
+    }
+    int fcol = col_index(res, "fresh");
+    const char *fv = fcol >= 0 ? db_value(res, 0, fcol) : NULL;
+    int fresh = fv && (fv[0] == 't' || fv[0] == '1');
+    json_t *rows = db_json(res);
+    json_t *row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    if (!row)
+        row = json_object();
+    json_object_del(row, "fresh");
+    char id[32];
+    int icol = col_index(res, "id");
+    snprintf(id, sizeof id, "%s", icol >= 0 && db_value(res, 0, icol) ? db_value(res, 0, icol) : "");
+    if (t->kind == TX_STOP) {
+        json_t *a = json_object_get(row, "meter_start"), *b = json_object_get(row, "meter_stop");
+        if (json_is_number(a) && json_is_number(b))
+            json_object_set_new(row, "energy_wh",
+                                json_real(json_number_value(b) - json_number_value(a)));
+    }
+    if (t->cb)
+        t->cb(t->arg, 1, id, row);
+    /* A resent Started or a repeated stop is answered but not announced twice. */
+    if (fresh)
+        bus_emit(topics[t->kind], t->station_id, json_incref(row));
+    json_decref(row);
+out:
+    free(t->station_id);
+    free(t->station_tx_id);
+    free(t);
+}
+
+static struct tx_ctx *tx_ctx_new(enum tx_kind kind, pl_station *st, const char *station_tx_id,
+                                 pl_tx_cb cb, void *arg)
+{
+    struct tx_ctx *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->kind = kind;
+    t->cb = cb;
+    t->arg = arg;
+    t->station_id = strdup(st->id);
+    t->station_tx_id = station_tx_id ? strdup(station_tx_id) : NULL;
+    return t;
+}
+
+static void tx_write(struct tx_ctx *t, const char *sql, int n, const char *const *p)
+{
+    if (!t) {
+        return;
+    }
+    if (model_write(t->station_id, sql, n, p, tx_done, t) != PL_OK)
+        tx_done(t, NULL);
+}
+
+void station_api_tx_start(pl_station *st, json_t *tx, pl_tx_cb cb, void *arg)
+{
+    if (!st || !json_is_object(tx)) {
+        json_decref(tx);
+        if (cb)
+            cb(arg, 0, NULL, NULL);
+        return;
+    }
+    char b[5][40];
+    const char *stx = str_param(tx, "station_tx_id");
+    const char *p[10] = {
+        st->id,
+        stx && *stx ? stx : NULL,
+        num_param(json_object_get(tx, "evse"), b[0], sizeof b[0], 1),
+        num_param(json_object_get(tx, "connector"), b[1], sizeof b[1], 1),
+        str_param(tx, "id_token"),
+        str_param(tx, "id_token_type"),
+        num_param(json_object_get(tx, "reservation_id"), b[2], sizeof b[2], 1),
+        num_param(json_object_get(tx, "meter_start"), b[3], sizeof b[3], 0),
+        ts_param(str_param(tx, "started_at")),
+        num_param(json_object_get(tx, "seq_no"), b[4], sizeof b[4], 1),
+    };
+    struct tx_ctx *t = tx_ctx_new(TX_START, st, p[1], cb, arg);
+    if (!t && cb)
+        cb(arg, 0, NULL, NULL);
+    tx_write(t, SQL_TX_START, 10, p);
+    json_decref(tx);
+}
+
+void station_api_tx_update(pl_station *st, const char *station_tx_id, json_t *upd,
+                           pl_tx_cb cb, void *arg)
+{
+    if (!st || !station_tx_id) {
+        json_decref(upd);
+        if (cb)
+            cb(arg, 0, NULL, NULL);
+        return;
+    }
+    char b[4][40];
+    const char *p[8] = {
+        st->id,
+        station_tx_id,
+        num_param(json_object_get(upd, "meter"), b[0], sizeof b[0], 0),
+        num_param(json_object_get(upd, "evse"), b[1], sizeof b[1], 1),
+        num_param(json_object_get(upd, "connector"), b[2], sizeof b[2], 1),
+        str_param(upd, "id_token"),
+        str_param(upd, "charging_state"),
+        num_param(json_object_get(upd, "seq_no"), b[3], sizeof b[3], 1),
+    };
+    struct tx_ctx *t = tx_ctx_new(TX_UPDATE, st, station_tx_id, cb, arg);
+    if (!t && cb)
+        cb(arg, 0, NULL, NULL);
+    tx_write(t, SQL_TX_UPDATE, 8, p);
+    json_decref(upd);
+}
+
+void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop, pl_tx_cb cb,
+                         void *arg)
+{
+    if (!st || !station_tx_id) {
+        json_decref(stop);
+        if (cb)
+            cb(arg, 0, NULL, NULL);
+        return;
+    }
+    char b[40];
+    const char *p[6] = {
+        st->id,
+        station_tx_id,
+        num_param(json_object_get(stop, "meter_stop"), b, sizeof b, 0),
+        ts_param(str_param(stop, "stopped_at")),
+        str_param(stop, "reason"),
+        str_param(stop, "id_token"),
+    };
+    struct tx_ctx *t = tx_ctx_new(TX_STOP, st, station_tx_id, cb, arg);
+    if (!t && cb)
+        cb(arg, 0, NULL, NULL);
+    tx_write(t, SQL_TX_STOP, 6, p);
+    json_decref(stop);
+}
+
+/* ------------------------------------------------------------------------
+ * Meter values: a bounded in-memory queue flushed as one INSERT.
+ * ---------------------------------------------------------------------- */
+struct sample {
+    struct sample *next;
+    char *station_id;
+    uint64_t barrier; /* the station's last queued write when the sample arrived */
+    json_t *row;      /* {"station_id","station_tx_id","evse","connector","ts",...} */
+};
+
+static struct sample *sq_head, *sq_tail;
+static size_t sq_len;
+static int batch_inflight;
+static size_t batch_len;
+static unsigned long samples_dropped;
+static struct event *flush_timer;
+
+static const char SQL_METER[] =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(station_id text, "
+    "station_tx_id text, evse int, connector int, ts timestamptz, measurand text, "
+    "value float8, unit text, phase text, context text, location text)), "
+    "ins AS (INSERT INTO meter_values(station_id, transaction_id, evse, connector, ts, "
+    "measurand, value, unit, phase, context, location) "
+    "SELECT x.station_id, (SELECT t.id FROM transactions t WHERE t.station_id = x.station_id "
+    "AND t.station_tx_id = x.station_tx_id), x.evse, x.connector, x.ts, "
+    "coalesce(x.measurand, 'Energy.Active.Import.Register'), x.value, x.unit, x.phase, "
+    "x.context, x.location FROM x RETURNING 1), "
+    "last AS (SELECT DISTINCT ON (station_id, station_tx_id) station_id, station_tx_id, "
+    "CASE WHEN unit = 'kWh' THEN value * 1000 ELSE value END AS wh FROM x "
+    "WHERE station_tx_id IS NOT NULL AND phase IS NULL "
+    "AND coalesce(measurand, 'Energy.Active.Import.Register') = 'Energy.Active.Import.Register' "
+    "ORDER BY station_id, station_tx_id, ts DESC), "
+    "upd AS (UPDATE transactions t SET meter_last = last.wh, updated_at = now() FROM last "
+    "WHERE t.station_id = last.station_id AND t.station_tx_id = last.station_tx_id "
+    "AND t.stopped_at IS NULL RETURNING 1) "
+    "SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM upd) AS updated";
+
+static void meter_flush_now(void);
+
+static void flush_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    meter_flush_now();
+}
+
+static void arm_flush(void)
+{
+    if (!flush_timer && !(flush_timer = event_new(core_base, -1, 0, flush_timer_cb, NULL)))
+        return;
+    if (event_pending(flush_timer, EV_TIMEOUT, NULL))
+        return;
+    struct timeval tv = {0, METER_FLUSH_MS * 1000};
+    event_add(flush_timer, &tv);
+}
+
+static void sample_free(struct sample *s)
+{
+    json_decref(s->row);
+    free(s->station_id);
+    free(s);
+}
+
+static void meter_done(pl_db_result *res, void *arg)
+{
+    (void)arg;
+    if (!db_ok(res))
+        core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples failed: %s",
+                 batch_len, db_error(res));
+    batch_inflight = 0;
+    batch_len = 0;
+    if (sq_len >= METER_FLUSH_COUNT)
+        meter_flush_now();
+    else if (sq_len)
+        arm_flush();
+}
+
+static void meter_flush_now(void)
+{
+    if (batch_inflight || !sq_head)
+        return;
+    json_t *arr = json_array();
+    struct sample **pp = &sq_head, *last = NULL;
+    size_t n = 0;
+    while (*pp && n < METER_BATCH_MAX) {
+        struct sample *s = *pp;
+        if (!chain_reached(s->station_id, s->barrier)) { /* its transaction is not written yet */
+            last = s;
+            pp = &s->next;
+            continue;
+        }
+        json_array_append(arr, s->row);
+        *pp = s->next;
+        sample_free(s);
+        sq_len--;
+        n++;
+    }
+    /* recompute the tail: entries were unlinked */
+    sq_tail = NULL;
+    for (struct sample *s = last ? last : sq_head; s; s = s->next)
+        sq_tail = s;
+    if (!n) {
+        json_decref(arr);
+        if (sq_len)
+            arm_flush();
+        return;
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text)
+        return;
+    const char *p[1] = {text};
+    batch_inflight = 1;
+    batch_len = n;
+    if (db_query_as("core", SQL_METER, 1, p, meter_done, NULL) != PL_OK) {
+        batch_inflight = 0;
+        samples_dropped += n;
+        core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples not queued", n);
+    }
+    free(text);
+    if (sq_len && !batch_inflight)
+        arm_flush();
+}
+
+static json_t *sample_row(pl_station *st, int evse, int connector, const char *station_tx_id,
+                          json_t *smp)
+{
+    json_t *v = json_object_get(smp, "value");
+    double value;
+    if (json_is_number(v))
+        value = json_number_value(v);
+    else if (json_is_string(v)) {
+        char *end;
+        value = strtod(json_string_value(v), &end);
+        if (end == json_string_value(v) || *end)
+            return NULL;
+    } else
+        return NULL;
+    char now[40];
+    const char *ts = ts_param(str_param(smp, "timestamp"));
+    return json_pack("{s:s, s:s?, s:i, s:i, s:s, s:s?, s:f, s:s?, s:s?, s:s?, s:s?}",
+                     "station_id", st->id, "station_tx_id", station_tx_id, "evse", evse,
+                     "connector", connector, "ts", ts ? ts : core_now_rfc3339(now, sizeof now),
+                     "measurand", str_param(smp, "measurand"), "value", value, "unit",
+                     str_param(smp, "unit"), "phase", str_param(smp, "phase"), "context",
+                     str_param(smp, "context"), "location", str_param(smp, "location"));
+}
+
+void station_api_meter_values(pl_station *st, int evse, int connector,
+                              const char *station_tx_id, json_t *samples)
+{
+    if (!st || !json_is_array(samples)) {
+        json_decref(samples);
+        return;
+    }
+    struct wchain *ch = registry_map_get(chains, st->id);
+    uint64_t barrier = ch && ch->tail ? ch->tail->seq : 0;
+    size_t i;
+    json_t *smp;
+    json_array_foreach(samples, i, smp) {
+        if (sq_len >= METER_PENDING_MAX) {
+            if (samples_dropped++ % 1000 == 0)
+                core_log(PL_LOG_ERROR, "station",
+                         "meter value queue full (%d): dropping samples (%lu so far)",
+                         METER_PENDING_MAX, samples_dropped);
+            continue;
+        }
+        json_t *row = sample_row(st, evse, connector, station_tx_id, smp);
+        struct sample *s = row ? calloc(1, sizeof *s) : NULL;
+        if (!s || !(s->station_id = strdup(st->id))) {
+            free(s);
+            json_decref(row);
+            continue;
+        }
+        s->row = row;
+        s->barrier = barrier;
+        if (sq_tail)
+            sq_tail->next = s;
+        else
+            sq_head = s;
+        sq_tail = s;
+        sq_len++;
+    }
+    bus_emit("meter.values", st->id,
+             json_pack("{s:i, s:i, s:s?, s:o}", "evse", evse, "connector", connector,
+                       "station_tx_id", station_tx_id, "samples", samples));
+    if (sq_len >= METER_FLUSH_COUNT)
+        meter_flush_now();
+    else if (sq_len)
+        arm_flush();
+}
+
+void model_flush(void)
+{
+    meter_flush_now();
+}
+
+size_t model_pending(void)
+{
+    return writes_pending + sq_len + (batch_inflight ? batch_len : 0);
+}
+
+unsigned long model_dropped_samples(void)
+{
+    return samples_dropped;
+}
+
+/* ------------------------------------------------------------------------
+ * Authorization, records, documents.
+ * ---------------------------------------------------------------------- */
+struct auth_ctx {
+    pl_auth_cb cb;
+    void *arg;
+};
+
+static json_t *auth_unknown(void)
+{
+    const char *policy = core_config_get("core", "auth_unknown");
+    int reject = policy && strcmp(policy, "reject") == 0;
+    return json_pack("{s:s}", "status", reject ? "Invalid" : "Accepted");
+}
+
+static void auth_done(pl_db_result *res, void *arg)
+{
+    struct auth_ctx *a = arg;
+    json_t *info;
+    if (!db_ok(res)) {
+        core_log(PL_LOG_WARN, "station", "authorize lookup failed: %s", db_error(res));
+        info = auth_unknown(); /* the database is down: behave as for an unknown token */
+    } else if (db_ntuples(res) < 1) {
+        info = auth_unknown();
+    } else {
+        const char *status = db_value(res, 0, 0), *expired = db_value(res, 0, 4);
+        if (expired && expired[0] == 't')
+            status = "Expired";
+        info = json_pack("{s:s, s:s?, s:s?, s:s?}", "status", status ? status : "Invalid",
+                         "expiry", db_value(res, 0, 1), "parent", db_value(res, 0, 2), "group",
+                         db_value(res, 0, 3));
+    }
+    a->cb(a->arg, info);
+    json_decref(info);
+    free(a);
+}
+
+void station_api_authorize(pl_station *st, const char *id_token, pl_auth_cb cb, void *arg)
+{
+    if (!cb)
+        return;
+    struct auth_ctx *a = calloc(1, sizeof *a);
+    if (!a || !id_token) {
+        free(a);
+        json_t *info = json_pack("{s:s}", "status", "Invalid");
+        cb(arg, info);
+        json_decref(info);
+        return;
+    }
+    a->cb = cb;
+    a->arg = arg;
+    const char *p[1] = {id_token};
+    if (db_query_as("core",
+                    "SELECT status, " TS("expiry") " AS expiry, parent, group_id, "
+                    "(expiry IS NOT NULL AND expiry <= now()) AS expired "
+                    "FROM id_tokens WHERE id_token = $1",
+                    1, p, auth_done, a) != PL_OK) {
+        json_t *info = auth_unknown();
+        core_log(PL_LOG_WARN, "station", "authorize lookup not queued: applying auth_unknown");
+        cb(arg, info);
+        json_decref(info);
+        free(a);
+    }
+}
+
+static int kind_ok(const char *kind)
+{
+    size_t n = kind ? strlen(kind) : 0;
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((kind[i] >= 'a' && kind[i] <= 'z') || (kind[i] >= '0' && kind[i] <= '9') ||
+              kind[i] == '_'))
+            return 0;
+    return 1;
+}
+
+void station_api_record(pl_station *st, const char *kind, json_t *data)
+{
+    if (!st || !kind_ok(kind)) {
+        json_decref(data);
+        return;
+    }
+    if (!data)
+        data = json_object();
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text) {
+        const char *p[3] = {st->id, kind, text};
+        model_write(st->id,
+                    "INSERT INTO station_records(station_id, kind, data) VALUES ($1, $2, $3::jsonb)",
+                    3, p, NULL, NULL);
+        free(text);
+    }
+    char topic[80];
+    snprintf(topic, sizeof topic, "station.%s", kind);
+    bus_emit(topic, st->id, data);
+}
+
+void station_api_put_doc(pl_station *st, const char *kind, const char *key, json_t *value)
+{
+    if (!st || !kind || !key) {
+        json_decref(value);
+        return;
+    }
+    if (!value) {
+        const char *p[3] = {st->id, kind, key};
+        model_write(st->id, "DELETE FROM station_docs WHERE station_id = $1 AND kind = $2 AND key = $3",
+                    3, p, NULL, NULL);
+        return;
+    }
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(value);
+    if (!text)
+        return;
+    const char *p[4] = {st->id, kind, key, text};
+    model_write(st->id,
+                "INSERT INTO station_docs(station_id, kind, key, value, updated_at) "
+                "VALUES ($1, $2, $3, $4::jsonb, now()) ON CONFLICT (station_id, kind, key) "
+                "DO UPDATE SET value = excluded.value, updated_at = now()",
+                4, p, NULL, NULL);
+    free(text);
+}
+
+/* ------------------------------------------------------------------------ */
+static void free_chain(void *val, void *arg)
+{
+    (void)arg;
+    chain_free(val);
+}
+
+void model_shutdown(void)
+{
+    /* The pool is closed before the registry: whatever is still queued is lost
+     * (it was logged by the pool as failed). */
+    registry_map_foreach(chains, free_chain, NULL);
+    registry_map_free(chains);
+    chains = NULL;
+    writes_pending = 0;
+    while (sq_head) {
+        struct sample *s = sq_head;
+        sq_head = s->next;
+        sample_free(s);
+    }
+    sq_tail = NULL;
+    sq_len = 0;
+    batch_inflight = 0;
+    if (flush_timer)
+        event_free(flush_timer);
+    flush_timer = NULL;
+}

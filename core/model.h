@@ -1,3 +1,41 @@
+/*
+ * model.h — persistence of the version-neutral station model in PostgreSQL and the
+ * events it publishes (the model part of struct pl_station_api).  Writes of one
+ * station are applied in call order through a per-station write chain.
+ */
 #ifndef PIPELET_MODEL_H
 #define PIPELET_MODEL_H
+
+#include "core.h"
+
+/* Completion of an ordered write; res is NULL when the query could not be queued. */
+typedef void (*model_done_cb)(void *arg, pl_db_result *res);
+
+/* Queue a write for station_id behind every earlier write of that station (params
+ * are copied).  done may be NULL (errors are logged).  Returns PL_OK or PL_ENOMEM. */
+int model_write(const char *station_id, const char *sql, int nparams,
+                const char *const *params, model_done_cb done, void *arg);
+/* Send the pending meter values now (shutdown, tests). */
+void model_flush(void);
+/* Writes queued or in flight (tests wait for 0). */
+size_t model_pending(void);
+/* Samples dropped because the queue was full. */
+unsigned long model_dropped_samples(void);
+void model_shutdown(void);
+
+void station_api_boot(pl_station *st, json_t *boot);
+void station_api_seen(pl_station *st);
+void station_api_connector_status(pl_station *st, int evse, int connector, const char *status,
+                                  const char *error_code, const char *info, const char *ts);
+void station_api_tx_start(pl_station *st, json_t *tx, pl_tx_cb cb, void *arg);
+void station_api_tx_update(pl_station *st, const char *station_tx_id, json_t *upd,
+                           pl_tx_cb cb, void *arg);
+void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop, pl_tx_cb cb,
+                         void *arg);
+void station_api_meter_values(pl_station *st, int evse, int connector,
+                              const char *station_tx_id, json_t *samples);
+void station_api_authorize(pl_station *st, const char *id_token, pl_auth_cb cb, void *arg);
+void station_api_record(pl_station *st, const char *kind, json_t *data);
+void station_api_put_doc(pl_station *st, const char *kind, const char *key, json_t *value);
+
 #endif

@@ -17,4 +17,63 @@ void registry_log_message(const char *station_id, const char *dir, const char *a
 size_t registry_online_count(void);
 void registry_shutdown(void);
 
+/* The filled struct pl_station_api (static; size = sizeof). */
+const struct pl_station_api *station_api(void);
+
+/* ---- the registry part of struct pl_station_api ---- */
+pl_station *station_api_attach(pl_plugin_handle *self, const char *station_id,
+                               const struct pl_driver *drv, void *drv_arg, json_t *conn_info);
+void station_api_detach(pl_station *st);
+pl_station *station_api_find(const char *station_id);
+const char *station_api_id(pl_station *st);
+const char *station_api_protocol(pl_station *st);
+json_t *station_api_snapshot(pl_station *st);
+int station_api_online(const char *station_id);
+json_t *station_api_messages(const char *station_id, const char *action, const char *dir,
+                             int limit);
+json_t *station_api_list_online(void);
+
+/* ---- a small string-keyed hash map shared by registry.c, model.c, command.c ----
+ * The key is borrowed: it must stay valid while the entry is in the map (point it
+ * into the value). */
+struct registry_map;
+struct registry_map *registry_map_new(void);
+void *registry_map_get(struct registry_map *m, const char *key);
+int registry_map_put(struct registry_map *m, const char *key, void *val); /* replaces */
+void *registry_map_del(struct registry_map *m, const char *key);          /* the old value */
+size_t registry_map_count(struct registry_map *m);
+/* Calls fn for every value; fn must not change the map. */
+void registry_map_foreach(struct registry_map *m, void (*fn)(void *val, void *arg), void *arg);
+void registry_map_free(struct registry_map *m); /* values are not freed */
+
+/* ---- the station object (core internal: model.c and command.c read it) ---- */
+#define REGISTRY_MAX_CONNECTORS 128 /* per station; a peer cannot grow it further */
+
+struct registry_connector {
+    int evse, connector;
+    char *status, *error_code, *info;
+    char updated_at[40];
+};
+
+struct pl_station {
+    char *id;
+    char *protocol;
+    const struct pl_driver *drv;
+    void *drv_arg;
+    pl_plugin_handle *owner;
+    json_t *conn_info;             /* {"remote_addr","subprotocol","security_profile"} */
+    json_t *boot;                  /* the last boot notification, or NULL */
+    struct registry_connector *conns;
+    size_t nconns;
+    char connected_since[40];
+    char last_seen[40];
+    uint64_t last_seen_written_ms; /* coalesces last_seen writes (model.c) */
+    int replaced;                  /* a newer connection took the id over */
+    struct pl_command *pending;    /* commands not yet completed (command.c) */
+    struct pl_station *prev, *next; /* every live station object, replaced ones too */
+};
+
+/* The node name written to stations.node ([core] node_name or the host name). */
+const char *registry_node_name(void);
+
 #endif
