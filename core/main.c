@@ -10,6 +10,7 @@
 #include "http.h"
 #include "httpclient.h"
 #include "metrics.h"
+#include "model.h"
 #include "ocppj.h"
 #include "plugin_loader.h"
 #include "registry.h"
@@ -118,6 +119,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     drain_deadline = core_now_ms() + (uint64_t)drain_ms;
     loader_stop_all();      /* plugins flush their queues */
     ocppj_shutdown();       /* stations get a 1001 close; they reconnect elsewhere */
+    model_flush();          /* batched meter values go to the database queue now */
     drain_timer = event_new(core_base, -1, EV_PERSIST, drain_check, NULL);
     struct timeval tv = {0, 50000};
     event_add(drain_timer, &tv);
@@ -143,7 +145,7 @@ int main(int argc, char **argv)
     const char *config_path = SYSCONFDIR "/pipelet/pipelet.conf";
     const char **overrides = calloc((size_t)argc + 1, sizeof *overrides);
     size_t noverrides = 0;
-    int check_only = 0, list_plugins = 0, c;
+    int check_only = 0, list_plugins = 0, db_closed = 0, c;
     char err[1024];
 
     if (!overrides)
@@ -269,16 +271,20 @@ int main(int argc, char **argv)
     event_free(ev_hup);
     if (drain_timer)
         event_free(drain_timer);
-    if (!stopping)
-        ocppj_shutdown();
 out_plugins:
-    loader_fini_all();
-    http_shutdown();
+    /* Tear down from the edges inwards while plugins are still alive to receive the
+     * last callbacks (connection closes, failed outbound requests, database results);
+     * only then unload them. */
     ocppj_shutdown();
     httpclient_shutdown();
-out:
-    db_shutdown();
     registry_shutdown();
+    db_shutdown();
+    db_closed = 1;
+    loader_fini_all();
+    http_shutdown();
+out:
+    if (!db_closed)
+        db_shutdown();
     metrics_free();
     if (core_dns)
         evdns_base_free(core_dns, 0);

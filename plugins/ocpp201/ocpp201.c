@@ -145,8 +145,9 @@ static void o201_on_open(void *arg, pl_ocpp_conn *c)
         for (struct o201_conn *o = p->conns; o; o = o->next)
             if (o->station && strcmp(p->ocpp->station_id(o->c), id) == 0) {
                 p->host->log(p->self, PL_LOG_INFO, "station %s reconnected: closing the old connection", id);
+                /* its station object stays valid, marked replaced by the registry
+                 * when we attach below; its on_close detaches it silently */
                 p->ocpp->close(o->c, 1000, "replaced by a new connection");
-                o->station = NULL; /* the registry detaches it when the new one attaches */
                 break;
             }
     }
@@ -183,8 +184,8 @@ static void o201_on_close(void *arg, pl_ocpp_conn *c, int code, const char *reas
     (void)reason;
     if (!cx)
         return;
-    /* only detach if the registry still points at this connection's station */
-    if (cx->station && p->st->find(p->ocpp->station_id(c)) == cx->station)
+    /* a replaced station is detached silently by the registry */
+    if (cx->station)
         p->st->detach(cx->station);
     if (cx->prev)
         cx->prev->next = cx->next;
