@@ -1,1 +1,790 @@
-/* placeholder: being written */
+/*
+ * db.c — the non-blocking PostgreSQL pool.  libpq in non-blocking mode on the event
+ * loop: connections are driven by PQconnectPoll and socket events (re-armed at every
+ * step, since the socket can change while connecting), queries by PQsendQuery* /
+ * PQflush / PQconsumeInput / PQisBusy / PQgetResult.  Queries wait in a bounded FIFO
+ * until a connection is free and the migrations are done; a broken connection fails
+ * its in-flight query (it may have run) and reconnects with back-off.
+ */
+#include "db.h"
+#include "core.h"
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DB_LOCK_KEY 7274411
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 10000
+
+enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY, C_BACKOFF };
+
+struct db_query {
+    char *component;
+    char *sql;
+    int nparams;
+    char **params;
+    pl_db_cb cb;
+    void *arg;
+    uint64_t deadline;
+    struct db_query *next;
+};
+
+struct pl_db_result {
+    PGresult *res;
+    const char *error; /* when res is NULL or failed */
+};
+
+struct db_conn {
+    int index;
+    PGconn *pg;
+    struct event *ev;
+    struct event *retry;
+    enum conn_state state;
+    unsigned backoff_ms;
+    struct db_query *q;   /* in flight */
+    PGresult *result;     /* the result to hand over (the last, or the first error) */
+    int flushing;
+};
+
+struct migration_set {
+    char *component;
+    const struct pl_migration *m;
+    size_t n;
+};
+
+static struct {
+    char *conninfo;
+    int pool_size, queue_max;
+    unsigned timeout_ms;
+    struct db_conn *conns;
+    struct db_query *head, *tail;
+    size_t queued;
+    int migrated, migrating, migration_failed, shutting_down, ever_connected;
+    struct migration_set *sets;
+    size_t nsets;
+    struct event *sweeper;
+    uint64_t reconnects, queries_total, errors_total;
+    /* migration progress */
+    struct db_conn *mconn;
+    size_t mset, midx;
+    json_t *applied;
+} db;
+
+static void conn_arm(struct db_conn *c, short what);
+static void conn_on_event(evutil_socket_t fd, short what, void *arg);
+static void dispatch(void);
+static void migrate_begin(struct db_conn *c);
+
+/* ---------- results ---------- */
+
+int db_ok(pl_db_result *r)
+{
+    if (!r || !r->res)
+        return 0;
+    ExecStatusType st = PQresultStatus(r->res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+}
+
+const char *db_error(pl_db_result *r)
+{
+    if (db_ok(r))
+        return "";
+    if (r && r->res) {
+        const char *m = PQresultErrorField(r->res, PG_DIAG_MESSAGE_PRIMARY);
+        return m ? m : PQresultErrorMessage(r->res);
+    }
+    return r && r->error ? r->error : "database error";
+}
+
+const char *db_sqlstate(pl_db_result *r)
+{
+    if (db_ok(r) || !r || !r->res)
+        return "";
+    const char *s = PQresultErrorField(r->res, PG_DIAG_SQLSTATE);
+    return s ? s : "";
+}
+
+int db_ntuples(pl_db_result *r) { return db_ok(r) ? PQntuples(r->res) : 0; }
+int db_nfields(pl_db_result *r) { return db_ok(r) ? PQnfields(r->res) : 0; }
+
+const char *db_fname(pl_db_result *r, int col)
+{
+    return db_ok(r) && col >= 0 && col < PQnfields(r->res) ? PQfname(r->res, col) : NULL;
+}
+
+const char *db_value(pl_db_result *r, int row, int col)
+{
+    if (!db_ok(r) || row < 0 || row >= PQntuples(r->res) || col < 0 || col >= PQnfields(r->res))
+        return NULL;
+    if (PQgetisnull(r->res, row, col))
+        return NULL;
+    return PQgetvalue(r->res, row, col);
+}
+
+long db_affected(pl_db_result *r)
+{
+    if (!db_ok(r))
+        return 0;
+    const char *n = PQcmdTuples(r->res);
+    return n && *n ? strtol(n, NULL, 10) : 0;
+}
+
+static json_t *typed_value(PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return json_null();
+    const char *v = PQgetvalue(res, row, col);
+    switch (PQftype(res, col)) {
+    case 16: /* bool */
+        return json_boolean(v[0] == 't');
+    case 20: case 21: case 23: /* int8, int2, int4 */
+        return json_integer(strtoll(v, NULL, 10));
+    case 700: case 701: case 1700: /* float4, float8, numeric */
+        return json_real(strtod(v, NULL));
+    case 114: case 3802: { /* json, jsonb */
+        json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
+        return j ? j : json_string(v);
+    }
+    default:
+        return json_string(v);
+    }
+}
+
+json_t *db_json(pl_db_result *r)
+{
+    json_t *rows = json_array();
+    if (!db_ok(r))
+        return rows;
+    int n = PQntuples(r->res), nf = PQnfields(r->res);
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        for (int f = 0; f < nf; f++)
+            json_object_set_new(o, PQfname(r->res, f), typed_value(r->res, i, f));
+        json_array_append_new(rows, o);
+    }
+    return rows;
+}
+
+int db_healthy(void)
+{
+    if (!db.migrated)
+        return 0;
+    for (int i = 0; i < db.pool_size; i++)
+        if (db.conns[i].state == C_IDLE || db.conns[i].state == C_BUSY)
+            return 1;
+    return 0;
+}
+
+int db_migration_failed(void)
+{
+    return db.migration_failed;
+}
+
+json_t *db_stats(void)
+{
+    int up = 0, idle = 0, busy = 0;
+    for (int i = 0; db.conns && i < db.pool_size; i++) {
+        if (db.conns[i].state == C_IDLE)
+            idle++, up++;
+        else if (db.conns[i].state == C_BUSY)
+            busy++, up++;
+    }
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:b, s:I, s:I, s:I}", "status",
+                     db_healthy() ? "ok" : "degraded", "pool_size", db.pool_size, "connections", up,
+                     "idle", idle, "busy", busy, "queued", (json_int_t)db.queued, "migrated",
+                     db.migrated, "reconnects", (json_int_t)db.reconnects, "queries_total",
+                     (json_int_t)db.queries_total, "errors_total", (json_int_t)db.errors_total);
+}
+
+/* ---------- queries ---------- */
+
+static void query_free(struct db_query *q)
+{
+    if (!q)
+        return;
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
+    free(q->params);
+    free(q->sql);
+    free(q->component);
+    free(q);
+}
+
+static void query_finish(struct db_query *q, PGresult *res, const char *error)
+{
+    struct pl_db_result r = {res, error};
+    if (!db_ok(&r)) {
+        db.errors_total++;
+        if (!q->cb)
+            core_log(PL_LOG_WARN, "db", "query of %s failed: %s", q->component, db_error(&r));
+    }
+    if (q->cb)
+        q->cb(&r, q->arg);
+    query_free(q);
+}
+
+static struct db_query *query_new(const char *component, const char *sql, int nparams,
+                                  const char *const *params, pl_db_cb cb, void *arg)
+{
+    struct db_query *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->component = strdup(component ? component : "core");
+    q->sql = strdup(sql);
+    q->cb = cb;
+    q->arg = arg;
+    if (nparams > 0) {
+        q->params = calloc((size_t)nparams, sizeof *q->params);
+        if (!q->params)
+            goto fail;
+        q->nparams = nparams;
+        for (int i = 0; i < nparams; i++)
+            if (params[i] && !(q->params[i] = strdup(params[i])))
+                goto fail;
+    }
+    if (!q->component || !q->sql)
+        goto fail;
+    return q;
+fail:
+    query_free(q);
+    return NULL;
+}
+
+int db_query_as(const char *component, const char *sql, int nparams, const char *const *params,
+                pl_db_cb cb, void *arg)
+{
+    if (!sql || nparams < 0 || (nparams > 0 && !params))
+        return PL_EINVAL;
+    if (db.shutting_down)
+        return PL_ESTATE;
+    if (db.queued >= (size_t)db.queue_max) {
+        core_log(PL_LOG_WARN, "db", "query queue full (%d): refusing a query of %s", db.queue_max,
+                 component ? component : "core");
+        return PL_EBUSY;
+    }
+    struct db_query *q = query_new(component, sql, nparams, params, cb, arg);
+    if (!q)
+        return PL_ENOMEM;
+    q->deadline = core_now_ms() + db.timeout_ms;
+    if (db.tail)
+        db.tail->next = q;
+    else
+        db.head = q;
+    db.tail = q;
+    db.queued++;
+    db.queries_total++;
+    dispatch();
+    return PL_OK;
+}
+
+int db_host_query(pl_plugin_handle *self, const char *sql, int nparams,
+                  const char *const *params, pl_db_cb cb, void *arg)
+{
+    return db_query_as(core_plugin_name(self), sql, nparams, params, cb, arg);
+}
+
+/* Send q on c (which is idle and connected). */
+static void conn_send(struct db_conn *c, struct db_query *q)
+{
+    c->q = q;
+    c->state = C_BUSY;
+    c->result = NULL;
+    int ok = q->nparams > 0 ? PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+                                                (const char *const *)q->params, NULL, NULL, 0)
+                            : PQsendQuery(c->pg, q->sql);
+    if (!ok) {
+        char err[300];
+        snprintf(err, sizeof err, "cannot send query: %s", PQerrorMessage(c->pg));
+        c->q = NULL;
+        c->state = C_IDLE;
+        query_finish(q, NULL, err);
+        if (PQstatus(c->pg) == CONNECTION_BAD) {
+            conn_arm(c, EV_READ); /* the read handler notices and reconnects */
+            event_active(c->ev, EV_READ, 0);
+        }
+        return;
+    }
+    int f = PQflush(c->pg);
+    c->flushing = f == 1;
+    conn_arm(c, EV_READ | (c->flushing ? EV_WRITE : 0));
+}
+
+static void dispatch(void)
+{
+    if (!db.migrated)
+        return;
+    for (int i = 0; i < db.pool_size && db.head; i++) {
+        struct db_conn *c = &db.conns[i];
+        if (c->state != C_IDLE)
+            continue;
+        struct db_query *q = db.head;
+        db.head = q->next;
+        if (!db.head)
+            db.tail = NULL;
+        q->next = NULL;
+        db.queued--;
+        conn_send(c, q);
+    }
+}
+
+/* Fail queued queries whose wait exceeded the deadline (database down). */
+static void sweep_deadlines(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    uint64_t now = core_now_ms();
+    struct db_query **pp = &db.head, *expired = NULL, **etail = &expired;
+    db.tail = NULL;
+    while (*pp) {
+        struct db_query *q = *pp;
+        if (q->deadline <= now) {
+            *pp = q->next;
+            q->next = NULL;
+            *etail = q;
+            etail = &q->next;
+            db.queued--;
+        } else {
+            db.tail = q;
+            pp = &q->next;
+        }
+    }
+    while (expired) {
+        struct db_query *q = expired;
+        expired = q->next;
+        query_finish(q, NULL, "database unavailable (timed out waiting for a connection)");
+    }
+}
+
+/* ---------- connections ---------- */
+
+static void conn_arm(struct db_conn *c, short what)
+{
+    if (c->ev) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
+    int fd = c->pg ? PQsocket(c->pg) : -1;
+    if (fd < 0)
+        return;
+    c->ev = event_new(core_base, fd, what | (c->state == C_CONNECTING ? 0 : EV_PERSIST),
+                      conn_on_event, c);
+    if (c->ev)
+        event_add(c->ev, NULL);
+}
+
+static void conn_retry(evutil_socket_t fd, short what, void *arg);
+
+static void conn_schedule_retry(struct db_conn *c)
+{
+    if (db.shutting_down)
+        return;
+    c->state = C_BACKOFF;
+    if (!c->retry)
+        c->retry = evtimer_new(core_base, conn_retry, c);
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+static int any_connected(void)
+{
+    for (int i = 0; i < db.pool_size; i++)
+        if (db.conns[i].state == C_IDLE || db.conns[i].state == C_BUSY)
+            return 1;
+    return 0;
+}
+
+/* The connection broke (or failed to connect): fail what ran on it, reconnect later. */
+static void conn_lost(struct db_conn *c, const char *why)
+{
+    int was_up = c->state == C_IDLE || c->state == C_BUSY;
+    struct db_query *q = c->q;
+    c->q = NULL;
+    if (c->result) {
+        PQclear(c->result);
+        c->result = NULL;
+    }
+    if (c->ev) {
+        event_free(c->ev);
+        c->ev = NULL;
+    }
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    if (was_up)
+        core_log(PL_LOG_WARN, "db", "connection %d lost: %s", c->index, why);
+    else
+        core_log(db.ever_connected ? PL_LOG_DEBUG : PL_LOG_WARN, "db",
+                 "connection %d failed: %s (retrying in %u ms)", c->index, why, c->backoff_ms);
+    if (db.mconn == c) { /* migrations restart on another (or the next) connection */
+        db.mconn = NULL;
+        db.migrating = 0;
+        for (int i = 0; i < db.pool_size && !db.migrating; i++)
+            if (db.conns[i].state == C_IDLE)
+                migrate_begin(&db.conns[i]);
+    }
+    if (!any_connected() && db.migrated) {
+        db.migrated = 0; /* re-check after the database comes back */
+        core_log(PL_LOG_WARN, "db", "database unavailable: serving degraded");
+    }
+    conn_schedule_retry(c);
+    if (q) {
+        char err[300];
+        snprintf(err, sizeof err, "connection lost during the query: %s", why);
+        query_finish(q, NULL, err);
+    }
+}
+
+static void conn_start(struct db_conn *c)
+{
+    c->pg = PQconnectStart(db.conninfo);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return;
+    }
+    PQsetnonblocking(c->pg, 1);
+    c->state = C_CONNECTING;
+    conn_arm(c, EV_WRITE);
+}
+
+static void conn_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct db_conn *c = arg;
+    if (c->state == C_BACKOFF)
+        conn_start(c);
+}
+
+static void conn_connected(struct db_conn *c)
+{
+    if (db.ever_connected)
+        db.reconnects++;
+    db.ever_connected = 1;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    c->state = C_IDLE;
+    conn_arm(c, EV_READ);
+    core_log(PL_LOG_DEBUG, "db", "connection %d up", c->index);
+    if (!db.migrated && !db.migrating && !db.migration_failed)
+        migrate_begin(c);
+    else
+        dispatch();
+}
+
+static void conn_read_results(struct db_conn *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        conn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)))
+        PQfreemem(n);
+    if (!c->q) {
+        if (PQstatus(c->pg) == CONNECTION_BAD)
+            conn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    while (!PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            struct db_query *q = c->q;
+            PGresult *res = c->result;
+            c->q = NULL;
+            c->result = NULL;
+            c->state = C_IDLE;
+            query_finish(q, res, res ? NULL : "no result");
+            if (res)
+                PQclear(res);
+            if (c->state == C_IDLE && c->pg) /* the callback may have used it */
+                dispatch();
+            return;
+        }
+        /* keep the first error, else the last result */
+        ExecStatusType st = PQresultStatus(c->result ? c->result : r);
+        int have_error = c->result && !(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ||
+                                        st == PGRES_EMPTY_QUERY);
+        if (have_error) {
+            PQclear(r);
+        } else {
+            if (c->result)
+                PQclear(c->result);
+            c->result = r;
+        }
+    }
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        conn_lost(c, PQerrorMessage(c->pg));
+}
+
+static void conn_on_event(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct db_conn *c = arg;
+    if (c->state == C_CONNECTING) {
+        switch (PQconnectPoll(c->pg)) {
+        case PGRES_POLLING_READING:
+            conn_arm(c, EV_READ);
+            return;
+        case PGRES_POLLING_WRITING:
+            conn_arm(c, EV_WRITE);
+            return;
+        case PGRES_POLLING_OK:
+            conn_connected(c);
+            return;
+        default:
+            conn_lost(c, PQerrorMessage(c->pg));
+            return;
+        }
+    }
+    if ((what & EV_WRITE) && c->flushing) {
+        int f = PQflush(c->pg);
+        if (f < 0) {
+            conn_lost(c, PQerrorMessage(c->pg));
+            return;
+        }
+        if (f == 0) {
+            c->flushing = 0;
+            conn_arm(c, EV_READ);
+        }
+    }
+    if (what & EV_READ)
+        conn_read_results(c);
+}
+
+/* ---------- migrations ---------- */
+
+int db_add_migrations(const char *component, const struct pl_migration *m, size_t n)
+{
+    for (size_t i = 0; i < db.nsets; i++)
+        if (strcmp(db.sets[i].component, component) == 0)
+            return PL_EEXIST;
+    for (size_t i = 1; i < n; i++)
+        if (m[i].version <= m[i - 1].version) {
+            core_log(PL_LOG_ERROR, "db", "migrations of %s are not in increasing order", component);
+            return PL_EINVAL;
+        }
+    struct migration_set *s = realloc(db.sets, (db.nsets + 1) * sizeof *s);
+    if (!s)
+        return PL_ENOMEM;
+    db.sets = s;
+    db.sets[db.nsets].component = strdup(component);
+    db.sets[db.nsets].m = m;
+    db.sets[db.nsets].n = n;
+    db.nsets++;
+    return PL_OK;
+}
+
+int db_host_migrations(pl_plugin_handle *self, const struct pl_migration *m, size_t n)
+{
+    return db_add_migrations(core_plugin_name(self), m, n);
+}
+
+/* Internal queries of the migration chain run on the migration connection directly. */
+static void migrate_exec(const char *sql, pl_db_cb cb)
+{
+    struct db_query *q = query_new("core", sql, 0, NULL, cb, NULL);
+    if (!q || !db.mconn) {
+        query_free(q);
+        return;
+    }
+    conn_send(db.mconn, q);
+}
+
+static void migrate_next(void);
+
+static void migrate_done(pl_db_result *r, void *arg)
+{
+    (void)arg;
+    (void)r;
+    db.migrating = 0;
+    db.mconn = NULL;
+    json_decref(db.applied);
+    db.applied = NULL;
+    if (!db.migration_failed) {
+        db.migrated = 1;
+        core_log(PL_LOG_INFO, "db", "database ready (migrations applied)");
+        dispatch();
+    }
+}
+
+static void migrate_failed_rollback(pl_db_result *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    migrate_exec("SELECT pg_advisory_unlock(" PL__STR(DB_LOCK_KEY) ")", migrate_done);
+}
+
+static void migrate_step_done(pl_db_result *r, void *arg)
+{
+    (void)arg;
+    struct migration_set *s = &db.sets[db.mset];
+    const struct pl_migration *m = &s->m[db.midx];
+    if (!db_ok(r)) {
+        core_log(PL_LOG_ERROR, "db", "migration %s %d (%s) failed: %s", s->component, m->version,
+                 m->name ? m->name : "", db_error(r));
+        db.migration_failed = 1;
+        migrate_exec("ROLLBACK", migrate_failed_rollback);
+        return;
+    }
+    core_log(PL_LOG_INFO, "db", "applied migration %s %d (%s)", s->component, m->version,
+             m->name ? m->name : "");
+    db.midx++;
+    migrate_next();
+}
+
+static void migrate_next(void)
+{
+    while (db.mset < db.nsets) {
+        struct migration_set *s = &db.sets[db.mset];
+        json_int_t have = json_integer_value(json_object_get(db.applied, s->component));
+        while (db.midx < s->n && s->m[db.midx].version <= have)
+            db.midx++;
+        if (db.midx < s->n) {
+            const struct pl_migration *m = &s->m[db.midx];
+            char *comp = PQescapeLiteral(db.mconn->pg, s->component, strlen(s->component));
+            char *name = PQescapeLiteral(db.mconn->pg, m->name ? m->name : "", strlen(m->name ? m->name : ""));
+            size_t len = strlen(m->sql) + 256 + strlen(comp) + strlen(name);
+            char *sql = malloc(len);
+            if (!sql || !comp || !name) {
+                free(sql);
+                PQfreemem(comp);
+                PQfreemem(name);
+                db.migration_failed = 1;
+                migrate_exec("SELECT pg_advisory_unlock(" PL__STR(DB_LOCK_KEY) ")", migrate_done);
+                return;
+            }
+            snprintf(sql, len,
+                     "BEGIN;\n%s\n;INSERT INTO pl_migrations (component, version, name) "
+                     "VALUES (%s, %d, %s);\nCOMMIT;",
+                     m->sql, comp, m->version, name);
+            PQfreemem(comp);
+            PQfreemem(name);
+            migrate_exec(sql, migrate_step_done);
+            free(sql);
+            return;
+        }
+        db.mset++;
+        db.midx = 0;
+    }
+    migrate_exec("SELECT pg_advisory_unlock(" PL__STR(DB_LOCK_KEY) ")", migrate_done);
+}
+
+static void migrate_got_applied(pl_db_result *r, void *arg)
+{
+    (void)arg;
+    if (!db_ok(r)) {
+        core_log(PL_LOG_ERROR, "db", "cannot read applied migrations: %s", db_error(r));
+        db.migration_failed = 1;
+        migrate_exec("SELECT pg_advisory_unlock(" PL__STR(DB_LOCK_KEY) ")", migrate_done);
+        return;
+    }
+    json_decref(db.applied);
+    db.applied = json_object();
+    for (int i = 0; i < db_ntuples(r); i++)
+        json_object_set_new(db.applied, db_value(r, i, 0), json_integer(strtol(db_value(r, i, 1), NULL, 10)));
+    db.mset = 0;
+    db.midx = 0;
+    migrate_next();
+}
+
+static void migrate_begin(struct db_conn *c)
+{
+    db.migrating = 1;
+    db.mconn = c;
+    /* one node migrates at a time; the others wait on the lock */
+    migrate_exec("SELECT pg_advisory_lock(" PL__STR(DB_LOCK_KEY) ");"
+                 "CREATE TABLE IF NOT EXISTS pl_migrations (component text NOT NULL, "
+                 "version int NOT NULL, name text NOT NULL DEFAULT '', applied_at timestamptz "
+                 "NOT NULL DEFAULT now(), PRIMARY KEY (component, version));"
+                 "SELECT component, max(version) FROM pl_migrations GROUP BY component",
+                 migrate_got_applied);
+}
+
+/* ---------- lifecycle ---------- */
+
+int db_init(const char *conninfo, int pool_size, int queue_max, unsigned query_timeout_ms)
+{
+    memset(&db, 0, sizeof db);
+    db.conninfo = strdup(conninfo ? conninfo : "");
+    db.pool_size = pool_size > 0 ? pool_size : 4;
+    db.queue_max = queue_max > 0 ? queue_max : 10000;
+    db.timeout_ms = query_timeout_ms ? query_timeout_ms : 30000;
+    db.conns = calloc((size_t)db.pool_size, sizeof *db.conns);
+    if (!db.conninfo || !db.conns)
+        return -1;
+    for (int i = 0; i < db.pool_size; i++) {
+        db.conns[i].index = i;
+        db.conns[i].backoff_ms = BACKOFF_MIN_MS;
+    }
+    return 0;
+}
+
+static void wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(int *)arg = 1;
+}
+
+int db_start(unsigned wait_ms)
+{
+    if (!db.sweeper) {
+        db.sweeper = event_new(core_base, -1, EV_PERSIST, sweep_deadlines, NULL);
+        struct timeval tv = {0, 250000};
+        event_add(db.sweeper, &tv);
+    }
+    for (int i = 0; i < db.pool_size; i++)
+        if (db.conns[i].state == C_DOWN)
+            conn_start(&db.conns[i]);
+    int expired = 0;
+    struct event *t = evtimer_new(core_base, wake, &expired);
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+    evtimer_add(t, &tv);
+    while (!db.migrated && !db.migration_failed && !expired)
+        event_base_loop(core_base, EVLOOP_ONCE);
+    event_free(t);
+    return db.migrated ? 0 : -1;
+}
+
+void db_shutdown(void)
+{
+    if (!db.conns)
+        return;
+    db.shutting_down = 1;
+    while (db.head) {
+        struct db_query *q = db.head;
+        db.head = q->next;
+        db.queued--;
+        query_finish(q, NULL, "database pool shut down");
+    }
+    db.tail = NULL;
+    for (int i = 0; i < db.pool_size; i++) {
+        struct db_conn *c = &db.conns[i];
+        struct db_query *q = c->q;
+        c->q = NULL;
+        if (c->result)
+            PQclear(c->result);
+        if (c->ev)
+            event_free(c->ev);
+        if (c->retry)
+            event_free(c->retry);
+        if (c->pg)
+            PQfinish(c->pg);
+        if (q)
+            query_finish(q, NULL, "database pool shut down");
+    }
+    if (db.sweeper)
+        event_free(db.sweeper);
+    for (size_t i = 0; i < db.nsets; i++)
+        free(db.sets[i].component);
+    free(db.sets);
+    free(db.conns);
+    free(db.conninfo);
+    json_decref(db.applied);
+    memset(&db, 0, sizeof db);
+}

@@ -41,5 +41,7 @@ int db_healthy(void);
 
 /* {"status":"ok"|"degraded","connections":N,"idle":N,"queued":N,"migrated":bool,...} (new) */
 json_t *db_stats(void);
+/* 1 when a migration failed (the daemon must stop). */
+int db_migration_failed(void);
 
 #endif
