@@ -97,7 +97,9 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
     json_int_t queued = json_integer_value(json_object_get(st, "queued"));
     json_int_t busy = json_integer_value(json_object_get(st, "busy"));
     json_decref(st);
-    if ((queued == 0 && busy == 0) || core_now_ms() >= drain_deadline || !db_healthy()) {
+    model_flush();
+    if ((queued == 0 && busy == 0 && model_pending() == 0) || core_now_ms() >= drain_deadline ||
+        !db_healthy()) {
         core_log(PL_LOG_INFO, "core", "drained, stopping");
         event_base_loopexit(core_base, NULL);
     }
