@@ -399,8 +399,12 @@ static int any_connected(void)
 }
 
 /* The connection broke (or failed to connect): fail what ran on it, reconnect later. */
-static void conn_lost(struct db_conn *c, const char *why)
+static void conn_lost(struct db_conn *c, const char *why_in)
 {
+    char why[300]; /* libpq's message dies with the connection: copy it first */
+    snprintf(why, sizeof why, "%s", why_in ? why_in : "unknown error");
+    for (size_t n = strlen(why); n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '); n--)
+        why[n - 1] = '\0';
     int was_up = c->state == C_IDLE || c->state == C_BUSY;
     struct db_query *q = c->q;
     c->q = NULL;

@@ -327,8 +327,11 @@ int loader_print_available(const char *dirs)
     int found = 0;
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", dirs && *dirs ? dirs : PLUGINDIR);
-    for (char *save = NULL, *dir = strtok_r(buf, ":", &save); dir;
-         dir = strtok_r(NULL, ":", &save)) {
+    for (char *save = NULL, *dir0 = strtok_r(buf, ":", &save); dir0;
+         dir0 = strtok_r(NULL, ":", &save))
+        for (int libs = 0; libs < 2; libs++) { /* libtool build trees keep .so in .libs/ */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s%s", dir0, libs ? "/.libs" : "");
         DIR *d = opendir(dir);
         if (!d)
             continue;
@@ -352,6 +355,6 @@ int loader_print_available(const char *dirs)
             found++;
         }
         closedir(d);
-    }
+        }
     return found;
 }
