@@ -26,7 +26,7 @@ async function boot(c) {
 }
 
 test('boot, heartbeat, status and a full TransactionEvent session land in the neutral model', async () => {
-  const gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless'] });
+  const gw = await startGateway({ plugins: ['ocpp201', 'headless'] });
   try {
     const c = await station(gw, 'V201-A');
     await boot(c);
@@ -176,8 +176,7 @@ test('device model from NotifyReport, records, and CALLERRORs for invalid input'
     assert.equal((await next())[2].status, 'Accepted');
     ws.send(JSON.stringify([2, 'e1', 'Heartbeat', { unexpected: 1 }]));
     let m = await next();
-    assert.deepEqual(m.slice(0, 3), [4, 'e1', 'OccurrenceConstraintViolation'].slice(0, 2).concat([m[2]]));
-    assert.ok(['PropertyConstraintViolation', 'OccurrenceConstraintViolation', 'FormatViolation'].includes(m[2]), m[2]);
+    assert.deepEqual(m.slice(0, 3), [4, 'e1', 'FormatViolation'], 'an unknown field breaks the PDU structure');
     ws.send(JSON.stringify([2, 'e2', 'StatusNotification', { timestamp: iso(), connectorStatus: 'Sleeping', evseId: 1, connectorId: 1 }]));
     m = await next();
     assert.deepEqual(m.slice(0, 3), [4, 'e2', 'PropertyConstraintViolation']);
