@@ -1,0 +1,280 @@
+/*
+ * creds.c — station credentials (see creds.h).  PBKDF2-SHA256 hashes in the core's
+ * format "pbkdf2-sha256$iter$salthex$hashhex", compared in constant time.
+ */
+#include "creds.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define NSLOTS 4096
+#define ITERATIONS 10000
+
+struct cred {
+    char *id;
+    char *hash; /* NULL: known, no password */
+    struct cred *next;
+};
+
+struct creds {
+    const struct pl_host *host;
+    pl_plugin_handle *self;
+    pl_subscription *sub;
+    struct cred *slots[NSLOTS];
+};
+
+static unsigned slot(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % NSLOTS;
+}
+
+static struct cred *find(struct creds *c, const char *id)
+{
+    for (struct cred *x = c->slots[slot(id)]; x; x = x->next)
+        if (strcmp(x->id, id) == 0)
+            return x;
+    return NULL;
+}
+
+static void set(struct creds *c, const char *id, const char *hash)
+{
+    struct cred *x = find(c, id);
+    if (!x) {
+        x = calloc(1, sizeof *x);
+        if (!x || !(x->id = strdup(id))) {
+            free(x);
+            return;
+        }
+        unsigned s = slot(id);
+        x->next = c->slots[s];
+        c->slots[s] = x;
+    }
+    free(x->hash);
+    x->hash = hash ? strdup(hash) : NULL;
+}
+
+/* Every OCPP plugin keeps its own cache: a password changed through the route of one
+ * reaches the others on the bus at once, not at their next refresh. */
+static void on_changed(const char *topic, json_t *env, void *arg)
+{
+    (void)topic;
+    (void)env;
+    creds_refresh(arg); /* the event carries no secret: reload from the database */
+}
+
+struct creds *creds_new(const struct pl_host *host, pl_plugin_handle *self)
+{
+    struct creds *c = calloc(1, sizeof *c);
+    if (c) {
+        c->host = host;
+        c->self = self;
+        c->sub = host->bus_subscribe(self, "station.credentials", on_changed, c);
+    }
+    return c;
+}
+
+void creds_free(struct creds *c)
+{
+    if (!c)
+        return;
+    c->host->bus_unsubscribe(c->sub);
+    for (size_t i = 0; i < NSLOTS; i++)
+        while (c->slots[i]) {
+            struct cred *x = c->slots[i];
+            c->slots[i] = x->next;
+            free(x->id);
+            free(x->hash);
+            free(x);
+        }
+    free(c);
+}
+
+static void on_loaded(pl_db_result *res, void *arg)
+{
+    struct creds *c = arg;
+    const struct pl_host *h = c->host;
+    if (!h->db_ok(res))
+        return; /* keep what we have: the database may be restarting */
+    for (int i = 0; i < h->db_ntuples(res); i++)
+        set(c, h->db_value(res, i, 0), h->db_value(res, i, 1));
+}
+
+void creds_refresh(struct creds *c)
+{
+    c->host->db_query(c->self, "SELECT id, password_hash FROM stations", 0, NULL, on_loaded, c);
+}
+
+int creds_policy_from(const char *s)
+{
+    if (!s || !strcmp(s, "accept"))
+        return CREDS_ACCEPT;
+    if (!strcmp(s, "pending"))
+        return CREDS_PENDING;
+    if (!strcmp(s, "reject"))
+        return CREDS_REJECT;
+    return -1;
+}
+
+static int hex_decode(const char *hex, unsigned char *out, size_t max)
+{
+    size_t n = strlen(hex);
+    if (n % 2 || n / 2 > max)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (unsigned char)v;
+    }
+    return (int)(n / 2);
+}
+
+int creds_password_ok(const char *password, const char *stored)
+{
+    char buf[300];
+    unsigned char salt[64], want[64], got[64];
+    if (!password || !stored || strlen(stored) >= sizeof buf || strncmp(stored, "pbkdf2-sha256$", 14))
+        return 0;
+    strcpy(buf, stored + 14);
+    char *salt_s = strchr(buf, '$'), *hash_s;
+    if (!salt_s || !(hash_s = strchr(salt_s + 1, '$')))
+        return 0;
+    *salt_s++ = '\0';
+    *hash_s++ = '\0';
+    long iter = strtol(buf, NULL, 10);
+    int sl = hex_decode(salt_s, salt, sizeof salt), wl = hex_decode(hash_s, want, sizeof want);
+    if (iter < 1 || iter > 10000000 || sl <= 0 || wl <= 0)
+        return 0;
+    if (!PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sl, (int)iter, EVP_sha256(), wl, got))
+        return 0;
+    return CRYPTO_memcmp(got, want, (size_t)wl) == 0;
+}
+
+int creds_password_hash(const char *password, char *out, size_t outlen)
+{
+    unsigned char salt[16], dk[32];
+    if (RAND_bytes(salt, sizeof salt) != 1 ||
+        !PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof salt, ITERATIONS,
+                           EVP_sha256(), sizeof dk, dk))
+        return -1;
+    int n = snprintf(out, outlen, "pbkdf2-sha256$%d$", ITERATIONS);
+    for (size_t i = 0; i < sizeof salt && n > 0 && (size_t)n + 3 < outlen; i++)
+        n += snprintf(out + n, outlen - (size_t)n, "%02x", salt[i]);
+    n += snprintf(out + n, outlen - (size_t)n, "$");
+    for (size_t i = 0; i < sizeof dk && (size_t)n + 3 < outlen; i++)
+        n += snprintf(out + n, outlen - (size_t)n, "%02x", dk[i]);
+    return (size_t)n < outlen ? 0 : -1;
+}
+
+int creds_check(struct creds *c, const struct pl_ocpp_handshake *hs, int policy, int *known)
+{
+    struct cred *x = find(c, hs->station_id);
+    *known = x != NULL;
+    if (!x)
+        return policy == CREDS_REJECT ? 404 : 0;
+    if (!x->hash)
+        return 0;
+    if (!hs->basic_user || strcmp(hs->basic_user, hs->station_id) != 0 ||
+        !creds_password_ok(hs->basic_password, x->hash))
+        return 401;
+    return 0;
+}
+
+int creds_has_password(struct creds *c, const char *id)
+{
+    struct cred *x = find(c, id);
+    return x && x->hash;
+}
+
+void creds_remember(struct creds *c, const char *id)
+{
+    if (!find(c, id))
+        set(c, id, NULL);
+}
+
+/* ---- PUT/DELETE /ocpp/v1/stations/{id}/password ---- */
+
+struct pw_req {
+    struct creds *c;
+    pl_request *req;
+    char *id;
+    char *hash;
+};
+
+static void on_pw_saved(pl_db_result *res, void *arg)
+{
+    struct pw_req *p = arg;
+    const struct pl_host *h = p->c->host;
+    if (!h->db_ok(res)) {
+        h->reply_error(p->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
+    } else {
+        set(p->c, p->id, p->hash);
+        /* no secret on the bus (webhooks may forward it): the others reload */
+        h->bus_publish(p->c->self, "station.credentials", p->id,
+                       json_pack("{s:b}", "security_profile", p->hash != NULL));
+        h->reply_raw(p->req, 204, NULL, "", 0);
+    }
+    free(p->id);
+    free(p->hash);
+    free(p);
+}
+
+static void password_route(pl_request *req, void *arg)
+{
+    struct creds *c = arg;
+    const struct pl_host *h = c->host;
+    const char *id = h->req_param(req, "id");
+    int del = strcmp(h->req_method(req), "DELETE") == 0;
+    char hash[200] = "";
+    if (!del) {
+        const char *pw = json_string_value(json_object_get(h->req_json(req), "password"));
+        /* OCPP 1.6 security whitepaper: 16 to 40 characters */
+        if (!pw) {
+            h->reply_error(req, 400, "MISSING_PARAMETER", "password is required");
+            return;
+        }
+        if (strlen(pw) < 16 || strlen(pw) > 40) {
+            h->reply_error(req, 400, "INVALID_PARAMETER", "password must be 16 to 40 characters");
+            return;
+        }
+        if (creds_password_hash(pw, hash, sizeof hash) != 0) {
+            h->reply_error(req, 500, "INTERNAL_ERROR", "cannot hash the password");
+            return;
+        }
+    }
+    struct pw_req *p = calloc(1, sizeof *p);
+    if (!p) {
+        h->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    p->c = c;
+    p->req = req;
+    p->id = strdup(id);
+    p->hash = del ? NULL : strdup(hash);
+    const char *params[] = {id, del ? NULL : hash};
+    if (h->db_query(c->self,
+                    "INSERT INTO stations (id, password_hash) VALUES ($1, $2) "
+                    "ON CONFLICT (id) DO UPDATE SET password_hash = EXCLUDED.password_hash",
+                    2, params, on_pw_saved, p) != PL_OK) {
+        free(p->id);
+        free(p->hash);
+        free(p);
+        h->reply_error(req, 503, "BUSY", "database queue full");
+    }
+}
+
+int creds_register_routes(struct creds *c)
+{
+    int a = c->host->http_route(c->self, "PUT", "/ocpp/v1/stations/{id}/password", PL_AUTH_ADMIN,
+                                password_route, c);
+    int b = c->host->http_route(c->self, "DELETE", "/ocpp/v1/stations/{id}/password", PL_AUTH_ADMIN,
+                                password_route, c);
+    return (a == PL_OK || a == PL_EEXIST) && (b == PL_OK || b == PL_EEXIST) ? PL_OK : PL_ERR;
+}

@@ -1,0 +1,35 @@
+/*
+ * creds.h — station credentials for the OCPP plugins (security profile 1): which
+ * stations are known and their password hashes, cached in memory because the
+ * handshake decision must not wait for the database.  Compiled into each OCPP plugin
+ * (plugins share no symbols at run time).
+ */
+#ifndef PL_COMMON_CREDS_H
+#define PL_COMMON_CREDS_H
+
+#include <pipelet/pipelet.h>
+
+enum creds_policy { CREDS_ACCEPT, CREDS_PENDING, CREDS_REJECT };
+
+struct creds;
+
+struct creds *creds_new(const struct pl_host *host, pl_plugin_handle *self);
+void creds_free(struct creds *c);
+/* Reload known stations and hashes from the stations table (async). */
+void creds_refresh(struct creds *c);
+/* Parse "accept|pending|reject"; -1 if invalid. */
+int creds_policy_from(const char *s);
+/* The handshake decision: 0 to accept, or an HTTP status.  *known tells whether the
+ * station was known before. */
+int creds_check(struct creds *c, const struct pl_ocpp_handshake *hs, int policy, int *known);
+/* 1 if the station had a password (security profile 1). */
+int creds_has_password(struct creds *c, const char *id);
+/* Remember a station as known (after it connected and was registered). */
+void creds_remember(struct creds *c, const char *id);
+/* Routes PUT/DELETE /ocpp/v1/stations/{id}/password (admin), registered once by
+ * whichever plugin calls this first (the second gets PL_EEXIST, which is fine). */
+int creds_register_routes(struct creds *c);
+int creds_password_ok(const char *password, const char *stored);
+int creds_password_hash(const char *password, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,6 @@
+# Code shared by the OCPP plugins, linked statically into each (plugins share no
+# symbols at run time).
+noinst_LTLIBRARIES += plugins/common/libplcommon.la
+plugins_common_libplcommon_la_SOURCES = plugins/common/creds.c plugins/common/creds.h \
+	plugins/common/certsign.c plugins/common/certsign.h
+plugins_common_libplcommon_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
