@@ -57,7 +57,8 @@ static const struct pl_migration migrations[] = {
 
 /* Columns every read returns: the secret is never echoed after creation. */
 #define WH_COLUMNS                                                                         \
-    "id, url, events, stations, enabled, description, disabled_reason, "                   \
+    "id, url, to_jsonb(events) AS events, to_jsonb(stations) AS stations, enabled, description, "\
+    "disabled_reason, "                   \
     "consecutive_failures, created_at, updated_at"
 
 int wh_topic_match(const char *pattern, const char *topic)
