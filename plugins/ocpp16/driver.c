@@ -76,8 +76,6 @@ static void after_accept(struct call_ctx *cc)
         const char *key = json_string_value(json_object_get(a, "key"));
         st->put_doc(cc->cx->station, "configuration", key ? key : "",
                     json_pack("{s:s?, s:O?, s:b}", "key", key, "value", json_object_get(a, "value"), "readonly", 0));
-    } else if (cc->op == PL_OP_SEND_LOCAL_LIST) {
-        st->put_doc(cc->cx->station, "local_list", "list", json_deep_copy(a));
     } else if (cc->op == PL_OP_SET_CHARGING_PROFILE) {
         json_t *prof = json_object_get(a, "profile");
         char key[32];
