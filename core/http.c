@@ -4,8 +4,9 @@
  * 401/403, 413, 429 and malformed JSON — is a JSON body {"error","code"}.
  *
  * A pl_request outlives its client: when the connection closes before the handler
- * answers, the evhttp request is gone (evhttp frees it) and the wrapper is marked
- * closed; the later answer is discarded and the wrapper freed then.
+ * answers, evhttp detaches the request from the connection and leaves it to us; the
+ * wrapper is marked closed, and the later answer goes to evhttp_send_reply*, which
+ * frees a detached request instead of sending.
  */
 #include "http.h"
 #include "apikey.h"
@@ -49,7 +50,7 @@ struct close_cb {
 };
 
 struct pl_request {
-    struct evhttp_request *req;   /* NULL once the client is gone */
+    struct evhttp_request *req;   /* ours until answered, even after the client left */
     struct evhttp_connection *conn;
     struct route *route;
     char *method;
@@ -143,12 +144,9 @@ static void on_conn_close(struct evhttp_connection *conn, void *arg)
     if (!r || r->closed)
         return;
     r->closed = 1;
-    r->req = NULL;
     r->conn = NULL;
     for (struct close_cb *c = r->close_cbs; c; c = c->next)
         c->cb(r, c->arg);
-    if (r->replied) /* a stream ended by the client: its handler has called end already */
-        request_free(r);
 }
 
 static void finish_metrics(struct pl_request *r, int status)
@@ -165,7 +163,7 @@ static void finish_metrics(struct pl_request *r, int status)
 /* Detach from the connection so its close no longer points at a freed wrapper. */
 static void detach_conn(struct pl_request *r)
 {
-    if (r->conn)
+    if (r->conn && !r->closed)
         evhttp_connection_set_closecb(r->conn, NULL, NULL);
     r->conn = NULL;
 }
@@ -178,16 +176,15 @@ static void send_and_free(struct pl_request *r, int status, struct evbuffer *bod
     }
     r->replied = 1;
     finish_metrics(r, status);
-    if (!r->closed && r->req) {
-        detach_conn(r);
-        evhttp_send_reply(r->req, status, status_reason(status), body);
-    }
+    detach_conn(r);
+    /* after a close evhttp_send_reply only frees the detached request */
+    evhttp_send_reply(r->req, status, status_reason(status), body);
     request_free(r);
 }
 
 void http_reply_header(pl_request *r, const char *name, const char *value)
 {
-    if (r && r->req && !r->replied)
+    if (r && r->req && !r->replied && !r->closed)
         evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
 }
 
@@ -199,7 +196,7 @@ void http_reply_raw(pl_request *r, int status, const char *content_type, const v
     struct evbuffer *b = evbuffer_new();
     if (b && len)
         evbuffer_add(b, data, len);
-    if (r->req && !r->replied && content_type && status != 204)
+    if (r->req && !r->replied && !r->closed && content_type && status != 204)
         evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
                           content_type);
     send_and_free(r, status, status == 204 ? NULL : b);
@@ -239,8 +236,10 @@ int http_reply_stream_begin(pl_request *r, int status, const char *content_type)
 {
     if (!r || r->replied || r->streaming)
         return PL_ESTATE;
-    if (r->closed || !r->req)
+    if (r->closed || !r->req) { /* the client is gone: the request is finished here */
+        send_and_free(r, 499, NULL);
         return PL_ERR;
+    }
     struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     evhttp_add_header(h, "Content-Type", content_type ? content_type : "text/event-stream");
     evhttp_add_header(h, "Cache-Control", "no-cache");
@@ -278,10 +277,8 @@ void http_reply_stream_end(pl_request *r)
         return;
     }
     r->replied = 1;
-    if (!r->closed && r->req) {
-        detach_conn(r);
-        evhttp_send_reply_end(r->req);
-    }
+    detach_conn(r);
+    evhttp_send_reply_end(r->req); /* frees a request whose client is gone */
     request_free(r);
 }
 
@@ -306,7 +303,7 @@ const char *http_req_query(pl_request *r, const char *name)
 
 const char *http_req_header(pl_request *r, const char *name)
 {
-    if (!r->req)
+    if (!r->req || r->replied)
         return NULL;
     return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
 }

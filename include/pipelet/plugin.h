@@ -230,7 +230,8 @@ struct pl_host {
         __attribute__((format(printf, 4, 5)));
     void (*reply_raw)(pl_request *req, int status, const char *content_type,
                       const void *data, size_t len);
-    /* Chunked streaming (SSE): begin, write* (PL_ERR once the client is gone), end. */
+    /* Chunked streaming (SSE): begin, write* (PL_ERR once the client is gone), end.
+     * If begin fails the request is finished (do not call end). */
     int (*reply_stream_begin)(pl_request *req, int status, const char *content_type);
     int (*reply_stream_write)(pl_request *req, const void *data, size_t len);
     void (*reply_stream_end)(pl_request *req);

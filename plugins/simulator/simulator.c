@@ -1,0 +1,663 @@
+/*
+ * simulator.c — the simulator plugin: fleets of virtual stations created from templates
+ * through /sim/v1 or at start ([simulator] autostart_*), the Server-Sent Events stream of
+ * every OCPP frame of simulated stations, and the load-test report (pipelet-sim).
+ */
+#include "simulator.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RESERVOIR 20000
+
+/* ---------- latency statistics ---------- */
+
+void sim_latency_add(struct sim *s, const char *action, double ms, int error)
+{
+    struct sim_latency *l = NULL;
+    for (size_t i = 0; i < s->nlat; i++)
+        if (!strcmp(s->lat[i].action, action)) {
+            l = &s->lat[i];
+            break;
+        }
+    if (!l) {
+        if (s->nlat == sizeof s->lat / sizeof s->lat[0])
+            return;
+        l = &s->lat[s->nlat++];
+        snprintf(l->action, sizeof l->action, "%s", action);
+        l->samples = calloc(RESERVOIR, sizeof *l->samples);
+    }
+    l->count++;
+    if (error)
+        l->errors++;
+    if (ms > l->max)
+        l->max = ms;
+    if (!l->samples)
+        return;
+    if (l->nsamples < RESERVOIR)
+        l->samples[l->nsamples++] = ms;
+    else /* reservoir sampling keeps percentiles honest on long runs */
+        l->samples[(size_t)rand() % RESERVOIR] = ms;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+json_t *sim_report(struct sim *s)
+{
+    double secs = (double)(s->host->now_ms() - s->started_ms) / 1000.0;
+    size_t connected = 0, booted = 0, queued = 0;
+    for (struct sim_station *st = s->stations; st; st = st->next) {
+        connected += st->state >= SIM_BOOTING;
+        booted += st->state == SIM_ACCEPTED;
+        queued += json_array_size(st->queue);
+    }
+    json_t *actions = json_object();
+    for (size_t i = 0; i < s->nlat; i++) {
+        struct sim_latency *l = &s->lat[i];
+        qsort(l->samples, l->nsamples, sizeof *l->samples, cmp_double);
+#define PCT(p) (l->nsamples ? l->samples[(size_t)((p) * (double)(l->nsamples - 1))] : 0.0)
+        json_object_set_new(actions, l->action,
+                            json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "count", (json_int_t)l->count, "errors",
+                                      (json_int_t)l->errors, "per_second", secs > 0 ? l->count / secs : 0.0,
+                                      "p50_ms", PCT(0.50), "p95_ms", PCT(0.95), "p99_ms", PCT(0.99), "max_ms", l->max));
+#undef PCT
+    }
+    return json_pack("{s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o}", "seconds", secs, "stations",
+                     (json_int_t)s->nstations, "connected", (json_int_t)connected, "booted", (json_int_t)booted,
+                     "messages_sent", (json_int_t)s->sent, "answers", (json_int_t)s->received, "errors",
+                     (json_int_t)s->errors, "reconnects", (json_int_t)s->reconnects, "queued_offline",
+                     (json_int_t)queued, "messages_per_second", secs > 0 ? s->received / secs : 0.0, "actions",
+                     actions);
+}
+
+/* ---------- fleets ---------- */
+
+static struct sim_station *find(struct sim *s, const char *id)
+{
+    for (struct sim_station *st = s->stations; st; st = st->next)
+        if (!strcmp(st->id, id))
+            return st;
+    return NULL;
+}
+
+static void ramp_step(void *arg)
+{
+    struct sim *s = arg;
+    long n = s->ramp_per_s > 0 ? s->ramp_per_s / 10 : 1000000;
+    if (n < 1)
+        n = 1;
+    /* connect stations that want to be but have never tried, a slice every 100 ms */
+    for (struct sim_station *st = s->stations; st && n > 0; st = st->next)
+        if (st->want_connected && !st->c && st->state == SIM_OFFLINE && st->next_reconnect == 0) {
+            st->next_reconnect = 1;
+            sim_station_connect(st);
+            n--;
+        }
+}
+
+/* Create count stations from a template; returns the ids (new) or NULL with err. */
+static json_t *create_fleet(struct sim *s, json_t *body, char *fleet_id, size_t fidlen, char *err, size_t errlen)
+{
+    json_t *tpl = json_object_get(body, "template");
+    if (!tpl)
+        tpl = body;
+    json_int_t count = json_is_integer(json_object_get(body, "count")) ? json_integer_value(json_object_get(body, "count")) : 1;
+    if (count < 1 || count > 20000) {
+        snprintf(err, errlen, "count must be 1..20000");
+        return NULL;
+    }
+    const char *proto = json_string_value(json_object_get(tpl, "protocol"));
+    if (proto && strcmp(proto, "ocpp1.6") && strcmp(proto, "ocpp2.0.1")) {
+        snprintf(err, errlen, "protocol must be ocpp1.6 or ocpp2.0.1");
+        return NULL;
+    }
+    const char *url = json_string_value(json_object_get(tpl, "csms_url"));
+    if (url && strncmp(url, "ws://", 5) && strncmp(url, "wss://", 6)) {
+        snprintf(err, errlen, "csms_url must be ws:// or wss://");
+        return NULL;
+    }
+    const char *prefix = json_string_value(json_object_get(body, "id_prefix"));
+    snprintf(fleet_id, fidlen, "fleet-%d", ++s->fleet_seq);
+    char pbuf[48];
+    if (!prefix) {
+        snprintf(pbuf, sizeof pbuf, "SIM%d-", s->fleet_seq);
+        prefix = pbuf;
+    }
+    json_t *tpl2 = json_deep_copy(tpl);
+    if (!json_object_get(tpl2, "csms_url")) {
+        const char *port = s->host->config_global("ocpp", "port");
+        const char *path = s->host->config_global("ocpp", "path_prefix");
+        char u[256];
+        snprintf(u, sizeof u, "ws://127.0.0.1:%s%s", port && *port && strcmp(port, "0") ? port : "9000",
+                 path && *path ? path : "/ocpp");
+        json_object_set_new(tpl2, "csms_url", json_string(u));
+    }
+    if (json_object_get(body, "auto_sessions"))
+        json_object_set(tpl2, "auto_sessions", json_object_get(body, "auto_sessions"));
+    json_t *ids = json_array();
+    for (json_int_t i = 1; i <= count; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "%s%04lld", prefix, (long long)i);
+        if (find(s, id)) {
+            snprintf(err, errlen, "station %s already exists", id);
+            break;
+        }
+        struct sim_station *st = sim_station_new(s, id, tpl2, fleet_id);
+        if (!st)
+            break;
+        st->want_connected = !json_is_false(json_object_get(body, "connect"));
+        st->next = s->stations;
+        s->stations = st;
+        s->nstations++;
+        json_array_append_new(ids, json_string(id));
+    }
+    json_decref(tpl2);
+    ramp_step(s);
+    return ids;
+}
+
+/* ---------- REST ---------- */
+
+#define HOST(s) (s)->host
+
+static void r_create_fleet(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    json_t *body = HOST(s)->req_json(req);
+    if (!json_is_object(body)) {
+        HOST(s)->reply_error(req, 400, "INVALID_BODY", "body must be a JSON object with a template and a count");
+        return;
+    }
+    char fleet[40], err[200] = "";
+    json_t *ids = create_fleet(s, body, fleet, sizeof fleet, err, sizeof err);
+    if (!ids) {
+        HOST(s)->reply_error(req, 400, "INVALID_PARAMETER", "%s", err);
+        return;
+    }
+    if (err[0] && json_array_size(ids) == 0) {
+        json_decref(ids);
+        HOST(s)->reply_error(req, 409, "CONFLICT", "%s", err);
+        return;
+    }
+    HOST(s)->reply_json(req, 201, json_pack("{s:s, s:o}", "fleet_id", fleet, "stations", ids));
+}
+
+static void r_list_fleets(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    json_t *fleets = json_object();
+    for (struct sim_station *st = s->stations; st; st = st->next) {
+        json_t *f = json_object_get(fleets, st->fleet);
+        if (!f) {
+            f = json_pack("{s:s, s:i, s:i}", "fleet_id", st->fleet, "stations", 0, "online", 0);
+            json_object_set_new(fleets, st->fleet, f);
+        }
+        json_object_set_new(f, "stations", json_integer(json_integer_value(json_object_get(f, "stations")) + 1));
+        if (st->state == SIM_ACCEPTED)
+            json_object_set_new(f, "online", json_integer(json_integer_value(json_object_get(f, "online")) + 1));
+    }
+    json_t *items = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(fleets, k, v) json_array_append(items, v);
+    json_decref(fleets);
+    HOST(s)->reply_json(req, 200, json_pack("{s:o}", "items", items));
+}
+
+static void remove_station(struct sim *s, struct sim_station *victim)
+{
+    for (struct sim_station **pp = &s->stations; *pp; pp = &(*pp)->next)
+        if (*pp == victim) {
+            *pp = victim->next;
+            s->nstations--;
+            sim_station_free(victim);
+            return;
+        }
+}
+
+static void r_delete_fleet(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    const char *id = HOST(s)->req_param(req, "id");
+    int n = 0;
+    for (struct sim_station *st = s->stations, *next; st; st = next) {
+        next = st->next;
+        if (!strcmp(st->fleet, id)) {
+            remove_station(s, st);
+            n++;
+        }
+    }
+    if (!n)
+        HOST(s)->reply_error(req, 404, "FLEET_NOT_FOUND", "no such fleet");
+    else
+        HOST(s)->reply_json(req, 200, json_pack("{s:s, s:i}", "fleet_id", id, "deleted", n));
+}
+
+static void r_list_stations(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    const char *fleet = HOST(s)->req_query(req, "fleet");
+    json_t *items = json_array();
+    for (struct sim_station *st = s->stations; st; st = st->next)
+        if (!fleet || !strcmp(fleet, st->fleet))
+            json_array_append_new(items, sim_station_json(st));
+    HOST(s)->reply_json(req, 200, json_pack("{s:o, s:I}", "items", items, "count", (json_int_t)json_array_size(items)));
+}
+
+static struct sim_station *station_param(struct sim *s, pl_request *req)
+{
+    struct sim_station *st = find(s, HOST(s)->req_param(req, "id"));
+    if (!st)
+        HOST(s)->reply_error(req, 404, "STATION_NOT_FOUND", "no such simulated station");
+    return st;
+}
+
+static void r_get_station(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    struct sim_station *st = station_param(s, req);
+    if (st)
+        HOST(s)->reply_json(req, 200, sim_station_json(st));
+}
+
+static void r_delete_station(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    struct sim_station *st = station_param(s, req);
+    if (!st)
+        return;
+    remove_station(s, st);
+    HOST(s)->reply_raw(req, 204, NULL, "", 0);
+}
+
+static void r_connect(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    struct sim_station *st = station_param(s, req);
+    if (!st)
+        return;
+    if (strstr(HOST(s)->req_path(req), "/disconnect"))
+        sim_station_disconnect(st, 0);
+    else {
+        st->backoff_ms = 1000;
+        sim_station_connect(st);
+    }
+    HOST(s)->reply_json(req, 202, sim_station_json(st));
+}
+
+static int connector_param(struct sim *s, pl_request *req, struct sim_station *st)
+{
+    const char *c = HOST(s)->req_param(req, "c");
+    char *end;
+    long n = c ? strtol(c, &end, 10) : 0;
+    if (!c || *end || n < 1 || n > st->nconn) {
+        HOST(s)->reply_error(req, 404, "CONNECTOR_NOT_FOUND", "connector must be 1..%d", st->nconn);
+        return 0;
+    }
+    return (int)n;
+}
+
+static void r_connector(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    struct sim_station *st = station_param(s, req);
+    int n = st ? connector_param(s, req, st) : 0;
+    if (!n)
+        return;
+    const char *path = HOST(s)->req_path(req);
+    const char *verb = strrchr(path, '/') + 1;
+    json_t *body = HOST(s)->req_json(req);
+    const char *tag = json_string_value(json_object_get(body, "id_tag"));
+    int rc;
+    if (!strcmp(verb, "plug"))
+        rc = sim_station_plug(st, n, 1);
+    else if (!strcmp(verb, "unplug"))
+        rc = sim_station_plug(st, n, 0);
+    else if (!strcmp(verb, "authorize")) {
+        /* a swipe: the CSMS decides; the answer shows in the SSE stream */
+        rc = PL_OK;
+        if (st->state == SIM_ACCEPTED) {
+            char err[100];
+            json_t *p = st->v201 ? json_pack("{s:{s:s, s:s}}", "idToken", "idToken", tag ? tag : "SIMTAG", "type", "ISO14443")
+                                 : json_pack("{s:s}", "idTag", tag ? tag : "SIMTAG");
+            rc = s->ocpp->call(st->c, "Authorize", p, 0, NULL, NULL, err, sizeof err);
+        } else {
+            rc = PL_EOFFLINE;
+        }
+    } else if (!strcmp(verb, "start"))
+        rc = sim_station_start(st, n, tag);
+    else
+        rc = sim_station_stop(st, n, "Local");
+    if (rc == PL_OK)
+        HOST(s)->reply_json(req, 200, sim_station_json(st));
+    else if (rc == PL_EOFFLINE)
+        HOST(s)->reply_error(req, 409, "STATION_OFFLINE", "the simulated station is not connected");
+    else
+        HOST(s)->reply_error(req, 409, "INVALID_STATE", "connector %d cannot %s now (status %s)", n, verb,
+                             st->conn[n - 1].status);
+}
+
+static void r_fault(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    json_t *body = HOST(s)->req_json(req);
+    char err[200];
+    if (strstr(HOST(s)->req_path(req), "/fleets/")) {
+        const char *fid = HOST(s)->req_param(req, "id");
+        int n = 0;
+        for (struct sim_station *st = s->stations; st; st = st->next)
+            if (!strcmp(st->fleet, fid)) {
+                if (sim_station_fault(st, body, err, sizeof err) != PL_OK) {
+                    HOST(s)->reply_error(req, 400, "INVALID_PARAMETER", "%s", err);
+                    return;
+                }
+                n++;
+            }
+        if (!n)
+            HOST(s)->reply_error(req, 404, "FLEET_NOT_FOUND", "no such fleet");
+        else
+            HOST(s)->reply_json(req, 200, json_pack("{s:i}", "stations", n));
+        return;
+    }
+    struct sim_station *st = station_param(s, req);
+    if (!st)
+        return;
+    if (!strcmp(HOST(s)->req_method(req), "DELETE")) {
+        sim_station_clear_faults(st);
+        HOST(s)->reply_json(req, 200, sim_station_json(st));
+        return;
+    }
+    if (sim_station_fault(st, body, err, sizeof err) != PL_OK) {
+        HOST(s)->reply_error(req, 400, "INVALID_PARAMETER", "%s", err);
+        return;
+    }
+    HOST(s)->reply_json(req, 200, sim_station_json(st));
+}
+
+static void r_report(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    HOST(s)->reply_json(req, 200, sim_report(s));
+}
+
+/* ---------- SSE ---------- */
+
+struct sse_client {
+    struct sim *s;
+    pl_request *req;
+    char *station, *action, *dir;
+    int gone;
+    struct sse_client *next;
+};
+
+static void sse_remove(struct sim *s, struct sse_client *c)
+{
+    for (struct sse_client **pp = &s->sse; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    s->host->reply_stream_end(c->req);
+    free(c->station);
+    free(c->action);
+    free(c->dir);
+    free(c);
+}
+
+static void sse_closed(pl_request *req, void *arg)
+{
+    struct sse_client *c = arg;
+    (void)req;
+    c->gone = 1;
+}
+
+static void sse_sweep(struct sim *s)
+{
+    for (struct sse_client *c = s->sse, *next; c; c = next) {
+        next = c->next;
+        if (c->gone)
+            sse_remove(s, c);
+    }
+}
+
+static void on_ocpp_message(const char *topic, json_t *env, void *arg)
+{
+    struct sim *s = arg;
+    (void)topic;
+    if (!s->sse)
+        return;
+    json_t *data = json_object_get(env, "data");
+    const char *side = json_string_value(json_object_get(data, "side"));
+    const char *station = json_string_value(json_object_get(env, "station"));
+    if (!side || strcmp(side, "client") != 0 || !station || !find(s, station))
+        return; /* only our own stations' frames */
+    const char *action = json_string_value(json_object_get(data, "action"));
+    const char *dir = json_string_value(json_object_get(data, "dir"));
+    char *text = NULL;
+    for (struct sse_client *c = s->sse; c; c = c->next) {
+        if (c->gone || (c->station && strcmp(c->station, station)) || (c->dir && (!dir || strcmp(c->dir, dir))) ||
+            (c->action && (!action || strcmp(c->action, action))))
+            continue;
+        if (!text) {
+            json_t *ev = json_pack("{s:O, s:s, s:O, s:O?, s:O, s:O}", "time", json_object_get(env, "time"), "station",
+                                   station, "dir", json_object_get(data, "dir"), "action", json_object_get(data, "action"),
+                                   "message_type", json_object_get(data, "message_type"), "frame",
+                                   json_object_get(data, "frame"));
+            char *j = json_dumps(ev, JSON_COMPACT);
+            json_decref(ev);
+            size_t n = j ? strlen(j) + 64 : 0;
+            text = n ? malloc(n) : NULL;
+            if (text)
+                snprintf(text, n, "event: ocpp\ndata: %s\n\n", j);
+            free(j);
+            if (!text)
+                return;
+        }
+        if (s->host->reply_stream_write(c->req, text, strlen(text)) != PL_OK)
+            c->gone = 1;
+    }
+    free(text);
+    sse_sweep(s);
+}
+
+static void sse_ping(void *arg)
+{
+    struct sim *s = arg;
+    for (struct sse_client *c = s->sse; c; c = c->next)
+        if (!c->gone && s->host->reply_stream_write(c->req, ": keep-alive\n\n", 14) != PL_OK)
+            c->gone = 1;
+    sse_sweep(s);
+}
+
+static char *dup_or_null(const char *v)
+{
+    return v && *v ? strdup(v) : NULL;
+}
+
+static void r_events(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    struct sse_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        HOST(s)->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    c->s = s;
+    c->req = req;
+    c->station = dup_or_null(HOST(s)->req_query(req, "station"));
+    c->action = dup_or_null(HOST(s)->req_query(req, "action"));
+    c->dir = dup_or_null(HOST(s)->req_query(req, "dir"));
+    if (HOST(s)->reply_stream_begin(req, 200, "text/event-stream") != PL_OK) {
+        free(c->station);
+        free(c->action);
+        free(c->dir);
+        free(c);
+        return;
+    }
+    HOST(s)->req_on_close(req, sse_closed, c);
+    static const char hello[] = ": pipelet simulator events\nretry: 2000\n\n";
+    HOST(s)->reply_stream_write(req, hello, sizeof hello - 1);
+    c->next = s->sse;
+    s->sse = c;
+}
+
+/* ---------- lifecycle ---------- */
+
+static void write_report(void *arg)
+{
+    struct sim *s = arg;
+    json_t *r = sim_report(s);
+    char *text = json_dumps(r, JSON_INDENT(2));
+    json_decref(r);
+    if (s->report_file && text) {
+        FILE *f = fopen(s->report_file, "w");
+        if (f) {
+            fputs(text, f);
+            fclose(f);
+        }
+    }
+    s->host->log(s->self, PL_LOG_INFO, "load test finished after %ld s: report in %s", s->run_seconds,
+                 s->report_file ? s->report_file : "(log)");
+    free(text);
+    kill(getpid(), SIGTERM); /* pipelet-sim mode: the run is over */
+}
+
+static const struct {
+    const char *m, *p;
+    pl_route_cb cb;
+} routes[] = {
+    {"POST", "/sim/v1/fleets", r_create_fleet},
+    {"GET", "/sim/v1/fleets", r_list_fleets},
+    {"DELETE", "/sim/v1/fleets/{id}", r_delete_fleet},
+    {"POST", "/sim/v1/fleets/{id}/faults", r_fault},
+    {"GET", "/sim/v1/stations", r_list_stations},
+    {"GET", "/sim/v1/stations/{id}", r_get_station},
+    {"DELETE", "/sim/v1/stations/{id}", r_delete_station},
+    {"POST", "/sim/v1/stations/{id}/connect", r_connect},
+    {"POST", "/sim/v1/stations/{id}/disconnect", r_connect},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/plug", r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/unplug", r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/authorize", r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/start", r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/stop", r_connector},
+    {"POST", "/sim/v1/stations/{id}/faults", r_fault},
+    {"DELETE", "/sim/v1/stations/{id}/faults", r_fault},
+    {"GET", "/sim/v1/events", r_events},
+    {"GET", "/sim/v1/report", r_report},
+};
+
+static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
+{
+    struct sim *s = calloc(1, sizeof *s);
+    if (!s)
+        return PL_ENOMEM;
+    s->host = host;
+    s->self = self;
+    s->ocpp = host->ocpp;
+    int keyreq = 0;
+    if (host->config_bool(self, "api_key_required", 0, &keyreq) ||
+        host->config_int(self, "ramp_per_s", 200, 0, 1000000, &s->ramp_per_s) ||
+        host->config_int(self, "run_seconds", 0, 0, 86400 * 7, &s->run_seconds) ||
+        host->config_bool(self, "closed_loop", 0, &s->closed_loop)) {
+        free(s);
+        return PL_EINVAL;
+    }
+    s->report_file = host->config_get(self, "report_file", NULL);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (host->http_route(self, routes[i].m, routes[i].p, keyreq ? PL_AUTH_OPERATOR : PL_AUTH_NONE, routes[i].cb, s) !=
+            PL_OK) {
+            free(s);
+            return PL_ERR;
+        }
+    s->bus = host->bus_subscribe(self, "ocpp.message", on_ocpp_message, s);
+    *state = s;
+    return PL_OK;
+}
+
+static int sim_start(void *state)
+{
+    struct sim *s = state;
+    const struct pl_host *h = s->host;
+    s->started_ms = h->now_ms();
+    s->ramp = h->timer_new(s->self, ramp_step, s);
+    h->timer_start(s->ramp, 100, 1);
+    s->sse_ping = h->timer_new(s->self, sse_ping, s);
+    h->timer_start(s->sse_ping, 15000, 1);
+    long count = 0;
+    if (h->config_int(s->self, "autostart_count", 0, 0, 20000, &count))
+        return PL_EINVAL;
+    if (count > 0) {
+        /* split the fleet over the protocols asked for (the quick start runs both) */
+        const char *protos = h->config_get(s->self, "autostart_protocols", "ocpp1.6");
+        int two = strstr(protos, "ocpp1.6") && strstr(protos, "ocpp2.0.1");
+        int sessions = 0;
+        long hb = 0, meter = 0;
+        h->config_bool(s->self, "autostart_sessions", 0, &sessions);
+        h->config_int(s->self, "heartbeat_s", 60, 1, 86400, &hb);
+        h->config_int(s->self, "meter_interval_s", 10, 1, 86400, &meter);
+        const char *url = h->config_get(s->self, "autostart_csms_url", NULL);
+        for (int pass = 0; pass < (two ? 2 : 1); pass++) {
+            long n = two ? (pass == 0 ? (count + 1) / 2 : count / 2) : count;
+            if (n == 0)
+                continue;
+            const char *proto = two ? (pass == 0 ? "ocpp1.6" : "ocpp2.0.1") : (strstr(protos, "ocpp2.0.1") ? "ocpp2.0.1" : "ocpp1.6");
+            json_t *body = json_pack("{s:{s:s, s:i, s:i}, s:I, s:s}", "template", "protocol", proto, "heartbeat_s", (int)hb,
+                                     "meter_interval_s", (int)meter, "count", (json_int_t)n, "id_prefix",
+                                     two ? (pass == 0 ? "SIM16-" : "SIM201-") : h->config_get(s->self, "id_prefix", "SIM-"));
+            if (url)
+                json_object_set_new(json_object_get(body, "template"), "csms_url", json_string(url));
+            if (sessions)
+                json_object_set_new(body, "auto_sessions",
+                                    json_pack("{s:f, s:{s:f, s:f}}", "arrival_per_hour", 30.0, "duration_s", "mean", 240.0, "sd", 60.0));
+            char fleet[40], err[200];
+            json_t *ids = create_fleet(s, body, fleet, sizeof fleet, err, sizeof err);
+            h->log(s->self, PL_LOG_INFO, "autostart: %zu %s stations (%s)", json_array_size(ids), proto, fleet);
+            json_decref(ids);
+            json_decref(body);
+        }
+    }
+    if (s->run_seconds > 0) {
+        s->report_timer = h->timer_new(s->self, write_report, s);
+        h->timer_start(s->report_timer, (uint64_t)s->run_seconds * 1000, 0);
+    }
+    return PL_OK;
+}
+
+static void sim_stop(void *state)
+{
+    struct sim *s = state;
+    while (s->sse)
+        sse_remove(s, s->sse);
+}
+
+static void sim_fini(void *state)
+{
+    struct sim *s = state;
+    const struct pl_host *h = s->host;
+    while (s->sse)
+        sse_remove(s, s->sse);
+    while (s->stations) {
+        struct sim_station *st = s->stations;
+        s->stations = st->next;
+        sim_station_free(st);
+    }
+    h->bus_unsubscribe(s->bus);
+    h->timer_free(s->ramp);
+    h->timer_free(s->sse_ping);
+    h->timer_free(s->report_timer);
+    for (size_t i = 0; i < s->nlat; i++)
+        free(s->lat[i].samples);
+    free(s);
+}
+
+PL_PLUGIN_DEFINE(.name = "simulator", .version = PACKAGE_VERSION,
+                 .description = "Virtual OCPP 1.6 / 2.0.1 charging stations, faults, SSE stream, load tests",
+                 .init = sim_init, .start = sim_start, .stop = sim_stop, .fini = sim_fini);

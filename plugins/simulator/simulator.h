@@ -1,0 +1,120 @@
+/*
+ * simulator.h — virtual OCPP 1.6 / 2.0.1 charging stations: the fleet, each station's
+ * state machine and meter, faults, the /sim/v1 REST API, the SSE stream and the
+ * load-test report.
+ */
+#ifndef SIMULATOR_H
+#define SIMULATOR_H
+
+#include <pipelet/pipelet.h>
+
+#define SIM_MAX_CONNECTORS 8
+#define SIM_MAX_QUEUE 1000
+#define SIM_NKEYS 8
+
+enum sim_state { SIM_OFFLINE, SIM_CONNECTING, SIM_BOOTING, SIM_ACCEPTED };
+
+struct sim_connector {
+    char status[24];
+    int plugged, available, reserved;
+    int tx_active, tx_pending;     /* pending: StartTransaction sent, no id yet */
+    char tx_id[96];
+    char id_tag[24];
+    double energy_wh;              /* register: integrates power */
+    double power_w;
+    double limit_w;                /* charging profile; 0 = none */
+    double soc;                    /* DC only */
+    uint64_t started_ms, stop_at_ms;
+    int seq_no;
+};
+
+struct sim_key {
+    const char *name;
+    char value[128];
+    int readonly;
+};
+
+struct sim_fault {
+    int drop_responses;            /* ignore CSMS calls */
+    long delay_ms;                 /* answer CSMS calls late */
+    char callerror_action[48];     /* answer this action (or "*") with a CALLERROR */
+    long clock_skew_s;
+    int firmware_install_failure;
+};
+
+struct sim;
+struct sim_station {
+    struct sim *sim;
+    char id[64];
+    char fleet[40];
+    int v201;
+    char *url, *password;
+    char vendor[32], model[32], firmware[48];
+    int dc;
+    int nconn;
+    struct sim_connector conn[SIM_MAX_CONNECTORS];
+    struct sim_key keys[SIM_NKEYS];
+    pl_ocpp_conn *c;
+    enum sim_state state;
+    int want_connected;
+    unsigned backoff_ms;
+    pl_timer *tick;
+    uint64_t next_heartbeat, next_meter, next_reconnect, last_tick;
+    long heartbeat_s, meter_s;
+    double max_power_w;
+    int local_list_version;
+    json_t *queue;                 /* offline: [{action, payload}] in order */
+    json_t *certificates;          /* installed certificate hash data */
+    struct sim_fault fault;
+    int auto_sessions;
+    double arrival_per_hour, duration_mean_s, duration_sd_s;
+    int fw_step;                   /* firmware update walk, 0 = idle */
+    char fw_new[48];
+    int reboot_pending;
+    unsigned rng;
+    struct sim_station *next;
+};
+
+struct sim_latency {
+    char action[40];
+    uint64_t count, errors;
+    double *samples;               /* reservoir */
+    size_t nsamples;
+    double max;
+};
+
+struct sim {
+    const struct pl_host *host;
+    pl_plugin_handle *self;
+    const struct pl_ocpp_api *ocpp;
+    struct sim_station *stations;
+    size_t nstations;
+    pl_subscription *bus;
+    struct sse_client *sse;
+    pl_timer *ramp, *report_timer, *sse_ping;
+    struct sim_station *ramp_next;
+    long ramp_per_s;
+    int closed_loop;               /* heartbeat again as soon as answered (benchmark) */
+    struct sim_latency lat[48];
+    size_t nlat;
+    uint64_t started_ms, reconnects, sent, received, errors;
+    const char *report_file;
+    long run_seconds;
+    int fleet_seq;
+};
+
+/* station.c */
+struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, const char *fleet);
+void sim_station_free(struct sim_station *st);
+void sim_station_connect(struct sim_station *st);
+void sim_station_disconnect(struct sim_station *st, int abort);
+int sim_station_plug(struct sim_station *st, int connector, int plugged);
+int sim_station_start(struct sim_station *st, int connector, const char *id_tag);
+int sim_station_stop(struct sim_station *st, int connector, const char *reason);
+json_t *sim_station_json(struct sim_station *st);
+int sim_station_fault(struct sim_station *st, json_t *f, char *err, size_t errlen);
+void sim_station_clear_faults(struct sim_station *st);
+void sim_latency_add(struct sim *s, const char *action, double ms, int error);
+json_t *sim_report(struct sim *s);
+
+#endif
