@@ -1,0 +1,159 @@
+// simulator.test.mjs — virtual chargers against our gateway (through its REST API) and
+// against a CSMS we did not write: an ocpp-rpc RPCServer in strict mode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RPCServer } from 'ocpp-rpc';
+import { startGateway } from './lib/harness.mjs';
+
+const sim = (gw, method, path, body) => gw.api(method, `/sim/v1${path}`, body, { key: '' });
+
+test('a mixed fleet boots, sessions and meter values reach /api/v1, remote commands reach the sim', async () => {
+  const gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'simulator'] });
+  try {
+    let r = await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp1.6', connectors: 2, meter_interval_s: 1,
+      csms_url: gw.ws }, count: 2, id_prefix: 'T16-' });
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual(r.body.stations, ['T16-0001', 'T16-0002']);
+    r = await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp2.0.1', connectors: 1, meter_interval_s: 1,
+      csms_url: gw.ws, current: 'DC', max_power_w: 50000 }, count: 1, id_prefix: 'T201-' });
+    assert.equal(r.status, 201, r.text);
+    await gw.waitFor(async () => {
+      const s = await gw.api('GET', '/api/v1/stations/compact');
+      return s.body.filter((x) => x.id.startsWith('T') && x.online).length === 3;
+    }, 15000, 'three stations online');
+    const st = await gw.api('GET', '/api/v1/stations/T16-0001');
+    assert.equal(st.body.vendor, 'PipeletSim');
+
+    // a session by hand on each protocol
+    r = await sim(gw, 'POST', '/stations/T16-0001/connectors/1/start', { id_tag: 'TAG-A' });
+    assert.equal(r.status, 200, r.text);
+    r = await sim(gw, 'POST', '/stations/T201-0001/connectors/1/start', { id_tag: 'TAG-B' });
+    assert.equal(r.status, 200, r.text);
+    await gw.waitFor(async () => {
+      const t = await gw.api('GET', '/api/v1/transactions?active=true');
+      return t.body.items.filter((x) => x.station_id.startsWith('T') && x.energy_wh > 0).length === 2;
+    }, 15000, 'two active transactions with energy');
+    r = await sim(gw, 'POST', '/stations/T16-0001/connectors/1/stop');
+    assert.equal(r.status, 200);
+    await gw.waitFor(async () => (await gw.sql("select count(*)::int n from transactions where station_id = 'T16-0001' and stopped_at is not null"))[0].n === 1, 10000, 'stopped');
+    const mv = await gw.sql("select count(*)::int n from meter_values where station_id = 'T201-0001' and measurand = 'SoC'");
+    assert.ok(mv[0].n >= 1, 'DC stations report SoC');
+
+    // remote start from the REST API runs a session in the simulator
+    r = await gw.api('POST', '/api/v1/transactions', { station_id: 'T16-0002', connector: 2, id_token: 'REMOTE' });
+    assert.equal(r.status, 200, r.text);
+    await gw.waitFor(async () => (await sim(gw, 'GET', '/stations/T16-0002')).body.connectors[1].charging, 10000, 'sim charging');
+    const active = (await gw.api('GET', '/api/v1/transactions?active=true&station=T16-0002')).body.items[0];
+    r = await gw.api('POST', `/api/v1/transactions/${active.id}/stop`);
+    assert.equal(r.status, 200, r.text);
+    await gw.waitFor(async () => !(await sim(gw, 'GET', '/stations/T16-0002')).body.connectors[1].charging, 10000, 'sim stopped');
+
+    // configuration lives in the simulated station's key store
+    r = await gw.api('PUT', '/api/v1/stations/T16-0002/configuration/HeartbeatInterval', { value: '77' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await sim(gw, 'GET', '/stations/T16-0002')).body.configuration.HeartbeatInterval, '77');
+    r = await gw.api('PUT', '/api/v1/stations/T16-0002/configuration/NumberOfConnectors', { value: '9' });
+    assert.equal(r.status, 409, 'a read-only key is refused by the station');
+
+    // firmware update walks Downloading -> Installed and reboots with the new version
+    r = await gw.api('POST', '/api/v1/stations/T16-0001/firmware', { location: 'https://fw.example/charger-2.0.0.bin' });
+    assert.equal(r.status, 200, r.text);
+    await gw.waitFor(async () => (await sim(gw, 'GET', '/stations/T16-0001')).body.firmware === 'charger-2.0.0.bin', 20000, 'new firmware');
+    await gw.waitFor(async () => (await gw.api('GET', '/api/v1/stations/T16-0001')).body.firmware === 'charger-2.0.0.bin', 20000, 'boot with new firmware');
+    const fw = await gw.sql("select data->>'status' s from station_records where station_id = 'T16-0001' and kind = 'firmware_status' order by id");
+    assert.deepEqual(fw.map((x) => x.s), ['Downloading', 'Downloaded', 'Installing', 'Installed']);
+
+    // a connector fault shows up as Faulted
+    r = await sim(gw, 'POST', '/stations/T16-0002/faults', { type: 'connector_fault', connector: 1, error_code: 'GroundFailure' });
+    assert.equal(r.status, 200, r.text);
+    await gw.waitFor(async () => {
+      const s = await gw.api('GET', '/api/v1/stations/T16-0002');
+      return JSON.stringify(s.body).includes('Faulted');
+    }, 10000, 'faulted connector');
+    r = await sim(gw, 'POST', '/stations/T16-0002/faults', { type: 'bogus' });
+    assert.equal(r.status, 400);
+    r = await sim(gw, 'GET', '/stations/NOPE');
+    assert.equal(r.status, 404);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+  }
+});
+
+test('the SSE stream carries every frame of simulated stations, filterable', async () => {
+  const gw = await startGateway({ plugins: ['ocpp16', 'simulator'] });
+  try {
+    const ac = new AbortController();
+    const res = await fetch(`${gw.http}/sim/v1/events?station=SSE-0001`, { signal: ac.signal });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body.getReader();
+    await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp1.6', csms_url: gw.ws }, count: 1, id_prefix: 'SSE-' });
+    let text = '';
+    const deadline = Date.now() + 15000;
+    while (!(text.includes('"BootNotification"') && text.includes('"dir":"in"')) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    ac.abort();
+    assert.match(text, /event: ocpp\ndata: \{.*"station":"SSE-0001".*"action":"BootNotification"/);
+    const frames = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+    assert.ok(frames.every((f) => f.station === 'SSE-0001'));
+    assert.ok(frames.some((f) => f.dir === 'in' && f.message_type === 3), 'answers from the CSMS are in the stream too');
+  } finally {
+    assert.equal(await gw.stop(), 0);
+  }
+});
+
+test('interoperates with a CSMS we did not write (ocpp-rpc strict mode)', async () => {
+  const server = new RPCServer({ protocols: ['ocpp1.6', 'ocpp2.0.1'], strictMode: true });
+  const seen = [];
+  const clients = new Map();
+  server.auth((accept) => accept());
+  server.on('client', (client) => {
+    clients.set(client.identity, client);
+    for (const a of ['BootNotification', 'Heartbeat', 'StatusNotification', 'MeterValues', 'StartTransaction',
+      'StopTransaction', 'Authorize', 'TransactionEvent', 'FirmwareStatusNotification', 'NotifyReport']) {
+      client.handle(a, ({ params }) => {
+        seen.push([client.identity, a, params]);
+        const now = new Date().toISOString();
+        if (a === 'BootNotification') return { status: 'Accepted', currentTime: now, interval: 1 };
+        if (a === 'Heartbeat') return { currentTime: now };
+        if (a === 'StartTransaction') return { transactionId: 42, idTagInfo: { status: 'Accepted' } };
+        if (a === 'Authorize') return { idTagInfo: { status: 'Accepted' } };
+        if (a === 'StopTransaction') return {};
+        if (a === 'TransactionEvent') return {};
+        return {};
+      });
+    }
+  });
+  const http = await server.listen(0, '127.0.0.1');
+  const url = `ws://127.0.0.1:${http.address().port}/csms`;
+  const gw = await startGateway({ plugins: ['simulator'], database: false, config: { database: { connect_wait: 0 } } });
+  try {
+    await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp1.6', csms_url: url, meter_interval_s: 1 }, count: 1, id_prefix: 'X16-' });
+    await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp2.0.1', csms_url: url, meter_interval_s: 1 }, count: 1, id_prefix: 'X201-' });
+    await gw.waitFor(() => seen.filter((s) => s[1] === 'Heartbeat').length >= 2, 15000, 'heartbeats at the interval the CSMS set');
+    let r = await sim(gw, 'POST', '/stations/X16-0001/connectors/1/start', { id_tag: 'EXT' });
+    assert.equal(r.status, 200, r.text);
+    await gw.waitFor(() => seen.some((s) => s[1] === 'MeterValues' && s[2].transactionId === 42), 10000, 'meter values with the CSMS transaction id');
+    // the foreign CSMS drives the simulated stations
+    const c16 = clients.get('X16-0001');
+    const conf = await c16.call('GetConfiguration', { key: ['HeartbeatInterval'] });
+    assert.equal(conf.configurationKey[0].value, '1');
+    assert.equal((await c16.call('RemoteStopTransaction', { transactionId: 42 })).status, 'Accepted');
+    await gw.waitFor(() => seen.some((s) => s[1] === 'StopTransaction'), 10000, 'stop after RemoteStop');
+    assert.equal((await c16.call('ChangeAvailability', { connectorId: 2, type: 'Inoperative' })).status, 'Accepted');
+    const c201 = clients.get('X201-0001');
+    const gv = await c201.call('GetVariables', { getVariableData: [{ component: { name: 'OCPPCommCtrlr' }, variable: { name: 'HeartbeatInterval' } }] });
+    assert.equal(gv.getVariableResult[0].attributeStatus, 'Accepted');
+    const rs = await c201.call('RequestStartTransaction', { idToken: { idToken: 'X', type: 'ISO14443' }, remoteStartId: 1, evseId: 1 });
+    assert.equal(rs.status, 'Accepted');
+    await gw.waitFor(() => seen.some((s) => s[0] === 'X201-0001' && s[1] === 'TransactionEvent' && s[2].eventType === 'Started'), 10000, '2.0.1 session');
+    r = await sim(gw, 'GET', '/report');
+    assert.equal(r.status, 200);
+    assert.ok(r.body.actions.Heartbeat.count >= 2);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await server.close({ force: true });
+  }
+});
