@@ -1,0 +1,184 @@
+// bench/run.mjs — the benchmark: pipelet's gateway (ocpp16 plugin, real PostgreSQL) and a
+// baseline CSMS built on ocpp-rpc (bench/baseline-ocpp-rpc.mjs) under the same load from
+// the same simulator, in the same run.  Prints the figures and the ratios; writes JSON.
+// Run it through bench/run (which builds without sanitizers and starts PostgreSQL).
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDatabase } from '../tests/integration/lib/harness.mjs';
+
+const top = join(dirname(fileURLToPath(import.meta.url)), '..');
+const build = process.env.PIPELET_BUILD_DIR || join(top, 'build-bench');
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
+const sizes = (args.sizes || '1000,10000').split(',').map(Number);
+const duration = Number(args.duration || 15);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const pageKB = 4;
+
+function rssKB(pid) {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) : 0;
+}
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime (clock ticks, 100/s)
+}
+async function waitLine(proc, re, ms, what) {
+  let buf = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${what}: ${buf.slice(-2000)}`)), ms);
+    const on = (d) => { buf += d; const m = buf.match(re); if (m) { clearTimeout(t); resolve(m); } };
+    proc.stdout?.on('data', on);
+    proc.stderr?.on('data', on);
+  });
+}
+function conf(sections) {
+  return Object.entries(sections).map(([s, kv]) => `[${s}]\n` + Object.entries(kv).map(([k, v]) => `${k} = ${v}`).join('\n')).join('\n\n') + '\n';
+}
+async function stop(proc) {
+  if (proc.exitCode !== null) return;
+  const done = new Promise((r) => proc.on('exit', r));
+  proc.kill('SIGTERM');
+  await Promise.race([done, sleep(10000)]);
+  if (proc.exitCode === null) proc.kill('SIGKILL');
+}
+
+const work = mkdtempSync(join(tmpdir(), 'pipelet-bench-'));
+
+async function startPipelet() {
+  const f = join(work, 'gw.conf');
+  writeFileSync(f, conf({
+    core: { log_level: 'warn' },
+    http: { listen: '127.0.0.1', port: 0 },
+    ocpp: { listen: '127.0.0.1', port: 0, ping_interval: 0 },
+    database: { url: `"${createDatabase('bench')}"`, pool_size: 4 },
+    plugins: { dir: join(build, 'plugins', 'ocpp16'), load: 'ocpp16', required: 'ocpp16' },
+    ocpp16: { unknown_stations: 'accept' },
+  }));
+  const p = spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = await waitLine(p, /ready: http port \d+, ocpp port (\d+)/, 20000, 'gateway');
+  return { proc: p, url: `ws://127.0.0.1:${m[1]}/ocpp`, name: 'pipelet' };
+}
+async function startBaseline() {
+  const p = spawn(process.execPath, [join(top, 'bench', 'baseline-ocpp-rpc.mjs'), '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = await waitLine(p, /ready (\d+)/, 20000, 'baseline');
+  return { proc: p, url: `ws://127.0.0.1:${m[1]}/ocpp`, name: 'ocpp-rpc' };
+}
+async function startSim(url, n, extra) {
+  const f = join(work, `sim-${Date.now()}.conf`);
+  writeFileSync(f, conf({
+    core: { log_level: 'warn' },
+    http: { listen: '127.0.0.1', port: 0, rate_limit: 0 },
+    ocpp: { listen: '127.0.0.1', port: 0 },
+    database: { url: 'postgresql:///none?host=/nonexistent', connect_wait: 0 },
+    plugins: { dir: join(build, 'plugins', 'simulator'), load: 'simulator', required: 'simulator' },
+    simulator: { autostart_count: n, autostart_csms_url: url, autostart_protocols: 'ocpp1.6', ramp_per_s: 2000, meter_interval_s: 3600, ...extra },
+  }));
+  const p = spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const m = await waitLine(p, /ready: http port (\d+)/, 20000, 'simulator');
+  return { proc: p, http: `http://127.0.0.1:${m[1]}` };
+}
+const report = async (sim) => (await fetch(`${sim.http}/sim/v1/report`)).json();
+async function waitBooted(sim, n, ms) {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await report(sim);
+    if (r.booted >= n) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > ms) throw new Error(`only ${r.booted}/${n} booted after ${ms} ms`);
+    await sleep(200);
+  }
+}
+
+async function measure(startTarget, n) {
+  const out = { stations: n };
+  const target = await startTarget();
+  await sleep(1000);
+  const idle = rssKB(target.proc.pid);
+  // 1. hold n connections (idle heartbeats): connect time and memory per connection
+  let sim = await startSim(target.url, n, { heartbeat_s: 3600 });
+  out.connect_s = await waitBooted(sim, n, 180000);
+  await sleep(2000);
+  const held = (await report(sim)).booted;
+  const rss = rssKB(target.proc.pid);
+  out.connections_held = held;
+  out.rss_idle_mb = +(idle / 1024).toFixed(1);
+  out.rss_mb = +(rss / 1024).toFixed(1);
+  out.kb_per_connection = +((rss - idle) / n).toFixed(2);
+  // 2. storm: every station drops and reconnects at once
+  const fleets = await (await fetch(`${sim.http}/sim/v1/fleets`)).json();
+  const t0 = Date.now();
+  for (const f of fleets.items)
+    await fetch(`${sim.http}/sim/v1/fleets/${f.fleet_id}/faults`, { method: 'POST', body: JSON.stringify({ type: 'network_drop', reconnect_after_ms: 50 }) });
+  await sleep(500);
+  await waitBooted(sim, n, 300000);
+  out.storm_recover_s = +((Date.now() - t0) / 1000).toFixed(2);
+  await stop(sim.proc);
+  // 3. closed-loop Heartbeat throughput (every station sends again as soon as answered)
+  const c0 = cpuTicks(target.proc.pid);
+  sim = await startSim(target.url, n, { heartbeat_s: 3600, closed_loop: 'yes', run_seconds: duration + 5 });
+  await waitBooted(sim, n, 180000);
+  const r0 = await report(sim);
+  const t1 = Date.now();
+  await sleep(duration * 1000);
+  const r1 = await report(sim);
+  const secs = (Date.now() - t1) / 1000;
+  const hb = (x) => (x.actions.Heartbeat ? x.actions.Heartbeat.count : 0);
+  out.heartbeat_per_s = Math.round((hb(r1) - hb(r0)) / secs);
+  out.errors = r1.errors;
+  out.cpu_percent = Math.round(((cpuTicks(target.proc.pid) - c0) / 100) / ((Date.now() - t1) / 1000 + 5) * 100);
+  await stop(sim.proc);
+  // 4. latency at a fixed realistic rate: a heartbeat every 10 s and meter values every 30 s per station
+  sim = await startSim(target.url, n, { heartbeat_s: 10, meter_interval_s: 30, autostart_sessions: 'yes' });
+  await waitBooted(sim, n, 180000);
+  await sleep(duration * 1000);
+  const r2 = await report(sim);
+  const h = r2.actions.Heartbeat || {};
+  out.fixed_rate_msgs_per_s = Math.round(r2.messages_per_second);
+  out.latency_ms = { p50: h.p50_ms, p95: h.p95_ms, p99: h.p99_ms, max: h.max_ms };
+  out.unanswered = r2.errors;
+  await stop(sim.proc);
+  await stop(target.proc);
+  return out;
+}
+
+const results = { date: new Date().toISOString(), duration_s: duration, runs: [] };
+for (const n of sizes) {
+  for (const [name, start] of [['pipelet', startPipelet], ['ocpp-rpc', startBaseline]]) {
+    process.stderr.write(`bench: ${name} with ${n} stations...\n`);
+    try {
+      const r = await measure(start, n);
+      results.runs.push({ target: name, ...r });
+      process.stderr.write(`  ${JSON.stringify(r)}\n`);
+    } catch (e) {
+      results.runs.push({ target: name, stations: n, error: e.message });
+      process.stderr.write(`  failed: ${e.message}\n`);
+    }
+  }
+}
+const get = (t, n) => results.runs.find((r) => r.target === t && r.stations === n) || {};
+console.log('\nstations  target     held   connect s  storm s   RSS MB  KB/conn  HB/s closed-loop  CPU%  p50/p95/p99 ms @fixed rate');
+for (const r of results.runs) {
+  if (r.error) { console.log(`${String(r.stations).padEnd(9)} ${r.target.padEnd(9)} error: ${r.error}`); continue; }
+  console.log(`${String(r.stations).padEnd(9)} ${r.target.padEnd(9)} ${String(r.connections_held).padStart(6)} ${String(r.connect_s.toFixed(1)).padStart(10)} ${String(r.storm_recover_s).padStart(8)} ${String(r.rss_mb).padStart(8)} ${String(r.kb_per_connection).padStart(8)} ${String(r.heartbeat_per_s).padStart(17)} ${String(r.cpu_percent).padStart(5)}  ${r.latency_ms.p50}/${r.latency_ms.p95}/${r.latency_ms.p99}`);
+}
+console.log('\nratios (pipelet vs ocpp-rpc):');
+results.ratios = {};
+for (const n of sizes) {
+  const a = get('pipelet', n), b = get('ocpp-rpc', n);
+  if (!a.heartbeat_per_s || !b.heartbeat_per_s) continue;
+  const ratio = {
+    heartbeat_throughput: +(a.heartbeat_per_s / b.heartbeat_per_s).toFixed(2),
+    memory_per_connection: +(a.kb_per_connection / b.kb_per_connection).toFixed(2),
+    p99_latency: b.latency_ms.p99 ? +(a.latency_ms.p99 / b.latency_ms.p99).toFixed(2) : null,
+    storm_recovery_time: +(a.storm_recover_s / b.storm_recover_s).toFixed(2),
+  };
+  results.ratios[n] = ratio;
+  console.log(`  ${n} stations: heartbeat throughput x${ratio.heartbeat_throughput}, memory per connection x${ratio.memory_per_connection}, p99 latency x${ratio.p99_latency}, storm recovery time x${ratio.storm_recovery_time}`);
+}
+mkdirSync(join(top, 'bench', 'results'), { recursive: true });
+const outFile = join(top, 'bench', 'results', 'latest.json');
+writeFileSync(outFile, JSON.stringify(results, null, 2));
+console.log(`\nJSON: ${outFile}`);
+process.exit(0);
