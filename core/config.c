@@ -243,6 +243,11 @@ int config_load(const char *path, const char *const *overrides, size_t noverride
     return 0;
 }
 
+int config_set(const char *section, const char *key, const char *value)
+{
+    return set(section, key, value, "runtime");
+}
+
 const char *core_config_get(const char *section, const char *key)
 {
     struct config_entry *e = find(section, key);

@@ -21,6 +21,9 @@ typedef void (*config_foreach_cb)(const char *key, const char *value, const char
 /* Visit every key of a section in file order; returns the number visited. */
 int config_foreach(const char *section, config_foreach_cb cb, void *arg);
 int config_has_section(const char *section);
+/* Record an effective value (e.g. the port bound when port = 0), so plugins reading
+ * the configuration see what is really in use. */
+int config_set(const char *section, const char *key, const char *value);
 /* Check every key of the core sections against the known set (typos fail). */
 int config_validate_core(char *err, size_t errlen);
 

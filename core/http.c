@@ -10,6 +10,7 @@
  */
 #include "http.h"
 #include "apikey.h"
+#include "config.h"
 #include "db.h"
 #include "metrics.h"
 #include "registry.h"
@@ -712,6 +713,9 @@ int http_init(void)
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
         H.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    char bound[16];
+    snprintf(bound, sizeof bound, "%d", H.port);
+    config_set("http", "port", bound);
     metrics_add_collector(collect_gauges, NULL);
     http_http_route(NULL, "GET", "/health", PL_AUTH_CONFIG, health, NULL);
     http_http_route(NULL, "GET", "/api/v1/health", PL_AUTH_CONFIG, health, NULL);

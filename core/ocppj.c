@@ -11,6 +11,7 @@
  */
 #include "ocppj.h"
 #include "bus.h"
+#include "config.h"
 #include "metrics.h"
 #include "ocpp_schema.h"
 #include "registry.h"
@@ -777,6 +778,9 @@ int ocppj_init(void)
                            &server_cb, NULL);
     if (!O.listener)
         return -1;
+    char bound[16];
+    snprintf(bound, sizeof bound, "%d", ws_listener_port(O.listener));
+    config_set("ocpp", "port", bound);
     core_log(PL_LOG_INFO, "ocpp", "listening on %s:%d%s/<station id>",
              listen && *listen ? listen : "0.0.0.0", ws_listener_port(O.listener), O.prefix);
     return 0;

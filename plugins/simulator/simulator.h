@@ -71,6 +71,7 @@ struct sim_station {
     int fw_step;                   /* firmware update walk, 0 = idle */
     char fw_new[48];
     int reboot_pending;
+    uint64_t reset_at;             /* Reset: reboot after the answer went out */
     unsigned rng;
     struct sim_station *next;
 };

@@ -344,6 +344,13 @@ static void tick(void *arg)
         st->reboot_pending = 0;
         send_call(st, "BootNotification", boot_payload(st), 0);
     }
+    if (st->reset_at && now >= st->reset_at) {
+        st->reset_at = 0;
+        if (st->c)
+            st->sim->ocpp->close(st->c, 1000, "rebooting");
+        st->want_connected = 1;
+        st->next_reconnect = now + 1000;
+    }
     int meter_due = st->state == SIM_ACCEPTED && now >= st->next_meter;
     for (int i = 0; i < st->nconn; i++) {
         struct sim_connector *k = &st->conn[i];
@@ -532,9 +539,7 @@ static json_t *handle16(struct sim_station *st, const char *a, json_t *p)
             if (st->conn[i - 1].tx_active)
                 sim_station_stop(st, i, !strcmp(json_string_value(json_object_get(p, "type")), "Hard") ? "HardReset" : "SoftReset");
         st->fw_step = 0;
-        st->want_connected = 1;
-        st->next_reconnect = H(st)->now_ms() + 1500;
-        st->sim->ocpp->close(st->c, 1000, "rebooting");
+        st->reset_at = H(st)->now_ms() + 300; /* answer first, then reboot */
         return json_pack("{s:s}", "status", "Accepted");
     }
     if (!strcmp(a, "ChangeAvailability")) {
