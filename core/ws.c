@@ -475,6 +475,9 @@ static void read_frames(struct ws_conn *c)
             c->msg_opcode = 0;
             if (deliver(c, op, c->msg))
                 return;
+            /* idle connections are the common case at scale: hold no message buffer */
+            evbuffer_free(c->msg);
+            c->msg = NULL;
         }
     }
 }

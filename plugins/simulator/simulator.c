@@ -566,7 +566,9 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     if (host->config_bool(self, "api_key_required", 0, &keyreq) ||
         host->config_int(self, "ramp_per_s", 200, 0, 1000000, &s->ramp_per_s) ||
         host->config_int(self, "run_seconds", 0, 0, 86400 * 7, &s->run_seconds) ||
-        host->config_bool(self, "closed_loop", 0, &s->closed_loop)) {
+        host->config_bool(self, "closed_loop", 0, &s->closed_loop) ||
+        host->config_bool(self, "heartbeat_fixed", 0, &s->heartbeat_fixed) ||
+        host->config_bool(self, "validate", 1, &s->validate)) {
         free(s);
         return PL_EINVAL;
     }

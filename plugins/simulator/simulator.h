@@ -96,6 +96,8 @@ struct sim {
     struct sim_station *ramp_next;
     long ramp_per_s;
     int closed_loop;               /* heartbeat again as soon as answered (benchmark) */
+    int heartbeat_fixed;
+    int validate;                  /* validate our own frames (off for load generation) */           /* keep our heartbeat interval, ignore the CSMS's (benchmark) */
     struct sim_latency lat[48];
     size_t nlat;
     uint64_t started_ms, reconnects, sent, received, errors;

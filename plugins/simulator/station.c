@@ -250,12 +250,14 @@ static void boot_answer(struct sim_station *st, json_t *p)
         st->state = SIM_ACCEPTED;
         st->backoff_ms = 1000;
         struct sim_key *hk = key(st, "HeartbeatInterval");
-        if (interval > 0) {
+        if (interval > 0 && !st->sim->heartbeat_fixed) {
             st->heartbeat_s = interval;
             if (hk)
                 snprintf(hk->value, sizeof hk->value, "%ld", interval);
         }
-        st->next_heartbeat = st->sim->closed_loop ? now : now + (uint64_t)st->heartbeat_s * 1000;
+        /* the first heartbeat at a random point of the interval: a fleet booted together
+         * must not beat in lockstep */
+        st->next_heartbeat = st->sim->closed_loop ? now : now + (uint64_t)(urand(st) * st->heartbeat_s * 1000);
         for (int i = 1; i <= st->nconn; i++)
             status(st, i, st->conn[i - 1].tx_active ? "Charging" : !st->conn[i - 1].available ? "Unavailable"
                           : st->conn[i - 1].plugged ? "Preparing" : "Available");
@@ -461,7 +463,7 @@ void sim_station_connect(struct sim_station *st)
         return;
     st->want_connected = 1;
     struct pl_ocpp_client_opts o = {sizeof o, st->url, st->id, st->v201 ? "ocpp2.0.1" : "ocpp1.6",
-                                    st->password, NULL, 1, 1};
+                                    st->password, NULL, 1, st->sim->validate};
     st->state = SIM_CONNECTING;
     st->c = st->sim->ocpp->connect(st->sim->self, &o, st->v201 ? &handler201 : &handler16, st);
     if (!st->c) {
@@ -1041,7 +1043,7 @@ struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, 
     }
     /* spread ticks so 10,000 stations do not fire in the same millisecond */
     H(st)->timer_start(st->tick, 1000, 1);
-    st->next_meter = H(st)->now_ms() + (uint64_t)st->meter_s * 1000;
+    st->next_meter = H(st)->now_ms() + (uint64_t)(urand(st) * st->meter_s * 1000);
     return st;
 }
 

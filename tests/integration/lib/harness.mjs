@@ -117,7 +117,7 @@ export async function startGateway(opts = {}) {
       if (gw.exitCode !== null) throw new Error(`pipelet exited (${gw.exitCode}) at start:\n${gw.logText}`);
       const text = logFile ? (existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(fileStart) : '')
         : gw.logText.slice(startAt);
-      const m = text.match(/ready: http port (\d+), ocpp port (-?\d+)/);
+      const m = text.match(/ready: http port (\d+), ocpp port (-?\d+)"/);
       if (m) { gw.httpPort = +m[1]; gw.ocppPort = +m[2]; return true; }
       return false;
     }, 20000, 'gateway ready line');
