@@ -72,7 +72,7 @@ async function startSim(url, n, extra) {
     core: { log_level: 'warn' },
     http: { listen: '127.0.0.1', port: 0, rate_limit: 0 },
     ocpp: { listen: '127.0.0.1', port: 0 },
-    database: { url: 'postgresql:///none?host=/nonexistent', connect_wait: 0 },
+    database: { url: 'none', connect_wait: 0 },
     plugins: { dir: join(build, 'plugins', 'simulator'), load: 'simulator', required: 'simulator' },
     // the load generator does not validate its own frames: it must not be the bottleneck
     simulator: { autostart_count: n, autostart_csms_url: url, autostart_protocols: 'ocpp1.6', ramp_per_s: 2000, meter_interval_s: 3600, validate: 'no', ...extra },

@@ -260,6 +260,8 @@ int db_query_as(const char *component, const char *sql, int nparams, const char 
         return PL_EINVAL;
     if (db.shutting_down)
         return PL_ESTATE;
+    if (strcmp(db.conninfo, "none") == 0)
+        return PL_ENOTSUP;
     if (db.queued >= (size_t)db.queue_max) {
         core_log(PL_LOG_WARN, "db", "query queue full (%d): refusing a query of %s", db.queue_max,
                  component ? component : "core");
@@ -422,8 +424,8 @@ static void conn_lost(struct db_conn *c, const char *why_in)
     }
     if (was_up)
         core_log(PL_LOG_WARN, "db", "connection %d lost: %s", c->index, why);
-    else
-        core_log(db.ever_connected ? PL_LOG_DEBUG : PL_LOG_WARN, "db",
+    else /* one warning per outage, not one per retry */
+        core_log(c->backoff_ms == BACKOFF_MIN_MS && c->index == 0 ? PL_LOG_WARN : PL_LOG_DEBUG, "db",
                  "connection %d failed: %s (retrying in %u ms)", c->index, why, c->backoff_ms);
     if (db.mconn == c) { /* migrations restart on another (or the next) connection */
         db.mconn = NULL;
@@ -737,6 +739,10 @@ static void wake(evutil_socket_t fd, short what, void *arg)
 
 int db_start(unsigned wait_ms)
 {
+    if (strcmp(db.conninfo, "none") == 0) { /* e.g. a simulator-only daemon */
+        core_log(PL_LOG_INFO, "db", "[database] url = none: running without a database");
+        return -1;
+    }
     if (!db.sweeper) {
         db.sweeper = event_new(core_base, -1, EV_PERSIST, sweep_deadlines, NULL);
         struct timeval tv = {0, 250000};
