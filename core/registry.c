@@ -485,15 +485,17 @@ static struct msglog *msglog_get(const char *station_id, int create)
         registry_map_del(logs, old->id);
         msglog_free(old);
     }
+    /* rings start small and grow to the configured size: most of 10,000 idle stations
+     * never need 200 entries, and preallocating them cost ~20 KB per station */
+    size_t first = msglog_cap < 8 ? (size_t)msglog_cap : 8;
     l = calloc(1, sizeof *l);
-    if (!l || !(l->id = strdup(station_id)) ||
-        !(l->e = calloc((size_t)msglog_cap, sizeof *l->e))) {
+    if (!l || !(l->id = strdup(station_id)) || !(l->e = calloc(first, sizeof *l->e))) {
         if (l)
             free(l->id);
         free(l);
         return NULL;
     }
-    l->cap = (size_t)msglog_cap;
+    l->cap = first;
     if (registry_map_put(logs, l->id, l) != PL_OK) {
         msglog_free(l);
         return NULL;
@@ -506,6 +508,48 @@ static struct msglog *msglog_get(const char *station_id, int create)
 static struct msg_entry *msglog_at(struct msglog *l, size_t i)
 {
     return &l->e[(l->head + l->cap - l->count + i) % l->cap];
+}
+
+/* A full ring below the configured size doubles (entries keep their order). */
+static void msglog_grow(struct msglog *l)
+{
+    if (l->count < l->cap || l->cap >= (size_t)msglog_cap)
+        return;
+    size_t cap = l->cap * 2 > (size_t)msglog_cap ? (size_t)msglog_cap : l->cap * 2;
+    struct msg_entry *e = calloc(cap, sizeof *e);
+    if (!e)
+        return; /* keep overwriting the oldest */
+    for (size_t i = 0; i < l->count; i++)
+        e[i] = *msglog_at(l, i);
+    free(l->e);
+    l->e = e;
+    l->head = l->count;
+    l->cap = cap;
+}
+
+/* Message type and id from the frame text without a JSON parse (hot path):
+ * [2,"id",...  Returns 0 when the frame does not look like OCPP-J. */
+static int scan_frame(const char *f, size_t len, int *type, char *id, size_t idlen)
+{
+    size_t i = 0;
+    while (i < len && (f[i] == ' ' || f[i] == '\n' || f[i] == '\r' || f[i] == '\t'))
+        i++;
+    if (i >= len || f[i++] != '[')
+        return 0;
+    while (i < len && f[i] == ' ')
+        i++;
+    if (i >= len || f[i] < '2' || f[i] > '4')
+        return 0;
+    *type = f[i++] - '0';
+    while (i < len && (f[i] == ' ' || f[i] == ','))
+        i++;
+    if (i >= len || f[i++] != '"')
+        return 0;
+    size_t n = 0;
+    while (i < len && f[i] != '"' && f[i] != '\\' && n + 1 < idlen)
+        id[n++] = f[i++];
+    id[n] = '\0';
+    return i < len && f[i] == '"';
 }
 
 /* The action of the CALL a result answers: the newest CALL with the same message
@@ -534,19 +578,20 @@ void registry_log_message(const char *station_id, const char *dir, const char *a
     memcpy(copy, frame, len);
     copy[len] = '\0';
 
+    msglog_grow(l);
     struct msg_entry *e = &l->e[l->head];
     entry_clear(e);
     e->frame = copy;
     e->len = len;
     core_now_rfc3339(e->time, sizeof e->time);
     snprintf(e->dir, sizeof e->dir, "%s", strcmp(dir, "in") == 0 ? "in" : "out");
-    json_t *j = json_loadb(frame, len, 0, NULL);
-    if (json_is_array(j)) {
-        e->type = (int)json_integer_value(json_array_get(j, 0));
-        const char *id = json_string_value(json_array_get(j, 1));
-        snprintf(e->msgid, sizeof e->msgid, "%s", id ? id : "");
-        if (!action && e->type == 2)
-            action = json_string_value(json_array_get(j, 2));
+    json_t *j = NULL;
+    if (!scan_frame(frame, len, &e->type, e->msgid, sizeof e->msgid)) {
+        e->type = 0;
+        e->msgid[0] = '\0';
+    } else if (!action && e->type == 2) { /* rare: a CALL the layer did not name */
+        j = json_loadb(frame, len, 0, NULL);
+        action = json_string_value(json_array_get(j, 2));
     }
     if (action)
         e->action = strdup(action);
