@@ -132,7 +132,7 @@ async function measure(startTarget, n) {
   await stop(sim.proc);
   // 3. closed-loop Heartbeat throughput (every station sends again as soon as answered)
   const c0 = cpuTicks(target.proc.pid);
-  sim = await startSim(target.url, n, { heartbeat_s: 3600, closed_loop: 'yes', run_seconds: duration + 5 });
+  sim = await startSim(target.url, n, { heartbeat_s: 3600, closed_loop: 'yes' });
   await waitBooted(sim, n, 180000);
   const r0 = await report(sim);
   const t1 = Date.now();
