@@ -568,8 +568,30 @@ void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop
 /* ------------------------------------------------------------------------
  * Meter values: a bounded in-memory queue flushed as one INSERT.
  * ---------------------------------------------------------------------- */
+/* Someone waiting for samples to be committed (a MeterValues.conf held back until the
+ * values are durable). */
+struct meter_waiter {
+    pl_meter_cb cb;
+    void *arg;
+    size_t remaining;
+    int ok;
+};
+
+static void waiter_done(struct meter_waiter *w, int ok)
+{
+    if (!w)
+        return;
+    if (!ok)
+        w->ok = 0;
+    if (--w->remaining == 0) {
+        w->cb(w->arg, w->ok);
+        free(w);
+    }
+}
+
 struct sample {
     struct sample *next;
+    struct meter_waiter *waiter;
     char *station_id;
     uint64_t barrier; /* the station's last queued write when the sample arrived */
     json_t *row;      /* {"station_id","station_tx_id","evse","connector","ts",...} */
@@ -579,6 +601,7 @@ static struct sample *sq_head, *sq_tail;
 static size_t sq_len;
 static int batch_inflight;
 static size_t batch_len;
+static struct meter_waiter *batch_waiters[METER_BATCH_MAX];
 static unsigned long samples_dropped;
 static struct event *flush_timer;
 
@@ -636,7 +659,10 @@ static void meter_done(pl_db_result *res, void *arg)
         core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples failed: %s",
                  batch_len, db_error(res));
     batch_inflight = 0;
+    size_t n = batch_len;
     batch_len = 0;
+    for (size_t i = 0; i < n; i++)
+        waiter_done(batch_waiters[i], db_ok(res));
     if (sq_len >= METER_FLUSH_COUNT)
         meter_flush_now();
     else if (sq_len)
@@ -658,6 +684,7 @@ static void meter_flush_now(void)
             continue;
         }
         json_array_append(arr, s->row);
+        batch_waiters[n] = s->waiter;
         *pp = s->next;
         sample_free(s);
         sq_len--;
@@ -682,7 +709,10 @@ static void meter_flush_now(void)
     batch_len = n;
     if (db_query_as("core", SQL_METER, 1, p, meter_done, NULL) != PL_OK) {
         batch_inflight = 0;
+        batch_len = 0;
         samples_dropped += n;
+        for (size_t i = 0; i < n; i++)
+            waiter_done(batch_waiters[i], 0);
         core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples not queued", n);
     }
     free(text);
@@ -717,8 +747,26 @@ static json_t *sample_row(pl_station *st, int evse, int connector, const char *s
 void station_api_meter_values(pl_station *st, int evse, int connector,
                               const char *station_tx_id, json_t *samples)
 {
+    station_api_meter_values_durable(st, evse, connector, station_tx_id, samples, NULL, NULL);
+}
+
+void station_api_meter_values_durable(pl_station *st, int evse, int connector,
+                                      const char *station_tx_id, json_t *samples,
+                                      pl_meter_cb cb, void *arg)
+{
+    struct meter_waiter *w = NULL;
+    if (cb && (w = calloc(1, sizeof *w))) {
+        w->cb = cb;
+        w->arg = arg;
+        w->ok = 1;
+        w->remaining = 1; /* released below, after every sample took its share */
+    } else if (cb) {
+        cb(arg, 0);
+        cb = NULL;
+    }
     if (!st || !json_is_array(samples)) {
         json_decref(samples);
+        waiter_done(w, 0);
         return;
     }
     struct wchain *ch = registry_map_get(chains, st->id);
@@ -731,6 +779,8 @@ void station_api_meter_values(pl_station *st, int evse, int connector,
                 core_log(PL_LOG_ERROR, "station",
                          "meter value queue full (%d): dropping samples (%lu so far)",
                          METER_PENDING_MAX, samples_dropped);
+            if (w)
+                w->ok = 0;
             continue;
         }
         json_t *row = sample_row(st, evse, connector, station_tx_id, smp);
@@ -742,6 +792,9 @@ void station_api_meter_values(pl_station *st, int evse, int connector,
         }
         s->row = row;
         s->barrier = barrier;
+        s->waiter = w;
+        if (w)
+            w->remaining++;
         if (sq_tail)
             sq_tail->next = s;
         else
@@ -752,7 +805,10 @@ void station_api_meter_values(pl_station *st, int evse, int connector,
     bus_emit("meter.values", st->id,
              json_pack("{s:i, s:i, s:s?, s:o}", "evse", evse, "connector", connector,
                        "station_tx_id", station_tx_id, "samples", samples));
-    if (sq_len >= METER_FLUSH_COUNT)
+    waiter_done(w, 1);
+    if (w && sq_len && !batch_inflight)
+        meter_flush_now(); /* someone waits: do not hold the batch for the timer */
+    else if (sq_len >= METER_FLUSH_COUNT)
         meter_flush_now();
     else if (sq_len)
         arm_flush();

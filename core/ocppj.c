@@ -424,6 +424,8 @@ static void on_ws_message(ws_conn *ws, void *arg, int is_text, const char *data,
     json_decref(f.root);
 }
 
+static void release_if_done(struct pl_ocpp_conn *c);
+
 static int api_reply(pl_ocpp_conn *c, const char *msg_id, json_t *payload)
 {
     if (!c || !msg_id) {
@@ -448,13 +450,17 @@ static int api_reply(pl_ocpp_conn *c, const char *msg_id, json_t *payload)
         core_log(PL_LOG_ERROR, "ocpp", "station=%s invalid %s response from the handler: %s", sid(c),
                  ic->act->name, err);
         json_decref(payload);
-        send_error(c, msg_id, "InternalError", "the CSMS produced an invalid response");
         free(ic);
+        if (c->closed)
+            release_if_done(c);
+        else
+            send_error(c, msg_id, "InternalError", "the CSMS produced an invalid response");
         return PL_EINVAL;
     }
     free(ic);
     if (c->closed) {
         json_decref(payload);
+        release_if_done(c);
         return PL_EOFFLINE;
     }
     return send_json(c, NULL, 3, json_pack("[i, s, o]", 3, msg_id, payload));
@@ -481,6 +487,7 @@ static int api_reply_error(pl_ocpp_conn *c, const char *msg_id, const char *code
     free(ic);
     if (c->closed) {
         json_decref(details);
+        release_if_done(c);
         return PL_EOFFLINE;
     }
     return send_json(c, NULL, 4, json_pack("[i, s, s, s, o]", 4, msg_id, code ? code : "GenericError",
@@ -556,7 +563,17 @@ static void on_ws_close(ws_conn *ws, void *arg, int code, const char *reason)
     c->qtail = NULL;
     if (c->h->on_close)
         c->h->on_close(c->harg, c, code, reason);
-    conn_free(c);
+    /* a handler may still be answering calls (after a database commit, say): the
+     * connection object lives until the last one is answered; the answers are dropped */
+    if (!c->incoming)
+        conn_free(c);
+}
+
+/* After an answer on a closed connection: free it once nothing is pending. */
+static void release_if_done(struct pl_ocpp_conn *c)
+{
+    if (c->closed && !c->incoming)
+        conn_free(c);
 }
 
 /* The station id is the last path segment under the prefix. */

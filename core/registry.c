@@ -701,6 +701,7 @@ const struct pl_station_api *station_api(void)
         .op_from_name = station_api_op_from_name,
         .messages = station_api_messages,
         .list_online = station_api_list_online,
+        .meter_values_durable = station_api_meter_values_durable,
     };
     return &api;
 }

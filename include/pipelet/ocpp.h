@@ -124,9 +124,11 @@ struct pl_ocpp_handler {
      * Answer with reply() or reply_error(), now or later (e.g. after a DB commit). */
     void (*on_call)(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
                     json_t *payload /* borrowed */);
-    /* Closed (either side, or connect failure on the client side: code 1006).  The
-     * connection is freed right after this returns.  Pending CALLs have already been
-     * completed with PL_OCPP_CLOSED. */
+    /* Closed (either side, or connect failure on the client side: code 1006).  Pending
+     * CALLs have already been completed with PL_OCPP_CLOSED.  The connection object
+     * stays valid until every incoming CALL has been answered (answers are then
+     * dropped), so an answer given later — after a database commit — is always safe;
+     * data() is whatever the handler left (set it to NULL here). */
     void (*on_close)(void *arg, pl_ocpp_conn *c, int code, const char *reason);
 };
 

@@ -103,6 +103,8 @@ typedef void (*pl_tx_cb)(void *arg, int ok, const char *tx_id /* core id */, jso
 /* Authorization: info {"status":"Accepted"|"Blocked"|"Expired"|"Invalid"|"ConcurrentTx",
  * "expiry":S?, "parent":S?, "group":S?} (borrowed). */
 typedef void (*pl_auth_cb)(void *arg, json_t *info);
+/* Meter values committed (ok = 1) or lost (ok = 0: queue full, database error). */
+typedef void (*pl_meter_cb)(void *arg, int ok);
 
 struct pl_station_api {
     uint32_t size;
@@ -193,6 +195,13 @@ struct pl_station_api {
     json_t *(*messages)(const char *station_id, const char *action, const char *dir, int limit);
     /* All connected stations (new array of snapshots). */
     json_t *(*list_online)(void);
+
+    /* meter_values, and cb once every one of these samples is committed to the
+     * database: acknowledge a station's MeterValues only then, so a crash loses
+     * nothing a station was told was received.  cb may run before this returns. */
+    void (*meter_values_durable)(pl_station *st, int evse, int connector,
+                                 const char *station_tx_id, json_t *samples, pl_meter_cb cb,
+                                 void *arg);
 };
 
 #ifdef __cplusplus

@@ -88,8 +88,11 @@ static void status_notification(struct o16_conn *cx, const char *msg_id, json_t 
 
 /* ---- authorization ---- */
 
+/* Contexts of answers given later hold the plugin and the connection, never the
+ * o16_conn: that is freed when the station disconnects, the pl_ocpp_conn is not
+ * (it lives until every call is answered). */
 struct auth_ctx {
-    struct o16_conn *cx;
+    struct o16 *p;
     pl_ocpp_conn *c;
     char msg_id[40];
     json_t *pending;   /* StartTransaction: the tx waiting for its authorization */
@@ -111,7 +114,7 @@ static json_t *id_tag_info(json_t *info)
 static void on_authorized(void *arg, json_t *info)
 {
     struct auth_ctx *a = arg;
-    a->cx->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTagInfo", id_tag_info(info)));
+    a->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTagInfo", id_tag_info(info)));
     free(a);
 }
 
@@ -122,7 +125,7 @@ static struct auth_ctx *auth_ctx_new(struct o16_conn *cx, const char *msg_id)
         cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return NULL;
     }
-    a->cx = cx;
+    a->p = cx->p;
     a->c = cx->c;
     snprintf(a->msg_id, sizeof a->msg_id, "%s", msg_id);
     return a;
@@ -181,7 +184,7 @@ static json_t *samples_from(struct o16_conn *cx, json_t *meter_values)
 }
 
 struct start_ctx {
-    struct o16_conn *cx;
+    struct o16 *p;
     pl_ocpp_conn *c;
     char msg_id[40];
     json_t *tx;
@@ -194,9 +197,9 @@ static void on_tx_started(void *arg, int ok, const char *tx_id, json_t *row)
     (void)row;
     if (!ok) {
         /* nothing committed: the charge point retries (it must not start without an id) */
-        s->cx->p->ocpp->reply_error(s->c, s->msg_id, "InternalError", "transaction not recorded", NULL);
+        s->p->ocpp->reply_error(s->c, s->msg_id, "InternalError", "transaction not recorded", NULL);
     } else {
-        s->cx->p->ocpp->reply(s->c, s->msg_id,
+        s->p->ocpp->reply(s->c, s->msg_id,
                               json_pack("{s:I, s:o}", "transactionId", (json_int_t)strtoll(tx_id, NULL, 10),
                                         "idTagInfo", id_tag_info(s->info)));
     }
@@ -208,9 +211,17 @@ static void on_start_authorized(void *arg, json_t *info)
 {
     struct start_ctx *s = arg;
     s->info = json_incref(info);
+    struct o16_conn *cx = s->p->ocpp->data(s->c);
+    if (!cx) { /* the charge point left meanwhile: it will send StartTransaction again */
+        s->p->ocpp->reply_error(s->c, s->msg_id, "InternalError", "connection closed", NULL);
+        json_decref(s->tx);
+        json_decref(s->info);
+        free(s);
+        return;
+    }
     /* 1.6: the transaction is recorded whatever the authorization (the charge point may
      * have started offline); the answer carries the status */
-    s->cx->p->st->tx_start(s->cx->station, s->tx, on_tx_started, s);
+    s->p->st->tx_start(cx->station, s->tx, on_tx_started, s);
     s->tx = NULL;
 }
 
@@ -221,7 +232,7 @@ static void start_transaction(struct o16_conn *cx, const char *msg_id, json_t *p
         cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    s->cx = cx;
+    s->p = cx->p;
     s->c = cx->c;
     snprintf(s->msg_id, sizeof s->msg_id, "%s", msg_id);
     int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
@@ -236,7 +247,7 @@ static void start_transaction(struct o16_conn *cx, const char *msg_id, json_t *p
 }
 
 struct stop_ctx {
-    struct o16_conn *cx;
+    struct o16 *p;
     pl_ocpp_conn *c;
     char msg_id[40];
     int has_tag;
@@ -248,11 +259,11 @@ static void on_tx_stopped(void *arg, int ok, const char *tx_id, json_t *row)
     (void)tx_id;
     (void)row;
     if (!ok) /* unknown transaction: acknowledge so the charge point empties its queue */
-        s->cx->p->host->log(s->cx->p->self, PL_LOG_WARN, "StopTransaction for an unknown transaction (acknowledged)");
+        s->p->host->log(s->p->self, PL_LOG_WARN, "StopTransaction for an unknown transaction (acknowledged)");
     json_t *conf = json_object();
     if (s->has_tag)
         json_object_set_new(conf, "idTagInfo", json_pack("{s:s}", "status", "Accepted"));
-    s->cx->p->ocpp->reply(s->c, s->msg_id, conf);
+    s->p->ocpp->reply(s->c, s->msg_id, conf);
     free(s);
 }
 
@@ -278,11 +289,29 @@ static void stop_transaction(struct o16_conn *cx, const char *msg_id, json_t *p)
         cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    s->cx = cx;
+    s->p = cx->p;
     s->c = cx->c;
     s->has_tag = tag != NULL;
     snprintf(s->msg_id, sizeof s->msg_id, "%s", msg_id);
     S(cx)->tx_stop(cx->station, txid, stop, on_tx_stopped, s);
+}
+
+struct mv_ctx {
+    struct o16 *p;
+    pl_ocpp_conn *c;
+    char msg_id[40];
+};
+
+/* The answer goes out once the values are durable: a charge point deletes what was
+ * acknowledged, so a crash in between must not lose it. */
+static void on_meter_committed(void *arg, int ok)
+{
+    struct mv_ctx *m = arg;
+    if (ok)
+        m->p->ocpp->reply(m->c, m->msg_id, json_object());
+    else /* the charge point keeps the values and sends them again */
+        m->p->ocpp->reply_error(m->c, m->msg_id, "InternalError", "meter values not stored", NULL);
+    free(m);
 }
 
 static void meter_values(struct o16_conn *cx, const char *msg_id, json_t *p)
@@ -292,9 +321,16 @@ static void meter_values(struct o16_conn *cx, const char *msg_id, json_t *p)
     char txid[32];
     if (tx)
         snprintf(txid, sizeof txid, "%lld", (long long)json_integer_value(tx));
-    S(cx)->meter_values(cx->station, connector, connector ? 1 : 0, tx ? txid : NULL,
-                        samples_from(cx, json_object_get(p, "meterValue")));
-    reply_empty(cx, msg_id);
+    struct mv_ctx *m = calloc(1, sizeof *m);
+    if (!m) {
+        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        return;
+    }
+    m->p = cx->p;
+    m->c = cx->c;
+    snprintf(m->msg_id, sizeof m->msg_id, "%s", msg_id);
+    S(cx)->meter_values_durable(cx->station, connector, connector ? 1 : 0, tx ? txid : NULL,
+                                samples_from(cx, json_object_get(p, "meterValue")), on_meter_committed, m);
 }
 
 /* ---- everything else: records ---- */

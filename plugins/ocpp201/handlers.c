@@ -77,8 +77,10 @@ static void status_notification(struct o201_conn *cx, const char *msg_id, json_t
 
 /* ---- authorization ---- */
 
+/* Answers given later hold the plugin and the connection, never the o201_conn (freed
+ * at disconnect; the pl_ocpp_conn lives until every call is answered). */
 struct auth_ctx {
-    struct o201_conn *cx;
+    struct o201 *p;
     pl_ocpp_conn *c;          /* to detect a connection replaced meanwhile */
     char msg_id[40];
     int for_tx;               /* answer shape: TransactionEvent vs Authorize */
@@ -105,7 +107,7 @@ static json_t *id_token_info(json_t *info)
 static void on_authorized(void *arg, json_t *info)
 {
     struct auth_ctx *a = arg;
-    a->cx->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
+    a->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
     free(a);
 }
 
@@ -117,7 +119,7 @@ static void authorize(struct o201_conn *cx, const char *msg_id, json_t *p)
         cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    a->cx = cx;
+    a->p = cx->p;
     a->c = cx->c;
     snprintf(a->msg_id, sizeof a->msg_id, "%s", msg_id);
     S(cx)->authorize(cx->station, token ? token : "", on_authorized, a);
@@ -184,7 +186,7 @@ static double energy_register(json_t *samples)
 }
 
 struct tx_ctx {
-    struct o201_conn *cx;
+    struct o201 *p;
     pl_ocpp_conn *c;
     char msg_id[40];
     char *id_token;   /* answer with idTokenInfo when the event carried a token */
@@ -196,14 +198,14 @@ static void tx_done(void *arg, int ok, const char *tx_id, json_t *row)
     (void)tx_id;
     (void)row;
     if (!ok) /* an Updated/Ended for a transaction we never saw: answer anyway, logged */
-        t->cx->p->host->log(t->cx->p->self, PL_LOG_WARN,
+        t->p->host->log(t->p->self, PL_LOG_WARN,
                             "TransactionEvent for an unknown transaction (answered)");
     if (t->id_token) {
         json_t *info = json_pack("{s:s}", "status", "Accepted");
-        t->cx->p->ocpp->reply(t->c, t->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
+        t->p->ocpp->reply(t->c, t->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
         json_decref(info);
     } else {
-        t->cx->p->ocpp->reply(t->c, t->msg_id, json_object());
+        t->p->ocpp->reply(t->c, t->msg_id, json_object());
     }
     free(t->id_token);
     free(t);
@@ -229,7 +231,7 @@ static void transaction_event(struct o201_conn *cx, const char *msg_id, json_t *
         cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    t->cx = cx;
+    t->p = cx->p;
     t->c = cx->c;
     snprintf(t->msg_id, sizeof t->msg_id, "%s", msg_id);
     if (token)
@@ -276,12 +278,36 @@ static void transaction_event(struct o201_conn *cx, const char *msg_id, json_t *
     json_decref(samples);
 }
 
+struct mv_ctx {
+    struct o201 *p;
+    pl_ocpp_conn *c;
+    char msg_id[40];
+};
+
+/* Answer once the values are durable (the station deletes what was acknowledged). */
+static void on_meter_committed(void *arg, int ok)
+{
+    struct mv_ctx *m = arg;
+    if (ok)
+        m->p->ocpp->reply(m->c, m->msg_id, json_object());
+    else
+        m->p->ocpp->reply_error(m->c, m->msg_id, "InternalError", "meter values not stored", NULL);
+    free(m);
+}
+
 static void meter_values(struct o201_conn *cx, const char *msg_id, json_t *p)
 {
     int evse = (int)json_integer_value(json_object_get(p, "evseId"));
-    S(cx)->meter_values(cx->station, evse, evse ? 1 : 0, NULL,
-                        samples_from(json_object_get(p, "meterValue")));
-    reply_empty(cx, msg_id);
+    struct mv_ctx *m = calloc(1, sizeof *m);
+    if (!m) {
+        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        return;
+    }
+    m->p = cx->p;
+    m->c = cx->c;
+    snprintf(m->msg_id, sizeof m->msg_id, "%s", msg_id);
+    S(cx)->meter_values_durable(cx->station, evse, evse ? 1 : 0, NULL,
+                                samples_from(json_object_get(p, "meterValue")), on_meter_committed, m);
 }
 
 /* ---- device model ---- */
