@@ -29,7 +29,18 @@ async function waitLine(proc, re, ms, what) {
   let buf = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timeout waiting for ${what}: ${buf.slice(-2000)}`)), ms);
-    const on = (d) => { buf += d; const m = buf.match(re); if (m) { clearTimeout(t); resolve(m); } };
+    const on = (d) => {
+      buf = (buf + d).slice(-65536); // bounded: 10,000 stations log a lot
+      const m = buf.match(re);
+      if (m) {
+        clearTimeout(t);
+        proc.stdout?.off('data', on);
+        proc.stderr?.off('data', on);
+        proc.stdout?.resume();
+        proc.stderr?.resume(); // keep draining the pipes, or the child blocks on a full pipe
+        resolve(m);
+      }
+    };
     proc.stdout?.on('data', on);
     proc.stderr?.on('data', on);
   });
@@ -46,6 +57,9 @@ async function stop(proc) {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'pipelet-bench-'));
+const children = new Set(); // every process we start dies with us, whatever happens
+const track = (p) => { children.add(p); p.on('exit', () => children.delete(p)); return p; };
+process.on('exit', () => { for (const p of children) p.kill('SIGKILL'); });
 
 async function startPipelet() {
   const f = join(work, 'gw.conf');
@@ -57,12 +71,12 @@ async function startPipelet() {
     plugins: { dir: join(build, 'plugins', 'ocpp16'), load: 'ocpp16', required: 'ocpp16' },
     ocpp16: { unknown_stations: 'accept' },
   }));
-  const p = spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = track(spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const m = await waitLine(p, /ready: http port \d+, ocpp port (\d+)"/, 20000, 'gateway');
   return { proc: p, url: `ws://127.0.0.1:${m[1]}/ocpp`, name: 'pipelet' };
 }
 async function startBaseline() {
-  const p = spawn(process.execPath, [join(top, 'bench', 'baseline-ocpp-rpc.mjs'), '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = track(spawn(process.execPath, [join(top, 'bench', 'baseline-ocpp-rpc.mjs'), '0'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const m = await waitLine(p, /ready (\d+)\n/, 20000, 'baseline');
   return { proc: p, url: `ws://127.0.0.1:${m[1]}/ocpp`, name: 'ocpp-rpc' };
 }
@@ -77,9 +91,9 @@ async function startSim(url, n, extra) {
     // the load generator does not validate its own frames: it must not be the bottleneck
     simulator: { autostart_count: n, autostart_csms_url: url, autostart_protocols: 'ocpp1.6', ramp_per_s: 2000, meter_interval_s: 3600, validate: 'no', ...extra },
   }));
-  const p = spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = track(spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
-  p.stderr.on('data', (d) => { log = (log + d).slice(-4000); });
+  p.stderr.on('data', (d) => { log = (log + d).slice(-4000); }); // also keeps the pipe drained
   p.on('exit', (code, sig) => { if (code || sig) process.stderr.write(`simulator exited ${code} ${sig}: ${log}\n`); });
   const m = await waitLine(p, /ready: http port (\d+), ocpp port/, 20000, 'simulator');
   return { proc: p, http: `http://127.0.0.1:${m[1]}` };
@@ -109,6 +123,16 @@ async function waitBooted(sim, n, ms) {
 async function measure(startTarget, n) {
   const out = { stations: n };
   const target = await startTarget();
+  target.proc.stdout.on('data', () => {});
+  target.proc.stderr.on('data', () => {});
+  try {
+    return await measureWith(target, n, out);
+  } finally {
+    await stop(target.proc);
+  }
+}
+
+async function measureWith(target, n, out) {
   await sleep(1000);
   const idle = rssKB(target.proc.pid);
   // 1. hold n connections (idle heartbeats): connect time and memory per connection
@@ -155,7 +179,6 @@ async function measure(startTarget, n) {
   out.latency_ms = { p50: h.p50_ms, p95: h.p95_ms, p99: h.p99_ms, max: h.max_ms };
   out.unanswered = r2.errors;
   await stop(sim.proc);
-  await stop(target.proc);
   return out;
 }
 
