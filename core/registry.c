@@ -487,7 +487,7 @@ static struct msglog *msglog_get(const char *station_id, int create)
     }
     /* rings start small and grow to the configured size: most of 10,000 idle stations
      * never need 200 entries, and preallocating them cost ~20 KB per station */
-    size_t first = msglog_cap < 8 ? (size_t)msglog_cap : 8;
+    size_t first = msglog_cap < 4 ? (size_t)msglog_cap : 4;
     l = calloc(1, sizeof *l);
     if (!l || !(l->id = strdup(station_id)) || !(l->e = calloc(first, sizeof *l->e))) {
         if (l)

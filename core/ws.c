@@ -55,7 +55,7 @@ struct ws_conn {
     struct ws_limits lim;
     enum ws_state state;
     int client;
-    char remote[300];
+    char remote[80];         /* "ip:port" or "host:port", for logs (truncated if longer) */
     char *path;
     char subprotocol[64];
     char *want_accept;             /* client: expected Sec-WebSocket-Accept */
@@ -913,7 +913,7 @@ ws_conn *ws_connect(const char *url, const char *subprotocol, const char *author
     c->arg = conn_arg;
     apply_defaults(&c->lim, lim);
     util_random(&c->rng, sizeof c->rng);
-    snprintf(c->remote, sizeof c->remote, "%s:%d", host, port);
+    snprintf(c->remote, sizeof c->remote, "%.60s:%d", host, port);
     c->path = strdup(path);
     if (subprotocol)
         snprintf(c->subprotocol, sizeof c->subprotocol, "%s", subprotocol);
