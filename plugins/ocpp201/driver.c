@@ -63,20 +63,6 @@ static int parse_key(const char *key, json_t **comp, json_t **var)
     return 0;
 }
 
-static void key_of(json_t *comp, json_t *var, char *out, size_t len)
-{
-    const char *cn = json_string_value(json_object_get(comp, "name"));
-    const char *ci = json_string_value(json_object_get(comp, "instance"));
-    const char *vn = json_string_value(json_object_get(var, "name"));
-    const char *vi = json_string_value(json_object_get(var, "instance"));
-    json_t *evse = json_object_get(comp, "evse");
-    char evs[32] = "";
-    if (evse)
-        snprintf(evs, sizeof evs, "@%d", (int)json_integer_value(json_object_get(evse, "id")));
-    snprintf(out, len, "%s%s%s%s/%s%s%s", cn ? cn : "", ci ? "." : "", ci ? ci : "", evs,
-             vn ? vn : "", vi ? "." : "", vi ? vi : "");
-}
-
 static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **status)
 {
     json_t *res = json_object();
@@ -89,7 +75,7 @@ static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **sta
         json_t *r;
         json_array_foreach(json_object_get(raw, "getVariableResult"), i, r) {
             char key[300];
-            key_of(json_object_get(r, "component"), json_object_get(r, "variable"), key, sizeof key);
+            o201_variable_key(json_object_get(r, "component"), json_object_get(r, "variable"), key, sizeof key);
             const char *st = json_string_value(json_object_get(r, "attributeStatus"));
             if (st && strcmp(st, "Accepted") == 0) {
                 json_t *v = json_object_get(r, "attributeValue");

@@ -38,7 +38,7 @@ static void boot_notification(struct o201_conn *cx, const char *msg_id, json_t *
     json_t *modem = json_object_get(cs, "modem");
     const char *status = "Accepted";
     long interval = cx->p->heartbeat_interval;
-    if (!cx->known && cx->p->unknown_policy == O201_PENDING) {
+    if (!cx->known && cx->p->unknown_policy == CREDS_PENDING) {
         status = "Pending";
         interval = cx->p->boot_retry_interval;
     }
@@ -312,7 +312,7 @@ static void meter_values(struct o201_conn *cx, const char *msg_id, json_t *p)
 
 /* ---- device model ---- */
 
-static void component_key(json_t *comp, json_t *var, char *out, size_t len)
+void o201_variable_key(json_t *comp, json_t *var, char *out, size_t len)
 {
     const char *cn = json_string_value(json_object_get(comp, "name"));
     const char *ci = json_string_value(json_object_get(comp, "instance"));
@@ -332,8 +332,8 @@ static void notify_report(struct o201_conn *cx, const char *msg_id, json_t *p)
     json_t *rd;
     json_array_foreach(json_object_get(p, "reportData"), i, rd) {
         char key[400];
-        component_key(json_object_get(rd, "component"), json_object_get(rd, "variable"), key,
-                      sizeof key);
+        o201_variable_key(json_object_get(rd, "component"), json_object_get(rd, "variable"), key,
+                          sizeof key);
         S(cx)->put_doc(cx->station, "variable", key, json_deep_copy(rd));
     }
     reply_empty(cx, msg_id);

@@ -6,14 +6,7 @@
 #define OCPP201_H
 
 #include <pipelet/pipelet.h>
-
-enum o201_unknown_policy { O201_ACCEPT, O201_PENDING, O201_REJECT };
-
-struct o201_cred {
-    char *id;
-    char *hash;   /* NULL: known station without a password */
-    struct o201_cred *next;
-};
+#include "creds.h"
 
 struct o201 {
     const struct pl_host *host;
@@ -22,9 +15,8 @@ struct o201 {
     const struct pl_station_api *st;
     const struct pl_ocpp_protocol *proto;
     long heartbeat_interval, boot_retry_interval, call_timeout_ms;
-    int unknown_policy;
-    struct o201_cred *creds;     /* known stations, refreshed periodically */
-    int creds_loaded;
+    int unknown_policy;          /* enum creds_policy */
+    struct creds *creds;         /* known stations and password hashes (cached) */
     pl_timer *creds_timer;
     long request_id;             /* for GetLog / UpdateFirmware / reports */
     struct o201_conn *conns;     /* live connections (to close a replaced one) */
@@ -44,6 +36,7 @@ extern const struct pl_driver o201_driver;
 
 void o201_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
                   json_t *payload);
-int o201_password_ok(const char *password, const char *stored);
+/* The neutral key of a device-model variable: "Component[.instance][@evse]/Variable[.instance]". */
+void o201_variable_key(json_t *component, json_t *variable, char *out, size_t len);
 
 #endif
