@@ -4,6 +4,8 @@
  */
 #include "ocpp16.h"
 
+#include "outcome.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +17,6 @@ struct call_ctx {
     int op;
 };
 
-static int status_ok(const char *s)
-{
-    static const char *const ok[] = {"Accepted", "Unlocked", "Scheduled", "RebootRequired", NULL};
-    if (!s)
-        return 1;
-    for (int i = 0; ok[i]; i++)
-        if (!strcmp(s, ok[i]))
-            return 1;
-    return 0;
-}
 
 static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **status)
 {
@@ -97,35 +89,18 @@ static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r
     struct call_ctx *cc = arg;
     const struct pl_station_api *st = cc->cx->p->st;
     (void)c;
-    char err[600];
     switch (r->kind) {
     case PL_OCPP_RESULT: {
         const char *status = NULL;
         json_t *res = neutral_result(cc, r->payload, &status);
-        int ok = status_ok(status);
+        int ok = outcome_status_ok(status);
         if (ok)
             after_accept(cc);
         st->complete(cc->cmd, ok ? PL_CMD_ACCEPTED : PL_CMD_REJECTED, res, NULL);
         break;
     }
-    case PL_OCPP_ERROR:
-        snprintf(err, sizeof err, "station answered CALLERROR %s: %s", r->error_code ? r->error_code : "?",
-                 r->error_description ? r->error_description : "");
-        st->complete(cc->cmd, PL_CMD_FAILED,
-                     json_pack("{s:s?, s:s?, s:O?}", "error_code", r->error_code, "error_description",
-                               r->error_description, "details", r->payload),
-                     err);
-        break;
-    case PL_OCPP_TIMEOUT:
-        st->complete(cc->cmd, PL_CMD_TIMEOUT, NULL, "station did not answer in time");
-        break;
-    case PL_OCPP_CLOSED:
-        st->complete(cc->cmd, PL_CMD_FAILED, NULL, "connection closed before the answer");
-        break;
     default:
-        snprintf(err, sizeof err, "invalid response from the station: %s",
-                 r->error_description ? r->error_description : "?");
-        st->complete(cc->cmd, PL_CMD_FAILED, NULL, err);
+        outcome_complete_failure(st, cc->cmd, r);
         break;
     }
     free(cc);

@@ -5,6 +5,8 @@
  */
 #include "ocpp201.h"
 
+#include "outcome.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +19,6 @@ struct call_ctx {
 };
 
 /* Statuses that mean "the station did it (or will)". */
-static int status_ok(const char *s)
-{
-    static const char *const ok[] = {"Accepted", "Unlocked", "Scheduled", "RebootRequired",
-                                     "AcceptedCanceled", NULL};
-    if (!s)
-        return 1; /* responses without a status (GetLocalListVersion, ...) */
-    for (int i = 0; ok[i]; i++)
-        if (strcmp(s, ok[i]) == 0)
-            return 1;
-    return 0;
-}
 
 /* "Component[.instance][@evse]/Variable[.instance]" -> component + variable objects */
 static int parse_key(const char *key, json_t **comp, json_t **var)
@@ -122,33 +113,15 @@ static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r
     struct call_ctx *cc = arg;
     const struct pl_station_api *st = cc->p->st;
     (void)c;
-    char err[512];
     switch (r->kind) {
     case PL_OCPP_RESULT: {
         const char *status = NULL;
         json_t *res = neutral_result(cc, r->payload, &status);
-        st->complete(cc->cmd, status_ok(status) ? PL_CMD_ACCEPTED : PL_CMD_REJECTED, res, NULL);
+        st->complete(cc->cmd, outcome_status_ok(status) ? PL_CMD_ACCEPTED : PL_CMD_REJECTED, res, NULL);
         break;
     }
-    case PL_OCPP_ERROR:
-        snprintf(err, sizeof err, "station answered CALLERROR %s: %s",
-                 r->error_code ? r->error_code : "?",
-                 r->error_description ? r->error_description : "");
-        st->complete(cc->cmd, PL_CMD_FAILED,
-                     json_pack("{s:s?, s:s?, s:O?}", "error_code", r->error_code,
-                               "error_description", r->error_description, "details", r->payload),
-                     err);
-        break;
-    case PL_OCPP_TIMEOUT:
-        st->complete(cc->cmd, PL_CMD_TIMEOUT, NULL, "station did not answer in time");
-        break;
-    case PL_OCPP_CLOSED:
-        st->complete(cc->cmd, PL_CMD_FAILED, NULL, "connection closed before the answer");
-        break;
     default:
-        snprintf(err, sizeof err, "invalid response from the station: %s",
-                 r->error_description ? r->error_description : "?");
-        st->complete(cc->cmd, PL_CMD_FAILED, NULL, err);
+        outcome_complete_failure(st, cc->cmd, r);
         break;
     }
     free(cc);
