@@ -153,6 +153,12 @@ static json_t *create_fleet(struct sim *s, json_t *body, char *fleet_id, size_t 
         struct sim_station *st = sim_station_new(s, id, tpl2, fleet_id);
         if (!st)
             break;
+        /* one loopback address holds ~28,000 ephemeral ports towards one CSMS port:
+         * 20,000 stations and more spread over 127.0.0.x */
+        if (s->source_spread > 0)
+            snprintf(st->source_addr, sizeof st->source_addr, "127.0.0.%u",
+                     (unsigned)(1 + s->created % (unsigned long)s->source_spread) & 0xffu);
+        s->created++;
         st->want_connected = !json_is_false(json_object_get(body, "connect"));
         st->next = s->stations;
         s->stations = st;
@@ -568,7 +574,8 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         host->config_int(self, "run_seconds", 0, 0, 86400 * 7, &s->run_seconds) ||
         host->config_bool(self, "closed_loop", 0, &s->closed_loop) ||
         host->config_bool(self, "heartbeat_fixed", 0, &s->heartbeat_fixed) ||
-        host->config_bool(self, "validate", 1, &s->validate)) {
+        host->config_bool(self, "validate", 1, &s->validate) ||
+        host->config_int(self, "source_spread", 0, 0, 254, &s->source_spread)) {
         free(s);
         return PL_EINVAL;
     }

@@ -47,6 +47,7 @@ struct sim_station {
     struct sim *sim;
     char id[64];
     char fleet[40];
+    char source_addr[16];          /* local address to connect from, or "" */
     int v201;
     char *url, *password;
     char vendor[32], model[32], firmware[48];
@@ -97,7 +98,9 @@ struct sim {
     long ramp_per_s;
     int closed_loop;               /* heartbeat again as soon as answered (benchmark) */
     int heartbeat_fixed;
-    int validate;                  /* validate our own frames (off for load generation) */           /* keep our heartbeat interval, ignore the CSMS's (benchmark) */
+    int validate;                  /* validate our own frames (off for load generation) */
+    long source_spread;            /* bind station i to 127.0.0.(1 + i % N): past 64k ports */
+    unsigned long created;           /* keep our heartbeat interval, ignore the CSMS's (benchmark) */
     struct sim_latency lat[48];
     size_t nlat;
     uint64_t started_ms, reconnects, sent, received, errors;

@@ -463,7 +463,8 @@ void sim_station_connect(struct sim_station *st)
         return;
     st->want_connected = 1;
     struct pl_ocpp_client_opts o = {sizeof o, st->url, st->id, st->v201 ? "ocpp2.0.1" : "ocpp1.6",
-                                    st->password, NULL, 1, st->sim->validate};
+                                    st->password, st->source_addr[0] ? st->source_addr : NULL, 1,
+                                    st->sim->validate};
     st->state = SIM_CONNECTING;
     st->c = st->sim->ocpp->connect(st->sim->self, &o, st->v201 ? &handler201 : &handler16, st);
     if (!st->c) {
