@@ -211,3 +211,28 @@ test('a gateway killed mid-delivery delivers everything after a restart (same ev
     await gw.stop(); await rx.close();
   }
 });
+
+test('a command sent with Prefer: respond-async reports its outcome as a command.completed webhook', async () => {
+  const rx = await receiver(() => 200);
+  const gw = await startGateway({ plugins: ['ocpp16', 'headless', 'webhooks'] });
+  try {
+    const hook = await gw.api('POST', '/api/v1/webhooks', { url: rx.url, events: ['command.completed'] });
+    const c = new RPCClient({ endpoint: gw.ws, identity: 'WH-CMD', protocols: ['ocpp1.6'], strictMode: true, reconnect: false });
+    c.handle('Reset', () => ({ status: 'Accepted' }));
+    await c.connect();
+    await c.call('BootNotification', { chargePointVendor: 'Test', chargePointModel: 'WH-1' });
+    const r = await gw.api('POST', '/api/v1/stations/WH-CMD/reset', { type: 'Soft' }, { headers: { Prefer: 'respond-async' } });
+    assert.equal(r.status, 202, r.text);
+    const id = r.body.command_id;
+    assert.equal(r.headers.get('location'), `/api/v1/commands/${id}`);
+    await gw.waitFor(() => rx.got.some((e) => e.json.type === 'command.completed'), 10000, 'command.completed delivery');
+    const e = rx.got.find((x) => x.json.type === 'command.completed');
+    assert.ok(verify(e, hook.body.secret));
+    assert.equal(e.json.station, 'WH-CMD');
+    assert.equal(e.json.data.id, id);
+    assert.match(e.json.data.status, /accepted/i);
+    await c.close();
+  } finally {
+    await gw.stop(); await rx.close();
+  }
+});
