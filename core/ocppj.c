@@ -426,19 +426,25 @@ static void on_ws_message(ws_conn *ws, void *arg, int is_text, const char *data,
 
 static void release_if_done(struct pl_ocpp_conn *c);
 
+/* The incoming CALL msg_id, removed from the pending list (NULL if unknown or answered). */
+static struct in_call *take_incoming(struct pl_ocpp_conn *c, const char *msg_id)
+{
+    for (struct in_call **pp = &c->incoming; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->id, msg_id) == 0) {
+            struct in_call *ic = *pp;
+            *pp = ic->next;
+            return ic;
+        }
+    return NULL;
+}
+
 static int api_reply(pl_ocpp_conn *c, const char *msg_id, json_t *payload)
 {
     if (!c || !msg_id) {
         json_decref(payload);
         return PL_EINVAL;
     }
-    struct in_call **pp = &c->incoming, *ic = NULL;
-    for (; *pp; pp = &(*pp)->next)
-        if (strcmp((*pp)->id, msg_id) == 0) {
-            ic = *pp;
-            *pp = ic->next;
-            break;
-        }
+    struct in_call *ic = take_incoming(c, msg_id);
     if (!ic) {
         json_decref(payload);
         return c->closed ? PL_EOFFLINE : PL_ENOENT;
@@ -473,13 +479,7 @@ static int api_reply_error(pl_ocpp_conn *c, const char *msg_id, const char *code
         json_decref(details);
         return PL_EINVAL;
     }
-    struct in_call **pp = &c->incoming, *ic = NULL;
-    for (; *pp; pp = &(*pp)->next)
-        if (strcmp((*pp)->id, msg_id) == 0) {
-            ic = *pp;
-            *pp = ic->next;
-            break;
-        }
+    struct in_call *ic = take_incoming(c, msg_id);
     if (!ic) {
         json_decref(details);
         return c->closed ? PL_EOFFLINE : PL_ENOENT;

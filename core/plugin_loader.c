@@ -196,7 +196,10 @@ static int load_one(const struct pl_host *host, const char *dirs, const char *na
     return 0;
 }
 
-int loader_load_all(const struct pl_host *host)
+/* Call fn for every plugin named in [plugins] load, in order; stops at the first
+ * non-zero return. */
+static int foreach_listed(int (*fn)(const char *dirs, const char *name, int required, void *arg),
+                          void *arg)
 {
     const char *dirs = core_config_get("plugins", "dir");
     const char *load = core_config_get("plugins", "load");
@@ -209,52 +212,50 @@ int loader_load_all(const struct pl_host *host)
     if (!copy)
         return -1;
     int rc = 0;
-    for (char *save = NULL, *tok = strtok_r(copy, " ,\t", &save); tok;
-         tok = strtok_r(NULL, " ,\t", &save)) {
-        if (load_one(host, dirs, tok, word_in_list(required, tok)) != 0) {
-            rc = -1;
-            break;
-        }
-    }
+    for (char *save = NULL, *tok = strtok_r(copy, " ,\t", &save); tok && rc == 0;
+         tok = strtok_r(NULL, " ,\t", &save))
+        rc = fn(dirs, tok, word_in_list(required, tok), arg);
     free(copy);
     return rc;
 }
 
+static int load_listed(const char *dirs, const char *name, int required, void *arg)
+{
+    return load_one(arg, dirs, name, required);
+}
+
+int loader_load_all(const struct pl_host *host)
+{
+    return foreach_listed(load_listed, (void *)host);
+}
+
+static int check_listed(const char *dirs, const char *name, int required, void *arg)
+{
+    char why[512];
+    void *dl = NULL;
+    int *failed = arg;
+    char *path = find_plugin_file(dirs, name);
+    if (!path) {
+        core_log(required ? PL_LOG_ERROR : PL_LOG_WARN, "plugins", "plugin '%s' not found in %s",
+                 name, dirs);
+    } else if (!loader_probe(path, &dl, why, sizeof why)) {
+        core_log(required ? PL_LOG_ERROR : PL_LOG_WARN, "plugins", "refusing %s: %s", path, why);
+    } else {
+        dlclose(dl);
+        free(path);
+        return 0;
+    }
+    free(path);
+    if (required)
+        *failed = 1;
+    return 0; /* report every plugin, not just the first failure */
+}
+
 int loader_check_all(void)
 {
-    const char *dirs = core_config_get("plugins", "dir");
-    const char *load = core_config_get("plugins", "load");
-    const char *required = core_config_get("plugins", "required");
-    if (!dirs || !*dirs)
-        dirs = PLUGINDIR;
-    if (!load)
-        return 0;
-    char *copy = strdup(load);
-    if (!copy)
-        return -1;
-    int rc = 0;
-    for (char *save = NULL, *tok = strtok_r(copy, " ,\t", &save); tok;
-         tok = strtok_r(NULL, " ,\t", &save)) {
-        char why[512];
-        void *dl = NULL;
-        int req = word_in_list(required, tok);
-        char *path = find_plugin_file(dirs, tok);
-        if (!path) {
-            core_log(req ? PL_LOG_ERROR : PL_LOG_WARN, "plugins", "plugin '%s' not found in %s",
-                     tok, dirs);
-        } else if (!loader_probe(path, &dl, why, sizeof why)) {
-            core_log(req ? PL_LOG_ERROR : PL_LOG_WARN, "plugins", "refusing %s: %s", path, why);
-        } else {
-            dlclose(dl);
-            free(path);
-            continue;
-        }
-        free(path);
-        if (req)
-            rc = -1;
-    }
-    free(copy);
-    return rc;
+    int failed = 0;
+    foreach_listed(check_listed, &failed);
+    return failed ? -1 : 0;
 }
 
 int loader_start_all(void)
