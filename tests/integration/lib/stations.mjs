@@ -6,7 +6,7 @@
 import { RPCClient, createRPCError } from 'ocpp-rpc';
 
 /** Protocols the suites run against: HEADLESS_PROTOCOLS="ocpp1.6,ocpp2.0.1". */
-export const protocols = (process.env.HEADLESS_PROTOCOLS || 'ocpp1.6').split(',').map((s) => s.trim()).filter(Boolean);
+export const protocols = (process.env.HEADLESS_PROTOCOLS || 'ocpp1.6,ocpp2.0.1').split(',').map((s) => s.trim()).filter(Boolean);
 
 /** The plugin that serves a protocol. */
 export const pluginFor = (protocol) => (protocol === 'ocpp1.6' ? 'ocpp16' : 'ocpp201');
@@ -84,6 +84,8 @@ const ANSWERS = {
     ChangeAvailability: [{ status: 'Accepted' }, { status: 'Rejected' }],
     RequestStartTransaction: [{ status: 'Accepted' }, { status: 'Rejected' }],
     RequestStopTransaction: [{ status: 'Accepted' }, { status: 'Rejected' }],
+    // without keys the 2.0.1 driver asks for a base report (NotifyReport follows)
+    GetBaseReport: [{ status: 'Accepted' }, { status: 'Rejected' }],
     GetVariables: [(p) => ({
       getVariableResult: p.getVariableData.map((d) => ({ attributeStatus: 'Accepted', component: d.component, variable: d.variable, attributeValue: '300' })),
     }), null],
