@@ -69,53 +69,89 @@ static int sub_matches(const struct wh_sub *s, const char *topic, const char *st
     return 0;
 }
 
+static void outbox_flush(struct wh *w);
+
 static void on_outbox_written(pl_db_result *res, void *arg)
 {
     struct wh *w = arg;
+    w->outbox_writing = 0;
     if (!w->host->db_ok(res)) {
         w->host->log(w->self, PL_LOG_ERROR, "outbox write failed: %s", w->host->db_error(res));
         w->host->metric_add("pipelet_webhook_outbox_errors_total", 1);
-        return;
+    } else {
+        wh_delivery_kick(w);
     }
-    wh_delivery_kick(w);
+    outbox_flush(w);
+}
+
+/* Write every pending row in one INSERT.  Only one is in flight at a time: with a pool
+ * of connections, separate INSERTs could commit out of order and the delivery ids —
+ * which order deliveries per subscription and station — would not follow the events. */
+static void outbox_flush(struct wh *w)
+{
+    if (w->outbox_writing || !w->outbox_pending || json_array_size(w->outbox_pending) == 0)
+        return;
+    char *rows = json_dumps(w->outbox_pending, JSON_COMPACT);
+    if (!rows)
+        return;
+    const char *params[] = {rows};
+    if (w->host->db_query(w->self,
+                          "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, "
+                          "station_id, body) SELECT x.webhook_id::uuid, x.event_id::uuid, "
+                          "x.event_type, x.station_id, x.body FROM ROWS FROM (jsonb_to_recordset($1::jsonb) "
+                          "AS (webhook_id text, event_id text, event_type text, station_id text, "
+                          "body text)) WITH ORDINALITY AS x(webhook_id, event_id, event_type, "
+                          "station_id, body, n) ORDER BY x.n",
+                          1, params, on_outbox_written, w) == PL_OK) {
+        w->outbox_writing = 1;
+        json_array_clear(w->outbox_pending);
+    } else {
+        w->host->log(w->self, PL_LOG_ERROR, "outbox queue full: %zu events wait",
+                     json_array_size(w->outbox_pending));
+    }
+    free(rows);
+}
+
+void wh_outbox_free(struct wh *w)
+{
+    json_decref(w->outbox_pending);
+    w->outbox_pending = NULL;
 }
 
 void wh_outbox_on_event(const char *topic, json_t *env, void *arg)
 {
     struct wh *w = arg;
     const char *station = json_string_value(json_object_get(env, "station"));
-    json_t *ids = NULL;
-    for (struct wh_sub *s = w->subs; s; s = s->next)
-        if (sub_matches(s, topic, station)) {
-            if (!ids)
-                ids = json_array();
-            json_array_append_new(ids, json_string(s->id));
+    json_t *body = NULL;
+    char *body_text = NULL;
+    for (struct wh_sub *s = w->subs; s; s = s->next) {
+        if (!sub_matches(s, topic, station))
+            continue;
+        if (!body_text) {
+            /* the delivered envelope: id, type, created_at, station, data */
+            body = json_pack("{s:O, s:s, s:O, s:O, s:O}", "id", json_object_get(env, "id"), "type",
+                             topic, "created_at", json_object_get(env, "time"), "station",
+                             json_object_get(env, "station"), "data", json_object_get(env, "data"));
+            body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+            if (!body_text)
+                break;
         }
-    if (!ids)
-        return;
-    /* the delivered envelope: id, type, created_at, station, data */
-    json_t *body = json_pack("{s:O, s:s, s:O, s:O, s:O}", "id", json_object_get(env, "id"),
-                             "type", topic, "created_at", json_object_get(env, "time"),
-                             "station", json_object_get(env, "station"), "data",
-                             json_object_get(env, "data"));
-    char *body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    char *ids_text = json_dumps(ids, JSON_COMPACT);
-    const char *params[] = {ids_text, json_string_value(json_object_get(env, "id")), topic,
-                            station ? station : "", body_text};
-    if (body_text && ids_text &&
-        w->host->db_query(w->self,
-                          "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, "
-                          "station_id, body) SELECT x::uuid, $2::uuid, $3, $4, $5 "
-                          "FROM jsonb_array_elements_text($1::jsonb) x",
-                          5, params, on_outbox_written, w) != PL_OK) {
-        w->host->log(w->self, PL_LOG_ERROR, "outbox queue full: event %s (%s) not recorded",
-                     params[1], topic);
-        w->host->metric_add("pipelet_webhook_outbox_errors_total", 1);
+        if (!w->outbox_pending)
+            w->outbox_pending = json_array();
+        if (json_array_size(w->outbox_pending) >= 100000) {
+            w->host->log(w->self, PL_LOG_ERROR, "outbox backlog full: event %s (%s) not recorded",
+                         json_string_value(json_object_get(env, "id")), topic);
+            w->host->metric_add("pipelet_webhook_outbox_errors_total", 1);
+            break;
+        }
+        json_array_append_new(w->outbox_pending,
+                              json_pack("{s:s, s:O, s:s, s:s, s:s}", "webhook_id", s->id, "event_id",
+                                        json_object_get(env, "id"), "event_type", topic,
+                                        "station_id", station ? station : "", "body", body_text));
     }
     free(body_text);
-    free(ids_text);
     json_decref(body);
-    json_decref(ids);
+    outbox_flush(w);
 }
 
 /* ---------- sending ---------- */

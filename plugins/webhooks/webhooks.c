@@ -620,6 +620,7 @@ static void wh_fini(void *state)
 {
     struct wh *w = state;
     wh_delivery_stop(w);
+    wh_outbox_free(w);
     w->host->bus_unsubscribe(w->bus);
     subs_free(w->subs);
     free(w);

@@ -33,6 +33,9 @@ struct wh {
     int polling;                /* a poll query is outstanding */
     int kick;                   /* new work arrived while polling */
     int stopping;
+    /* outbox writes: one INSERT in flight at a time, so ids follow publish order */
+    json_t *outbox_pending;     /* rows waiting for the next INSERT */
+    int outbox_writing;
 };
 
 /* delivery.c */
@@ -40,6 +43,7 @@ int wh_delivery_start(struct wh *w);
 void wh_delivery_stop(struct wh *w);
 void wh_outbox_on_event(const char *topic, json_t *env, void *arg);
 void wh_delivery_kick(struct wh *w);
+void wh_outbox_free(struct wh *w);
 /* Sign: hex HMAC-SHA256(secret, timestamp "." body) into out (65 bytes). */
 void wh_sign(const char *secret, const char *timestamp, const char *body, size_t len,
              char out[65]);
