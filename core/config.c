@@ -340,6 +340,7 @@ static const char *const core_keys[][2] = {
     {"ocpp", "queue_max"},       {"database", "url"},           {"database", "pool_size"},
     {"database", "queue_max"},   {"database", "query_timeout"}, {"database", "connect_wait"},
     {"plugins", "dir"},          {"plugins", "load"},           {"plugins", "required"},
+    {"certificates", "ca_cert"}, {"certificates", "ca_key"},    {"certificates", "days"},
 };
 
 struct validate_ctx {
@@ -363,7 +364,7 @@ static void validate_key(const char *key, const char *value, const char *where, 
 
 int config_validate_core(char *err, size_t errlen)
 {
-    static const char *const sections[] = {"core", "http", "ocpp", "database", "plugins"};
+    static const char *const sections[] = {"core", "http", "ocpp", "database", "plugins", "certificates"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
         struct validate_ctx c = {sections[i], err, errlen, 0};
         config_foreach(sections[i], validate_key, &c);

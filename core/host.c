@@ -13,6 +13,7 @@
 #include "ocppj.h"
 #include "registry.h"
 #include "command.h"
+#include "certs.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -170,6 +171,7 @@ const struct pl_host *host_table(void)
         h = host;
         h.ocpp = ocppj_api();
         h.stations = station_api();
+        h.certs = certs_api();
     }
     return &h;
 }

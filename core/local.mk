@@ -21,6 +21,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/command.c core/command.h \
 	core/plugin_loader.c core/plugin_loader.h \
 	core/host.c core/host.h \
+	core/certs.c core/certs.h core/certsign.c core/certsign.h \
 	core/sql_core.c
 core_libpipeletcore_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) $(OPENSSL_CFLAGS)
 core_libpipeletcore_la_LIBADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBPQ_LIBS) $(OPENSSL_LIBS)

@@ -4,6 +4,7 @@
  */
 #include "core.h"
 #include "bus.h"
+#include "certs.h"
 #include "config.h"
 #include "db.h"
 #include "host.h"
@@ -238,7 +239,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (http_init() != 0 || ocppj_init() != 0)
+    if (http_init() != 0 || ocppj_init() != 0 || certs_init() != 0)
         goto out;
     if (loader_load_all(host_table()) != 0) {
         core_log(PL_LOG_ERROR, "core", "a required plugin failed: stopping");
@@ -288,6 +289,7 @@ out:
     if (!db_closed)
         db_shutdown();
     metrics_free();
+    certs_shutdown();
     if (core_dns)
         evdns_base_free(core_dns, 0);
     if (core_base)

@@ -2,4 +2,5 @@ pkginclude_HEADERS = \
 	include/pipelet/plugin.h \
 	include/pipelet/ocpp.h \
 	include/pipelet/station.h \
+	include/pipelet/certs.h \
 	include/pipelet/pipelet.h

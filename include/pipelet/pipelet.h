@@ -4,4 +4,5 @@
 #include <pipelet/plugin.h>
 #include <pipelet/ocpp.h>
 #include <pipelet/station.h>
+#include <pipelet/certs.h>
 #endif

@@ -19,7 +19,8 @@
  *   1.0  2026-11-24  first release: lifecycle, config, log, timers, HTTP routes and
  *                    streaming replies, outbound HTTP, event bus, PostgreSQL,
  *                    metrics, OCPP-J RPC (pipelet/ocpp.h), station registry and
- *                    command tracker (pipelet/station.h).
+ *                    command tracker (pipelet/station.h), certificate service
+ *                    (pipelet/certs.h).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -282,6 +283,10 @@ struct pl_host {
 
     /* Generate a random UUID v4 into buf (37 bytes). */
     const char *(*uuid)(char buf[37]);
+
+    /* --- certificates (pipelet/certs.h): CSR signing, ISO 15118 contract certificates,
+     * OCSP; replaceable by a Plug & Charge plugin */
+    const struct pl_cert_api *certs;
 };
 
 #ifdef __cplusplus

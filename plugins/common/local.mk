@@ -2,6 +2,6 @@
 # symbols at run time).
 noinst_LTLIBRARIES += plugins/common/libplcommon.la
 plugins_common_libplcommon_la_SOURCES = plugins/common/creds.c plugins/common/creds.h \
-	plugins/common/certsign.c plugins/common/certsign.h \
-	plugins/common/outcome.c plugins/common/outcome.h
+	plugins/common/outcome.c plugins/common/outcome.h \
+	plugins/common/signcert.c plugins/common/signcert.h
 plugins_common_libplcommon_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)

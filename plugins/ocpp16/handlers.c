@@ -10,6 +10,7 @@
  * not decimals are recorded in the log and skipped, not refused.
  */
 #include "ocpp16.h"
+#include "signcert.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -362,57 +363,9 @@ static void data_transfer(struct o16_conn *cx, const char *msg_id, json_t *p)
 }
 
 /* SignCertificate: Accepted now, CertificateSigned once signed (security whitepaper A02). */
-struct sign_ctx {
-    struct o16_conn *cx;
-    pl_ocpp_conn *c;
-    char *chain;
-};
-
-static void on_cert_signed(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r)
-{
-    struct sign_ctx *s = arg;
-    (void)c;
-    const char *status = r->kind == PL_OCPP_RESULT ? json_string_value(json_object_get(r->payload, "status")) : NULL;
-    if (status && strcmp(status, "Accepted") == 0)
-        s->cx->p->st->put_doc(s->cx->station, "certificate", "ChargePointCertificate",
-                              json_pack("{s:s, s:s}", "certificate", s->chain, "status", "Installed"));
-    else
-        s->cx->p->host->log(s->cx->p->self, PL_LOG_WARN, "CertificateSigned not accepted by %s",
-                            s->cx->p->ocpp->station_id(s->c));
-    free(s->chain);
-    free(s);
-}
-
 static void sign_certificate(struct o16_conn *cx, const char *msg_id, json_t *p)
 {
-    char err[256];
-    const char *station = cx->p->ocpp->station_id(cx->c);
-    char *chain = certsign_sign(cx->p->ca, json_string_value(json_object_get(p, "csr")), NULL, err, sizeof err);
-    S(cx)->record(cx->station, "certificate_request",
-                  json_pack("{s:s, s:s?}", "result", chain ? "signed" : "refused", "error", chain ? NULL : err));
-    if (!chain) {
-        H(cx)->log(cx->p->self, PL_LOG_WARN, "station %s: SignCertificate refused: %s", station, err);
-        reply(cx, msg_id, json_pack("{s:s}", "status", "Rejected"));
-        return;
-    }
-    reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
-    if (strlen(chain) > 10000) { /* CertificateSigned.certificateChain maxLength */
-        free(chain);
-        return;
-    }
-    struct sign_ctx *s = calloc(1, sizeof *s);
-    if (!s) {
-        free(chain);
-        return;
-    }
-    s->cx = cx;
-    s->c = cx->c;
-    s->chain = chain;
-    if (cx->p->ocpp->call(cx->c, "CertificateSigned", json_pack("{s:s}", "certificateChain", chain), 0,
-                          on_cert_signed, s, err, sizeof err) != PL_OK) {
-        free(s->chain);
-        free(s);
-    }
+    signcert_handle(H(cx), cx->p->self, cx->c, cx->station, msg_id, p);
 }
 
 static const struct {

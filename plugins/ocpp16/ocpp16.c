@@ -124,18 +124,8 @@ static int o16_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     }
     if (host->config_int(self, "heartbeat_interval", 300, 1, 86400, &p->heartbeat_interval) ||
         host->config_int(self, "boot_retry_interval", 60, 1, 86400, &p->boot_retry_interval) ||
-        host->config_int(self, "call_timeout_ms", 0, 0, 3600000, &p->call_timeout_ms) ||
-        host->config_int(self, "cert_days", 365, 1, 3650, &p->cert_days))
+        host->config_int(self, "call_timeout_ms", 0, 0, 3600000, &p->call_timeout_ms))
         goto fail;
-    char err[256];
-    const char *ca_cert = host->config_get(self, "ca_cert", NULL), *ca_key = host->config_get(self, "ca_key", NULL);
-    p->ca = certsign_new(ca_cert, ca_key, (int)p->cert_days, err, sizeof err);
-    if (!p->ca) {
-        host->log(self, PL_LOG_ERROR, "[ocpp16] certificate authority: %s", err);
-        goto fail;
-    }
-    if (certsign_is_ephemeral(p->ca))
-        host->log(self, PL_LOG_WARN, "no [ocpp16] ca_cert/ca_key: SignCertificate uses an ephemeral CA");
     p->creds = creds_new(host, self);
     if (!p->creds || creds_register_routes(p->creds) != PL_OK ||
         host->ocpp->register_handler(self, &handler, p) != PL_OK) {
@@ -146,7 +136,6 @@ static int o16_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     return PL_OK;
 fail:
     creds_free(p->creds);
-    certsign_free(p->ca);
     free(p);
     return PL_ERR;
 }
@@ -172,7 +161,6 @@ static void o16_fini(void *state)
     struct o16 *p = state;
     p->host->timer_free(p->refresh);
     creds_free(p->creds);
-    certsign_free(p->ca);
     free(p);
 }
 

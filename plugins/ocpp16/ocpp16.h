@@ -7,17 +7,15 @@
 
 #include <pipelet/pipelet.h>
 #include "creds.h"
-#include "certsign.h"
 
 struct o16 {
     const struct pl_host *host;
     pl_plugin_handle *self;
     const struct pl_ocpp_api *ocpp;
     const struct pl_station_api *st;
-    long heartbeat_interval, boot_retry_interval, call_timeout_ms, cert_days;
+    long heartbeat_interval, boot_retry_interval, call_timeout_ms;
     int unknown_policy;
     struct creds *creds;
-    struct certsign *ca;
     pl_timer *refresh;
     struct o16_conn *conns;
 };

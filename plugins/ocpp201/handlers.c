@@ -5,6 +5,7 @@
  * re-checking their types.  One table entry per action.
  */
 #include "ocpp201.h"
+#include "signcert.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,28 +396,43 @@ static void data_transfer(struct o201_conn *cx, const char *msg_id, json_t *p)
     reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
 }
 
-/* ---- certificates (ISO 15118 contract certificates arrive with the pnc plugin) ---- */
+/* ---- certificates: through the host's certificate service (a Plug & Charge plugin
+ * replaces its ISO 15118 parts) ---- */
 
 static void sign_certificate(struct o201_conn *cx, const char *msg_id, json_t *p)
 {
-    S(cx)->record(cx->station, "csr", json_deep_copy(p));
-    /* Without a configured CA the request is refused rather than silently dropped. */
-    const char *ca = H(cx)->config_get(cx->p->self, "ca_cert", NULL);
-    reply(cx, msg_id, json_pack("{s:s}", "status", ca ? "Accepted" : "Rejected"));
+    signcert_handle(H(cx), cx->p->self, cx->c, cx->station, msg_id, p);
 }
 
 static void get_15118_ev_certificate(struct o201_conn *cx, const char *msg_id, json_t *p)
 {
+    char *exi = NULL;
     S(cx)->record(cx->station, "ev_certificate_request", json_deep_copy(p));
-    reply(cx, msg_id, json_pack("{s:s, s:s, s:{s:s}}", "status", "Failed", "exiResponse", "",
-                                "statusInfo", "reasonCode", "NoPnCProvider"));
+    int ok = H(cx)->certs && H(cx)->certs->ev_certificate(
+                                 cx->p->ocpp->station_id(cx->c),
+                                 json_string_value(json_object_get(p, "iso15118SchemaVersion")),
+                                 json_string_value(json_object_get(p, "action")),
+                                 json_string_value(json_object_get(p, "exiRequest")), &exi);
+    json_t *out = json_pack("{s:s, s:s}", "status", ok ? "Accepted" : "Failed", "exiResponse",
+                            ok && exi ? exi : "");
+    if (!ok)
+        json_object_set_new(out, "statusInfo", json_pack("{s:s}", "reasonCode", "NoPnCProvider"));
+    free(exi);
+    reply(cx, msg_id, out);
 }
 
 static void get_certificate_status(struct o201_conn *cx, const char *msg_id, json_t *p)
 {
-    (void)p;
-    reply(cx, msg_id, json_pack("{s:s, s:{s:s}}", "status", "Failed", "statusInfo",
-                                "reasonCode", "NoOCSPResponder"));
+    char *ocsp = NULL;
+    int ok = H(cx)->certs && H(cx)->certs->ocsp_status(cx->p->ocpp->station_id(cx->c),
+                                                        json_object_get(p, "ocspRequestData"), &ocsp);
+    json_t *out = json_pack("{s:s}", "status", ok ? "Accepted" : "Failed");
+    if (ok && ocsp)
+        json_object_set_new(out, "ocspResult", json_string(ocsp));
+    else if (!ok)
+        json_object_set_new(out, "statusInfo", json_pack("{s:s}", "reasonCode", "NoOCSPResponder"));
+    free(ocsp);
+    reply(cx, msg_id, out);
 }
 
 static const struct {

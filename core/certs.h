@@ -1,0 +1,13 @@
+/* certs.h — the core's certificate service (struct pl_cert_api). */
+#ifndef PIPELET_CERTS_CORE_H
+#define PIPELET_CERTS_CORE_H
+
+#include "core.h"
+#include <pipelet/certs.h>
+
+/* Reads [certificates] ca_cert, ca_key, days; an ephemeral CA when none is set. */
+int certs_init(void);
+void certs_shutdown(void);
+const struct pl_cert_api *certs_api(void);
+
+#endif
