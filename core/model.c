@@ -284,8 +284,11 @@ void station_api_boot(pl_station *st, json_t *boot)
         json_decref(boot);
         return;
     }
-    json_decref(st->boot);
-    st->boot = boot;
+    char *text = json_dumps(boot, JSON_COMPACT);
+    if (text) {
+        free(st->boot);
+        st->boot = text;
+    }
     core_now_rfc3339(st->last_seen, sizeof st->last_seen);
     st->last_seen_written_ms = core_now_ms();
     static const char *const keys[] = {"vendor",     "model",        "serial",     "firmware",
@@ -294,8 +297,8 @@ void station_api_boot(pl_station *st, json_t *boot)
     const char *p[10] = {st->id};
     for (int i = 0; i < 9; i++)
         p[i + 1] = str_param(boot, keys[i]);
-    model_write(st->id, SQL_BOOT, 10, p, NULL, NULL);
-    bus_emit("station.boot", st->id, json_deep_copy(boot));
+    model_write(st->id, SQL_BOOT, 10, p, NULL, NULL); /* copies its parameters */
+    bus_emit("station.boot", st->id, boot);            /* takes our reference */
 }
 
 void station_api_seen(pl_station *st)

@@ -193,8 +193,8 @@ static void station_free(struct pl_station *st)
         free(st->conns[i].info);
     }
     free(st->conns);
-    json_decref(st->conn_info);
-    json_decref(st->boot);
+    free(st->conn_info);
+    free(st->boot);
     free(st->protocol);
     free(st->id);
     free(st);
@@ -204,7 +204,7 @@ static void station_free(struct pl_station *st)
  * does not necessarily boot again). */
 static void station_inherit(struct pl_station *st, struct pl_station *old)
 {
-    st->boot = json_incref(old->boot);
+    st->boot = old->boot ? strdup(old->boot) : NULL;
     st->conns = old->conns;
     st->nconns = old->nconns;
     old->conns = NULL;
@@ -234,9 +234,11 @@ pl_station *station_api_attach(pl_plugin_handle *self, const char *station_id,
     st->drv = drv;
     st->drv_arg = drv_arg;
     st->owner = self;
-    st->conn_info = json_is_object(conn_info) ? conn_info : json_object();
-    if (conn_info != st->conn_info)
+    if (!json_is_object(conn_info)) {
         json_decref(conn_info);
+        conn_info = json_object();
+    }
+    st->conn_info = json_dumps(conn_info, JSON_COMPACT);
     core_now_rfc3339(st->connected_since, sizeof st->connected_since);
     memcpy(st->last_seen, st->connected_since, sizeof st->last_seen);
     st->last_seen_written_ms = core_now_ms();
@@ -251,8 +253,9 @@ pl_station *station_api_attach(pl_plugin_handle *self, const char *station_id,
         core_log(PL_LOG_INFO, "station", "station=%s replaced by a new connection", station_id);
         command_fail_pending(old, "replaced by a new connection");
     }
-    if (registry_map_put(stations, st->id, st) != PL_OK) {
+    if (!st->conn_info || registry_map_put(stations, st->id, st) != PL_OK) {
         station_free(st);
+        json_decref(conn_info);
         return NULL;
     }
     st->next = all;
@@ -260,17 +263,17 @@ pl_station *station_api_attach(pl_plugin_handle *self, const char *station_id,
         all->prev = st;
     all = st;
 
-    const char *addr = json_string_value(json_object_get(st->conn_info, "remote_addr"));
+    const char *addr = json_string_value(json_object_get(conn_info, "remote_addr"));
     const char *p[5] = {st->id, st->protocol, registry_node_name(), addr, st->connected_since};
     model_write(st->id, SQL_ATTACH, 5, p, NULL, NULL);
 
-    json_t *ev = json_deep_copy(st->conn_info);
+    json_t *ev = conn_info; /* the event takes our reference */
     json_object_set_new(ev, "protocol", json_string(st->protocol));
     json_object_set_new(ev, "node", json_string(registry_node_name()));
     json_object_set_new(ev, "connected_at", json_string(st->connected_since));
     core_log(PL_LOG_INFO, "station", "station=%s connected protocol=%s remote=%s", st->id,
              st->protocol, addr ? addr : "-");
-    bus_emit("station.connected", st->id, ev);
+    bus_emit("station.connected", st->id, ev); /* addr pointed into ev: not used after */
     return st;
 }
 
@@ -359,12 +362,15 @@ json_t *station_api_snapshot(pl_station *st)
                           "last_seen", st->last_seen);
     static const char *const boot_keys[] = {"vendor", "model", "firmware", "serial",
                                             "boot_status", NULL};
+    json_t *boot = st->boot ? json_loads(st->boot, 0, NULL) : NULL;
     for (int i = 0; boot_keys[i]; i++) {
-        json_t *v = json_object_get(st->boot, boot_keys[i]);
-        json_object_set_new(s, boot_keys[i], v ? json_deep_copy(v) : json_null());
+        json_t *v = json_object_get(boot, boot_keys[i]);
+        json_object_set_new(s, boot_keys[i], v ? json_incref(v) : json_null());
     }
+    json_decref(boot);
     json_object_set_new(s, "evses", snapshot_evses(st));
-    json_object_set_new(s, "connection", json_deep_copy(st->conn_info));
+    json_t *conn = st->conn_info ? json_loads(st->conn_info, 0, NULL) : NULL;
+    json_object_set_new(s, "connection", conn ? conn : json_object());
     return s;
 }
 
