@@ -15,6 +15,11 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/
 const sizes = (args.sizes || '1000,10000').split(',').map(Number);
 const duration = Number(args.duration || 15);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Pin the system under test and the load generator to different cores, so neither
+// steals the other's CPU and throughput compares the CSMS, not the scheduler.
+const PIN_TARGET = ['taskset', '-c', '0'];
+const PIN_SIM = ['taskset', '-c', '1'];
+const pinned = (pin, cmd, cmdArgs, opts) => spawn(pin[0], [...pin.slice(1), cmd, ...cmdArgs], opts);
 const pageKB = 4;
 
 function rssKB(pid) {
@@ -71,12 +76,12 @@ async function startPipelet() {
     plugins: { dir: join(build, 'plugins', 'ocpp16'), load: 'ocpp16', required: 'ocpp16' },
     ocpp16: { unknown_stations: 'accept' },
   }));
-  const p = track(spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const p = track(pinned(PIN_TARGET, join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const m = await waitLine(p, /ready: http port \d+, ocpp port (\d+)"/, 20000, 'gateway');
   return { proc: p, url: `ws://127.0.0.1:${m[1]}/ocpp`, name: 'pipelet' };
 }
 async function startBaseline() {
-  const p = track(spawn(process.execPath, [join(top, 'bench', 'baseline-ocpp-rpc.mjs'), '0'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const p = track(pinned(PIN_TARGET, process.execPath, [join(top, 'bench', 'baseline-ocpp-rpc.mjs'), '0'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   const m = await waitLine(p, /ready (\d+)\n/, 20000, 'baseline');
   return { proc: p, url: `ws://127.0.0.1:${m[1]}/ocpp`, name: 'ocpp-rpc' };
 }
@@ -91,7 +96,7 @@ async function startSim(url, n, extra) {
     // the load generator does not validate its own frames: it must not be the bottleneck
     simulator: { autostart_count: n, autostart_csms_url: url, autostart_protocols: 'ocpp1.6', ramp_per_s: 2000, meter_interval_s: 3600, validate: 'no', ...extra },
   }));
-  const p = track(spawn(join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const p = track(pinned(PIN_SIM, join(build, 'pipelet'), ['-c', f, '-o', 'core.log_level=info'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
   p.stderr.on('data', (d) => { log = (log + d).slice(-4000); }); // also keeps the pipe drained
   p.on('exit', (code, sig) => { if (code || sig) process.stderr.write(`simulator exited ${code} ${sig}: ${log}\n`); });
@@ -155,10 +160,10 @@ async function measureWith(target, n, out) {
   out.storm_recover_s = +((Date.now() - t0) / 1000).toFixed(2);
   await stop(sim.proc);
   // 3. closed-loop Heartbeat throughput (every station sends again as soon as answered)
-  const c0 = cpuTicks(target.proc.pid);
   sim = await startSim(target.url, n, { heartbeat_s: 3600, closed_loop: 'yes' });
   await waitBooted(sim, n, 180000);
   const r0 = await report(sim);
+  const c0 = cpuTicks(target.proc.pid); // the measured window only, not the boot
   const t1 = Date.now();
   await sleep(duration * 1000);
   const r1 = await report(sim);
@@ -166,7 +171,7 @@ async function measureWith(target, n, out) {
   const hb = (x) => (x.actions.Heartbeat ? x.actions.Heartbeat.count : 0);
   out.heartbeat_per_s = Math.round((hb(r1) - hb(r0)) / secs);
   out.errors = r1.errors;
-  out.cpu_percent = Math.round(((cpuTicks(target.proc.pid) - c0) / 100) / ((Date.now() - t1) / 1000 + 5) * 100);
+  out.cpu_percent = Math.round(((cpuTicks(target.proc.pid) - c0) / 100) / ((Date.now() - t1) / 1000) * 100);
   out.heartbeats_per_cpu_s = Math.round(out.heartbeat_per_s / Math.max(out.cpu_percent, 1) * 100);
   await stop(sim.proc);
   // 4. latency at a fixed realistic rate: a heartbeat every 5 s and meter values every 30 s per station
