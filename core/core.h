@@ -41,6 +41,8 @@ const char *core_plugin_name(pl_plugin_handle *self);
 /* Monotonic milliseconds and wall-clock RFC 3339 (UTC, milliseconds). */
 uint64_t core_now_ms(void);
 const char *core_now_rfc3339(char *buf, size_t len);
+int64_t core_wall_ms(void); /* milliseconds since the epoch */
+const char *core_format_wall_ms(int64_t ms, char *buf, size_t len); /* RFC 3339, UTC */
 const char *core_uuid(char buf[37]);
 
 #define CORE_LOG_ERROR(comp, ...) core_log(PL_LOG_ERROR, comp, __VA_ARGS__)

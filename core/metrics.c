@@ -26,6 +26,7 @@ struct metric {
 #define NSLOTS 512
 static struct metric *slots[NSLOTS];
 static size_t nmetrics;
+static unsigned generation = 1; /* bumped by metrics_free: counter handles are gone */
 
 struct collector {
     metrics_collector cb;
@@ -71,6 +72,22 @@ void metrics_add(const char *name, double v)
     struct metric *m = get(name, M_COUNTER);
     if (m)
         m->value += v;
+}
+
+metrics_counter *metrics_counter_get(const char *name)
+{
+    return get(name, M_COUNTER);
+}
+
+void metrics_counter_add(metrics_counter *c, double v)
+{
+    if (c)
+        c->value += v;
+}
+
+unsigned metrics_generation(void)
+{
+    return generation;
 }
 
 void metrics_set(const char *name, double v)
@@ -172,6 +189,7 @@ void metrics_free(void)
         }
     }
     nmetrics = 0;
+    generation++;
     while (collectors) {
         struct collector *c = collectors;
         collectors = c->next;

@@ -9,6 +9,12 @@ struct evbuffer;
 void metrics_add(const char *name, double v);     /* counter (== pl_host.metric_add) */
 void metrics_set(const char *name, double v);     /* gauge */
 void metrics_observe(const char *name, double v); /* histogram, seconds */
+/* A counter looked up once and bumped many times (hot paths).  Handles die with
+ * metrics_free(), which increments metrics_generation(): holders compare it. */
+typedef struct metric metrics_counter;
+metrics_counter *metrics_counter_get(const char *name);
+void metrics_counter_add(metrics_counter *c, double v);
+unsigned metrics_generation(void);
 /* Collectors called at render time to refresh gauges (ws, db, registry ...). */
 typedef void (*metrics_collector)(void *arg);
 void metrics_add_collector(metrics_collector cb, void *arg);

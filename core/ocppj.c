@@ -67,6 +67,7 @@ struct pl_ocpp_conn {
     struct in_call *incoming;
     uint64_t msgs_in, msgs_out;
     uint32_t next_id;
+    uint32_t id_prefix; /* random, drawn once per connection */
     int closed;
     struct pl_ocpp_conn *next, *prev;
 };
@@ -150,13 +151,45 @@ static const char *sid(struct pl_ocpp_conn *c)
     return c->station_id ? c->station_id : "?";
 }
 
+/* pipelet_ocpp_messages_total{action,dir}: the counter handles are cached by action and
+ * direction, since formatting and looking up the labelled name for every frame showed
+ * in profiles.  Direct-mapped; a collision just takes the slow path. */
+#define COUNT_SLOTS 256
+struct count_slot {
+    char key[48]; /* dir[0] then the action */
+    metrics_counter *m;
+    unsigned gen;
+};
+static struct count_slot count_cache[COUNT_SLOTS];
+
+static void count_message(const char *action, const char *dir)
+{
+    size_t al = strlen(action);
+    unsigned h = 2166136261u ^ (unsigned char)dir[0];
+    for (size_t i = 0; i < al; i++)
+        h = (h ^ (unsigned char)action[i]) * 16777619u;
+    unsigned gen = metrics_generation();
+    struct count_slot *slot = &count_cache[h % COUNT_SLOTS];
+    if (slot->m && slot->gen == gen && slot->key[0] == dir[0] && strcmp(slot->key + 1, action) == 0) {
+        metrics_counter_add(slot->m, 1);
+        return;
+    }
+    char name[200];
+    snprintf(name, sizeof name, "pipelet_ocpp_messages_total{action=\"%s\",dir=\"%s\"}", action, dir);
+    metrics_counter *m = metrics_counter_get(name);
+    metrics_counter_add(m, 1);
+    if (m && al + 2 <= sizeof slot->key) {
+        slot->key[0] = dir[0];
+        memcpy(slot->key + 1, action, al + 1);
+        slot->m = m;
+        slot->gen = gen;
+    }
+}
+
 static void account(struct pl_ocpp_conn *c, const char *dir, const char *action, int type,
                     const char *text, size_t len)
 {
-    char name[200];
-    snprintf(name, sizeof name, "pipelet_ocpp_messages_total{action=\"%s\",dir=\"%s\"}",
-             action ? action : (type == 3 ? "CALLRESULT" : "CALLERROR"), dir);
-    metrics_add(name, 1);
+    count_message(action ? action : (type == 3 ? "CALLRESULT" : "CALLERROR"), dir);
     registry_log_message(sid(c), dir, action, text, len);
     if (bus_has_subscribers("ocpp.message")) {
         json_t *frame = json_loadb(text, len, 0, NULL);
@@ -300,10 +333,9 @@ static int api_call(pl_ocpp_conn *c, const char *action, json_t *payload, unsign
         json_decref(payload);
         return PL_ENOMEM;
     }
-    /* unique per connection and across reconnects: counter + random prefix */
-    uint32_t r;
-    util_random(&r, sizeof r);
-    snprintf(oc->id, sizeof oc->id, "%08x-%u", r, ++c->next_id);
+    /* unique per connection and across reconnects: a random prefix drawn when the
+     * connection was made, and a counter */
+    snprintf(oc->id, sizeof oc->id, "%08x-%u", c->id_prefix, ++c->next_id);
     oc->act = a;
     oc->cb = cb;
     oc->arg = arg;
@@ -632,6 +664,8 @@ static int on_upgrade(void *larg, const struct ws_upgrade_req *req, const char *
     if (status != 0)
         return status;
     struct pl_ocpp_conn *c = calloc(1, sizeof *c);
+    if (c)
+        util_random(&c->id_prefix, sizeof c->id_prefix);
     if (!c || !(c->station_id = strdup(station))) {
         free(c);
         return 503;
@@ -674,6 +708,8 @@ static pl_ocpp_conn *api_connect(pl_plugin_handle *self, const struct pl_ocpp_cl
     if (!p)
         return NULL;
     struct pl_ocpp_conn *c = calloc(1, sizeof *c);
+    if (c)
+        util_random(&c->id_prefix, sizeof c->id_prefix);
     if (!c || !(c->station_id = strdup(o->station_id))) {
         free(c);
         return NULL;

@@ -25,22 +25,84 @@ uint64_t core_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The date and time up to the seconds change once a second but are asked for several
+ * times per OCPP message: cache that prefix and write only the milliseconds. */
+static void format_rfc3339(int64_t sec, long msec, char *buf, size_t len)
+{
+    static int64_t cached_sec = INT64_MIN;
+    static char prefix[64]; /* "YYYY-MM-DDTHH:MM:SS" (room for any year gcc can imagine) */
+    if (sec != cached_sec) {
+        struct tm tm;
+        time_t t = (time_t)sec;
+        gmtime_r(&t, &tm);
+        snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = sec;
+    }
+    size_t n = strlen(prefix);
+    if (len < n + 6) { /* ".mmmZ" and the terminator */
+        if (len)
+            buf[0] = '\0';
+        return;
+    }
+    memcpy(buf, prefix, n);
+    buf[n] = '.';
+    buf[n + 1] = (char)('0' + msec / 100);
+    buf[n + 2] = (char)('0' + msec / 10 % 10);
+    buf[n + 3] = (char)('0' + msec % 10);
+    buf[n + 4] = 'Z';
+    buf[n + 5] = '\0';
+}
+
 const char *core_now_rfc3339(char *buf, size_t len)
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1000000L);
+    format_rfc3339(ts.tv_sec, ts.tv_nsec / 1000000L, buf, len);
     return buf;
+}
+
+int64_t core_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
+}
+
+const char *core_format_wall_ms(int64_t ms, char *buf, size_t len)
+{
+    int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    format_rfc3339(sec, (long)(ms - sec * 1000), buf, len);
+    return buf;
+}
+
+/* Random bytes for identifiers (UUIDs), drawn from the CSPRNG a block at a time: one
+ * RAND_bytes per message cost a tenth of the simulator's CPU under load. */
+static int random_pooled(unsigned char *out, size_t n)
+{
+    static unsigned char pool[1024];
+    static size_t avail;
+    while (n) {
+        if (avail == 0) {
+            if (util_random(pool, sizeof pool) != 0)
+                return -1;
+            avail = sizeof pool;
+        }
+        size_t take = n < avail ? n : avail;
+        memcpy(out, pool + sizeof pool - avail, take);
+        OPENSSL_cleanse(pool + sizeof pool - avail, take);
+        avail -= take;
+        out += take;
+        n -= take;
+    }
+    return 0;
 }
 
 const char *core_uuid(char buf[37])
 {
+    static const char digits[] = "0123456789abcdef";
     unsigned char b[16];
-    if (util_random(b, sizeof b) != 0) {
+    if (random_pooled(b, sizeof b) != 0) {
         /* CSPRNG failure is near impossible; fall back to time so ids stay unique-ish */
         uint64_t t = core_now_ms();
         memcpy(b, &t, sizeof t);
@@ -48,10 +110,14 @@ const char *core_uuid(char buf[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(buf, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    char *o = buf;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = digits[b[i] >> 4];
+        *o++ = digits[b[i] & 15];
+    }
+    *o = '\0';
     return buf;
 }
 
