@@ -412,13 +412,13 @@ json_t *station_api_list_online(void)
 #define MSGLOG_DEFAULT 200
 
 struct msg_entry {
-    char time[32];
+    int64_t time_ms; /* wall clock; formatted only when read */
     char dir[4];
     char msgid[40];
-    int type;     /* 2 CALL, 3 CALLRESULT, 4 CALLERROR, 0 unparsable */
-    char *action; /* CALLs, and results whose CALL is still in the ring */
-    char *frame;
-    size_t len;
+    int type;           /* 2 CALL, 3 CALLRESULT, 4 CALLERROR, 0 unparsable */
+    const char *action; /* interned; CALLs, and results whose CALL is still in the ring */
+    char *frame;        /* reused by the next entry written to this slot when it fits */
+    uint32_t len, cap;
 };
 
 struct msglog {
@@ -434,9 +434,31 @@ static long msglog_cap = -1;
 
 static void entry_clear(struct msg_entry *e)
 {
-    free(e->action);
     free(e->frame);
     memset(e, 0, sizeof *e);
+}
+
+/* Action names are few and repeat in every entry: one copy each, shared.  Names come
+ * from the network, so the table is bounded; past it an entry keeps no action name
+ * (its frame still has it). */
+#define ACTION_NAMES_MAX 4096
+static struct registry_map *action_names;
+
+static const char *intern_action(const char *action)
+{
+    if (!action)
+        return NULL;
+    if (!action_names && !(action_names = registry_map_new()))
+        return NULL;
+    const char *known = registry_map_get(action_names, action);
+    if (known || registry_map_count(action_names) >= ACTION_NAMES_MAX)
+        return known;
+    char *copy = strdup(action);
+    if (!copy || registry_map_put(action_names, copy, copy) != PL_OK) {
+        free(copy);
+        return NULL;
+    }
+    return copy;
 }
 
 static void lru_unlink(struct msglog *l)
@@ -578,19 +600,26 @@ void registry_log_message(const char *station_id, const char *dir, const char *a
     struct msglog *l = msglog_get(station_id, 1);
     if (!l)
         return;
-    char *copy = malloc(len + 1);
-    if (!copy)
+    if (len >= UINT32_MAX)
         return;
-    memcpy(copy, frame, len);
-    copy[len] = '\0';
-
     msglog_grow(l);
     struct msg_entry *e = &l->e[l->head];
-    entry_clear(e);
-    e->frame = copy;
-    e->len = len;
-    core_now_rfc3339(e->time, sizeof e->time);
-    snprintf(e->dir, sizeof e->dir, "%s", strcmp(dir, "in") == 0 ? "in" : "out");
+    if (e->cap < len + 1) {
+        char *buf = realloc(e->frame, len + 1);
+        if (!buf)
+            return;
+        e->frame = buf;
+        e->cap = (uint32_t)len + 1;
+    }
+    memcpy(e->frame, frame, len);
+    e->frame[len] = '\0';
+    e->len = (uint32_t)len;
+    e->action = NULL;
+    e->time_ms = core_wall_ms();
+    if (strcmp(dir, "in") == 0)
+        memcpy(e->dir, "in", 3);
+    else
+        memcpy(e->dir, "out", 4);
     json_t *j = NULL;
     if (!scan_frame(frame, len, &e->type, e->msgid, sizeof e->msgid)) {
         e->type = 0;
@@ -600,13 +629,10 @@ void registry_log_message(const char *station_id, const char *dir, const char *a
         action = json_string_value(json_array_get(j, 2));
     }
     if (action)
-        e->action = strdup(action);
-    else if ((e->type == 3 || e->type == 4) && e->msgid[0]) {
+        e->action = intern_action(action);
+    else if ((e->type == 3 || e->type == 4) && e->msgid[0])
         /* looked up before this entry joins the ring (it is not a CALL anyway) */
-        const char *a = msglog_call_action(l, e->msgid, e->dir);
-        if (a)
-            e->action = strdup(a);
-    }
+        e->action = msglog_call_action(l, e->msgid, e->dir);
     json_decref(j);
     l->head = (l->head + 1) % l->cap;
     if (l->count < l->cap)
@@ -639,7 +665,9 @@ json_t *station_api_messages(const char *station_id, const char *action, const c
         json_t *frame = json_loadb(e->frame, e->len, 0, NULL);
         if (!frame)
             frame = json_stringn(e->frame, e->len);
-        json_array_append_new(out, json_pack("{s:s, s:s, s:o, s:o}", "time", e->time, "dir",
+        char time[32];
+        core_format_wall_ms(e->time_ms, time, sizeof time);
+        json_array_append_new(out, json_pack("{s:s, s:s, s:o, s:o}", "time", time, "dir",
                                              e->dir, "action", str_or_null(e->action), "frame",
                                              frame ? frame : json_null()));
     }
@@ -656,6 +684,12 @@ static void free_log(void *val, void *arg)
     msglog_free(val);
 }
 
+static void free_action_name(void *val, void *arg)
+{
+    (void)arg;
+    free(val);
+}
+
 void registry_shutdown(void)
 {
     command_shutdown();
@@ -667,6 +701,9 @@ void registry_shutdown(void)
     registry_map_foreach(logs, free_log, NULL);
     registry_map_free(logs);
     logs = NULL;
+    registry_map_foreach(action_names, free_action_name, NULL);
+    registry_map_free(action_names);
+    action_names = NULL;
     lru_head = lru_tail = NULL;
     msglog_cap = -1;
 }
