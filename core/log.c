@@ -61,20 +61,30 @@ int core_log_reopen(void)
     return 0;
 }
 
-/* Escape the message so one event stays one line and msg="..." stays parseable. */
-static void write_escaped(FILE *fp, const char *s)
+/* Escape the message so one event stays one line and msg="..." stays parseable.
+ * Returns the bytes written to out (always leaves room for the closing quote). */
+static size_t escape_into(char *out, size_t cap, const char *s)
 {
-    for (; *s; s++) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (; *s && n + 4 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", fp);
-        else if (c < 0x20)
-            fprintf(fp, "\\x%02x", c);
-        else
-            fputc(c, fp);
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else if (c < 0x20) {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        } else {
+            out[n++] = (char)c;
+        }
     }
+    return n;
 }
 
 void core_vlog(int level, const char *component, const char *fmt, va_list ap)
@@ -86,12 +96,18 @@ void core_vlog(int level, const char *component, const char *fmt, va_list ap)
     if (level > 3)
         level = 3;
     FILE *fp = log_fp ? log_fp : stderr;
-    char msg[2048], ts[40];
+    char msg[2048], ts[40], line[4608];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    fprintf(fp, "time=%s level=%s comp=%s msg=\"", core_now_rfc3339(ts, sizeof ts),
-            level_names[level], component ? component : "core");
-    write_escaped(fp, msg);
-    fputs("\"\n", fp);
+    /* one write per event: stderr is unbuffered, and whole lines never interleave */
+    int head = snprintf(line, sizeof line, "time=%s level=%s comp=%s msg=\"",
+                        core_now_rfc3339(ts, sizeof ts), level_names[level],
+                        component ? component : "core");
+    if (head < 0 || (size_t)head >= sizeof line - 8)
+        return;
+    size_t n = (size_t)head + escape_into(line + head, sizeof line - (size_t)head - 2, msg);
+    line[n++] = '"';
+    line[n++] = '\n';
+    fwrite(line, 1, n, fp);
 }
 
 void core_log(int level, const char *component, const char *fmt, ...)
