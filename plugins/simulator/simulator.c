@@ -412,6 +412,11 @@ static void sse_remove(struct sim *s, struct sse_client *c)
             break;
         }
     s->host->reply_stream_end(c->req);
+    if (!s->sse && s->bus) {
+        /* nobody listens: stop the bus from building an event for every frame */
+        s->host->bus_unsubscribe(s->bus);
+        s->bus = NULL;
+    }
     free(c->station);
     free(c->action);
     free(c->dir);
@@ -508,6 +513,8 @@ static void r_events(pl_request *req, void *arg)
         free(c);
         return;
     }
+    if (!s->bus)
+        s->bus = HOST(s)->bus_subscribe(s->self, "ocpp.message", on_ocpp_message, s);
     HOST(s)->req_on_close(req, sse_closed, c);
     static const char hello[] = ": pipelet simulator events\nretry: 2000\n\n";
     HOST(s)->reply_stream_write(req, hello, sizeof hello - 1);
@@ -586,8 +593,7 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
             free(s);
             return PL_ERR;
         }
-    s->bus = host->bus_subscribe(self, "ocpp.message", on_ocpp_message, s);
-    *state = s;
+    *state = s; /* the bus subscription comes with the first /sim/v1/events client */
     return PL_OK;
 }
 
@@ -658,7 +664,8 @@ static void sim_fini(void *state)
         s->stations = st->next;
         sim_station_free(st);
     }
-    h->bus_unsubscribe(s->bus);
+    if (s->bus)
+        h->bus_unsubscribe(s->bus);
     h->timer_free(s->ramp);
     h->timer_free(s->sse_ping);
     h->timer_free(s->report_timer);
