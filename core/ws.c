@@ -164,7 +164,8 @@ static void teardown(struct ws_conn *c, int code, const char *reason)
     int was_open = c->opened;
     c->state = WS_DEAD;
     c->close_code = code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+    if (reason != c->close_reason) /* callers may pass the reason the peer gave us */
+        snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
     if (c->bev)
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     if (c->rev)
