@@ -88,9 +88,25 @@ static struct sim_station *find(struct sim *s, const char *id)
     return NULL;
 }
 
+/* The closed loop starts when the whole fleet has booted, all stations at once: a
+ * CSMS saturated by the first stations' loop would otherwise starve the handshakes of
+ * the rest, and throughput would be measured on a fleet still ramping up. */
+static void closed_loop_start_when_booted(struct sim *s)
+{
+    if (!s->closed_loop || s->closed_loop_running || !s->stations)
+        return;
+    for (struct sim_station *st = s->stations; st; st = st->next)
+        if (st->state != SIM_ACCEPTED)
+            return;
+    s->closed_loop_running = 1;
+    for (struct sim_station *st = s->stations; st; st = st->next)
+        sim_station_closed_loop(st);
+}
+
 static void ramp_step(void *arg)
 {
     struct sim *s = arg;
+    closed_loop_start_when_booted(s);
     long n = s->ramp_per_s > 0 ? s->ramp_per_s / 10 : 1000000;
     if (n < 1)
         n = 1;
@@ -394,6 +410,23 @@ static void r_report(pl_request *req, void *arg)
     HOST(s)->reply_json(req, 200, sim_report(s));
 }
 
+/* Start a new measurement window: counters, rates and latencies from now on (a load
+ * test usually wants the steady state, not the ramp-up).  Answers the closed window. */
+static void r_report_reset(pl_request *req, void *arg)
+{
+    struct sim *s = arg;
+    json_t *closed = sim_report(s);
+    for (size_t i = 0; i < s->nlat; i++) {
+        struct sim_latency *l = &s->lat[i];
+        l->count = l->errors = 0;
+        l->nsamples = 0;
+        l->max = 0;
+    }
+    s->sent = s->received = s->errors = s->reconnects = 0;
+    s->started_ms = s->host->now_ms();
+    HOST(s)->reply_json(req, 200, closed);
+}
+
 /* ---------- SSE ---------- */
 
 struct sse_client {
@@ -565,7 +598,19 @@ static const struct {
     {"DELETE", "/sim/v1/stations/{id}/faults", r_fault},
     {"GET", "/sim/v1/events", r_events},
     {"GET", "/sim/v1/report", r_report},
+    {"POST", "/sim/v1/report/reset", r_report_reset},
 };
+
+/* closed_loop_action = Heartbeat (default) | MeterValues */
+static int closed_loop_action(const struct pl_host *host, pl_plugin_handle *self, int *meter)
+{
+    const char *a = host->config_get(self, "closed_loop_action", "Heartbeat");
+    *meter = !strcmp(a, "MeterValues");
+    if (*meter || !strcmp(a, "Heartbeat"))
+        return PL_OK;
+    host->log(self, PL_LOG_ERROR, "closed_loop_action must be Heartbeat or MeterValues, not '%s'", a);
+    return PL_EINVAL;
+}
 
 static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
@@ -580,6 +625,7 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         host->config_int(self, "ramp_per_s", 200, 0, 1000000, &s->ramp_per_s) ||
         host->config_int(self, "run_seconds", 0, 0, 86400 * 7, &s->run_seconds) ||
         host->config_bool(self, "closed_loop", 0, &s->closed_loop) ||
+        closed_loop_action(host, self, &s->closed_loop_meter) ||
         host->config_bool(self, "heartbeat_fixed", 0, &s->heartbeat_fixed) ||
         host->config_bool(self, "validate", 1, &s->validate) ||
         host->config_int(self, "source_spread", 0, 0, 254, &s->source_spread)) {

@@ -96,7 +96,9 @@ struct sim {
     pl_timer *ramp, *report_timer, *sse_ping;
     struct sim_station *ramp_next;
     long ramp_per_s;
-    int closed_loop;               /* heartbeat again as soon as answered (benchmark) */
+    int closed_loop;               /* send again as soon as answered (benchmark) */
+    int closed_loop_meter;         /* ... MeterValues instead of Heartbeat */
+    int closed_loop_running;       /* starts once every station has booted */
     int heartbeat_fixed;
     int validate;                  /* validate our own frames (off for load generation) */
     long source_spread;            /* bind station i to 127.0.0.(1 + i % N): past 64k ports */
@@ -113,6 +115,7 @@ struct sim {
 struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, const char *fleet);
 void sim_station_free(struct sim_station *st);
 void sim_station_connect(struct sim_station *st);
+void sim_station_closed_loop(struct sim_station *st); /* begin the benchmark loop */
 void sim_station_disconnect(struct sim_station *st, int abort);
 int sim_station_plug(struct sim_station *st, int connector, int plugged);
 int sim_station_start(struct sim_station *st, int connector, const char *id_tag);

@@ -241,6 +241,8 @@ int sim_station_stop(struct sim_station *st, int connector, const char *reason)
 
 /* ---------- results of our calls ---------- */
 
+static void closed_loop_next(struct sim_station *st);
+
 static void boot_answer(struct sim_station *st, json_t *p)
 {
     const char *s = json_string_value(json_object_get(p, "status"));
@@ -270,14 +272,32 @@ static void boot_answer(struct sim_station *st, json_t *p)
             send_call(st, json_string_value(json_object_get(m, "action")), json_incref(json_object_get(m, "payload")),
                       (int)json_integer_value(json_object_get(m, "connector")));
         json_decref(q);
-        if (st->sim->closed_loop)
-            send_call(st, "Heartbeat", json_object(), 0);
+        if (st->sim->closed_loop_running) /* a station back after a drop rejoins the loop */
+            closed_loop_next(st);
     } else {
         /* Pending / Rejected: boot again after the interval the CSMS asked for */
         st->state = SIM_BOOTING;
         st->next_heartbeat = now + (uint64_t)(interval > 0 ? interval : 10) * 1000;
         st->reboot_pending = 1;
     }
+}
+
+/* The benchmark's closed loop: the next message as soon as the last is answered.
+ * MeterValues go on connector/EVSE 1 outside any transaction, from its meter. */
+static void closed_loop_next(struct sim_station *st)
+{
+    if (!st->sim->closed_loop_meter || st->nconn < 1) {
+        send_call(st, "Heartbeat", json_object(), 0);
+        return;
+    }
+    json_t *mv = meter_value(st, &st->conn[0], "Sample.Periodic");
+    send_call(st, "MeterValues", json_pack("{s:i, s:o}", st->v201 ? "evseId" : "connectorId", 1, "meterValue", mv), 1);
+}
+
+void sim_station_closed_loop(struct sim_station *st)
+{
+    if (st->state == SIM_ACCEPTED)
+        closed_loop_next(st);
 }
 
 static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r)
@@ -311,8 +331,9 @@ static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r
             k->tx_active = 1;
             status(st, cc->connector, "Charging");
         }
-    } else if (!strcmp(cc->action, "Heartbeat") && st->sim->closed_loop && st->state == SIM_ACCEPTED) {
-        send_call(st, "Heartbeat", json_object(), 0);
+    } else if (st->sim->closed_loop_running && st->state == SIM_ACCEPTED &&
+               !strcmp(cc->action, st->sim->closed_loop_meter ? "MeterValues" : "Heartbeat")) {
+        closed_loop_next(st);
     }
     free(cc);
 }

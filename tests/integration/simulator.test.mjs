@@ -157,3 +157,29 @@ test('interoperates with a CSMS we did not write (ocpp-rpc strict mode)', async 
     await server.close({ force: true });
   }
 });
+
+test('closed-loop MeterValues on both protocols are durable when answered; report windows reset', async () => {
+  const gw = await startGateway({
+    plugins: ['ocpp16', 'ocpp201', 'simulator'],
+    config: { simulator: { autostart_count: 4, autostart_protocols: 'ocpp1.6,ocpp2.0.1',
+      closed_loop: 'yes', closed_loop_action: 'MeterValues', heartbeat_s: 3600 } },
+  });
+  try {
+    await gw.waitFor(async () => ((await sim(gw, 'GET', '/report')).body.actions.MeterValues?.count || 0) >= 40,
+      20000, 'closed-loop meter values');
+    const window = (await sim(gw, 'POST', '/report/reset')).body;
+    assert.equal(window.errors, 0);
+    assert.equal(window.booted, 4);
+    // every answered MeterValues was committed first: each carries two sampled values
+    const rows = (await gw.sql("select count(*)::int n from meter_values where station_id like 'SIM%'"))[0].n;
+    assert.ok(rows >= 2 * window.actions.MeterValues.count, `${rows} rows for ${window.actions.MeterValues.count} answers`);
+    const evse = await gw.sql("select count(distinct station_id)::int n from meter_values where station_id like 'SIM%' and evse = 1");
+    assert.equal(evse[0].n, 4, 'both protocols store on EVSE 1');
+    // a new window counts from the reset on
+    const next = (await sim(gw, 'GET', '/report')).body;
+    assert.ok(next.seconds < window.seconds);
+    assert.ok(!next.actions.BootNotification || next.actions.BootNotification.count === 0, 'boots were in the old window');
+  } finally {
+    assert.equal(await gw.stop(), 0);
+  }
+});
