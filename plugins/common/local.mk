@@ -3,5 +3,6 @@
 noinst_LTLIBRARIES += plugins/common/libplcommon.la
 plugins_common_libplcommon_la_SOURCES = plugins/common/creds.c plugins/common/creds.h \
 	plugins/common/outcome.c plugins/common/outcome.h \
+	plugins/common/session.c plugins/common/session.h \
 	plugins/common/signcert.c plugins/common/signcert.h
 plugins_common_libplcommon_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)

@@ -327,7 +327,7 @@ static int o16_execute(void *drv_arg, pl_station *station, pl_command *cmd)
     cc->cx = cx;
     cc->cmd = cmd;
     cc->op = op;
-    int rc = p->ocpp->call(cx->c, action, payload, (unsigned)p->call_timeout_ms, on_result, cc, err, sizeof err);
+    int rc = p->ocpp->call(cx->c, action, payload, (unsigned)p->com.call_timeout_ms, on_result, cc, err, sizeof err);
     if (rc != PL_OK) {
         free(cc);
         st->command_set_error(cmd, "%s", err[0] ? err : "cannot send the call");

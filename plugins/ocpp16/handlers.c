@@ -40,10 +40,10 @@ static const char *now(struct o16_conn *cx, char *buf, size_t len)
 static void boot_notification(struct o16_conn *cx, const char *msg_id, json_t *p)
 {
     const char *status = "Accepted";
-    long interval = cx->p->heartbeat_interval;
-    if (!cx->known && cx->p->unknown_policy == CREDS_PENDING) {
+    long interval = cx->p->com.heartbeat_interval;
+    if (!cx->known && cx->p->com.unknown_policy == CREDS_PENDING) {
         status = "Pending";
-        interval = cx->p->boot_retry_interval;
+        interval = cx->p->com.boot_retry_interval;
     }
 #define STR(k) json_string_value(json_object_get(p, k))
     const char *serial = STR("chargePointSerialNumber") ? STR("chargePointSerialNumber") : STR("chargeBoxSerialNumber");

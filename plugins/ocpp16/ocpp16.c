@@ -1,8 +1,8 @@
 /*
  * ocpp16.c — the OCPP 1.6 central system plugin: registers the "ocpp1.6" handler with
- * the core's OCPP-J layer, decides handshakes (security profile 1 and the unknown-station
- * policy), attaches every connected charge point to the registry with the 1.6 driver,
- * and closes a replaced connection when a charge point reconnects.
+ * the core's OCPP-J layer.  Handshakes, one connection per charge point and attaching
+ * to the registry are the shared session lifecycle (plugins/common/session.h); what is
+ * 1.6 here is the 1.6 driver and the handlers of charge point messages.
  */
 #include "ocpp16.h"
 
@@ -13,36 +13,12 @@
 static int o16_authorize(void *arg, const struct pl_ocpp_handshake *hs)
 {
     struct o16 *p = arg;
-    int known;
-    int status = creds_check(p->creds, hs, p->unknown_policy, &known);
-    if (status)
-        p->host->log(p->self, PL_LOG_WARN, "refusing station %s from %s: %s", hs->station_id,
-                     hs->remote_addr, status == 404 ? "unknown station" : "bad credentials");
-    return status;
-}
-
-static void link_conn(struct o16 *p, struct o16_conn *cx)
-{
-    cx->next = p->conns;
-    if (p->conns)
-        p->conns->prev = cx;
-    p->conns = cx;
-}
-
-static void unlink_conn(struct o16 *p, struct o16_conn *cx)
-{
-    if (cx->prev)
-        cx->prev->next = cx->next;
-    else if (p->conns == cx)
-        p->conns = cx->next;
-    if (cx->next)
-        cx->next->prev = cx->prev;
+    return ocpp_session_authorize(&p->com, hs);
 }
 
 static void o16_on_open(void *arg, pl_ocpp_conn *c)
 {
     struct o16 *p = arg;
-    const char *id = p->ocpp->station_id(c);
     struct o16_conn *cx = calloc(1, sizeof *cx);
     if (!cx) {
         p->ocpp->close(c, 1011, "out of memory");
@@ -50,32 +26,9 @@ static void o16_on_open(void *arg, pl_ocpp_conn *c)
     }
     cx->p = p;
     cx->c = c;
-    /* a station already in the database reconnecting need not boot again (tolerance:
-     * many chargers only boot on power-up) */
-    int known;
-    struct pl_ocpp_handshake hs = {sizeof hs, id, "", "", "ocpp1.6", NULL, NULL, 0};
-    creds_check(p->creds, &hs, CREDS_ACCEPT, &known);
-    cx->known = known;
-    cx->accepted = known || p->unknown_policy == CREDS_ACCEPT;
-    p->ocpp->set_data(c, cx);
-    if (p->st->find(id))
-        for (struct o16_conn *o = p->conns; o; o = o->next)
-            if (strcmp(p->ocpp->station_id(o->c), id) == 0) {
-                p->host->log(p->self, PL_LOG_INFO, "station %s reconnected: closing the old connection", id);
-                p->ocpp->close(o->c, 1000, "replaced by a new connection");
-                break;
-            }
-    json_t *info = json_pack("{s:s, s:s, s:i}", "remote_addr", p->ocpp->remote_addr(c), "subprotocol",
-                             "ocpp1.6", "security_profile", creds_has_password(p->creds, id) ? 1 : 0);
-    cx->station = p->st->attach(p->self, id, &o16_driver, cx, info);
-    if (!cx->station) {
-        p->ocpp->set_data(c, NULL);
+    cx->station = ocpp_session_open(&p->com, c, &o16_driver, cx, &cx->known, &cx->accepted);
+    if (!cx->station)
         free(cx);
-        p->ocpp->close(c, 1011, "cannot register the station");
-        return;
-    }
-    link_conn(p, cx);
-    creds_remember(p->creds, id);
 }
 
 static void o16_on_close(void *arg, pl_ocpp_conn *c, int code, const char *reason)
@@ -86,9 +39,7 @@ static void o16_on_close(void *arg, pl_ocpp_conn *c, int code, const char *reaso
     (void)reason;
     if (!cx)
         return;
-    unlink_conn(p, cx);
-    p->st->detach(cx->station); /* silent when this connection was replaced */
-    p->ocpp->set_data(c, NULL);
+    ocpp_session_close(&p->com, c, cx->station);
     free(cx);
 }
 
@@ -101,12 +52,6 @@ static struct pl_ocpp_handler handler = {
     .on_close = o16_on_close,
 };
 
-static void refresh(void *arg)
-{
-    struct o16 *p = arg;
-    creds_refresh(p->creds);
-}
-
 static int o16_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
     struct o16 *p = calloc(1, sizeof *p);
@@ -114,53 +59,34 @@ static int o16_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         return PL_ENOMEM;
     p->host = host;
     p->self = self;
-    p->ocpp = host->ocpp;
-    p->st = host->stations;
-    const char *policy = host->config_get(self, "unknown_stations", "accept");
-    p->unknown_policy = creds_policy_from(policy);
-    if (p->unknown_policy < 0) {
-        host->log(self, PL_LOG_ERROR, "[ocpp16] unknown_stations must be accept, pending or reject, not '%s'", policy);
-        goto fail;
+    if (ocpp_common_init(&p->com, host, self, "ocpp1.6", &handler, p) != PL_OK) {
+        free(p);
+        return PL_ERR;
     }
-    if (host->config_int(self, "heartbeat_interval", 300, 1, 86400, &p->heartbeat_interval) ||
-        host->config_int(self, "boot_retry_interval", 60, 1, 86400, &p->boot_retry_interval) ||
-        host->config_int(self, "call_timeout_ms", 0, 0, 3600000, &p->call_timeout_ms))
-        goto fail;
-    p->creds = creds_new(host, self);
-    if (!p->creds || creds_register_routes(p->creds) != PL_OK ||
-        host->ocpp->register_handler(self, &handler, p) != PL_OK) {
-        host->log(self, PL_LOG_ERROR, "cannot register the ocpp1.6 handler");
-        goto fail;
-    }
+    p->ocpp = p->com.ocpp;
+    p->st = p->com.st;
     *state = p;
     return PL_OK;
-fail:
-    creds_free(p->creds);
-    free(p);
-    return PL_ERR;
 }
 
 static int o16_start(void *state)
 {
     struct o16 *p = state;
-    creds_refresh(p->creds);
-    p->refresh = p->host->timer_new(p->self, refresh, p);
-    if (p->refresh)
-        p->host->timer_start(p->refresh, 30000, 1);
+    ocpp_common_start(&p->com);
     return PL_OK;
 }
 
 static int o16_reload(void *state)
 {
-    refresh(state);
+    struct o16 *p = state;
+    ocpp_common_reload(&p->com);
     return PL_OK;
 }
 
 static void o16_fini(void *state)
 {
     struct o16 *p = state;
-    p->host->timer_free(p->refresh);
-    creds_free(p->creds);
+    ocpp_common_fini(&p->com);
     free(p);
 }
 

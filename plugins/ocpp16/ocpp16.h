@@ -6,18 +6,14 @@
 #define OCPP16_H
 
 #include <pipelet/pipelet.h>
-#include "creds.h"
+#include "session.h"
 
 struct o16 {
     const struct pl_host *host;
     pl_plugin_handle *self;
     const struct pl_ocpp_api *ocpp;
     const struct pl_station_api *st;
-    long heartbeat_interval, boot_retry_interval, call_timeout_ms;
-    int unknown_policy;
-    struct creds *creds;
-    pl_timer *refresh;
-    struct o16_conn *conns;
+    struct ocpp_common com; /* settings, credentials, live connections */
 };
 
 struct o16_conn {
@@ -26,7 +22,6 @@ struct o16_conn {
     pl_station *station;
     int accepted;   /* BootNotification accepted (or a known station reconnecting) */
     int known;
-    struct o16_conn *next, *prev;
 };
 
 extern const struct pl_driver o16_driver;

@@ -392,7 +392,7 @@ static int o201_execute(void *drv_arg, pl_station *station, pl_command *cmd)
     cc->p = p;
     cc->cmd = cmd;
     cc->op = op;
-    int rc = p->ocpp->call(cx->c, action, payload, (unsigned)p->call_timeout_ms, on_result, cc, err,
+    int rc = p->ocpp->call(cx->c, action, payload, (unsigned)p->com.call_timeout_ms, on_result, cc, err,
                            sizeof err);
     if (rc != PL_OK) {
         free(cc);

@@ -38,10 +38,10 @@ static void boot_notification(struct o201_conn *cx, const char *msg_id, json_t *
     json_t *cs = json_object_get(p, "chargingStation");
     json_t *modem = json_object_get(cs, "modem");
     const char *status = "Accepted";
-    long interval = cx->p->heartbeat_interval;
-    if (!cx->known && cx->p->unknown_policy == CREDS_PENDING) {
+    long interval = cx->p->com.heartbeat_interval;
+    if (!cx->known && cx->p->com.unknown_policy == CREDS_PENDING) {
         status = "Pending";
-        interval = cx->p->boot_retry_interval;
+        interval = cx->p->com.boot_retry_interval;
     }
     json_t *boot = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
                              "vendor", json_string_value(json_object_get(cs, "vendorName")),

@@ -6,7 +6,7 @@
 #define OCPP201_H
 
 #include <pipelet/pipelet.h>
-#include "creds.h"
+#include "session.h"
 
 struct o201 {
     const struct pl_host *host;
@@ -14,12 +14,8 @@ struct o201 {
     const struct pl_ocpp_api *ocpp;
     const struct pl_station_api *st;
     const struct pl_ocpp_protocol *proto;
-    long heartbeat_interval, boot_retry_interval, call_timeout_ms;
-    int unknown_policy;          /* enum creds_policy */
-    struct creds *creds;         /* known stations and password hashes (cached) */
-    pl_timer *creds_timer;
+    struct ocpp_common com;      /* settings, credentials, live connections */
     long request_id;             /* for GetLog / UpdateFirmware / reports */
-    struct o201_conn *conns;     /* live connections (to close a replaced one) */
 };
 
 /* Per connection. */
@@ -29,7 +25,6 @@ struct o201_conn {
     pl_station *station;
     int accepted;                /* BootNotification accepted */
     int known;
-    struct o201_conn *next, *prev;   /* the plugin's live connections */
 };
 
 extern const struct pl_driver o201_driver;

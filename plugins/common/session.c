@@ -1,0 +1,219 @@
+/*
+ * session.c — the connection lifecycle shared by the OCPP protocol plugins (session.h).
+ */
+#include "session.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- station id -> live connection ---- */
+
+struct live_entry {
+    struct live_entry *next;
+    pl_ocpp_conn *c;
+    char id[]; /* copied: the map may outlive a connection's own strings by a callback */
+};
+
+static uint32_t hash_id(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static struct live_entry **live_slot(struct ocpp_common *k, const char *id)
+{
+    struct live_entry **pp = &k->live[hash_id(id) & (k->live_buckets - 1)];
+    while (*pp && strcmp((*pp)->id, id) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void live_grow(struct ocpp_common *k)
+{
+    size_t nb = k->live_buckets ? k->live_buckets * 2 : 64;
+    struct live_entry **b = calloc(nb, sizeof *b);
+    if (!b)
+        return; /* still correct, only slower */
+    for (size_t i = 0; i < k->live_buckets; i++)
+        for (struct live_entry *e = k->live[i], *next; e; e = next) {
+            next = e->next;
+            struct live_entry **head = &b[hash_id(e->id) & (nb - 1)];
+            e->next = *head;
+            *head = e;
+        }
+    free(k->live);
+    k->live = b;
+    k->live_buckets = nb;
+}
+
+static pl_ocpp_conn *live_get(struct ocpp_common *k, const char *id)
+{
+    if (!k->live)
+        return NULL;
+    struct live_entry *e = *live_slot(k, id);
+    return e ? e->c : NULL;
+}
+
+static int live_put(struct ocpp_common *k, const char *id, pl_ocpp_conn *c)
+{
+    if (k->live_count >= k->live_buckets)
+        live_grow(k);
+    if (!k->live)
+        return PL_ENOMEM;
+    struct live_entry **pp = live_slot(k, id);
+    if (*pp) {
+        (*pp)->c = c;
+        return PL_OK;
+    }
+    size_t n = strlen(id) + 1;
+    struct live_entry *e = malloc(sizeof *e + n);
+    if (!e)
+        return PL_ENOMEM;
+    e->next = NULL;
+    e->c = c;
+    memcpy(e->id, id, n);
+    *pp = e;
+    k->live_count++;
+    return PL_OK;
+}
+
+/* Forget id only while it still maps to c: a replaced connection closing late must
+ * not remove its successor. */
+static void live_del_if(struct ocpp_common *k, const char *id, pl_ocpp_conn *c)
+{
+    if (!k->live)
+        return;
+    struct live_entry **pp = live_slot(k, id);
+    if (!*pp || (*pp)->c != c)
+        return;
+    struct live_entry *e = *pp;
+    *pp = e->next;
+    free(e);
+    k->live_count--;
+}
+
+/* ---- lifecycle ---- */
+
+static void refresh_creds(void *arg)
+{
+    struct ocpp_common *k = arg;
+    creds_refresh(k->creds);
+}
+
+int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugin_handle *self,
+                     const char *subprotocol, const struct pl_ocpp_handler *handler, void *handler_arg)
+{
+    memset(k, 0, sizeof *k);
+    k->host = host;
+    k->self = self;
+    k->ocpp = host->ocpp;
+    k->st = host->stations;
+    k->subprotocol = subprotocol;
+    if (!k->ocpp || !k->st) {
+        host->log(self, PL_LOG_ERROR, "the core offers no OCPP layer or station registry");
+        return PL_ERR;
+    }
+    const char *policy = host->config_get(self, "unknown_stations", "accept");
+    k->unknown_policy = creds_policy_from(policy);
+    if (k->unknown_policy < 0) {
+        host->log(self, PL_LOG_ERROR, "unknown_stations must be accept, pending or reject, not '%s'", policy);
+        return PL_EINVAL;
+    }
+    if (host->config_int(self, "heartbeat_interval", 300, 1, 86400, &k->heartbeat_interval) ||
+        host->config_int(self, "boot_retry_interval", 60, 1, 86400, &k->boot_retry_interval) ||
+        host->config_int(self, "call_timeout_ms", 0, 0, 3600000, &k->call_timeout_ms))
+        return PL_EINVAL;
+    k->creds = creds_new(host, self);
+    if (!k->creds || creds_register_routes(k->creds) != PL_OK ||
+        k->ocpp->register_handler(self, handler, handler_arg) != PL_OK) {
+        host->log(self, PL_LOG_ERROR, "cannot register the %s handler", subprotocol);
+        ocpp_common_fini(k);
+        return PL_ERR;
+    }
+    return PL_OK;
+}
+
+void ocpp_common_start(struct ocpp_common *k)
+{
+    refresh_creds(k);
+    k->creds_timer = k->host->timer_new(k->self, refresh_creds, k);
+    if (k->creds_timer)
+        k->host->timer_start(k->creds_timer, 30000, 1);
+}
+
+void ocpp_common_reload(struct ocpp_common *k)
+{
+    refresh_creds(k);
+}
+
+void ocpp_common_fini(struct ocpp_common *k)
+{
+    if (k->creds_timer)
+        k->host->timer_free(k->creds_timer);
+    k->creds_timer = NULL;
+    creds_free(k->creds);
+    k->creds = NULL;
+    for (size_t i = 0; i < k->live_buckets; i++)
+        for (struct live_entry *e = k->live[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    free(k->live);
+    k->live = NULL;
+    k->live_buckets = k->live_count = 0;
+}
+
+/* ---- connections ---- */
+
+int ocpp_session_authorize(struct ocpp_common *k, const struct pl_ocpp_handshake *hs)
+{
+    int known;
+    int status = creds_check(k->creds, hs, k->unknown_policy, &known);
+    if (status)
+        k->host->log(k->self, PL_LOG_WARN, "refusing station %s from %s: %s", hs->station_id, hs->remote_addr,
+                     status == 404 ? "unknown station" : "bad credentials");
+    return status;
+}
+
+pl_station *ocpp_session_open(struct ocpp_common *k, pl_ocpp_conn *c, const struct pl_driver *driver,
+                              void *cx, int *known, int *accepted)
+{
+    const char *id = k->ocpp->station_id(c);
+    /* a known station reconnecting need not boot again (many chargers boot only on
+     * power-up); an unknown one under the pending policy must, and is told Pending */
+    struct pl_ocpp_handshake hs = {sizeof hs, id, "", "", k->subprotocol, NULL, NULL, 0};
+    creds_check(k->creds, &hs, CREDS_ACCEPT, known);
+    *accepted = *known || k->unknown_policy == CREDS_ACCEPT;
+    k->ocpp->set_data(c, cx);
+    /* a second connection with the same id replaces the first: the registry detaches the
+     * old one when we attach; close its socket so the charger keeps one session */
+    pl_ocpp_conn *old = live_get(k, id);
+    if (old && old != c) {
+        k->host->log(k->self, PL_LOG_INFO, "station %s reconnected: closing the old connection", id);
+        k->ocpp->close(old, 1000, "replaced by a new connection");
+    }
+    json_t *info = json_pack("{s:s, s:s, s:i}", "remote_addr", k->ocpp->remote_addr(c), "subprotocol",
+                             k->subprotocol, "security_profile", creds_has_password(k->creds, id) ? 1 : 0);
+    pl_station *st = k->st->attach(k->self, id, driver, cx, info);
+    if (!st || live_put(k, id, c) != PL_OK) {
+        if (st)
+            k->st->detach(st);
+        k->ocpp->set_data(c, NULL);
+        k->ocpp->close(c, 1011, "cannot register the station");
+        return NULL;
+    }
+    creds_remember(k->creds, id);
+    return st;
+}
+
+void ocpp_session_close(struct ocpp_common *k, pl_ocpp_conn *c, pl_station *station)
+{
+    live_del_if(k, k->ocpp->station_id(c), c);
+    if (station)
+        k->st->detach(station); /* silent when this connection was replaced */
+    k->ocpp->set_data(c, NULL);
+}
