@@ -66,6 +66,7 @@ static unsigned long writes_dropped;
 
 static void chain_pump(struct wchain *ch);
 static void chain_done(pl_db_result *res, void *arg);
+static void meter_flush_waited(void);
 
 static void wop_free(struct wop *op)
 {
@@ -111,6 +112,7 @@ static void chain_pop(struct wchain *ch, pl_db_result *res)
     else if (!res || !db_ok(res))
         log_write_error(op, res);
     wop_free(op);
+    meter_flush_waited(); /* samples behind this write may be free to go now */
 }
 
 static void chain_retry(evutil_socket_t fd, short what, void *arg)
@@ -597,11 +599,14 @@ struct sample {
     struct meter_waiter *waiter;
     char *station_id;
     uint64_t barrier; /* the station's last queued write when the sample arrived */
-    json_t *row;      /* {"station_id","station_tx_id","evse","connector","ts",...} */
+    char *row;        /* JSON text {"station_id","station_tx_id","evse","connector","ts",...} */
+    size_t row_len;   /* serialised once on arrival: a batch is then one buffer, not
+                         thousands of JSON objects (which showed as malloc churn) */
 };
 
 static struct sample *sq_head, *sq_tail;
 static size_t sq_len;
+static size_t sq_waited; /* queued samples whose MeterValues.conf waits for them */
 static int batch_inflight;
 static size_t batch_len;
 static struct meter_waiter *batch_waiters[METER_BATCH_MAX];
@@ -650,7 +655,7 @@ static void arm_flush(void)
 
 static void sample_free(struct sample *s)
 {
-    json_decref(s->row);
+    free(s->row);
     free(s->station_id);
     free(s);
 }
@@ -666,17 +671,33 @@ static void meter_done(pl_db_result *res, void *arg)
     batch_len = 0;
     for (size_t i = 0; i < n; i++)
         waiter_done(batch_waiters[i], db_ok(res));
-    if (sq_len >= METER_FLUSH_COUNT)
+    /* what arrived meanwhile is the next batch (group commit); a station waiting for
+     * its answer must not wait for the timer on top */
+    if (sq_len >= METER_FLUSH_COUNT || sq_waited)
         meter_flush_now();
     else if (sq_len)
         arm_flush();
+}
+
+static void meter_flush_waited(void)
+{
+    if (sq_waited && !batch_inflight)
+        meter_flush_now();
 }
 
 static void meter_flush_now(void)
 {
     if (batch_inflight || !sq_head)
         return;
-    json_t *arr = json_array();
+    /* the batch is the JSON array of the ready samples' rows, in one buffer */
+    size_t cap = 2;
+    for (struct sample *s = sq_head; s; s = s->next)
+        cap += s->row_len + 1;
+    char *text = malloc(cap + 1);
+    if (!text)
+        return;
+    size_t len = 0;
+    text[len++] = '[';
     struct sample **pp = &sq_head, *last = NULL;
     size_t n = 0;
     while (*pp && n < METER_BATCH_MAX) {
@@ -686,27 +707,30 @@ static void meter_flush_now(void)
             pp = &s->next;
             continue;
         }
-        json_array_append(arr, s->row);
+        if (n)
+            text[len++] = ',';
+        memcpy(text + len, s->row, s->row_len);
+        len += s->row_len;
         batch_waiters[n] = s->waiter;
+        if (s->waiter)
+            sq_waited--;
         *pp = s->next;
         sample_free(s);
         sq_len--;
         n++;
     }
+    text[len++] = ']';
+    text[len] = '\0';
     /* recompute the tail: entries were unlinked */
     sq_tail = NULL;
     for (struct sample *s = last ? last : sq_head; s; s = s->next)
         sq_tail = s;
     if (!n) {
-        json_decref(arr);
+        free(text);
         if (sq_len)
             arm_flush();
         return;
     }
-    char *text = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    if (!text)
-        return;
     const char *p[1] = {text};
     batch_inflight = 1;
     batch_len = n;
@@ -787,17 +811,22 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
             continue;
         }
         json_t *row = sample_row(st, evse, connector, station_tx_id, smp);
-        struct sample *s = row ? calloc(1, sizeof *s) : NULL;
+        char *text = row ? json_dumps(row, JSON_COMPACT) : NULL;
+        json_decref(row);
+        struct sample *s = text ? calloc(1, sizeof *s) : NULL;
         if (!s || !(s->station_id = strdup(st->id))) {
             free(s);
-            json_decref(row);
+            free(text);
             continue;
         }
-        s->row = row;
+        s->row = text;
+        s->row_len = strlen(text);
         s->barrier = barrier;
         s->waiter = w;
-        if (w)
+        if (w) {
             w->remaining++;
+            sq_waited++;
+        }
         if (sq_tail)
             sq_tail->next = s;
         else
@@ -977,6 +1006,7 @@ void model_shutdown(void)
     }
     sq_tail = NULL;
     sq_len = 0;
+    sq_waited = 0;
     batch_inflight = 0;
     if (flush_timer)
         event_free(flush_timer);
