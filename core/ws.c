@@ -1,6 +1,12 @@
 /*
  * ws.c — RFC 6455 WebSocket server and client on bufferevents.
  *
+ * I/O: the bufferevent connects, carries the handshake, TLS and whatever output the
+ * kernel does not take at once.  On the hot path of a plain connection we go around
+ * it: frames are written straight to the socket while nothing is queued, and an open
+ * connection is read by our own event into the same input buffer.  Together that took
+ * two epoll_ctl calls, an ioctl and a loop turn off every message.
+ *
  * The server owns its evconnlistener and parses the HTTP/1.1 upgrade itself, so the
  * owner decides (auth, subprotocol) before the 101 goes out.  Both sides share the
  * framing code: reassembly of fragments with interleaved control frames, UTF-8 checks
