@@ -159,21 +159,34 @@ async function measureWith(target, n, out) {
   await waitBooted(sim, n, 300000);
   out.storm_recover_s = +((Date.now() - t0) / 1000).toFixed(2);
   await stop(sim.proc);
-  // 3. closed-loop Heartbeat throughput (every station sends again as soon as answered)
-  sim = await startSim(target.url, n, { heartbeat_s: 3600, closed_loop: 'yes' });
-  await waitBooted(sim, n, 180000);
-  const r0 = await report(sim);
-  const c0 = cpuTicks(target.proc.pid); // the measured window only, not the boot
-  const t1 = Date.now();
-  await sleep(duration * 1000);
-  const r1 = await report(sim);
-  const secs = (Date.now() - t1) / 1000;
-  const hb = (x) => (x.actions.Heartbeat ? x.actions.Heartbeat.count : 0);
-  out.heartbeat_per_s = Math.round((hb(r1) - hb(r0)) / secs);
-  out.errors = r1.errors;
-  out.cpu_percent = Math.round(((cpuTicks(target.proc.pid) - c0) / 100) / ((Date.now() - t1) / 1000) * 100);
-  out.heartbeats_per_cpu_s = Math.round(out.heartbeat_per_s / Math.max(out.cpu_percent, 1) * 100);
-  await stop(sim.proc);
+  // 3. closed-loop throughput: every station sends again as soon as it is answered.
+  //    Heartbeats measure the message path; MeterValues add the durable write (pipelet
+  //    answers only after PostgreSQL committed the samples; the baseline stores nothing).
+  for (const action of ['Heartbeat', 'MeterValues']) {
+    sim = await startSim(target.url, n, { heartbeat_s: 3600, closed_loop: 'yes', closed_loop_action: action });
+    await waitBooted(sim, n, 180000);
+    await sleep(1000); // the loop starts once every station has booted
+    const r0 = await report(sim);
+    const c0 = cpuTicks(target.proc.pid); // the measured window only, not the boot
+    const t1 = Date.now();
+    await sleep(duration * 1000);
+    const r1 = await report(sim);
+    const secs = (Date.now() - t1) / 1000;
+    const count = (x) => (x.actions[action] ? x.actions[action].count : 0);
+    const perS = Math.round((count(r1) - count(r0)) / secs);
+    const cpu = Math.round(((cpuTicks(target.proc.pid) - c0) / 100) / ((Date.now() - t1) / 1000) * 100);
+    if (action === 'Heartbeat') {
+      out.heartbeat_per_s = perS;
+      out.cpu_percent = cpu;
+      out.heartbeats_per_cpu_s = Math.round(perS / Math.max(cpu, 1) * 100);
+      out.errors = r1.errors;
+    } else {
+      out.meter_values_per_s = perS;
+      out.meter_values_cpu_percent = cpu;
+      out.errors += r1.errors;
+    }
+    await stop(sim.proc);
+  }
   // 4. latency at a fixed realistic rate: a heartbeat every 5 s and meter values every 30 s per station
   sim = await startSim(target.url, n, { heartbeat_s: 5, heartbeat_fixed: 'yes', meter_interval_s: 30, autostart_sessions: 'yes' });
   await waitBooted(sim, n, 180000);
@@ -208,10 +221,10 @@ for (const n of sizes) {
   }
 }
 const get = (t, n) => results.runs.find((r) => r.target === t && r.stations === n) || {};
-console.log('\nstations  target     held   connect s  storm s   RSS MB  KB/conn  HB/s closed-loop  CPU%  p50/p95/p99 ms @fixed rate');
+console.log('\nstations  target     held   connect s  storm s   RSS MB  KB/conn  HB/s closed-loop  CPU%   MV/s closed-loop  p50/p95/p99 ms @fixed rate');
 for (const r of results.runs) {
   if (r.error) { console.log(`${String(r.stations).padEnd(9)} ${r.target.padEnd(9)} error: ${r.error}`); continue; }
-  console.log(`${String(r.stations).padEnd(9)} ${r.target.padEnd(9)} ${String(r.connections_held).padStart(6)} ${String(r.connect_s.toFixed(1)).padStart(10)} ${String(r.storm_recover_s).padStart(8)} ${String(r.rss_mb).padStart(8)} ${String(r.kb_per_connection).padStart(8)} ${String(r.heartbeat_per_s).padStart(17)} ${String(r.cpu_percent).padStart(5)}  ${r.latency_ms.p50}/${r.latency_ms.p95}/${r.latency_ms.p99}`);
+  console.log(`${String(r.stations).padEnd(9)} ${r.target.padEnd(9)} ${String(r.connections_held).padStart(6)} ${String(r.connect_s.toFixed(1)).padStart(10)} ${String(r.storm_recover_s).padStart(8)} ${String(r.rss_mb).padStart(8)} ${String(r.kb_per_connection).padStart(8)} ${String(r.heartbeat_per_s).padStart(17)} ${String(r.cpu_percent).padStart(5)} ${String(r.meter_values_per_s).padStart(16)}  ${r.latency_ms.p50}/${r.latency_ms.p95}/${r.latency_ms.p99}`);
 }
 console.log('\nratios (pipelet vs ocpp-rpc):');
 results.ratios = {};
@@ -221,12 +234,13 @@ for (const n of sizes) {
   const ratio = {
     heartbeat_throughput: +(a.heartbeat_per_s / b.heartbeat_per_s).toFixed(2),
     heartbeats_per_cpu_second: +(a.heartbeats_per_cpu_s / b.heartbeats_per_cpu_s).toFixed(2),
+    meter_values_throughput: +(a.meter_values_per_s / b.meter_values_per_s).toFixed(2),
     memory_per_connection: +(a.kb_per_connection / b.kb_per_connection).toFixed(2),
     p99_latency: b.latency_ms.p99 ? +(a.latency_ms.p99 / b.latency_ms.p99).toFixed(2) : null,
     storm_recovery_time: +(a.storm_recover_s / b.storm_recover_s).toFixed(2),
   };
   results.ratios[n] = ratio;
-  console.log(`  ${n} stations: heartbeat throughput x${ratio.heartbeat_throughput} (per CPU second x${ratio.heartbeats_per_cpu_second}), memory per connection x${ratio.memory_per_connection}, p99 latency x${ratio.p99_latency}, storm recovery time x${ratio.storm_recovery_time}`);
+  console.log(`  ${n} stations: heartbeat throughput x${ratio.heartbeat_throughput} (per CPU second x${ratio.heartbeats_per_cpu_second}), meter values throughput x${ratio.meter_values_throughput} (durable vs in-memory), memory per connection x${ratio.memory_per_connection}, p99 latency x${ratio.p99_latency}, storm recovery time x${ratio.storm_recovery_time}`);
 }
 mkdirSync(join(top, 'bench', 'results'), { recursive: true });
 const outFile = join(top, 'bench', 'results', 'latest.json');
