@@ -25,6 +25,7 @@
 
 #define CHAIN_MAX 10000          /* writes queued per station before we drop */
 #define METER_FLUSH_MS 200
+#define METER_WAITED_FLUSH_MS 2 /* samples someone waits for, blocked behind a write */
 #define METER_FLUSH_COUNT 500
 #define METER_PENDING_MAX 100000
 #define METER_BATCH_MAX 5000     /* samples per INSERT statement */
@@ -614,7 +615,7 @@ static unsigned long samples_dropped;
 static struct event *flush_timer;
 
 static const char SQL_METER[] =
-    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(station_id text, "
+    "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(station_id text, "
     "station_tx_id text, evse int, connector int, ts timestamptz, measurand text, "
     "value float8, unit text, phase text, context text, location text)), "
     "ins AS (INSERT INTO meter_values(station_id, transaction_id, evse, connector, ts, "
@@ -679,10 +680,29 @@ static void meter_done(pl_db_result *res, void *arg)
         arm_flush();
 }
 
+/* A write of a station completed: samples that waited behind it (their transaction
+ * row, say) may go now.  Deferred by a couple of milliseconds and coalesced: scanning
+ * the queue on every completed write was quadratic when thousands of stations wrote. */
+static struct event *waited_timer;
+
+static void waited_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    meter_flush_now();
+}
+
 static void meter_flush_waited(void)
 {
-    if (sq_waited && !batch_inflight)
-        meter_flush_now();
+    if (!sq_waited || batch_inflight)
+        return;
+    if (!waited_timer && !(waited_timer = event_new(core_base, -1, 0, waited_timer_cb, NULL)))
+        return;
+    if (!event_pending(waited_timer, EV_TIMEOUT, NULL)) {
+        struct timeval tv = {0, METER_WAITED_FLUSH_MS * 1000};
+        event_add(waited_timer, &tv);
+    }
 }
 
 static void meter_flush_now(void)
@@ -1011,4 +1031,7 @@ void model_shutdown(void)
     if (flush_timer)
         event_free(flush_timer);
     flush_timer = NULL;
+    if (waited_timer)
+        event_free(waited_timer);
+    waited_timer = NULL;
 }
