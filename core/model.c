@@ -25,7 +25,6 @@
 
 #define CHAIN_MAX 10000          /* writes queued per station before we drop */
 #define METER_FLUSH_MS 200
-#define METER_WAITED_FLUSH_MS 2 /* samples someone waits for, blocked behind a write */
 #define METER_FLUSH_COUNT 500
 #define METER_PENDING_MAX 100000
 #define METER_BATCH_MAX 5000     /* samples per INSERT statement */
@@ -51,9 +50,14 @@ struct wop {
     uint64_t seq; /* global, increasing: meter barriers compare against it */
 };
 
+struct sample;
+
 struct wchain {
     char *id;
     struct wop *head, *tail;
+    /* meter samples of a transaction whose row may still be on its way: they join the
+     * batch queue as the writes they arrived behind complete (sample.barrier) */
+    struct sample *blocked_head, *blocked_tail;
     size_t len;
     int inflight;
     int pumping;
@@ -67,7 +71,8 @@ static unsigned long writes_dropped;
 
 static void chain_pump(struct wchain *ch);
 static void chain_done(pl_db_result *res, void *arg);
-static void meter_flush_waited(void);
+static void release_blocked(struct wchain *ch, uint64_t done_seq);
+static void free_blocked(struct wchain *ch);
 
 static void wop_free(struct wop *op)
 {
@@ -80,6 +85,7 @@ static void wop_free(struct wop *op)
 
 static void chain_free(struct wchain *ch)
 {
+    free_blocked(ch);
     while (ch->head) {
         struct wop *op = ch->head;
         ch->head = op->next;
@@ -108,12 +114,13 @@ static void chain_pop(struct wchain *ch, pl_db_result *res)
         ch->tail = NULL;
     ch->len--;
     writes_pending--;
+    uint64_t seq = op->seq;
     if (op->done)
         op->done(op->arg, res); /* may queue more writes on this chain */
     else if (!res || !db_ok(res))
         log_write_error(op, res);
     wop_free(op);
-    meter_flush_waited(); /* samples behind this write may be free to go now */
+    release_blocked(ch, seq); /* samples that waited for this write may go now */
 }
 
 static void chain_retry(evutil_socket_t fd, short what, void *arg)
@@ -213,13 +220,6 @@ int model_write(const char *station_id, const char *sql, int nparams,
     writes_pending++;
     chain_pump(ch);
     return PL_OK;
-}
-
-/* Has every write queued for station_id up to seq completed? */
-static int chain_reached(const char *station_id, uint64_t seq)
-{
-    struct wchain *ch = registry_map_get(chains, station_id);
-    return !ch || !ch->head || ch->head->seq > seq;
 }
 
 /* ------------------------------------------------------------------------
@@ -605,9 +605,10 @@ struct sample {
                          thousands of JSON objects (which showed as malloc churn) */
 };
 
-static struct sample *sq_head, *sq_tail;
+static struct sample *sq_head, *sq_tail; /* ready for the next batch */
 static size_t sq_len;
-static size_t sq_waited; /* queued samples whose MeterValues.conf waits for them */
+static size_t sq_waited;   /* ready samples whose MeterValues.conf waits for them */
+static size_t blocked_len; /* samples waiting on their station's chain */
 static int batch_inflight;
 static size_t batch_len;
 static struct meter_waiter *batch_waiters[METER_BATCH_MAX];
@@ -635,6 +636,7 @@ static const char SQL_METER[] =
     "SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM upd) AS updated";
 
 static void meter_flush_now(void);
+static void meter_kick(void);
 
 static void flush_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -674,83 +676,91 @@ static void meter_done(pl_db_result *res, void *arg)
         waiter_done(batch_waiters[i], db_ok(res));
     /* what arrived meanwhile is the next batch (group commit); a station waiting for
      * its answer must not wait for the timer on top */
-    if (sq_len >= METER_FLUSH_COUNT || sq_waited)
+    meter_kick();
+}
+
+static void sample_ready(struct sample *s)
+{
+    s->next = NULL;
+    if (sq_tail)
+        sq_tail->next = s;
+    else
+        sq_head = s;
+    sq_tail = s;
+    sq_len++;
+    if (s->waiter)
+        sq_waited++;
+}
+
+/* After samples became ready: someone waits -> now (or when the batch in flight is
+ * done); a full batch -> now; otherwise the timer gathers a bigger batch. */
+static void meter_kick(void)
+{
+    if (!sq_len || batch_inflight)
+        return;
+    if (sq_waited || sq_len >= METER_FLUSH_COUNT)
         meter_flush_now();
-    else if (sq_len)
+    else
         arm_flush();
 }
 
-/* A write of a station completed: samples that waited behind it (their transaction
- * row, say) may go now.  Deferred by a couple of milliseconds and coalesced: scanning
- * the queue on every completed write was quadratic when thousands of stations wrote. */
-static struct event *waited_timer;
-
-static void waited_timer_cb(evutil_socket_t fd, short what, void *arg)
+static void release_blocked(struct wchain *ch, uint64_t done_seq)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
-    meter_flush_now();
+    int released = 0;
+    while (ch->blocked_head && ch->blocked_head->barrier <= done_seq) {
+        struct sample *s = ch->blocked_head;
+        ch->blocked_head = s->next;
+        if (!ch->blocked_head)
+            ch->blocked_tail = NULL;
+        blocked_len--;
+        sample_ready(s);
+        released = 1;
+    }
+    if (released)
+        meter_kick();
 }
 
-static void meter_flush_waited(void)
+static void free_blocked(struct wchain *ch)
 {
-    if (!sq_waited || batch_inflight)
-        return;
-    if (!waited_timer && !(waited_timer = event_new(core_base, -1, 0, waited_timer_cb, NULL)))
-        return;
-    if (!event_pending(waited_timer, EV_TIMEOUT, NULL)) {
-        struct timeval tv = {0, METER_WAITED_FLUSH_MS * 1000};
-        event_add(waited_timer, &tv);
+    while (ch->blocked_head) {
+        struct sample *s = ch->blocked_head;
+        ch->blocked_head = s->next;
+        blocked_len--;
+        sample_free(s);
     }
+    ch->blocked_tail = NULL;
 }
 
 static void meter_flush_now(void)
 {
     if (batch_inflight || !sq_head)
         return;
-    /* the batch is the JSON array of the ready samples' rows, in one buffer */
-    size_t cap = 2;
-    for (struct sample *s = sq_head; s; s = s->next)
+    /* the batch is the JSON array of the first ready samples' rows, in one buffer */
+    size_t cap = 2, n = 0;
+    for (struct sample *s = sq_head; s && n < METER_BATCH_MAX; s = s->next, n++)
         cap += s->row_len + 1;
     char *text = malloc(cap + 1);
     if (!text)
         return;
     size_t len = 0;
     text[len++] = '[';
-    struct sample **pp = &sq_head, *last = NULL;
-    size_t n = 0;
-    while (*pp && n < METER_BATCH_MAX) {
-        struct sample *s = *pp;
-        if (!chain_reached(s->station_id, s->barrier)) { /* its transaction is not written yet */
-            last = s;
-            pp = &s->next;
-            continue;
-        }
-        if (n)
+    for (size_t i = 0; i < n; i++) {
+        struct sample *s = sq_head;
+        sq_head = s->next;
+        if (i)
             text[len++] = ',';
         memcpy(text + len, s->row, s->row_len);
         len += s->row_len;
-        batch_waiters[n] = s->waiter;
+        batch_waiters[i] = s->waiter;
         if (s->waiter)
             sq_waited--;
-        *pp = s->next;
         sample_free(s);
         sq_len--;
-        n++;
     }
+    if (!sq_head)
+        sq_tail = NULL;
     text[len++] = ']';
     text[len] = '\0';
-    /* recompute the tail: entries were unlinked */
-    sq_tail = NULL;
-    for (struct sample *s = last ? last : sq_head; s; s = s->next)
-        sq_tail = s;
-    if (!n) {
-        free(text);
-        if (sq_len)
-            arm_flush();
-        return;
-    }
     const char *p[1] = {text};
     batch_inflight = 1;
     batch_len = n;
@@ -816,12 +826,14 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
         waiter_done(w, 0);
         return;
     }
-    struct wchain *ch = registry_map_get(chains, st->id);
+    /* a transaction's samples go in after its row: when writes of the station are
+     * still queued (its StartTransaction, say), they wait for the last of them */
+    struct wchain *ch = station_tx_id ? registry_map_get(chains, st->id) : NULL;
     uint64_t barrier = ch && ch->tail ? ch->tail->seq : 0;
     size_t i;
     json_t *smp;
     json_array_foreach(samples, i, smp) {
-        if (sq_len >= METER_PENDING_MAX) {
+        if (sq_len + blocked_len >= METER_PENDING_MAX) {
             if (samples_dropped++ % 1000 == 0)
                 core_log(PL_LOG_ERROR, "station",
                          "meter value queue full (%d): dropping samples (%lu so far)",
@@ -843,27 +855,24 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
         s->row_len = strlen(text);
         s->barrier = barrier;
         s->waiter = w;
-        if (w) {
+        if (w)
             w->remaining++;
-            sq_waited++;
+        if (barrier) {
+            if (ch->blocked_tail)
+                ch->blocked_tail->next = s;
+            else
+                ch->blocked_head = s;
+            ch->blocked_tail = s;
+            blocked_len++;
+        } else {
+            sample_ready(s);
         }
-        if (sq_tail)
-            sq_tail->next = s;
-        else
-            sq_head = s;
-        sq_tail = s;
-        sq_len++;
     }
     bus_emit("meter.values", st->id,
              json_pack("{s:i, s:i, s:s?, s:o}", "evse", evse, "connector", connector,
                        "station_tx_id", station_tx_id, "samples", samples));
     waiter_done(w, 1);
-    if (w && sq_len && !batch_inflight)
-        meter_flush_now(); /* someone waits: do not hold the batch for the timer */
-    else if (sq_len >= METER_FLUSH_COUNT)
-        meter_flush_now();
-    else if (sq_len)
-        arm_flush();
+    meter_kick();
 }
 
 void model_flush(void)
@@ -873,7 +882,7 @@ void model_flush(void)
 
 size_t model_pending(void)
 {
-    return writes_pending + sq_len + (batch_inflight ? batch_len : 0);
+    return writes_pending + sq_len + blocked_len + (batch_inflight ? batch_len : 0);
 }
 
 unsigned long model_dropped_samples(void)
@@ -1027,11 +1036,9 @@ void model_shutdown(void)
     sq_tail = NULL;
     sq_len = 0;
     sq_waited = 0;
+    blocked_len = 0;
     batch_inflight = 0;
     if (flush_timer)
         event_free(flush_timer);
     flush_timer = NULL;
-    if (waited_timer)
-        event_free(waited_timer);
-    waited_timer = NULL;
 }
