@@ -218,3 +218,31 @@ test('unknown-station policy pending: BootNotification Pending, other messages r
     await gw2.stop();
   }
 });
+
+test('each reconnect replaces the live connection, however late the replaced one closes', async () => {
+  const gw = await startGateway({ plugins: ['ocpp201', 'headless'] });
+  const closed = (c) => new Promise((res) => c.once('close', res));
+  try {
+    const a = await station(gw, 'V201-REP');
+    await boot(a);
+    const aClosed = closed(a);
+    const b = await station(gw, 'V201-REP');
+    await aClosed; // A was closed by the gateway when B arrived
+    await b.call('Heartbeat', {});
+    // A's close came after B was registered: C must still find and replace B
+    const bClosed = closed(b);
+    const c = await station(gw, 'V201-REP');
+    await bClosed;
+    await c.call('Heartbeat', {});
+    const online = (await gw.api('GET', '/api/v1/stations/V201-REP')).body;
+    assert.equal(online.online, true);
+    await c.close();
+    await gw.waitFor(async () => (await gw.api('GET', '/api/v1/stations/V201-REP')).body.online === false, 10000, 'offline after the last close');
+    // and it comes back
+    const d = await station(gw, 'V201-REP');
+    await d.call('Heartbeat', {});
+    await d.close();
+  } finally {
+    await gw.stop();
+  }
+});
