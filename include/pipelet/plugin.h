@@ -148,7 +148,7 @@ struct pl_http_response {
     uint32_t size;
     int status;               /* HTTP status, or 0 when no response (see error) */
     const char *error;        /* NULL on a response; else "timeout", "connect: ...", "tls: ..." */
-    const char *body;         /* not NUL-terminated beyond body_len guaranteed? it is NUL-terminated */
+    const char *body;         /* NUL-terminated (body[body_len] == '\0'); at most 1 MiB, truncated beyond */
     size_t body_len;
     double latency_ms;
 };
