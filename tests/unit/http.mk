@@ -1,6 +1,6 @@
 # The HTTP router: a real listener and libevent's HTTP client on one loop.
 check_PROGRAMS += tests/unit/test_http
 TESTS += tests/unit/test_http
-tests_unit_test_http_SOURCES = tests/unit/test_http.c
+tests_unit_test_http_SOURCES = tests/unit/test_http.c tests/unit/unit_loop.h
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_http_LDADD = core/libpipeletcore.la $(CHECK_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)

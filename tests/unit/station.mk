@@ -1,7 +1,7 @@
 # The station registry, model persistence and command tracker (needs PIPELET_TEST_PGURL).
 check_PROGRAMS += tests/unit/test_station
 TESTS += tests/unit/test_station
-tests_unit_test_station_SOURCES = tests/unit/test_station.c
+tests_unit_test_station_SOURCES = tests/unit/test_station.c tests/unit/unit_loop.h
 tests_unit_test_station_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBPQ_CFLAGS)
 tests_unit_test_station_LDADD = core/libpipeletcore.la $(CHECK_LIBS) $(LIBPQ_LIBS) \
 	$(LIBEVENT_LIBS) $(JANSSON_LIBS)

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "core.h"
 #include "http.h"
+#include "unit_loop.h"
 
 static int port;
 
@@ -280,15 +281,11 @@ int main(void)
     tcase_add_test(tc, rate_limit_per_key_with_retry_after);
     tcase_add_test(tc, streamed_replies);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = unit_run_suite(s);
     http_shutdown();
     apikey_free();
     config_free();
     evdns_base_free(core_dns, 0);
     event_base_free(core_base);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "core.h"
 #include "ocppj.h"
+#include "unit_loop.h"
 
 static const struct pl_ocpp_api *api;
 static int port;
@@ -127,28 +128,26 @@ static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r
 }
 
 /* ---- the loop ---- */
-static void tick(evutil_socket_t fd, short what, void *arg)
+struct int_at_least {
+    const int *v;
+    int want;
+};
+
+static int reached(void *arg)
 {
-    (void)fd;
-    (void)what;
-    (void)arg;
+    const struct int_at_least *w = arg;
+    return *w->v >= w->want;
 }
 
 static int run_until_int(const int *v, int want, unsigned ms)
 {
-    struct event *t = event_new(core_base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(t, &tv);
-    for (uint64_t deadline = core_now_ms() + ms; *v < want && core_now_ms() < deadline;)
-        event_base_loop(core_base, EVLOOP_ONCE);
-    event_free(t);
-    return *v >= want;
+    struct int_at_least w = {v, want};
+    return unit_run_until(reached, &w, ms);
 }
 
 static void run_for(unsigned ms)
 {
-    int never = 0;
-    run_until_int(&never, 1, ms);
+    unit_run_for(ms);
 }
 
 static void reset_records(void)
@@ -382,16 +381,12 @@ int main(void)
     tcase_add_test(tc, closing_completes_every_pending_call);
     tcase_add_test(tc, unknown_stations_are_refused_at_the_handshake);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc_suite = unit_run_suite(s);
     ocppj_shutdown();
     run_for(200);
     ocppj_shutdown();
     config_free();
     evdns_base_free(core_dns, 0);
     event_base_free(core_base);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc_suite;
 }

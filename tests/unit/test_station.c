@@ -17,6 +17,7 @@
 #include "db.h"
 #include "model.h"
 #include "registry.h"
+#include "unit_loop.h"
 
 extern const struct pl_migration core_migrations[];
 extern const unsigned long core_migrations_count;
@@ -26,25 +27,10 @@ static PGconn *check_conn; /* a plain blocking connection for assertions */
 static int db_ready;
 
 /* ---- loop helpers ---- */
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
 /* Run the loop until cond() holds (or 10 s pass: then the test fails). */
 static int run_until(int (*cond)(void *), void *arg)
 {
-    struct event *t = event_new(core_base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(t, &tv);
-    uint64_t deadline = core_now_ms() + 10000;
-    int ok;
-    while (!(ok = cond(arg)) && core_now_ms() < deadline)
-        event_base_loop(core_base, EVLOOP_ONCE);
-    event_free(t);
-    return ok;
+    return unit_run_until(cond, arg, 10000);
 }
 
 static int model_idle(void *arg)
@@ -924,12 +910,8 @@ int main(void)
     tcase_add_test(tc, op_names_round_trip);
     tcase_add_test(tc, message_log_filters_by_action_and_direction);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
     /* one process: the pool, the loop and the registry are shared by the tests */
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = unit_run_suite(s) != EXIT_SUCCESS;
 
     registry_shutdown();
     db_shutdown();

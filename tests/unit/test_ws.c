@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "unit_loop.h"
 #include "ws.h"
 
 /* ---- one side of a connection, as its callbacks saw it ---- */
@@ -99,24 +100,9 @@ static const struct ws_callbacks srv_cb = {on_upgrade, on_open, on_message, on_c
 static const struct ws_callbacks cli_cb = {NULL, on_open, on_message, on_close};
 
 /* ---- the loop ---- */
-static void tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
-/* Run the loop until *flag is set or ms pass; returns the flag. */
 static int run_until(const int *flag, unsigned ms)
 {
-    struct event *t = event_new(core_base, -1, EV_PERSIST, tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(t, &tv);
-    uint64_t deadline = core_now_ms() + ms;
-    while (!*flag && core_now_ms() < deadline)
-        event_base_loop(core_base, EVLOOP_ONCE);
-    event_free(t);
-    return *flag;
+    return unit_run_until_flag(flag, ms);
 }
 
 static size_t want_msgs;
@@ -381,10 +367,5 @@ int main(void)
     tcase_add_test(tc, vanishing_peer_is_1006);
     tcase_add_test(tc, send_after_close_started_is_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run_suite(s);
 }
