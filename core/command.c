@@ -268,6 +268,9 @@ void station_api_complete(pl_command *c, int status, json_t *result, const char 
         c->error = NULL;
     }
     core_now_rfc3339(c->completed_at, sizeof c->completed_at);
+    /* state a command changes on the station is recorded here, whoever sent it */
+    if (status == PL_CMD_ACCEPTED && c->op == PL_OP_SEND_LOCAL_LIST)
+        model_local_list_sent(c->station_id, c->args);
     st_unlink(c);
     if (c->timer)
         event_del(c->timer);

@@ -61,6 +61,7 @@ struct wchain {
     size_t len;
     int inflight;
     int pumping;
+    int orphan; /* the model shut down while its head was in flight: freed when it lands */
     struct event *retry; /* the pool's queue was full: try again shortly */
 };
 
@@ -71,6 +72,7 @@ static unsigned long writes_dropped;
 
 static void chain_pump(struct wchain *ch);
 static void chain_done(pl_db_result *res, void *arg);
+static int model_closed; /* model_shutdown ran: answers still landing only clean up */
 static void release_blocked(struct wchain *ch, uint64_t done_seq);
 static void free_blocked(struct wchain *ch);
 
@@ -90,7 +92,8 @@ static void chain_free(struct wchain *ch)
         struct wop *op = ch->head;
         ch->head = op->next;
         wop_free(op);
-        writes_pending--;
+        if (!model_closed)
+            writes_pending--;
     }
     if (ch->retry)
         event_free(ch->retry);
@@ -163,10 +166,18 @@ static void chain_pump(struct wchain *ch)
     }
 }
 
+
 static void chain_done(pl_db_result *res, void *arg)
 {
     struct wchain *ch = arg;
     ch->inflight = 0;
+    if (ch->orphan) { /* its owner still hears how the write ended, nothing more is sent */
+        struct wop *op = ch->head;
+        if (op && op->done)
+            op->done(op->arg, res);
+        chain_free(ch);
+        return;
+    }
     chain_pop(ch, res);
     chain_pump(ch);
 }
@@ -174,6 +185,8 @@ static void chain_done(pl_db_result *res, void *arg)
 int model_write(const char *station_id, const char *sql, int nparams,
                 const char *const *params, model_done_cb done, void *arg)
 {
+    if (model_closed)
+        return PL_EOFFLINE;
     if (!chains && !(chains = registry_map_new()))
         return PL_ENOMEM;
     struct wchain *ch = registry_map_get(chains, station_id);
@@ -648,6 +661,8 @@ static void flush_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 static void arm_flush(void)
 {
+    if (model_closed)
+        return;
     if (!flush_timer && !(flush_timer = event_new(core_base, -1, 0, flush_timer_cb, NULL)))
         return;
     if (event_pending(flush_timer, EV_TIMEOUT, NULL))
@@ -696,7 +711,7 @@ static void sample_ready(struct sample *s)
  * done); a full batch -> now; otherwise the timer gathers a bigger batch. */
 static void meter_kick(void)
 {
-    if (!sq_len || batch_inflight)
+    if (!sq_len || batch_inflight || model_closed)
         return;
     if (sq_waited || sq_len >= METER_FLUSH_COUNT)
         meter_flush_now();
@@ -821,7 +836,7 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
         cb(arg, 0);
         cb = NULL;
     }
-    if (!st || !json_is_array(samples)) {
+    if (!st || !json_is_array(samples) || model_closed) {
         json_decref(samples);
         waiter_done(w, 0);
         return;
@@ -988,6 +1003,40 @@ void station_api_record(pl_station *st, const char *kind, json_t *data)
     bus_emit(topic, st->id, data);
 }
 
+static const char SQL_LOCAL_LIST[] =
+    "WITH raw AS (SELECT x.value AS v, x.ordinality AS n FROM json_array_elements($2::json) "
+    "WITH ORDINALITY x), "
+    /* the last entry of a token wins */
+    "e AS (SELECT DISTINCT ON (v->>'id_token') v->>'id_token' AS id_token, v->>'status' AS status, "
+    "v->>'expiry' AS expiry, v->>'parent' AS parent FROM raw WHERE v->>'id_token' IS NOT NULL "
+    "ORDER BY v->>'id_token', n DESC), "
+    "gone AS (DELETE FROM station_docs d WHERE d.station_id = $1 AND d.kind = 'local_list' AND ("
+    "($3 = 'Full' AND NOT EXISTS (SELECT 1 FROM e WHERE e.id_token = d.key)) OR "
+    "($3 <> 'Full' AND EXISTS (SELECT 1 FROM e WHERE e.id_token = d.key AND e.status IS NULL)))), "
+    "kept AS (INSERT INTO station_docs(station_id, kind, key, value, updated_at) "
+    "SELECT $1, 'local_list', e.id_token, jsonb_strip_nulls(jsonb_build_object('status', "
+    "coalesce(e.status, 'Accepted'), 'expiry', e.expiry, 'parent', e.parent)), now() FROM e "
+    "WHERE $3 = 'Full' OR e.status IS NOT NULL "
+    "ON CONFLICT (station_id, kind, key) DO UPDATE SET value = excluded.value, updated_at = now()) "
+    "INSERT INTO station_docs(station_id, kind, key, value, updated_at) "
+    "VALUES ($1, 'local_list_version', 'version', jsonb_build_object('version', $4::int), now()) "
+    "ON CONFLICT (station_id, kind, key) DO UPDATE SET value = excluded.value, updated_at = now()";
+
+void model_local_list_sent(const char *station_id, json_t *args)
+{
+    json_t *entries = json_object_get(args, "entries");
+    const char *type = json_string_value(json_object_get(args, "update_type"));
+    json_t *version = json_object_get(args, "version");
+    if (!station_id || !type || !json_is_integer(version))
+        return;
+    char *text = json_is_array(entries) ? json_dumps(entries, JSON_COMPACT) : NULL;
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)json_integer_value(version));
+    const char *p[4] = {station_id, text ? text : "[]", type, v};
+    model_write(station_id, SQL_LOCAL_LIST, 4, p, NULL, NULL);
+    free(text);
+}
+
 void station_api_put_doc(pl_station *st, const char *kind, const char *key, json_t *value)
 {
     if (!st || !kind || !key) {
@@ -1014,16 +1063,36 @@ void station_api_put_doc(pl_station *st, const char *kind, const char *key, json
 }
 
 /* ------------------------------------------------------------------------ */
+/* At shutdown: a chain with a query in flight stays until the pool answers it (the pool
+ * shuts down after the registry and fails what is in flight); the rest goes now. */
 static void free_chain(void *val, void *arg)
 {
     (void)arg;
-    chain_free(val);
+    struct wchain *ch = val;
+    if (!ch->inflight || !ch->head) {
+        chain_free(ch);
+        return;
+    }
+    struct wop *op = ch->head->next;
+    while (op) {
+        struct wop *next = op->next;
+        wop_free(op);
+        op = next;
+    }
+    ch->head->next = NULL;
+    ch->tail = ch->head;
+    free_blocked(ch);
+    if (ch->retry)
+        event_del(ch->retry);
+    ch->orphan = 1;
 }
 
 void model_shutdown(void)
 {
-    /* The pool is closed before the registry: whatever is still queued is lost
-     * (it was logged by the pool as failed). */
+    /* Queued writes are lost (a drain before shutdown gives them their chance); a
+     * write or a meter batch in flight is answered by the pool's shutdown, which comes
+     * after ours, and only cleans up then. */
+    model_closed = 1;
     registry_map_foreach(chains, free_chain, NULL);
     registry_map_free(chains);
     chains = NULL;

@@ -16,6 +16,11 @@ typedef void (*model_done_cb)(void *arg, pl_db_result *res);
 int model_write(const char *station_id, const char *sql, int nparams,
                 const char *const *params, model_done_cb done, void *arg);
 /* Send the pending meter values now (shutdown, tests). */
+/* A SEND_LOCAL_LIST the station accepted: record the list it now holds (station_docs
+ * kinds "local_list", key = id token, and "local_list_version"), Full replacing and
+ * Differential updating or removing entries, in one statement on the station's chain.
+ * Whoever sent it (REST, MCP, roaming) gets the same record. */
+void model_local_list_sent(const char *station_id, json_t *args /* borrowed */);
 void model_flush(void);
 /* Writes queued or in flight (tests wait for 0). */
 size_t model_pending(void);

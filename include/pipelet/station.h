@@ -41,6 +41,7 @@ extern "C" {
  *                          "retry_interval":N?,"log_type":S?,"request_id":N?} -> {"file_name"}
  *  SEND_LOCAL_LIST        {"version":N,"update_type":"Full"|"Differential",
  *                          "entries":[{"id_token":S,"status":S?,"expiry":S?,"parent":S?}]}
+ *                         accepted -> the core records the list (station_docs "local_list")
  *  GET_LOCAL_LIST_VERSION {}  -> {"version":N}
  *  CLEAR_CACHE            {}
  *  RESERVE                {"reservation_id":N,"evse":N|0,"id_token":S,"expiry":S,"parent":S?}

@@ -2,8 +2,9 @@
  * config_routes.c — configuration keys and the local authorization list of a station:
  * live reads when the station is online, the core's stored documents (station_docs)
  * otherwise; writes go through SET_CONFIGURATION / SEND_LOCAL_LIST / CLEAR_CACHE.
- * After an accepted SEND_LOCAL_LIST the gateway records the list it sent as documents
- * (kind "local_list", key = id token; kind "local_list_version", key "version").
+ * After an accepted SEND_LOCAL_LIST the core records the list the station holds as
+ * documents (kind "local_list", key = id token; kind "local_list_version", key
+ * "version"), whichever plugin sent it; this file reads them back.
  */
 #include "headless.h"
 
@@ -415,74 +416,12 @@ void hl_local_list_get(pl_request *req, void *arg)
 }
 
 /* ---- PUT /stations/{id}/local-list ---- */
-struct ll_prune {
-    struct headless *hl;
-    char *station;
-    json_t *keep; /* object: id_token -> true */
-};
-
-/* A full update replaced the list: forget stored entries it did not carry. */
-static void on_prune_keys(pl_db_result *res, void *arg)
-{
-    struct ll_prune *p = arg;
-    const struct pl_host *h = p->hl->host;
-    pl_station *st = p->hl->st->find(p->station);
-    if (h->db_ok(res) && st)
-        for (int i = 0; i < h->db_ntuples(res); i++) {
-            const char *k = h->db_value(res, i, 0);
-            if (k && !json_object_get(p->keep, k))
-                p->hl->st->put_doc(st, "local_list", k, NULL);
-        }
-    json_decref(p->keep);
-    free(p->station);
-    free(p);
-}
-
 static void ll_accepted(struct hl_cmd *c, pl_request *req, const char *cmd_id, json_t *result)
 {
+    /* the core recorded the list the station accepted (model_local_list_sent) */
     struct headless *hl = hl_cmd_udata(c);
     json_t *args = hl_cmd_args(c);
-    const char *station = hl_cmd_station(c);
     json_t *entries = json_object_get(args, "entries");
-    int full = !strcmp(json_string_value(json_object_get(args, "update_type")), "Full");
-    pl_station *st = station ? hl->st->find(station) : NULL;
-    if (st) {
-        json_t *keep = json_object();
-        size_t i;
-        json_t *e;
-        json_array_foreach(entries, i, e) {
-            const char *tok = json_string_value(json_object_get(e, "id_token"));
-            json_t *v = json_deep_copy(e);
-            json_object_del(v, "id_token");
-            json_object_set_new(keep, tok, json_true());
-            if (!full && !json_object_get(v, "status")) { /* differential removal */
-                json_decref(v);
-                hl->st->put_doc(st, "local_list", tok, NULL);
-            } else {
-                hl->st->put_doc(st, "local_list", tok, v);
-            }
-        }
-        hl->st->put_doc(st, "local_list_version", "version",
-                        json_pack("{s:O}", "version", json_object_get(args, "version")));
-        struct ll_prune *p = full ? calloc(1, sizeof *p) : NULL;
-        if (p && (p->station = strdup(station))) {
-            p->hl = hl;
-            p->keep = keep;
-            keep = NULL;
-            const char *params[1] = {p->station};
-            if (hl->host->db_query(hl->self,
-                                   "SELECT key FROM station_docs WHERE station_id = $1 AND "
-                                   "kind = 'local_list'",
-                                   1, params, on_prune_keys, p) < 0) {
-                json_decref(p->keep);
-                free(p->station);
-                free(p);
-            }
-        } else if (p) {
-            free(p);
-        }
-        json_decref(keep);
-    }
     hl->host->reply_json(req, 200,
                          json_pack("{s:s, s:s, s:O?, s:I, s:O?}", "command_id", cmd_id, "status",
                                    "Accepted", "version", json_object_get(args, "version"),
