@@ -19,6 +19,7 @@
 #include "ws.h"
 
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -735,7 +736,11 @@ static pl_ocpp_conn *api_connect(pl_plugin_handle *self, const struct pl_ocpp_cl
     }
     struct ws_limits lim = {O.server_lim.max_message, 0, 0, 10};
     conn_link(c);
-    ws_conn *ws = ws_connect(url, o->subprotocol, authorization, o->source_addr, &lim, &client_cb, c);
+    /* ca_file came with ABI 1.1: read it only from callers that know it */
+    const char *ca_file = o->size >= offsetof(struct pl_ocpp_client_opts, ca_file) + sizeof o->ca_file
+                              ? o->ca_file
+                              : NULL;
+    ws_conn *ws = ws_connect(url, o->subprotocol, authorization, o->source_addr, ca_file, &lim, &client_cb, c);
     if (!ws) {
         conn_unlink(c);
         conn_free(c);
@@ -868,6 +873,7 @@ void ocppj_shutdown(void)
     }
     free(O.prefix);
     O.prefix = NULL;
+    ws_client_tls_free();
 }
 
 json_t *ocppj_stats(void)

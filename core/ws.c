@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,6 @@ struct ws_listener {
 
 struct ws_conn {
     struct bufferevent *bev;
-    SSL_CTX *ssl_ctx;              /* client wss:// */
     const struct ws_callbacks *cb;
     void *arg;
     struct ws_listener *listener;  /* server side */
@@ -151,8 +151,6 @@ static void conn_free(struct ws_conn *c)
         event_free(c->rev);
     if (c->bev)
         bufferevent_free(c->bev);
-    if (c->ssl_ctx)
-        SSL_CTX_free(c->ssl_ctx);
     if (c->msg)
         evbuffer_free(c->msg);
     free(c->path);
@@ -997,8 +995,61 @@ void ws_listener_free(ws_listener *l)
 
 /* ---------- client ---------- */
 
+/* TLS client contexts, one per CA file (NULL: the system store), shared by every
+ * connection: loading a CA bundle per connection cost milliseconds and most of a
+ * megabyte each, for a fleet of thousands of wss:// stations. */
+#define TLS_CTX_MAX 16
+static struct {
+    char *ca_file;
+    SSL_CTX *ctx;
+} tls_ctxs[TLS_CTX_MAX];
+
+static SSL_CTX *client_tls_ctx(const char *ca_file)
+{
+    for (int i = 0; i < TLS_CTX_MAX && tls_ctxs[i].ctx; i++)
+        if ((!ca_file && !tls_ctxs[i].ca_file) ||
+            (ca_file && tls_ctxs[i].ca_file && !strcmp(ca_file, tls_ctxs[i].ca_file)))
+            return tls_ctxs[i].ctx;
+    int slot = 0;
+    while (slot < TLS_CTX_MAX && tls_ctxs[slot].ctx)
+        slot++;
+    if (slot == TLS_CTX_MAX) {
+        core_log(PL_LOG_ERROR, "ws", "more than %d CA files for outgoing TLS", TLS_CTX_MAX);
+        return NULL;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
+                : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        core_log(PL_LOG_ERROR, "ws", "cannot load CA certificates from %s",
+                 ca_file ? ca_file : "the system store");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (ca_file && !(tls_ctxs[slot].ca_file = strdup(ca_file))) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    tls_ctxs[slot].ctx = ctx;
+    return ctx;
+}
+
+void ws_client_tls_free(void)
+{
+    for (int i = 0; i < TLS_CTX_MAX; i++) {
+        if (tls_ctxs[i].ctx)
+            SSL_CTX_free(tls_ctxs[i].ctx);
+        free(tls_ctxs[i].ca_file);
+        tls_ctxs[i].ctx = NULL;
+        tls_ctxs[i].ca_file = NULL;
+    }
+}
+
 ws_conn *ws_connect(const char *url, const char *subprotocol, const char *authorization,
-                    const char *source_addr, const struct ws_limits *lim,
+                    const char *source_addr, const char *ca_file, const struct ws_limits *lim,
                     const struct ws_callbacks *cb, void *conn_arg)
 {
     int tls;
@@ -1068,17 +1119,20 @@ ws_conn *ws_connect(const char *url, const char *subprotocol, const char *author
         }
     }
     if (tls) {
-        c->ssl_ctx = SSL_CTX_new(TLS_client_method());
-        SSL *ssl = c->ssl_ctx ? SSL_new(c->ssl_ctx) : NULL;
+        SSL_CTX *ctx = client_tls_ctx(ca_file);
+        SSL *ssl = ctx ? SSL_new(ctx) : NULL; /* holds its own reference to ctx */
         if (!ssl) {
             if (fd >= 0)
                 close(fd);
             goto fail;
         }
-        SSL_CTX_set_default_verify_paths(c->ssl_ctx);
-        SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
         SSL_set_tlsext_host_name(ssl, host);
-        SSL_set1_host(ssl, host);
+        /* the certificate must name the host we asked for (DNS name or IP address) */
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+        else
+            SSL_set1_host(ssl, host);
         c->bev = bufferevent_openssl_socket_new(core_base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                 BEV_OPT_CLOSE_ON_FREE);
     } else {

@@ -53,11 +53,14 @@ ws_listener *ws_listen(const char *addr, int port, const struct ws_limits *lim,
 void ws_listener_free(ws_listener *l);
 int ws_listener_port(ws_listener *l);   /* the bound port (useful with port 0) */
 
-/* Client: url "ws://host:port/path" (wss:// with TLS).  authorization: full header
- * value or NULL.  source_addr: local IPv4 to bind or NULL.  Returns NULL on a bad URL. */
+/* Client: url "ws://host:port/path" (wss:// with TLS, the server's certificate verified
+ * against ca_file, or the system store when NULL, and matched to the host).
+ * authorization: full header value or NULL.  source_addr: local IPv4 to bind or NULL.
+ * Returns NULL on a bad URL or unusable CA file. */
 ws_conn *ws_connect(const char *url, const char *subprotocol, const char *authorization,
-                    const char *source_addr, const struct ws_limits *lim,
+                    const char *source_addr, const char *ca_file, const struct ws_limits *lim,
                     const struct ws_callbacks *cb, void *conn_arg);
+void ws_client_tls_free(void); /* at exit: the shared TLS client contexts */
 
 int ws_send_text(ws_conn *c, const char *data, size_t len);   /* 0 or -1 (closing) */
 int ws_send_binary(ws_conn *c, const void *data, size_t len);

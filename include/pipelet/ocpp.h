@@ -142,6 +142,9 @@ struct pl_ocpp_client_opts {
     const char *source_addr;   /* bind to this local IPv4 address, or NULL */
     int append_id;
     int validate;              /* 1: validate in/out like the server (default for sims) */
+    /* ABI 1.1 */
+    const char *ca_file;       /* wss://: PEM CA certificates to verify the CSMS with, or
+                                  NULL for the system store */
 };
 
 struct pl_ocpp_api {

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define PL_ABI_MAJOR 1
-#define PL_ABI_MINOR 0
+#define PL_ABI_MINOR 1
 
 /* The build signature: things that must match between host and plugin even when
  * the ABI numbers do (pointer and long size, sanitizer instrumentation). */

@@ -140,6 +140,11 @@ static json_t *create_fleet(struct sim *s, json_t *body, char *fleet_id, size_t 
         snprintf(err, errlen, "csms_url must be ws:// or wss://");
         return NULL;
     }
+    json_t *ca = json_object_get(tpl, "csms_ca_file");
+    if (ca && (!json_is_string(ca) || access(json_string_value(ca), R_OK) != 0)) {
+        snprintf(err, errlen, "csms_ca_file must name a readable PEM file on the simulator's host");
+        return NULL;
+    }
     const char *prefix = json_string_value(json_object_get(body, "id_prefix"));
     snprintf(fleet_id, fidlen, "fleet-%d", ++s->fleet_seq);
     char pbuf[48];
@@ -675,6 +680,9 @@ static int sim_start(void *state)
                                      two ? (pass == 0 ? "SIM16-" : "SIM201-") : h->config_get(s->self, "id_prefix", "SIM-"));
             if (url)
                 json_object_set_new(json_object_get(body, "template"), "csms_url", json_string(url));
+            const char *ca = h->config_get(s->self, "autostart_csms_ca_file", NULL);
+            if (ca)
+                json_object_set_new(json_object_get(body, "template"), "csms_ca_file", json_string(ca));
             if (sessions)
                 json_object_set_new(body, "auto_sessions",
                                     json_pack("{s:f, s:{s:f, s:f}}", "arrival_per_hour", 30.0, "duration_s", "mean", 240.0, "sd", 60.0));

@@ -50,6 +50,7 @@ struct sim_station {
     char source_addr[16];          /* local address to connect from, or "" */
     int v201;
     char *url, *password;
+    char *ca_file;                 /* wss://: CA certificates of the CSMS, or NULL */
     char vendor[32], model[32], firmware[48];
     int dc;
     int nconn;

@@ -485,7 +485,7 @@ void sim_station_connect(struct sim_station *st)
     st->want_connected = 1;
     struct pl_ocpp_client_opts o = {sizeof o, st->url, st->id, st->v201 ? "ocpp2.0.1" : "ocpp1.6",
                                     st->password, st->source_addr[0] ? st->source_addr : NULL, 1,
-                                    st->sim->validate};
+                                    st->sim->validate, st->ca_file};
     st->state = SIM_CONNECTING;
     st->c = st->sim->ocpp->connect(st->sim->self, &o, st->v201 ? &handler201 : &handler16, st);
     if (!st->c) {
@@ -1019,6 +1019,8 @@ struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, 
     st->url = strdup(tpl_str(tpl, "csms_url", "ws://127.0.0.1:9000/ocpp"));
     const char *pw = tpl_str(tpl, "password", NULL);
     st->password = pw ? strdup(pw) : NULL;
+    const char *ca = tpl_str(tpl, "csms_ca_file", NULL);
+    st->ca_file = ca ? strdup(ca) : NULL;
     snprintf(st->vendor, sizeof st->vendor, "%s", tpl_str(tpl, "vendor", "PipeletSim"));
     snprintf(st->model, sizeof st->model, "%s", tpl_str(tpl, "model", st->v201 ? "Sim-201" : "Sim-16"));
     snprintf(st->firmware, sizeof st->firmware, "%s", tpl_str(tpl, "firmware", "1.0.0"));
@@ -1084,6 +1086,7 @@ void sim_station_free(struct sim_station *st)
     json_decref(st->certificates);
     free(st->url);
     free(st->password);
+    free(st->ca_file);
     free(st);
 }
 

@@ -9,13 +9,18 @@ import { join } from 'node:path';
 import { startGateway, buildDir, srcDir, waitFor } from './lib/harness.mjs';
 
 const bin = join(buildDir, 'pipelet');
+// the ABI this tree provides, from the header, so these tests follow minor bumps
+const abiHeader = readFileSync(new URL('../../include/pipelet/plugin.h', import.meta.url), 'utf8');
+const MAJOR = Number(abiHeader.match(/#define PL_ABI_MAJOR (\d+)/)[1]);
+const MINOR = Number(abiHeader.match(/#define PL_ABI_MINOR (\d+)/)[1]);
+const HOST = `${MAJOR}\\.${MINOR}`, FUTURE = `${MAJOR}\\.${MINOR + 1}`, OTHER = `${MAJOR + 1}\\.0`;
 const testPlugins = join(buildDir, 'tests', 'plugins');
 const tmp = () => mkdtempSync(join(tmpdir(), 'pipelet-daemon-'));
 
 test('--version and --help', () => {
   const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   assert.equal(v.status, 0);
-  assert.match(v.stdout, /^pipelet \d+\.\d+\.\d+ \(plugin ABI 1\.0, ptr8-long8-/);
+  assert.match(v.stdout, new RegExp(`^pipelet \\d+\\.\\d+\\.\\d+ \\(plugin ABI ${HOST}, ptr8-long8-`));
   const h = spawnSync(bin, ['--help'], { encoding: 'utf8' });
   assert.equal(h.status, 0);
   assert.match(h.stdout, /--check-config/);
@@ -59,8 +64,8 @@ test('--list-plugins shows each plugin with its ABI, refused ones with the reaso
   const r = spawnSync(bin, ['-c', '/dev/null', '-o', `plugins.dir=${testPlugins}`, '--list-plugins'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /abi_old\s+0\.0\.1\s+ABI 1\.0/);
-  assert.match(r.stdout, /abi_future\.so\s+refused: built for plugin ABI 1\.1, this daemon provides 1\.0/);
-  assert.match(r.stdout, /abi_major\.so\s+refused: built for plugin ABI 2\.0, this daemon provides 1\.0/);
+  assert.match(r.stdout, new RegExp(`abi_future\\.so\\s+refused: built for plugin ABI ${FUTURE}, this daemon provides ${HOST}`));
+  assert.match(r.stdout, new RegExp(`abi_major\\.so\\s+refused: built for plugin ABI ${OTHER}, this daemon provides ${HOST}`));
   assert.match(r.stdout, /abi_nodesc\.so\s+refused: no 'pipelet_plugin' descriptor/);
 });
 
@@ -74,8 +79,8 @@ test('the loader refuses incompatible plugins with one clear line; optional ones
   try {
     const log = gw.logs();
     assert.match(log, /loaded abi_old 0\.0\.1 \(ABI 1\.0\)/);
-    assert.match(log, /refusing \S+abi_future\.so: built for plugin ABI 1\.1, this daemon provides 1\.0: rebuild the plugin/);
-    assert.match(log, /refusing \S+abi_major\.so: built for plugin ABI 2\.0, this daemon provides 1\.0/);
+    assert.match(log, new RegExp(`refusing \\S+abi_future\\.so: built for plugin ABI ${FUTURE}, this daemon provides ${HOST}: rebuild the plugin`));
+    assert.match(log, new RegExp(`refusing \\S+abi_major\\.so: built for plugin ABI ${OTHER}, this daemon provides ${HOST}`));
     assert.match(log, /refusing \S+abi_nodesc\.so: no 'pipelet_plugin' descriptor/);
     assert.match(log, /refusing \S+abi_dup\.so: a plugin named 'abi_old' is already loaded/);
     assert.match(log, /plugin abi_initfail \(\S+\) failed to initialise/);
@@ -90,7 +95,7 @@ test('a required plugin that is refused stops the daemon with a non-zero exit', 
   writeFileSync(f, `[plugins]\ndir = ${testPlugins}\nload = abi_future\nrequired = abi_future\n[http]\nport = 0\nlisten = 127.0.0.1\n[ocpp]\nport = 0\nlisten = 127.0.0.1\n[database]\nconnect_wait = 0\nurl = postgresql:///x?host=/nonexistent\n`);
   const r = spawnSync(bin, ['-c', f], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /refusing \S+abi_future\.so: built for plugin ABI 1\.1/);
+  assert.match(r.stderr, new RegExp(`refusing \\S+abi_future\\.so: built for plugin ABI ${FUTURE}`));
   assert.match(r.stderr, /a required plugin failed/);
 });
 

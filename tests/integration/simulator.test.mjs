@@ -3,6 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RPCServer } from 'ocpp-rpc';
+import { createServer } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGateway } from './lib/harness.mjs';
 
 const sim = (gw, method, path, body) => gw.api(method, `/sim/v1${path}`, body, { key: '' });
@@ -181,5 +186,53 @@ test('closed-loop MeterValues on both protocols are durable when answered; repor
     assert.ok(!next.actions.BootNotification || next.actions.BootNotification.count === 0, 'boots were in the old window');
   } finally {
     assert.equal(await gw.stop(), 0);
+  }
+});
+
+// A private CA and a server certificate for 127.0.0.1, made with the openssl CLI.
+function privateCA() {
+  const dir = mkdtempSync(join(tmpdir(), 'pipelet-ca-'));
+  const ssl = (...a) => execFileSync('openssl', a, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=pipelet test CA');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '1', '-extfile', 'san.ext');
+  return { dir, ca: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'srv.key')), cert: readFileSync(join(dir, 'srv.pem')) };
+}
+
+test('wss:// to a CSMS we did not write, verified against a private CA; unverifiable ones are refused', async () => {
+  const pki = privateCA();
+  const rpc = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true });
+  const seen = [];
+  rpc.auth((accept) => accept());
+  rpc.on('client', (client) => {
+    client.handle('BootNotification', () => { seen.push([client.identity, 'BootNotification']); return { status: 'Accepted', currentTime: new Date().toISOString(), interval: 1 }; });
+    client.handle('Heartbeat', () => { seen.push([client.identity, 'Heartbeat']); return { currentTime: new Date().toISOString() }; });
+    client.handle('StatusNotification', () => ({}));
+  });
+  const https = createServer({ key: pki.key, cert: pki.cert });
+  https.on('upgrade', rpc.handleUpgrade);
+  await new Promise((r) => https.listen(0, '127.0.0.1', r));
+  const url = `wss://127.0.0.1:${https.address().port}/csms`;
+  const gw = await startGateway({ plugins: ['simulator'], database: false, config: { database: { connect_wait: 0 } } });
+  try {
+    let r = await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp1.6', csms_url: url, csms_ca_file: pki.ca }, count: 2, id_prefix: 'TLS-' });
+    assert.equal(r.status, 201, r.text);
+    r = await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp1.6', csms_url: url }, count: 1, id_prefix: 'NOCA-' });
+    assert.equal(r.status, 201, r.text);
+    await gw.waitFor(() => seen.filter((s) => s[0].startsWith('TLS-') && s[1] === 'Heartbeat').length >= 2, 15000, 'heartbeats over TLS');
+    assert.ok(seen.some((s) => s[0] === 'TLS-0001' && s[1] === 'BootNotification'));
+    // the station without the CA cannot verify the CSMS: it never gets in, and keeps trying
+    await gw.waitFor(async () => (await sim(gw, 'GET', '/report')).body.reconnects >= 1, 15000, 'a refused TLS connect');
+    assert.ok(!seen.some((s) => s[0].startsWith('NOCA-')), 'no message over an unverified connection');
+    assert.notEqual((await sim(gw, 'GET', '/stations/NOCA-0001')).body.state, 'accepted');
+    // a CA file that is not there is a clear 400
+    r = await sim(gw, 'POST', '/fleets', { template: { protocol: 'ocpp1.6', csms_url: url, csms_ca_file: '/nonexistent/ca.pem' }, count: 1 });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error, /csms_ca_file/);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await rpc.close({ force: true });
+    https.close();
   }
 });

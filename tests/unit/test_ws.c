@@ -147,7 +147,7 @@ static void connect_pair(const char *subprotocol)
     ck_assert_ptr_nonnull(listener);
     char url[128];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp/CP1", ws_listener_port(listener));
-    ck_assert_ptr_nonnull(ws_connect(url, subprotocol, NULL, NULL, NULL, &cli_cb, &cli));
+    ck_assert_ptr_nonnull(ws_connect(url, subprotocol, NULL, NULL, NULL, NULL, &cli_cb, &cli));
     ck_assert(run_until(&cli.opened, 5000));
     ck_assert(run_until(&srv.opened, 5000));
 }
@@ -170,7 +170,7 @@ START_TEST(refused_upgrade_reaches_the_client_as_1006_with_the_status)
     listener = ws_listen("127.0.0.1", 0, &srv_lim, &srv_cb, NULL);
     char url[128];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp/CP1", ws_listener_port(listener));
-    ck_assert_ptr_nonnull(ws_connect(url, "ocpp1.6", NULL, NULL, NULL, &cli_cb, &cli));
+    ck_assert_ptr_nonnull(ws_connect(url, "ocpp1.6", NULL, NULL, NULL, NULL, &cli_cb, &cli));
     ck_assert(run_until(&cli.closed, 5000));
     ck_assert_int_eq(cli.code, 1006);
     ck_assert_ptr_nonnull(strstr(cli.reason, "403"));
@@ -185,12 +185,12 @@ START_TEST(connect_failure_is_reported_through_on_close)
     char url[128];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/x", ws_listener_port(l));
     ws_listener_free(l);
-    ck_assert_ptr_nonnull(ws_connect(url, NULL, NULL, NULL, NULL, &cli_cb, &cli));
+    ck_assert_ptr_nonnull(ws_connect(url, NULL, NULL, NULL, NULL, NULL, &cli_cb, &cli));
     ck_assert(run_until(&cli.closed, 5000));
     ck_assert_int_eq(cli.code, 1006);
     ck_assert(!cli.opened);
     /* and a URL that is not ws:// is refused at once */
-    ck_assert_ptr_null(ws_connect("http://127.0.0.1:1/x", NULL, NULL, NULL, NULL, &cli_cb, &cli));
+    ck_assert_ptr_null(ws_connect("http://127.0.0.1:1/x", NULL, NULL, NULL, NULL, NULL, &cli_cb, &cli));
 }
 END_TEST
 
@@ -204,7 +204,7 @@ START_TEST(messages_of_every_size_arrive_whole_and_in_order_both_ways)
     listener = ws_listen("127.0.0.1", 0, &srv_lim, &srv_cb, NULL);
     char url[128];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp/CP1", ws_listener_port(listener));
-    ck_assert_ptr_nonnull(ws_connect(url, "ocpp1.6", NULL, NULL, &cli_lim, &cli_cb, &cli));
+    ck_assert_ptr_nonnull(ws_connect(url, "ocpp1.6", NULL, NULL, NULL, &cli_lim, &cli_cb, &cli));
     ck_assert(run_until(&cli.opened, 5000));
     ck_assert(run_until(&srv.opened, 5000));
     ws_pause_reading(srv.c, 1);
