@@ -69,6 +69,7 @@ struct pl_ocpp_conn {
     uint64_t msgs_in, msgs_out;
     uint32_t next_id;
     uint32_t id_prefix; /* random, drawn once per connection */
+    struct registry_log_ref log; /* the station's message ring, remembered */
     int closed;
     struct pl_ocpp_conn *next, *prev;
 };
@@ -191,7 +192,7 @@ static void account(struct pl_ocpp_conn *c, const char *dir, const char *action,
                     const char *text, size_t len)
 {
     count_message(action ? action : (type == 3 ? "CALLRESULT" : "CALLERROR"), dir);
-    registry_log_message(sid(c), dir, action, text, len);
+    registry_log_message_ref(&c->log, sid(c), dir, action, text, len);
     if (bus_has_subscribers("ocpp.message")) {
         json_t *frame = json_loadb(text, len, 0, NULL);
         bus_emit("ocpp.message", sid(c),

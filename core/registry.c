@@ -485,8 +485,12 @@ static void lru_append(struct msglog *l)
     lru_tail = l;
 }
 
+/* Bumped whenever a ring is freed: a registry_log_ref from before is stale. */
+static unsigned long ring_gen = 1;
+
 static void msglog_free(struct msglog *l)
 {
+    ring_gen++;
     for (size_t i = 0; i < l->cap; i++)
         entry_clear(&l->e[i]);
     free(l->e);
@@ -595,11 +599,21 @@ static const char *msglog_call_action(struct msglog *l, const char *msgid, const
 void registry_log_message(const char *station_id, const char *dir, const char *action,
                           const char *frame, size_t len)
 {
+    registry_log_message_ref(NULL, station_id, dir, action, frame, len);
+}
+
+void registry_log_message_ref(struct registry_log_ref *ref, const char *station_id, const char *dir,
+                              const char *action, const char *frame, size_t len)
+{
     if (!station_id || !dir || !frame)
         return;
-    struct msglog *l = msglog_get(station_id, 1);
+    struct msglog *l = ref && ref->ring && ref->gen == ring_gen ? ref->ring : msglog_get(station_id, 1);
     if (!l)
         return;
+    if (ref) {
+        ref->ring = l;
+        ref->gen = ring_gen;
+    }
     if (len >= UINT32_MAX)
         return;
     msglog_grow(l);

@@ -13,6 +13,15 @@
  * dir: "in" (station -> gateway) or "out".  action may be NULL (results/errors). */
 void registry_log_message(const char *station_id, const char *dir, const char *action,
                           const char *frame, size_t len);
+/* The same, for a caller that logs many frames of one station (a connection): *ref
+ * remembers the station's ring between calls, saving a lookup per frame.  Start it
+ * zeroed; it stays safe when rings are evicted or freed. */
+struct registry_log_ref {
+    void *ring;
+    unsigned long gen;
+};
+void registry_log_message_ref(struct registry_log_ref *ref, const char *station_id, const char *dir,
+                              const char *action, const char *frame, size_t len);
 /* Counts for /health, /metrics, /system. */
 size_t registry_online_count(void);
 void registry_shutdown(void);
