@@ -150,6 +150,7 @@ async function measureWith(target, n, out) {
   out.rss_idle_mb = +(idle / 1024).toFixed(1);
   out.rss_mb = +(rss / 1024).toFixed(1);
   out.kb_per_connection = +((rss - idle) / n).toFixed(2);
+  out.simulator_rss_mb = +(rssKB(sim.proc.pid) / 1024).toFixed(1); // one process holding every station
   // 2. storm: every station drops and reconnects at once
   const fleets = await getJSON(`${sim.http}/sim/v1/fleets`);
   const t0 = Date.now();
