@@ -10,7 +10,7 @@
 
 #include "core.h"
 
-static void unit_tick(evutil_socket_t fd, short what, void *arg)
+static inline void unit_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
