@@ -647,6 +647,26 @@ static void refuse(struct ws_conn *c, int status, const char *extra)
     bufferevent_disable(c->bev, EV_READ);
 }
 
+/* Both sides, once the upgrade succeeded: open, keep-alive, tell the owner, and parse
+ * whatever arrived right behind the handshake. */
+static void handshake_done(struct ws_conn *c)
+{
+    c->state = WS_OPEN;
+    c->opened = 1;
+    take_over_reading(c);
+    if (c->timer)
+        event_del(c->timer);
+    if (c->lim.ping_interval_s)
+        arm_timer(c, c->lim.ping_interval_s);
+    if (c->cb->on_open) {
+        c->busy++;
+        c->cb->on_open(c, c->arg);
+        if (after_callback(c))
+            return;
+    }
+    read_frames(c);
+}
+
 static void server_handshake(struct ws_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -740,22 +760,9 @@ static void server_handshake(struct ws_conn *c)
                         acc, chosen ? "Sec-WebSocket-Protocol: " : "", chosen ? chosen : "",
                         chosen ? "\r\n" : "");
     free(req);
-    c->state = WS_OPEN;
-    c->opened = 1;
-    take_over_reading(c);
     stats.open_server++;
     stats.accepted_total++;
-    if (c->timer)
-        event_del(c->timer);
-    if (c->lim.ping_interval_s)
-        arm_timer(c, c->lim.ping_interval_s);
-    if (c->cb->on_open) {
-        c->busy++;
-        c->cb->on_open(c, c->arg);
-        if (after_callback(c))
-            return;
-    }
-    read_frames(c);
+    handshake_done(c);
 }
 
 static void client_handshake(struct ws_conn *c)
@@ -797,21 +804,8 @@ static void client_handshake(struct ws_conn *c)
         teardown(c, 1006, "the server did not accept the subprotocol");
         return;
     }
-    c->state = WS_OPEN;
-    c->opened = 1;
-    take_over_reading(c);
     stats.open_client++;
-    if (c->timer)
-        event_del(c->timer);
-    if (c->lim.ping_interval_s)
-        arm_timer(c, c->lim.ping_interval_s);
-    if (c->cb->on_open) {
-        c->busy++;
-        c->cb->on_open(c, c->arg);
-        if (after_callback(c))
-            return;
-    }
-    read_frames(c);
+    handshake_done(c);
 }
 
 /* ---------- bufferevent callbacks ---------- */
