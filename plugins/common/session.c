@@ -96,6 +96,80 @@ static void live_del_if(struct ocpp_common *k, const char *id, pl_ocpp_conn *c)
     k->live_count--;
 }
 
+/* ---- the handler ---- */
+
+static int on_authorize(void *arg, const struct pl_ocpp_handshake *hs)
+{
+    struct ocpp_common *k = arg;
+    int known;
+    int status = creds_check(k->creds, hs, k->unknown_policy, &known);
+    if (status)
+        k->host->log(k->self, PL_LOG_WARN, "refusing station %s from %s: %s", hs->station_id, hs->remote_addr,
+                     status == 404 ? "unknown station" : "bad credentials");
+    return status;
+}
+
+/* The connection's data becomes its session; a previous connection of the same station
+ * is closed; the station is attached with the plugin's driver. */
+static void on_open(void *arg, pl_ocpp_conn *c)
+{
+    struct ocpp_common *k = arg;
+    struct ocpp_session *cx = calloc(1, sizeof *cx);
+    if (!cx) {
+        k->ocpp->close(c, 1011, "out of memory");
+        return;
+    }
+    cx->plugin = k->plugin;
+    cx->c = c;
+    const char *id = k->ocpp->station_id(c);
+    /* a known station reconnecting need not boot again (many chargers boot only on
+     * power-up); an unknown one under the pending policy must, and is told Pending */
+    struct pl_ocpp_handshake hs = {sizeof hs, id, "", "", k->subprotocol, NULL, NULL, 0};
+    creds_check(k->creds, &hs, CREDS_ACCEPT, &cx->known);
+    cx->accepted = cx->known || k->unknown_policy == CREDS_ACCEPT;
+    k->ocpp->set_data(c, cx);
+    /* a second connection with the same id replaces the first: the registry detaches the
+     * old one when we attach; close its socket so the charger keeps one session */
+    pl_ocpp_conn *old = live_get(k, id);
+    if (old && old != c) {
+        k->host->log(k->self, PL_LOG_INFO, "station %s reconnected: closing the old connection", id);
+        k->ocpp->close(old, 1000, "replaced by a new connection");
+    }
+    json_t *info = json_pack("{s:s, s:s, s:i}", "remote_addr", k->ocpp->remote_addr(c), "subprotocol",
+                             k->subprotocol, "security_profile", creds_has_password(k->creds, id) ? 1 : 0);
+    cx->station = k->st->attach(k->self, id, k->driver, cx, info);
+    if (!cx->station || live_put(k, id, c) != PL_OK) {
+        if (cx->station)
+            k->st->detach(cx->station);
+        k->ocpp->set_data(c, NULL);
+        free(cx);
+        k->ocpp->close(c, 1011, "cannot register the station");
+        return;
+    }
+    creds_remember(k->creds, id);
+}
+
+static void on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action, json_t *payload)
+{
+    struct ocpp_common *k = arg;
+    k->on_call(k->plugin, c, msg_id, action, payload);
+}
+
+/* Detach (silently when replaced) and forget. */
+static void on_close(void *arg, pl_ocpp_conn *c, int code, const char *reason)
+{
+    struct ocpp_common *k = arg;
+    struct ocpp_session *cx = k->ocpp->data(c);
+    (void)code;
+    (void)reason;
+    if (!cx)
+        return;
+    live_del_if(k, k->ocpp->station_id(c), c);
+    k->st->detach(cx->station);
+    k->ocpp->set_data(c, NULL);
+    free(cx);
+}
+
 /* ---- lifecycle ---- */
 
 static void refresh_creds(void *arg)
@@ -105,7 +179,8 @@ static void refresh_creds(void *arg)
 }
 
 int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugin_handle *self,
-                     const char *subprotocol, const struct pl_ocpp_handler *handler, void *handler_arg)
+                     const char *subprotocol, const struct pl_driver *driver, ocpp_call_handler call_handler,
+                     void *plugin)
 {
     memset(k, 0, sizeof *k);
     k->host = host;
@@ -113,6 +188,10 @@ int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugi
     k->ocpp = host->ocpp;
     k->st = host->stations;
     k->subprotocol = subprotocol;
+    k->plugin = plugin;
+    k->driver = driver;
+    k->on_call = call_handler;
+    k->handler = (struct pl_ocpp_handler){sizeof k->handler, subprotocol, on_authorize, on_open, on_call, on_close};
     if (!k->ocpp || !k->st) {
         host->log(self, PL_LOG_ERROR, "the core offers no OCPP layer or station registry");
         return PL_ERR;
@@ -129,7 +208,7 @@ int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugi
         return PL_EINVAL;
     k->creds = creds_new(host, self);
     if (!k->creds || creds_register_routes(k->creds) != PL_OK ||
-        k->ocpp->register_handler(self, handler, handler_arg) != PL_OK) {
+        k->ocpp->register_handler(self, &k->handler, k) != PL_OK) {
         host->log(self, PL_LOG_ERROR, "cannot register the %s handler", subprotocol);
         ocpp_common_fini(k);
         return PL_ERR;
@@ -165,55 +244,4 @@ void ocpp_common_fini(struct ocpp_common *k)
     free(k->live);
     k->live = NULL;
     k->live_buckets = k->live_count = 0;
-}
-
-/* ---- connections ---- */
-
-int ocpp_session_authorize(struct ocpp_common *k, const struct pl_ocpp_handshake *hs)
-{
-    int known;
-    int status = creds_check(k->creds, hs, k->unknown_policy, &known);
-    if (status)
-        k->host->log(k->self, PL_LOG_WARN, "refusing station %s from %s: %s", hs->station_id, hs->remote_addr,
-                     status == 404 ? "unknown station" : "bad credentials");
-    return status;
-}
-
-pl_station *ocpp_session_open(struct ocpp_common *k, pl_ocpp_conn *c, const struct pl_driver *driver,
-                              void *cx, int *known, int *accepted)
-{
-    const char *id = k->ocpp->station_id(c);
-    /* a known station reconnecting need not boot again (many chargers boot only on
-     * power-up); an unknown one under the pending policy must, and is told Pending */
-    struct pl_ocpp_handshake hs = {sizeof hs, id, "", "", k->subprotocol, NULL, NULL, 0};
-    creds_check(k->creds, &hs, CREDS_ACCEPT, known);
-    *accepted = *known || k->unknown_policy == CREDS_ACCEPT;
-    k->ocpp->set_data(c, cx);
-    /* a second connection with the same id replaces the first: the registry detaches the
-     * old one when we attach; close its socket so the charger keeps one session */
-    pl_ocpp_conn *old = live_get(k, id);
-    if (old && old != c) {
-        k->host->log(k->self, PL_LOG_INFO, "station %s reconnected: closing the old connection", id);
-        k->ocpp->close(old, 1000, "replaced by a new connection");
-    }
-    json_t *info = json_pack("{s:s, s:s, s:i}", "remote_addr", k->ocpp->remote_addr(c), "subprotocol",
-                             k->subprotocol, "security_profile", creds_has_password(k->creds, id) ? 1 : 0);
-    pl_station *st = k->st->attach(k->self, id, driver, cx, info);
-    if (!st || live_put(k, id, c) != PL_OK) {
-        if (st)
-            k->st->detach(st);
-        k->ocpp->set_data(c, NULL);
-        k->ocpp->close(c, 1011, "cannot register the station");
-        return NULL;
-    }
-    creds_remember(k->creds, id);
-    return st;
-}
-
-void ocpp_session_close(struct ocpp_common *k, pl_ocpp_conn *c, pl_station *station)
-{
-    live_del_if(k, k->ocpp->station_id(c), c);
-    if (station)
-        k->st->detach(station); /* silent when this connection was replaced */
-    k->ocpp->set_data(c, NULL);
 }

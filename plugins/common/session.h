@@ -8,7 +8,8 @@
  *   - one live connection per station id: a charger that reconnects replaces its old
  *     connection, which is closed (looked up in a map, not a scan: a reconnect storm
  *     of 10,000 stations must not cost 10,000 x 10,000 comparisons);
- *   - attaching to the station registry with the plugin's driver, and detaching.
+ *   - attaching to the station registry with the plugin's driver, and detaching;
+ *   - the per-connection state every protocol keeps (struct ocpp_session).
  */
 #ifndef PL_COMMON_SESSION_H
 #define PL_COMMON_SESSION_H
@@ -17,6 +18,19 @@
 #include "creds.h"
 
 struct live_entry;
+
+/* A station's connection, as every protocol plugin keeps it (the pl_ocpp_conn's data). */
+struct ocpp_session {
+    void *plugin;        /* the protocol plugin's state, as given to ocpp_common_init */
+    pl_ocpp_conn *c;
+    pl_station *station;
+    int accepted;        /* BootNotification accepted (or a known station reconnecting) */
+    int known;           /* the station was known before it connected */
+};
+
+/* A protocol plugin's handler of station CALLs; data(c) is its struct ocpp_session. */
+typedef void (*ocpp_call_handler)(void *plugin, pl_ocpp_conn *c, const char *msg_id, const char *action,
+                                  json_t *payload);
 
 struct ocpp_common {
     const struct pl_host *host;
@@ -28,30 +42,23 @@ struct ocpp_common {
     int unknown_policy;                 /* enum creds_policy */
     struct creds *creds;
     /* private */
+    void *plugin;
+    const struct pl_driver *driver;
+    ocpp_call_handler on_call;
+    struct pl_ocpp_handler handler;
     pl_timer *creds_timer;
     struct live_entry **live;           /* station id -> its live connection */
     size_t live_buckets, live_count;
 };
 
-/* Reads the shared settings, loads credentials and registers the password routes,
- * then the plugin's OCPP handler (whose arg is passed back to its callbacks). */
+/* Reads the shared settings, loads credentials, registers the password routes and the
+ * subprotocol's handler: handshakes, opening and closing connections are done here,
+ * station CALLs go to on_call(plugin, ...), commands to the plugin's driver. */
 int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugin_handle *self,
-                     const char *subprotocol, const struct pl_ocpp_handler *handler, void *handler_arg);
+                     const char *subprotocol, const struct pl_driver *driver, ocpp_call_handler on_call,
+                     void *plugin);
 void ocpp_common_start(struct ocpp_common *k);  /* credential refresh every 30 s */
 void ocpp_common_reload(struct ocpp_common *k); /* SIGHUP: refresh now */
 void ocpp_common_fini(struct ocpp_common *k);
-
-/* pl_ocpp_handler.authorize: 0 to accept the handshake, or an HTTP status. */
-int ocpp_session_authorize(struct ocpp_common *k, const struct pl_ocpp_handshake *hs);
-
-/* pl_ocpp_handler.on_open: the connection's data becomes cx; a previous connection of
- * the same station is closed; the station is attached with driver/cx.  *known: the
- * station was known before; *accepted: it need not boot first (known, or the policy
- * accepts anyone).  NULL when it could not be attached (the connection is closed). */
-pl_station *ocpp_session_open(struct ocpp_common *k, pl_ocpp_conn *c, const struct pl_driver *driver,
-                              void *cx, int *known, int *accepted);
-
-/* pl_ocpp_handler.on_close: detach (silently when replaced) and forget. */
-void ocpp_session_close(struct ocpp_common *k, pl_ocpp_conn *c, pl_station *station);
 
 #endif

@@ -12,7 +12,7 @@
 #include <time.h>
 
 struct call_ctx {
-    struct o16_conn *cx;
+    struct ocpp_session *cx;
     pl_command *cmd;
     int op;
 };
@@ -33,7 +33,7 @@ static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **sta
             json_t *entry = json_pack("{s:s, s:O, s:b}", "key", key ? key : "", "value", v ? v : json_null(),
                                       "readonly", json_is_true(json_object_get(k, "readonly")));
             json_array_append(keys, entry);
-            cc->cx->p->st->put_doc(cc->cx->station, "configuration", key ? key : "", entry);
+            O16(cc->cx)->st->put_doc(cc->cx->station, "configuration", key ? key : "", entry);
         }
         json_object_set_new(res, "keys", keys);
         json_t *unknown = json_object_get(raw, "unknownKey");
@@ -62,8 +62,8 @@ static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **sta
 
 static void after_accept(struct call_ctx *cc)
 {
-    json_t *a = cc->cx->p->st->command_args(cc->cmd);
-    const struct pl_station_api *st = cc->cx->p->st;
+    json_t *a = O16(cc->cx)->st->command_args(cc->cmd);
+    const struct pl_station_api *st = O16(cc->cx)->st;
     if (cc->op == PL_OP_SET_CONFIGURATION) {
         const char *key = json_string_value(json_object_get(a, "key"));
         st->put_doc(cc->cx->station, "configuration", key ? key : "",
@@ -87,7 +87,7 @@ static void after_accept(struct call_ctx *cc)
 static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r)
 {
     struct call_ctx *cc = arg;
-    const struct pl_station_api *st = cc->cx->p->st;
+    const struct pl_station_api *st = O16(cc->cx)->st;
     (void)c;
     switch (r->kind) {
     case PL_OCPP_RESULT: {
@@ -301,8 +301,8 @@ static const char *build(int op, json_t *a, json_t **payload, char *err, size_t 
 
 static int o16_execute(void *drv_arg, pl_station *station, pl_command *cmd)
 {
-    struct o16_conn *cx = drv_arg;
-    struct o16 *p = cx->p;
+    struct ocpp_session *cx = drv_arg;
+    struct o16 *p = O16(cx);
     const struct pl_station_api *st = p->st;
     int op = st->command_op(cmd);
     (void)station;

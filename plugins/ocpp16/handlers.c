@@ -17,33 +17,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define H(cx) (cx)->p->host
-#define S(cx) (cx)->p->st
+#define H(cx) O16(cx)->host
+#define S(cx) O16(cx)->st
 
-typedef void (*o16_handler)(struct o16_conn *cx, const char *msg_id, json_t *payload);
+typedef void (*o16_handler)(struct ocpp_session *cx, const char *msg_id, json_t *payload);
 
-static void reply(struct o16_conn *cx, const char *msg_id, json_t *payload)
+static void reply(struct ocpp_session *cx, const char *msg_id, json_t *payload)
 {
-    cx->p->ocpp->reply(cx->c, msg_id, payload);
+    O16(cx)->ocpp->reply(cx->c, msg_id, payload);
 }
 
-static void reply_empty(struct o16_conn *cx, const char *msg_id)
+static void reply_empty(struct ocpp_session *cx, const char *msg_id)
 {
     reply(cx, msg_id, json_object());
 }
 
-static const char *now(struct o16_conn *cx, char *buf, size_t len)
+static const char *now(struct ocpp_session *cx, char *buf, size_t len)
 {
     return H(cx)->now_rfc3339(buf, len);
 }
 
-static void boot_notification(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void boot_notification(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     const char *status = "Accepted";
-    long interval = cx->p->com.heartbeat_interval;
-    if (!cx->known && cx->p->com.unknown_policy == CREDS_PENDING) {
+    long interval = O16(cx)->com.heartbeat_interval;
+    if (!cx->known && O16(cx)->com.unknown_policy == CREDS_PENDING) {
         status = "Pending";
-        interval = cx->p->com.boot_retry_interval;
+        interval = O16(cx)->com.boot_retry_interval;
     }
 #define STR(k) json_string_value(json_object_get(p, k))
     const char *serial = STR("chargePointSerialNumber") ? STR("chargePointSerialNumber") : STR("chargeBoxSerialNumber");
@@ -60,14 +60,14 @@ static void boot_notification(struct o16_conn *cx, const char *msg_id, json_t *p
                                 (json_int_t)interval, "status", status));
 }
 
-static void heartbeat(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void heartbeat(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     (void)p;
     char ts[40];
     reply(cx, msg_id, json_pack("{s:s}", "currentTime", now(cx, ts, sizeof ts)));
 }
 
-static void status_notification(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void status_notification(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
     const char *err = json_string_value(json_object_get(p, "errorCode"));
@@ -90,7 +90,7 @@ static void status_notification(struct o16_conn *cx, const char *msg_id, json_t 
 /* ---- authorization ---- */
 
 /* Contexts of answers given later hold the plugin and the connection, never the
- * o16_conn: that is freed when the station disconnects, the pl_ocpp_conn is not
+ * session: that is freed when the station disconnects, the pl_ocpp_conn is not
  * (it lives until every call is answered). */
 struct auth_ctx {
     struct o16 *p;
@@ -119,20 +119,20 @@ static void on_authorized(void *arg, json_t *info)
     free(a);
 }
 
-static struct auth_ctx *auth_ctx_new(struct o16_conn *cx, const char *msg_id)
+static struct auth_ctx *auth_ctx_new(struct ocpp_session *cx, const char *msg_id)
 {
     struct auth_ctx *a = calloc(1, sizeof *a);
     if (!a) {
-        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        O16(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return NULL;
     }
-    a->p = cx->p;
+    a->p = O16(cx);
     a->c = cx->c;
     snprintf(a->msg_id, sizeof a->msg_id, "%s", msg_id);
     return a;
 }
 
-static void authorize(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void authorize(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     struct auth_ctx *a = auth_ctx_new(cx, msg_id);
     if (a)
@@ -142,7 +142,7 @@ static void authorize(struct o16_conn *cx, const char *msg_id, json_t *p)
 /* ---- transactions ---- */
 
 /* MeterValue[] of 1.6 (values are decimal strings) -> neutral samples */
-static json_t *samples_from(struct o16_conn *cx, json_t *meter_values)
+static json_t *samples_from(struct ocpp_session *cx, json_t *meter_values)
 {
     json_t *out = json_array();
     size_t i, j;
@@ -159,7 +159,7 @@ static json_t *samples_from(struct o16_conn *cx, json_t *meter_values)
                 continue;
             }
             if (!text || end == text || *end || !isfinite(v)) {
-                H(cx)->log(cx->p->self, PL_LOG_WARN, "station %s: meter value '%s' is not a decimal (skipped)",
+                H(cx)->log(O16(cx)->self, PL_LOG_WARN, "station %s: meter value '%s' is not a decimal (skipped)",
                            H(cx)->ocpp->station_id(cx->c), text ? text : "");
                 continue;
             }
@@ -212,7 +212,7 @@ static void on_start_authorized(void *arg, json_t *info)
 {
     struct start_ctx *s = arg;
     s->info = json_incref(info);
-    struct o16_conn *cx = s->p->ocpp->data(s->c);
+    struct ocpp_session *cx = s->p->ocpp->data(s->c);
     if (!cx) { /* the charge point left meanwhile: it will send StartTransaction again */
         s->p->ocpp->reply_error(s->c, s->msg_id, "InternalError", "connection closed", NULL);
         json_decref(s->tx);
@@ -226,14 +226,14 @@ static void on_start_authorized(void *arg, json_t *info)
     s->tx = NULL;
 }
 
-static void start_transaction(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void start_transaction(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     struct start_ctx *s = calloc(1, sizeof *s);
     if (!s) {
-        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        O16(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    s->p = cx->p;
+    s->p = O16(cx);
     s->c = cx->c;
     snprintf(s->msg_id, sizeof s->msg_id, "%s", msg_id);
     int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
@@ -268,7 +268,7 @@ static void on_tx_stopped(void *arg, int ok, const char *tx_id, json_t *row)
     free(s);
 }
 
-static void stop_transaction(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void stop_transaction(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     char txid[32];
     snprintf(txid, sizeof txid, "%lld", (long long)json_integer_value(json_object_get(p, "transactionId")));
@@ -287,10 +287,10 @@ static void stop_transaction(struct o16_conn *cx, const char *msg_id, json_t *p)
     struct stop_ctx *s = calloc(1, sizeof *s);
     if (!s) {
         json_decref(stop);
-        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        O16(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    s->p = cx->p;
+    s->p = O16(cx);
     s->c = cx->c;
     s->has_tag = tag != NULL;
     snprintf(s->msg_id, sizeof s->msg_id, "%s", msg_id);
@@ -315,7 +315,7 @@ static void on_meter_committed(void *arg, int ok)
     free(m);
 }
 
-static void meter_values(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void meter_values(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
     json_t *tx = json_object_get(p, "transactionId");
@@ -324,10 +324,10 @@ static void meter_values(struct o16_conn *cx, const char *msg_id, json_t *p)
         snprintf(txid, sizeof txid, "%lld", (long long)json_integer_value(tx));
     struct mv_ctx *m = calloc(1, sizeof *m);
     if (!m) {
-        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        O16(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    m->p = cx->p;
+    m->p = O16(cx);
     m->c = cx->c;
     snprintf(m->msg_id, sizeof m->msg_id, "%s", msg_id);
     S(cx)->meter_values_durable(cx->station, connector, connector ? 1 : 0, tx ? txid : NULL,
@@ -336,14 +336,14 @@ static void meter_values(struct o16_conn *cx, const char *msg_id, json_t *p)
 
 /* ---- everything else: records ---- */
 
-static void record_only(struct o16_conn *cx, const char *msg_id, json_t *p, const char *kind)
+static void record_only(struct ocpp_session *cx, const char *msg_id, json_t *p, const char *kind)
 {
     S(cx)->record(cx->station, kind, json_deep_copy(p));
     reply_empty(cx, msg_id);
 }
 
 #define RECORD(fn, kind)                                                                   \
-    static void fn(struct o16_conn *cx, const char *msg_id, json_t *p)                     \
+    static void fn(struct ocpp_session *cx, const char *msg_id, json_t *p)                     \
     {                                                                                      \
         record_only(cx, msg_id, p, kind);                                                  \
     }
@@ -353,19 +353,19 @@ RECORD(log_status, "log_status")
 RECORD(security_event, "security_event")
 RECORD(signed_firmware_status, "firmware_status")
 
-static void data_transfer(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void data_transfer(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->record(cx->station, "data_transfer", json_deep_copy(p));
-    const char *vendors = H(cx)->config_get(cx->p->self, "data_transfer_vendors", "");
+    const char *vendors = H(cx)->config_get(O16(cx)->self, "data_transfer_vendors", "");
     const char *vendor = json_string_value(json_object_get(p, "vendorId"));
     int known = vendor && *vendors && strstr(vendors, vendor) != NULL;
     reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
 }
 
 /* SignCertificate: Accepted now, CertificateSigned once signed (security whitepaper A02). */
-static void sign_certificate(struct o16_conn *cx, const char *msg_id, json_t *p)
+static void sign_certificate(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
-    signcert_handle(H(cx), cx->p->self, cx->c, cx->station, msg_id, p);
+    signcert_handle(H(cx), O16(cx)->self, cx->c, cx->station, msg_id, p);
 }
 
 static const struct {
@@ -391,7 +391,7 @@ static const struct {
 void o16_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action, json_t *payload)
 {
     struct o16 *p = arg;
-    struct o16_conn *cx = p->ocpp->data(c);
+    struct ocpp_session *cx = p->ocpp->data(c);
     if (!cx) {
         p->ocpp->reply_error(c, msg_id, "InternalError", "connection not attached", NULL);
         return;

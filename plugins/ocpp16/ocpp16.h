@@ -1,6 +1,7 @@
 /*
  * ocpp16.h — shared state of the OCPP 1.6 central system plugin: CP->CS handlers
- * (handlers.c), the neutral driver (driver.c), lifecycle and handshakes (ocpp16.c).
+ * (handlers.c), the neutral driver (driver.c) and the plugin descriptor (ocpp16.c); the
+ * connection lifecycle is plugins/common/session.c.
  */
 #ifndef OCPP16_H
 #define OCPP16_H
@@ -16,13 +17,11 @@ struct o16 {
     struct ocpp_common com; /* settings, credentials, live connections */
 };
 
-struct o16_conn {
-    struct o16 *p;
-    pl_ocpp_conn *c;
-    pl_station *station;
-    int accepted;   /* BootNotification accepted (or a known station reconnecting) */
-    int known;
-};
+/* The plugin's state behind a connection's struct ocpp_session. */
+static inline struct o16 *O16(const struct ocpp_session *cx)
+{
+    return cx->plugin;
+}
 
 extern const struct pl_driver o16_driver;
 void o16_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,

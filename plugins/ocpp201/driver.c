@@ -366,8 +366,8 @@ static const char *build(struct o201 *p, int op, json_t *a, json_t **payload, ch
 
 static int o201_execute(void *drv_arg, pl_station *station, pl_command *cmd)
 {
-    struct o201_conn *cx = drv_arg;
-    struct o201 *p = cx->p;
+    struct ocpp_session *cx = drv_arg;
+    struct o201 *p = O201(cx);
     const struct pl_station_api *st = p->st;
     int op = st->command_op(cmd);
     (void)station;

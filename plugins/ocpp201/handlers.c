@@ -11,37 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define H(x) (x)->p->host
-#define S(x) (x)->p->st
+#define H(x) O201(x)->host
+#define S(x) O201(x)->st
 
-typedef void (*o201_handler)(struct o201_conn *cx, const char *msg_id, json_t *payload);
+typedef void (*o201_handler)(struct ocpp_session *cx, const char *msg_id, json_t *payload);
 
-static const char *now(struct o201_conn *cx, char *buf, size_t len)
+static const char *now(struct ocpp_session *cx, char *buf, size_t len)
 {
     return H(cx)->now_rfc3339(buf, len);
 }
 
-static void reply(struct o201_conn *cx, const char *msg_id, json_t *payload)
+static void reply(struct ocpp_session *cx, const char *msg_id, json_t *payload)
 {
-    cx->p->ocpp->reply(cx->c, msg_id, payload);
+    O201(cx)->ocpp->reply(cx->c, msg_id, payload);
 }
 
-static void reply_empty(struct o201_conn *cx, const char *msg_id)
+static void reply_empty(struct ocpp_session *cx, const char *msg_id)
 {
     reply(cx, msg_id, json_object());
 }
 
 /* ---- provisioning ---- */
 
-static void boot_notification(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void boot_notification(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     json_t *cs = json_object_get(p, "chargingStation");
     json_t *modem = json_object_get(cs, "modem");
     const char *status = "Accepted";
-    long interval = cx->p->com.heartbeat_interval;
-    if (!cx->known && cx->p->com.unknown_policy == CREDS_PENDING) {
+    long interval = O201(cx)->com.heartbeat_interval;
+    if (!cx->known && O201(cx)->com.unknown_policy == CREDS_PENDING) {
         status = "Pending";
-        interval = cx->p->com.boot_retry_interval;
+        interval = O201(cx)->com.boot_retry_interval;
     }
     json_t *boot = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
                              "vendor", json_string_value(json_object_get(cs, "vendorName")),
@@ -59,7 +59,7 @@ static void boot_notification(struct o201_conn *cx, const char *msg_id, json_t *
                                 "interval", (json_int_t)interval, "status", status));
 }
 
-static void heartbeat(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void heartbeat(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     (void)p;
     char ts[40];
@@ -67,7 +67,7 @@ static void heartbeat(struct o201_conn *cx, const char *msg_id, json_t *p)
     reply(cx, msg_id, json_pack("{s:s}", "currentTime", now(cx, ts, sizeof ts)));
 }
 
-static void status_notification(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void status_notification(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->connector_status(cx->station, (int)json_integer_value(json_object_get(p, "evseId")),
                             (int)json_integer_value(json_object_get(p, "connectorId")),
@@ -78,7 +78,7 @@ static void status_notification(struct o201_conn *cx, const char *msg_id, json_t
 
 /* ---- authorization ---- */
 
-/* Answers given later hold the plugin and the connection, never the o201_conn (freed
+/* Answers given later hold the plugin and the connection, never the session (freed
  * at disconnect; the pl_ocpp_conn lives until every call is answered). */
 struct auth_ctx {
     struct o201 *p;
@@ -112,15 +112,15 @@ static void on_authorized(void *arg, json_t *info)
     free(a);
 }
 
-static void authorize(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void authorize(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     const char *token = json_string_value(json_object_get(json_object_get(p, "idToken"), "idToken"));
     struct auth_ctx *a = calloc(1, sizeof *a);
     if (!a) {
-        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        O201(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    a->p = cx->p;
+    a->p = O201(cx);
     a->c = cx->c;
     snprintf(a->msg_id, sizeof a->msg_id, "%s", msg_id);
     S(cx)->authorize(cx->station, token ? token : "", on_authorized, a);
@@ -212,7 +212,7 @@ static void tx_done(void *arg, int ok, const char *tx_id, json_t *row)
     free(t);
 }
 
-static void transaction_event(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     const char *type = json_string_value(json_object_get(p, "eventType"));
     const char *ts = json_string_value(json_object_get(p, "timestamp"));
@@ -229,10 +229,10 @@ static void transaction_event(struct o201_conn *cx, const char *msg_id, json_t *
     struct tx_ctx *t = calloc(1, sizeof *t);
     if (!t) {
         json_decref(samples);
-        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        O201(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    t->p = cx->p;
+    t->p = O201(cx);
     t->c = cx->c;
     snprintf(t->msg_id, sizeof t->msg_id, "%s", msg_id);
     if (token)
@@ -296,15 +296,15 @@ static void on_meter_committed(void *arg, int ok)
     free(m);
 }
 
-static void meter_values(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void meter_values(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     int evse = (int)json_integer_value(json_object_get(p, "evseId"));
     struct mv_ctx *m = calloc(1, sizeof *m);
     if (!m) {
-        cx->p->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+        O201(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    m->p = cx->p;
+    m->p = O201(cx);
     m->c = cx->c;
     snprintf(m->msg_id, sizeof m->msg_id, "%s", msg_id);
     S(cx)->meter_values_durable(cx->station, evse, evse ? 1 : 0, NULL,
@@ -327,7 +327,7 @@ void o201_variable_key(json_t *comp, json_t *var, char *out, size_t len)
              vn ? vn : "", vi ? "." : "", vi ? vi : "");
 }
 
-static void notify_report(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void notify_report(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     size_t i;
     json_t *rd;
@@ -341,14 +341,14 @@ static void notify_report(struct o201_conn *cx, const char *msg_id, json_t *p)
 }
 
 /* Messages whose content is kept as a station record, answered with {} */
-static void record_only(struct o201_conn *cx, const char *msg_id, json_t *p, const char *kind)
+static void record_only(struct ocpp_session *cx, const char *msg_id, json_t *p, const char *kind)
 {
     S(cx)->record(cx->station, kind, json_deep_copy(p));
     reply_empty(cx, msg_id);
 }
 
 #define RECORD(fn, kind)                                                                  \
-    static void fn(struct o201_conn *cx, const char *msg_id, json_t *p)                    \
+    static void fn(struct ocpp_session *cx, const char *msg_id, json_t *p)                    \
     {                                                                                      \
         record_only(cx, msg_id, p, kind);                                                  \
     }
@@ -364,7 +364,7 @@ RECORD(notify_customer_information, "customer_information")
 RECORD(notify_display_messages, "display_messages")
 RECORD(report_charging_profiles, "charging_profiles_report")
 
-static void reservation_status_update(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void reservation_status_update(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     char key[32];
     snprintf(key, sizeof key, "%lld",
@@ -375,22 +375,22 @@ static void reservation_status_update(struct o201_conn *cx, const char *msg_id, 
 
 /* ISO 15118 charging needs/schedules are accepted and kept; a smart-charging plugin
  * subscribing to station.ev_charging_needs can answer them with SetChargingProfile. */
-static void notify_ev_charging_needs(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void notify_ev_charging_needs(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->record(cx->station, "ev_charging_needs", json_deep_copy(p));
     reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
 }
 
-static void notify_ev_charging_schedule(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void notify_ev_charging_schedule(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->record(cx->station, "ev_charging_schedule", json_deep_copy(p));
     reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
 }
 
-static void data_transfer(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void data_transfer(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->record(cx->station, "data_transfer", json_deep_copy(p));
-    const char *vendors = H(cx)->config_get(cx->p->self, "data_transfer_vendors", "");
+    const char *vendors = H(cx)->config_get(O201(cx)->self, "data_transfer_vendors", "");
     const char *vendor = json_string_value(json_object_get(p, "vendorId"));
     int known = vendor && *vendors && strstr(vendors, vendor) != NULL;
     reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
@@ -399,17 +399,17 @@ static void data_transfer(struct o201_conn *cx, const char *msg_id, json_t *p)
 /* ---- certificates: through the host's certificate service (a Plug & Charge plugin
  * replaces its ISO 15118 parts) ---- */
 
-static void sign_certificate(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void sign_certificate(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
-    signcert_handle(H(cx), cx->p->self, cx->c, cx->station, msg_id, p);
+    signcert_handle(H(cx), O201(cx)->self, cx->c, cx->station, msg_id, p);
 }
 
-static void get_15118_ev_certificate(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void get_15118_ev_certificate(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     char *exi = NULL;
     S(cx)->record(cx->station, "ev_certificate_request", json_deep_copy(p));
     int ok = H(cx)->certs && H(cx)->certs->ev_certificate(
-                                 cx->p->ocpp->station_id(cx->c),
+                                 O201(cx)->ocpp->station_id(cx->c),
                                  json_string_value(json_object_get(p, "iso15118SchemaVersion")),
                                  json_string_value(json_object_get(p, "action")),
                                  json_string_value(json_object_get(p, "exiRequest")), &exi);
@@ -421,10 +421,10 @@ static void get_15118_ev_certificate(struct o201_conn *cx, const char *msg_id, j
     reply(cx, msg_id, out);
 }
 
-static void get_certificate_status(struct o201_conn *cx, const char *msg_id, json_t *p)
+static void get_certificate_status(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     char *ocsp = NULL;
-    int ok = H(cx)->certs && H(cx)->certs->ocsp_status(cx->p->ocpp->station_id(cx->c),
+    int ok = H(cx)->certs && H(cx)->certs->ocsp_status(O201(cx)->ocpp->station_id(cx->c),
                                                         json_object_get(p, "ocspRequestData"), &ocsp);
     json_t *out = json_pack("{s:s}", "status", ok ? "Accepted" : "Failed");
     if (ok && ocsp)
@@ -470,7 +470,7 @@ void o201_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *ac
                   json_t *payload)
 {
     struct o201 *p = arg;
-    struct o201_conn *cx = p->ocpp->data(c);
+    struct ocpp_session *cx = p->ocpp->data(c);
     if (!cx) {
         p->ocpp->reply_error(c, msg_id, "InternalError", "connection not attached", NULL);
         return;

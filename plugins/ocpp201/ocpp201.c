@@ -1,57 +1,15 @@
 /*
- * ocpp201.c — the OCPP 2.0.1 CSMS plugin: registers the "ocpp2.0.1" handler with the
- * core's OCPP-J layer (same listener as 1.6: the negotiated subprotocol picks the
- * plugin).  Handshakes, one connection per station and attaching to the registry are
- * the shared session lifecycle (plugins/common/session.h); what is 2.0.1 here is the
- * 2.0.1 driver and the handlers of station messages.
+ * ocpp201.c — the OCPP 2.0.1 CSMS plugin's descriptor.  The "ocpp2.0.1" handler (same
+ * listener as 1.6: the negotiated subprotocol picks the plugin), handshakes, one
+ * connection per station and attaching to the registry are the shared session
+ * lifecycle (plugins/common/session.h); what is 2.0.1 is the driver (driver.c) and the
+ * handlers of station messages (handlers.c).
  */
 #include "ocpp201.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int o201_authorize(void *arg, const struct pl_ocpp_handshake *hs)
-{
-    struct o201 *p = arg;
-    return ocpp_session_authorize(&p->com, hs);
-}
-
-static void o201_on_open(void *arg, pl_ocpp_conn *c)
-{
-    struct o201 *p = arg;
-    struct o201_conn *cx = calloc(1, sizeof *cx);
-    if (!cx) {
-        p->ocpp->close(c, 1011, "out of memory");
-        return;
-    }
-    cx->p = p;
-    cx->c = c;
-    cx->station = ocpp_session_open(&p->com, c, &o201_driver, cx, &cx->known, &cx->accepted);
-    if (!cx->station)
-        free(cx);
-}
-
-static void o201_on_close(void *arg, pl_ocpp_conn *c, int code, const char *reason)
-{
-    struct o201 *p = arg;
-    struct o201_conn *cx = p->ocpp->data(c);
-    (void)code;
-    (void)reason;
-    if (!cx)
-        return;
-    ocpp_session_close(&p->com, c, cx->station);
-    free(cx);
-}
-
-static struct pl_ocpp_handler handler = {
-    .size = sizeof(struct pl_ocpp_handler),
-    .subprotocol = "ocpp2.0.1",
-    .authorize = o201_authorize,
-    .on_open = o201_on_open,
-    .on_call = o201_on_call,
-    .on_close = o201_on_close,
-};
 
 static int o201_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
@@ -65,7 +23,7 @@ static int o201_init(pl_plugin_handle *self, const struct pl_host *host, void **
         free(p);
         return PL_ERR;
     }
-    if (ocpp_common_init(&p->com, host, self, "ocpp2.0.1", &handler, p) != PL_OK) {
+    if (ocpp_common_init(&p->com, host, self, "ocpp2.0.1", &o201_driver, o201_on_call, p) != PL_OK) {
         free(p);
         return PL_ERR;
     }

@@ -18,14 +18,11 @@ struct o201 {
     long request_id;             /* for GetLog / UpdateFirmware / reports */
 };
 
-/* Per connection. */
-struct o201_conn {
-    struct o201 *p;
-    pl_ocpp_conn *c;
-    pl_station *station;
-    int accepted;                /* BootNotification accepted */
-    int known;
-};
+/* The plugin's state behind a connection's struct ocpp_session. */
+static inline struct o201 *O201(const struct ocpp_session *cx)
+{
+    return cx->plugin;
+}
 
 extern const struct pl_driver o201_driver;
 
