@@ -173,6 +173,14 @@ static int is_inflight(struct wh *w, long long delivery_id)
     return 0;
 }
 
+static int settled_during_poll(struct wh *w, long long did)
+{
+    for (size_t i = 0; i < w->nsettled; i++)
+        if (w->settled[i] == did)
+            return 1;
+    return 0;
+}
+
 static void inflight_remove(struct wh *w, struct wh_inflight *f)
 {
     for (struct wh_inflight **pp = &w->inflight_list; *pp; pp = &(*pp)->next)
@@ -181,6 +189,21 @@ static void inflight_remove(struct wh *w, struct wh_inflight *f)
             break;
         }
     w->inflight--;
+    if (w->polling) {
+        /* the outstanding poll may have read this delivery before its attempt was
+         * recorded; without this it could be attempted once more than max_attempts,
+         * or delivered twice */
+        if (w->nsettled == w->settled_cap) {
+            size_t cap = w->settled_cap ? w->settled_cap * 2 : 16;
+            long long *grown = realloc(w->settled, cap * sizeof *grown);
+            if (grown) {
+                w->settled = grown;
+                w->settled_cap = cap;
+            }
+        }
+        if (w->nsettled < w->settled_cap)
+            w->settled[w->nsettled++] = f->delivery_id;
+    }
     free(f);
 }
 
@@ -299,13 +322,14 @@ static void on_due(pl_db_result *res, void *arg)
     w->polling = 0;
     if (!h->db_ok(res)) {
         h->log(w->self, PL_LOG_DEBUG, "poll failed: %s", h->db_error(res));
+        w->nsettled = 0;
         return;
     }
     int n = h->db_ntuples(res);
     for (int i = 0; i < n && !w->stopping; i++) {
         long long did = strtoll(h->db_value(res, i, 0), NULL, 10);
         const char *webhook_id = h->db_value(res, i, 1);
-        if (is_inflight(w, did) || inflight_for(w, webhook_id) >= w->per_receiver)
+        if (is_inflight(w, did) || settled_during_poll(w, did) || inflight_for(w, webhook_id) >= w->per_receiver)
             continue;
         struct wh_inflight *f = calloc(1, sizeof *f);
         if (!f)
@@ -325,6 +349,7 @@ static void on_due(pl_db_result *res, void *arg)
             on_delivered(&fail, f);
         }
     }
+    w->nsettled = 0; /* later polls start after those records committed */
     if (w->kick) {
         w->kick = 0;
         wh_delivery_kick(w);
@@ -383,6 +408,9 @@ void wh_delivery_stop(struct wh *w)
         w->inflight_list = f->next;
         f->orphaned = 1;
     }
+    free(w->settled);
+    w->settled = NULL;
+    w->nsettled = w->settled_cap = 0;
 }
 
 /* ---------- test event ---------- */

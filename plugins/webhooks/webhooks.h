@@ -31,6 +31,10 @@ struct wh {
     long inflight;              /* total requests in flight */
     struct wh_inflight *inflight_list;
     int polling;                /* a poll query is outstanding */
+    /* deliveries whose attempt was recorded while that poll was outstanding: its
+     * snapshot may still show them pending, so its answer must not start them again */
+    long long *settled;
+    size_t nsettled, settled_cap;
     int kick;                   /* new work arrived while polling */
     int stopping;
     /* outbox writes: one INSERT in flight at a time, so ids follow publish order */
