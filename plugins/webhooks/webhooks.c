@@ -97,9 +97,25 @@ static char **strings_from_json(json_t *arr, size_t *n)
     return out;
 }
 
+struct subs_reload {
+    struct wh *w;
+    void (*done)(void *arg);
+    void *arg;
+};
+
+static void load_subs(struct wh *w, pl_db_result *res);
+
 static void on_subs_loaded(pl_db_result *res, void *arg)
 {
-    struct wh *w = arg;
+    struct subs_reload *l = arg;
+    load_subs(l->w, res);
+    if (l->done)
+        l->done(l->arg);
+    free(l);
+}
+
+static void load_subs(struct wh *w, pl_db_result *res)
+{
     const struct pl_host *h = w->host;
     if (!h->db_ok(res)) {
         h->log(w->self, PL_LOG_WARN, "loading subscriptions failed: %s", h->db_error(res));
@@ -125,13 +141,29 @@ static void on_subs_loaded(pl_db_result *res, void *arg)
     w->subs_loaded = 1;
 }
 
+/* Reload the routing list; done(arg), if given, runs once it is in place (or the
+ * reload could not be queued). */
+static void reload_subs_then(struct wh *w, void (*done)(void *arg), void *arg)
+{
+    struct subs_reload *l = calloc(1, sizeof *l);
+    if (l) {
+        *l = (struct subs_reload){w, done, arg};
+        /* arrays as JSON so db_json types them without text-array parsing */
+        if (w->host->db_query(w->self,
+                              "SELECT id::text, to_jsonb(events) AS events, to_jsonb(stations) AS stations "
+                              "FROM webhooks WHERE enabled",
+                              0, NULL, on_subs_loaded, l) == PL_OK)
+            return;
+        free(l);
+    }
+    w->host->log(w->self, PL_LOG_WARN, "cannot queue the subscription reload");
+    if (done)
+        done(arg);
+}
+
 void wh_reload_subs(struct wh *w)
 {
-    /* arrays as JSON so db_json types them without text-array parsing */
-    w->host->db_query(w->self,
-                      "SELECT id::text, to_jsonb(events) AS events, to_jsonb(stations) AS stations "
-                      "FROM webhooks WHERE enabled",
-                      0, NULL, on_subs_loaded, w);
+    reload_subs_then(w, NULL, NULL);
 }
 
 /* ---------- request validation ---------- */
@@ -231,7 +263,9 @@ struct wh_req {
     struct wh *w;
     pl_request *req;
     int status;       /* success status */
+    int mutates;      /* create, update, delete: the routing list changes */
     char *secret;     /* echoed once, on creation */
+    json_t *reply;    /* held until the routing list includes the change */
 };
 
 static struct wh_req *wh_req_new(struct wh *w, pl_request *req, int status)
@@ -247,8 +281,22 @@ static struct wh_req *wh_req_new(struct wh *w, pl_request *req, int status)
 
 static void wh_req_free(struct wh_req *r)
 {
+    json_decref(r->reply);
     free(r->secret);
     free(r);
+}
+
+/* A change is answered only once events are routed by it: an event published right
+ * after the answer must reach a subscription the answer confirmed. */
+static void reply_after_reload(void *arg)
+{
+    struct wh_req *r = arg;
+    const struct pl_host *h = r->w->host;
+    if (r->status == 204)
+        h->reply_raw(r->req, 204, "application/json", "", 0);
+    else
+        h->reply_json(r->req, r->status, json_incref(r->reply));
+    wh_req_free(r);
 }
 
 /* Replies with the first row (404 when none), or with the list when status == -200. */
@@ -262,18 +310,21 @@ static void on_rows(pl_db_result *res, void *arg)
         h->reply_json(r->req, 200, json_pack("{s:o}", "items", h->db_json(res)));
     } else if (h->db_ntuples(res) == 0) {
         h->reply_error(r->req, 404, "WEBHOOK_NOT_FOUND", "no such webhook");
-    } else if (r->status == 204) {
-        h->reply_raw(r->req, 204, "application/json", "", 0);
     } else {
-        json_t *rows = h->db_json(res);
-        json_t *row = json_incref(json_array_get(rows, 0));
-        json_decref(rows);
-        if (r->secret)
-            json_object_set_new(row, "secret", json_string(r->secret));
-        h->reply_json(r->req, r->status, row);
+        if (r->status != 204) {
+            json_t *rows = h->db_json(res);
+            r->reply = json_incref(json_array_get(rows, 0));
+            json_decref(rows);
+            if (r->secret)
+                json_object_set_new(r->reply, "secret", json_string(r->secret));
+        }
+        if (r->mutates) {
+            reload_subs_then(r->w, reply_after_reload, r);
+            return;
+        }
+        reply_after_reload(r);
+        return;
     }
-    if (r->status != -200 && h->db_ok(res) && h->db_ntuples(res) > 0)
-        wh_reload_subs(r->w);
     wh_req_free(r);
 }
 
@@ -319,8 +370,10 @@ static void create_webhook(pl_request *req, void *arg)
                             en && json_is_false(en) ? "false" : "true",
                             json_string_value(json_object_get(b, "description")) ?: ""};
     struct wh_req *r = wh_req_new(w, req, 201);
-    if (r)
+    if (r) {
+        r->mutates = 1;
         r->secret = strdup(secret);
+    }
     if (!r || h->db_query(w->self,
                           "INSERT INTO webhooks (id, url, events, stations, secret, enabled, description) "
                           "VALUES ($1, $2, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), "
@@ -389,6 +442,8 @@ static void update_webhook(pl_request *req, void *arg, int partial)
                             en ? (json_is_true(en) ? "true" : "false") : (partial ? NULL : "true"),
                             json_string_value(json_object_get(b, "description")) ?: (partial ? NULL : "")};
     struct wh_req *r = wh_req_new(w, req, 200);
+    if (r)
+        r->mutates = 1;
     /* re-enabling clears the failure streak and the reason */
     if (!r || h->db_query(w->self,
                           "UPDATE webhooks SET url = coalesce($2, url), "
@@ -419,6 +474,8 @@ static void delete_webhook(pl_request *req, void *arg)
     if (!id)
         return;
     struct wh_req *r = wh_req_new(w, req, 204);
+    if (r)
+        r->mutates = 1;
     const char *p[] = {id};
     if (!r || w->host->db_query(w->self, "DELETE FROM webhooks WHERE id = $1 RETURNING id", 1, p,
                                 on_rows, r) != PL_OK) {
