@@ -120,6 +120,7 @@ static void on_open(void *arg, pl_ocpp_conn *c)
         return;
     }
     cx->plugin = k->plugin;
+    cx->common = k;
     cx->c = c;
     const char *id = k->ocpp->station_id(c);
     /* a known station reconnecting need not boot again (many chargers boot only on
@@ -168,6 +169,22 @@ static void on_close(void *arg, pl_ocpp_conn *c, int code, const char *reason)
     k->st->detach(cx->station);
     k->ocpp->set_data(c, NULL);
     free(cx);
+}
+
+void ocpp_session_reply(struct ocpp_session *cx, const char *msg_id, json_t *payload)
+{
+    cx->common->ocpp->reply(cx->c, msg_id, payload);
+}
+
+void ocpp_session_reply_empty(struct ocpp_session *cx, const char *msg_id)
+{
+    ocpp_session_reply(cx, msg_id, json_object());
+}
+
+void ocpp_session_record(struct ocpp_session *cx, const char *msg_id, json_t *payload, const char *kind)
+{
+    cx->common->st->record(cx->station, kind, json_deep_copy(payload));
+    ocpp_session_reply_empty(cx, msg_id);
 }
 
 /* ---- lifecycle ---- */

@@ -20,8 +20,10 @@
 struct live_entry;
 
 /* A station's connection, as every protocol plugin keeps it (the pl_ocpp_conn's data). */
+struct ocpp_common;
 struct ocpp_session {
     void *plugin;        /* the protocol plugin's state, as given to ocpp_common_init */
+    struct ocpp_common *common;
     pl_ocpp_conn *c;
     pl_station *station;
     int accepted;        /* BootNotification accepted (or a known station reconnecting) */
@@ -60,5 +62,11 @@ int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugi
 void ocpp_common_start(struct ocpp_common *k);  /* credential refresh every 30 s */
 void ocpp_common_reload(struct ocpp_common *k); /* SIGHUP: refresh now */
 void ocpp_common_fini(struct ocpp_common *k);
+
+/* Answers every protocol gives the same way (payload stolen). */
+void ocpp_session_reply(struct ocpp_session *cx, const char *msg_id, json_t *payload);
+void ocpp_session_reply_empty(struct ocpp_session *cx, const char *msg_id);
+/* A message whose content is kept as a station record of kind, answered with {}. */
+void ocpp_session_record(struct ocpp_session *cx, const char *msg_id, json_t *payload, const char *kind);
 
 #endif

@@ -22,16 +22,6 @@
 
 typedef void (*o16_handler)(struct ocpp_session *cx, const char *msg_id, json_t *payload);
 
-static void reply(struct ocpp_session *cx, const char *msg_id, json_t *payload)
-{
-    O16(cx)->ocpp->reply(cx->c, msg_id, payload);
-}
-
-static void reply_empty(struct ocpp_session *cx, const char *msg_id)
-{
-    reply(cx, msg_id, json_object());
-}
-
 static const char *now(struct ocpp_session *cx, char *buf, size_t len)
 {
     return H(cx)->now_rfc3339(buf, len);
@@ -56,7 +46,7 @@ static void boot_notification(struct ocpp_session *cx, const char *msg_id, json_
 #undef STR
     cx->accepted = strcmp(status, "Accepted") == 0;
     char ts[40];
-    reply(cx, msg_id, json_pack("{s:s, s:i, s:s}", "currentTime", now(cx, ts, sizeof ts), "interval",
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s, s:i, s:s}", "currentTime", now(cx, ts, sizeof ts), "interval",
                                 (json_int_t)interval, "status", status));
 }
 
@@ -64,7 +54,7 @@ static void heartbeat(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     (void)p;
     char ts[40];
-    reply(cx, msg_id, json_pack("{s:s}", "currentTime", now(cx, ts, sizeof ts)));
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s}", "currentTime", now(cx, ts, sizeof ts)));
 }
 
 static void status_notification(struct ocpp_session *cx, const char *msg_id, json_t *p)
@@ -84,7 +74,7 @@ static void status_notification(struct ocpp_session *cx, const char *msg_id, jso
                             json_string_value(json_object_get(p, "status")),
                             err && strcmp(err, "NoError") ? err : NULL, info,
                             json_string_value(json_object_get(p, "timestamp")));
-    reply_empty(cx, msg_id);
+    ocpp_session_reply_empty(cx, msg_id);
 }
 
 /* ---- authorization ---- */
@@ -336,16 +326,10 @@ static void meter_values(struct ocpp_session *cx, const char *msg_id, json_t *p)
 
 /* ---- everything else: records ---- */
 
-static void record_only(struct ocpp_session *cx, const char *msg_id, json_t *p, const char *kind)
-{
-    S(cx)->record(cx->station, kind, json_deep_copy(p));
-    reply_empty(cx, msg_id);
-}
-
-#define RECORD(fn, kind)                                                                   \
-    static void fn(struct ocpp_session *cx, const char *msg_id, json_t *p)                     \
-    {                                                                                      \
-        record_only(cx, msg_id, p, kind);                                                  \
+#define RECORD(fn, kind)                                                \
+    static void fn(struct ocpp_session *cx, const char *msg_id, json_t *p) \
+    {                                                                   \
+        ocpp_session_record(cx, msg_id, p, kind);                       \
     }
 RECORD(diagnostics_status, "diagnostics_status")
 RECORD(firmware_status, "firmware_status")
@@ -359,7 +343,7 @@ static void data_transfer(struct ocpp_session *cx, const char *msg_id, json_t *p
     const char *vendors = H(cx)->config_get(O16(cx)->self, "data_transfer_vendors", "");
     const char *vendor = json_string_value(json_object_get(p, "vendorId"));
     int known = vendor && *vendors && strstr(vendors, vendor) != NULL;
-    reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
 }
 
 /* SignCertificate: Accepted now, CertificateSigned once signed (security whitepaper A02). */

@@ -21,16 +21,6 @@ static const char *now(struct ocpp_session *cx, char *buf, size_t len)
     return H(cx)->now_rfc3339(buf, len);
 }
 
-static void reply(struct ocpp_session *cx, const char *msg_id, json_t *payload)
-{
-    O201(cx)->ocpp->reply(cx->c, msg_id, payload);
-}
-
-static void reply_empty(struct ocpp_session *cx, const char *msg_id)
-{
-    reply(cx, msg_id, json_object());
-}
-
 /* ---- provisioning ---- */
 
 static void boot_notification(struct ocpp_session *cx, const char *msg_id, json_t *p)
@@ -55,7 +45,7 @@ static void boot_notification(struct ocpp_session *cx, const char *msg_id, json_
     S(cx)->boot(cx->station, boot);
     cx->accepted = strcmp(status, "Accepted") == 0;
     char ts[40];
-    reply(cx, msg_id, json_pack("{s:s, s:i, s:s}", "currentTime", now(cx, ts, sizeof ts),
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s, s:i, s:s}", "currentTime", now(cx, ts, sizeof ts),
                                 "interval", (json_int_t)interval, "status", status));
 }
 
@@ -64,7 +54,7 @@ static void heartbeat(struct ocpp_session *cx, const char *msg_id, json_t *p)
     (void)p;
     char ts[40];
     S(cx)->seen(cx->station);
-    reply(cx, msg_id, json_pack("{s:s}", "currentTime", now(cx, ts, sizeof ts)));
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s}", "currentTime", now(cx, ts, sizeof ts)));
 }
 
 static void status_notification(struct ocpp_session *cx, const char *msg_id, json_t *p)
@@ -73,7 +63,7 @@ static void status_notification(struct ocpp_session *cx, const char *msg_id, jso
                             (int)json_integer_value(json_object_get(p, "connectorId")),
                             json_string_value(json_object_get(p, "connectorStatus")), NULL, NULL,
                             json_string_value(json_object_get(p, "timestamp")));
-    reply_empty(cx, msg_id);
+    ocpp_session_reply_empty(cx, msg_id);
 }
 
 /* ---- authorization ---- */
@@ -337,20 +327,13 @@ static void notify_report(struct ocpp_session *cx, const char *msg_id, json_t *p
                           sizeof key);
         S(cx)->put_doc(cx->station, "variable", key, json_deep_copy(rd));
     }
-    reply_empty(cx, msg_id);
+    ocpp_session_reply_empty(cx, msg_id);
 }
 
-/* Messages whose content is kept as a station record, answered with {} */
-static void record_only(struct ocpp_session *cx, const char *msg_id, json_t *p, const char *kind)
-{
-    S(cx)->record(cx->station, kind, json_deep_copy(p));
-    reply_empty(cx, msg_id);
-}
-
-#define RECORD(fn, kind)                                                                  \
-    static void fn(struct ocpp_session *cx, const char *msg_id, json_t *p)                    \
-    {                                                                                      \
-        record_only(cx, msg_id, p, kind);                                                  \
+#define RECORD(fn, kind)                                                \
+    static void fn(struct ocpp_session *cx, const char *msg_id, json_t *p) \
+    {                                                                   \
+        ocpp_session_record(cx, msg_id, p, kind);                       \
     }
 RECORD(notify_event, "event")
 RECORD(notify_monitoring_report, "monitoring_report")
@@ -370,7 +353,7 @@ static void reservation_status_update(struct ocpp_session *cx, const char *msg_i
     snprintf(key, sizeof key, "%lld",
              (long long)json_integer_value(json_object_get(p, "reservationId")));
     S(cx)->put_doc(cx->station, "reservation_status", key, json_deep_copy(p));
-    record_only(cx, msg_id, p, "reservation_status");
+    ocpp_session_record(cx, msg_id, p, "reservation_status");
 }
 
 /* ISO 15118 charging needs/schedules are accepted and kept; a smart-charging plugin
@@ -378,13 +361,13 @@ static void reservation_status_update(struct ocpp_session *cx, const char *msg_i
 static void notify_ev_charging_needs(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->record(cx->station, "ev_charging_needs", json_deep_copy(p));
-    reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
 }
 
 static void notify_ev_charging_schedule(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->record(cx->station, "ev_charging_schedule", json_deep_copy(p));
-    reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s}", "status", "Accepted"));
 }
 
 static void data_transfer(struct ocpp_session *cx, const char *msg_id, json_t *p)
@@ -393,7 +376,7 @@ static void data_transfer(struct ocpp_session *cx, const char *msg_id, json_t *p
     const char *vendors = H(cx)->config_get(O201(cx)->self, "data_transfer_vendors", "");
     const char *vendor = json_string_value(json_object_get(p, "vendorId"));
     int known = vendor && *vendors && strstr(vendors, vendor) != NULL;
-    reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
+    ocpp_session_reply(cx, msg_id, json_pack("{s:s}", "status", known ? "Accepted" : "UnknownVendorId"));
 }
 
 /* ---- certificates: through the host's certificate service (a Plug & Charge plugin
@@ -418,7 +401,7 @@ static void get_15118_ev_certificate(struct ocpp_session *cx, const char *msg_id
     if (!ok)
         json_object_set_new(out, "statusInfo", json_pack("{s:s}", "reasonCode", "NoPnCProvider"));
     free(exi);
-    reply(cx, msg_id, out);
+    ocpp_session_reply(cx, msg_id, out);
 }
 
 static void get_certificate_status(struct ocpp_session *cx, const char *msg_id, json_t *p)
@@ -432,7 +415,7 @@ static void get_certificate_status(struct ocpp_session *cx, const char *msg_id, 
     else if (!ok)
         json_object_set_new(out, "statusInfo", json_pack("{s:s}", "reasonCode", "NoOCSPResponder"));
     free(ocsp);
-    reply(cx, msg_id, out);
+    ocpp_session_reply(cx, msg_id, out);
 }
 
 static const struct {
