@@ -362,6 +362,38 @@ static void validate_key(const char *key, const char *value, const char *where, 
     c->bad = 1;
 }
 
+/* Keys whose value is one of a few words: anything else is an error, never a silent
+ * fallback (an "auth_unknown = rejct" must not accept every unknown card). */
+static const struct {
+    const char *section, *key;
+    const char *const words[4];
+} core_enums[] = {
+    {"core", "auth_unknown", {"accept", "reject", NULL}},
+};
+
+static int validate_enums(char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof core_enums / sizeof core_enums[0]; i++) {
+        const char *v = core_config_get(core_enums[i].section, core_enums[i].key);
+        if (!v)
+            continue;
+        int ok = 0;
+        char list[128] = "";
+        for (int w = 0; core_enums[i].words[w]; w++) {
+            ok |= strcmp(v, core_enums[i].words[w]) == 0;
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof list - n, "%s%s", w ? ", " : "", core_enums[i].words[w]);
+        }
+        if (!ok) {
+            snprintf(err, errlen, "%s: [%s] %s: '%s' is not one of %s",
+                     config_where(core_enums[i].section, core_enums[i].key), core_enums[i].section,
+                     core_enums[i].key, v, list);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int config_validate_core(char *err, size_t errlen)
 {
     static const char *const sections[] = {"core", "http", "ocpp", "database", "plugins", "certificates"};
@@ -371,5 +403,5 @@ int config_validate_core(char *err, size_t errlen)
         if (c.bad)
             return -1;
     }
-    return 0;
+    return validate_enums(err, errlen);
 }

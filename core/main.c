@@ -284,6 +284,7 @@ out_plugins:
     db_shutdown();
     db_closed = 1;
     loader_fini_all();
+    ocppj_free_closed();
     http_shutdown();
 out:
     if (!db_closed)

@@ -405,15 +405,30 @@ struct tx_ctx {
     char *station_tx_id;
 };
 
+/* A StartTransaction the station sends again (same connector, token and start time:
+ * its answer was lost) gets the transaction it already has (fresh = false), never a
+ * second one.  A start on a connector that still has another active transaction of the
+ * station closes that one (reason "Other", at the new start): a connector carries one
+ * session, and the station evidently ended the earlier one without a stop we saw. */
 static const char SQL_TX_START[] =
     "WITH s AS (INSERT INTO stations(id) VALUES ($1) ON CONFLICT DO NOTHING), "
-    "n AS (SELECT nextval('transactions_id_seq') AS id) "
-    "INSERT INTO transactions(id, station_id, station_tx_id, evse, connector, id_token, "
+    "dup AS (SELECT " TX_COLS ", false AS fresh FROM transactions WHERE $2::text IS NULL "
+    "AND station_id = $1 AND evse = $3::int AND connector = $4::int AND stopped_at IS NULL "
+    "AND id_token IS NOT DISTINCT FROM $5 AND meter_start IS NOT DISTINCT FROM $8::float8 "
+    "AND started_at = coalesce($9::timestamptz, started_at) ORDER BY id DESC LIMIT 1), "
+    "sup AS (UPDATE transactions SET stopped_at = coalesce($9::timestamptz, now()), "
+    "stop_reason = 'Other', meter_stop = coalesce(meter_last, meter_start), updated_at = now() "
+    "WHERE NOT EXISTS (SELECT 1 FROM dup) AND station_id = $1 AND evse = $3::int "
+    "AND connector = $4::int AND stopped_at IS NULL AND station_tx_id IS DISTINCT FROM $2 "
+    "RETURNING id), "
+    "n AS (SELECT nextval('transactions_id_seq') AS id WHERE NOT EXISTS (SELECT 1 FROM dup)), "
+    "ins AS (INSERT INTO transactions(id, station_id, station_tx_id, evse, connector, id_token, "
     "id_token_type, reservation_id, meter_start, meter_last, started_at, seq_no) "
     "SELECT n.id, $1, coalesce($2, n.id::text), $3::int, $4::int, $5, $6, $7::int, "
     "$8::float8, $8::float8, coalesce($9::timestamptz, now()), $10::int FROM n "
     "ON CONFLICT (station_id, station_tx_id) DO UPDATE SET updated_at = now() "
-    "RETURNING " TX_COLS ", (xmax = 0) AS fresh";
+    "RETURNING " TX_COLS ", (xmax = 0) AS fresh) "
+    "SELECT * FROM ins UNION ALL SELECT * FROM dup";
 
 static const char SQL_TX_UPDATE[] =
     "UPDATE transactions SET meter_last = coalesce($3::float8, meter_last), "
@@ -447,7 +462,7 @@ static void tx_done(void *arg, pl_db_result *res)
             core_log(PL_LOG_INFO, "station", "%s station=%s: unknown transaction %s",
                      topics[t->kind], t->station_id, t->station_tx_id ? t->station_tx_id : "-");
         if (t->cb)
-            t->cb(t->arg, 0, NULL, NULL);
+            t->cb(t->arg, res && db_ok(res) ? PL_TX_UNKNOWN : PL_TX_NOT_STORED, NULL, NULL);
         goto out;
     }
     int fcol = col_index(res, "fresh");
@@ -469,7 +484,7 @@ static void tx_done(void *arg, pl_db_result *res)
                                 json_real(json_number_value(b) - json_number_value(a)));
     }
     if (t->cb)
-        t->cb(t->arg, 1, id, row);
+        t->cb(t->arg, PL_TX_STORED, id, row);
     /* A resent Started or a repeated stop is answered but not announced twice. */
     if (fresh)
         bus_emit(topics[t->kind], t->station_id, json_incref(row));
@@ -508,7 +523,7 @@ void station_api_tx_start(pl_station *st, json_t *tx, pl_tx_cb cb, void *arg)
     if (!st || !json_is_object(tx)) {
         json_decref(tx);
         if (cb)
-            cb(arg, 0, NULL, NULL);
+            cb(arg, PL_TX_NOT_STORED, NULL, NULL);
         return;
     }
     char b[5][40];
@@ -527,7 +542,7 @@ void station_api_tx_start(pl_station *st, json_t *tx, pl_tx_cb cb, void *arg)
     };
     struct tx_ctx *t = tx_ctx_new(TX_START, st, p[1], cb, arg);
     if (!t && cb)
-        cb(arg, 0, NULL, NULL);
+        cb(arg, PL_TX_NOT_STORED, NULL, NULL);
     tx_write(t, SQL_TX_START, 10, p);
     json_decref(tx);
 }
@@ -538,7 +553,7 @@ void station_api_tx_update(pl_station *st, const char *station_tx_id, json_t *up
     if (!st || !station_tx_id) {
         json_decref(upd);
         if (cb)
-            cb(arg, 0, NULL, NULL);
+            cb(arg, PL_TX_NOT_STORED, NULL, NULL);
         return;
     }
     char b[4][40];
@@ -554,7 +569,7 @@ void station_api_tx_update(pl_station *st, const char *station_tx_id, json_t *up
     };
     struct tx_ctx *t = tx_ctx_new(TX_UPDATE, st, station_tx_id, cb, arg);
     if (!t && cb)
-        cb(arg, 0, NULL, NULL);
+        cb(arg, PL_TX_NOT_STORED, NULL, NULL);
     tx_write(t, SQL_TX_UPDATE, 8, p);
     json_decref(upd);
 }
@@ -565,7 +580,7 @@ void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop
     if (!st || !station_tx_id) {
         json_decref(stop);
         if (cb)
-            cb(arg, 0, NULL, NULL);
+            cb(arg, PL_TX_NOT_STORED, NULL, NULL);
         return;
     }
     char b[40];
@@ -579,7 +594,7 @@ void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop
     };
     struct tx_ctx *t = tx_ctx_new(TX_STOP, st, station_tx_id, cb, arg);
     if (!t && cb)
-        cb(arg, 0, NULL, NULL);
+        cb(arg, PL_TX_NOT_STORED, NULL, NULL);
     tx_write(t, SQL_TX_STOP, 6, p);
     json_decref(stop);
 }
@@ -634,10 +649,13 @@ static const char SQL_METER[] =
     "value float8, unit text, phase text, context text, location text)), "
     "ins AS (INSERT INTO meter_values(station_id, transaction_id, evse, connector, ts, "
     "measurand, value, unit, phase, context, location) "
-    "SELECT x.station_id, (SELECT t.id FROM transactions t WHERE t.station_id = x.station_id "
-    "AND t.station_tx_id = x.station_tx_id), x.evse, x.connector, x.ts, "
-    "coalesce(x.measurand, 'Energy.Active.Import.Register'), x.value, x.unit, x.phase, "
-    "x.context, x.location FROM x RETURNING 1), "
+    /* a sample of a transaction is on the transaction's EVSE and connector, whatever
+     * the message carrying it said (2.0.1 Updated events and 1.6 transactionData
+     * often name none) */
+    "SELECT x.station_id, t.id, coalesce(t.evse, x.evse), coalesce(t.connector, x.connector), "
+    "x.ts, coalesce(x.measurand, 'Energy.Active.Import.Register'), x.value, x.unit, x.phase, "
+    "x.context, x.location FROM x LEFT JOIN transactions t ON t.station_id = x.station_id "
+    "AND t.station_tx_id = x.station_tx_id RETURNING 1), "
     "last AS (SELECT DISTINCT ON (station_id, station_tx_id) station_id, station_tx_id, "
     "CASE WHEN unit = 'kWh' THEN value * 1000 ELSE value END AS wh FROM x "
     "WHERE station_tx_id IS NOT NULL AND phase IS NULL "
@@ -908,16 +926,80 @@ unsigned long model_dropped_samples(void)
 /* ------------------------------------------------------------------------
  * Authorization, records, documents.
  * ---------------------------------------------------------------------- */
+/* Authorization fails closed.  Every answer the database gave is remembered (bounded)
+ * per token; while the database cannot answer, a token it answered for before gets
+ * that answer again (with its expiry checked against the clock), an unknown one gets
+ * nothing: the callback receives NULL ("no decision") and the protocol plugin answers
+ * with a CALLERROR, so the station falls back on its own offline rules.  Guessing
+ * "Accepted" is never an option. */
+#define AUTH_CACHE_MAX 200000
+
 struct auth_ctx {
     pl_auth_cb cb;
     void *arg;
+    char *id_token;
 };
+
+static struct registry_map *auth_cache; /* id token -> JSON text of its last answer */
+
+static int auth_unknown_rejects(void)
+{
+    const char *policy = core_config_get("core", "auth_unknown");
+    return !policy || strcmp(policy, "accept") != 0; /* built-in default: reject */
+}
 
 static json_t *auth_unknown(void)
 {
-    const char *policy = core_config_get("core", "auth_unknown");
-    int reject = policy && strcmp(policy, "reject") == 0;
-    return json_pack("{s:s}", "status", reject ? "Invalid" : "Accepted");
+    return json_pack("{s:s}", "status", auth_unknown_rejects() ? "Invalid" : "Accepted");
+}
+
+/* An entry is one block, "token\0json": the map borrows its key from it. */
+static void auth_remember(const char *id_token, json_t *info)
+{
+    if (!auth_cache && !(auth_cache = registry_map_new()))
+        return;
+    char *text = json_dumps(info, JSON_COMPACT);
+    size_t tl = strlen(id_token);
+    char *entry = text ? malloc(tl + 1 + strlen(text) + 1) : NULL;
+    if (entry) {
+        memcpy(entry, id_token, tl + 1);
+        strcpy(entry + tl + 1, text);
+    }
+    free(text);
+    if (!entry)
+        return;
+    char *old = registry_map_get(auth_cache, id_token);
+    if ((!old && registry_map_count(auth_cache) >= AUTH_CACHE_MAX) || /* tokens seen before keep theirs */
+        registry_map_put(auth_cache, entry, entry) != 0) {
+        free(entry);
+        return;
+    }
+    free(old);
+}
+
+/* The remembered answer for a token, re-checked against its expiry; NULL if none. */
+static json_t *auth_recall(const char *id_token)
+{
+    const char *entry = auth_cache ? registry_map_get(auth_cache, id_token) : NULL;
+    json_t *info = entry ? json_loads(entry + strlen(entry) + 1, 0, NULL) : NULL;
+    const char *status = json_string_value(json_object_get(info, "status"));
+    if (status && strcmp(status, "Unknown") == 0) { /* not in the table: the policy decides */
+        json_decref(info);
+        return auth_unknown();
+    }
+    const char *expiry = json_string_value(json_object_get(info, "expiry"));
+    int64_t ms;
+    if (expiry && util_parse_rfc3339(expiry, &ms) == 0 && ms <= (int64_t)core_now_ms())
+        json_object_set_new(info, "status", json_string("Expired"));
+    return info;
+}
+
+static void auth_answer(struct auth_ctx *a, json_t *info)
+{
+    a->cb(a->arg, info);
+    json_decref(info);
+    free(a->id_token);
+    free(a);
 }
 
 static void auth_done(pl_db_result *res, void *arg)
@@ -925,29 +1007,32 @@ static void auth_done(pl_db_result *res, void *arg)
     struct auth_ctx *a = arg;
     json_t *info;
     if (!db_ok(res)) {
-        core_log(PL_LOG_WARN, "station", "authorize lookup failed: %s", db_error(res));
-        info = auth_unknown(); /* the database is down: behave as for an unknown token */
-    } else if (db_ntuples(res) < 1) {
-        info = auth_unknown();
+        info = auth_recall(a->id_token);
+        core_log(PL_LOG_WARN, "station", "authorize lookup failed: %s (%s)", db_error(res),
+                 info ? "answered from the last known state" : "no decision");
+        auth_answer(a, info);
+        return;
+    }
+    if (db_ntuples(res) < 1) {
+        info = json_pack("{s:s}", "status", "Unknown"); /* remembered as unknown */
     } else {
-        const char *status = db_value(res, 0, 0), *expired = db_value(res, 0, 4);
-        if (expired && expired[0] == 't')
-            status = "Expired";
+        const char *status = db_value(res, 0, 0);
         info = json_pack("{s:s, s:s?, s:s?, s:s?}", "status", status ? status : "Invalid",
                          "expiry", db_value(res, 0, 1), "parent", db_value(res, 0, 2), "group",
                          db_value(res, 0, 3));
     }
-    a->cb(a->arg, info);
+    auth_remember(a->id_token, info);
     json_decref(info);
-    free(a);
+    auth_answer(a, auth_recall(a->id_token));
 }
 
 void station_api_authorize(pl_station *st, const char *id_token, pl_auth_cb cb, void *arg)
 {
+    (void)st;
     if (!cb)
         return;
     struct auth_ctx *a = calloc(1, sizeof *a);
-    if (!a || !id_token) {
+    if (!a || !id_token || !*id_token || !(a->id_token = strdup(id_token))) {
         free(a);
         json_t *info = json_pack("{s:s}", "status", "Invalid");
         cb(arg, info);
@@ -958,15 +1043,13 @@ void station_api_authorize(pl_station *st, const char *id_token, pl_auth_cb cb, 
     a->arg = arg;
     const char *p[1] = {id_token};
     if (db_query_as("core",
-                    "SELECT status, " TS("expiry") " AS expiry, parent, group_id, "
-                    "(expiry IS NOT NULL AND expiry <= now()) AS expired "
+                    "SELECT status, " TS("expiry") " AS expiry, parent, group_id "
                     "FROM id_tokens WHERE id_token = $1",
                     1, p, auth_done, a) != PL_OK) {
-        json_t *info = auth_unknown();
-        core_log(PL_LOG_WARN, "station", "authorize lookup not queued: applying auth_unknown");
-        cb(arg, info);
-        json_decref(info);
-        free(a);
+        json_t *info = auth_recall(id_token);
+        core_log(PL_LOG_WARN, "station", "authorize lookup not queued (%s)",
+                 info ? "answered from the last known state" : "no decision");
+        auth_answer(a, info);
     }
 }
 
@@ -1087,8 +1170,17 @@ static void free_chain(void *val, void *arg)
     ch->orphan = 1;
 }
 
+static void free_text(void *val, void *arg)
+{
+    (void)arg;
+    free(val);
+}
+
 void model_shutdown(void)
 {
+    registry_map_foreach(auth_cache, free_text, NULL);
+    registry_map_free(auth_cache);
+    auth_cache = NULL;
     /* Queued writes are lost (a drain before shutdown gives them their chance); a
      * write or a meter batch in flight is answered by the pool's shutdown, which comes
      * after ours, and only cleans up then. */

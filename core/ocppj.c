@@ -66,6 +66,7 @@ struct pl_ocpp_conn {
     size_t qlen;
     struct event *timer;
     struct in_call *incoming;
+    uint64_t last_answered; /* call_key() of the last CALL answered (repeats are dropped) */
     uint64_t msgs_in, msgs_out;
     uint32_t next_id;
     uint32_t id_prefix; /* random, drawn once per connection */
@@ -81,7 +82,7 @@ static struct {
     char *prefix;
     long call_timeout, queue_max;
     struct ws_limits server_lim;
-    struct pl_ocpp_conn *conns;
+    struct pl_ocpp_conn *conns, *closed;
     int shutting_down;
 } O;
 
@@ -361,11 +362,40 @@ static int api_call(pl_ocpp_conn *c, const char *action, json_t *payload, unsign
 
 /* ---------- incoming ---------- */
 
+/* A CALL's identity on its connection (FNV-1a of id and action). */
+static uint64_t call_key(const char *id, const char *action)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const char *s = id; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (const char *s = action; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* OCPP-J: a message id is unique per direction.  A CALL repeated with the id (and
+ * action) of one still being handled, or of the one answered last, is a
+ * retransmission: it is answered once, by the first, and never handled twice (two
+ * StartTransactions must not open two sessions). */
+static int is_repeat(struct pl_ocpp_conn *c, const struct pl_ocpp_action *a, const char *id)
+{
+    for (struct in_call *ic = c->incoming; ic; ic = ic->next)
+        if (ic->act == a && strcmp(ic->id, id) == 0)
+            return 1;
+    return c->last_answered == call_key(id, a->name);
+}
+
 static void handle_call(struct pl_ocpp_conn *c, struct ocppj_frame *f)
 {
     const struct pl_ocpp_action *a = ocpp_api_action(c->proto, f->action);
     if (!a) {
         send_error(c, f->id, "NotImplemented", "unknown action");
+        return;
+    }
+    if (is_repeat(c, a, f->id)) {
+        core_log(PL_LOG_WARN, "ocpp", "station=%s repeated %s with message id %s: answered once",
+                 sid(c), a->name, f->id);
         return;
     }
     if (!dir_allows(c, a, 0)) {
@@ -483,6 +513,7 @@ static int api_reply(pl_ocpp_conn *c, const char *msg_id, json_t *payload)
         json_decref(payload);
         return c->closed ? PL_EOFFLINE : PL_ENOENT;
     }
+    c->last_answered = call_key(ic->id, ic->act->name);
     if (!payload)
         payload = json_object();
     char err[512];
@@ -518,7 +549,7 @@ static int api_reply_error(pl_ocpp_conn *c, const char *msg_id, const char *code
         json_decref(details);
         return c->closed ? PL_EOFFLINE : PL_ENOENT;
     }
-    free(ic);
+    free(ic); /* not remembered as answered: a station may resend what was refused */
     if (c->closed) {
         json_decref(details);
         release_if_done(c);
@@ -531,26 +562,40 @@ static int api_reply_error(pl_ocpp_conn *c, const char *msg_id, const char *code
 
 /* ---------- connection lifecycle ---------- */
 
+/* A connection is on one of two lists: open (O.conns) or closed with CALLs still
+ * unanswered (O.closed: a handler may answer after a database commit).  The closed
+ * list is what lets shutdown free a connection whose peer plugin never answers. */
+static struct pl_ocpp_conn **conn_list(struct pl_ocpp_conn *c)
+{
+    return c->closed ? &O.closed : &O.conns;
+}
+
 static void conn_link(struct pl_ocpp_conn *c)
 {
-    c->next = O.conns;
-    if (O.conns)
-        O.conns->prev = c;
-    O.conns = c;
+    struct pl_ocpp_conn **list = conn_list(c);
+    c->prev = NULL;
+    c->next = *list;
+    if (*list)
+        (*list)->prev = c;
+    *list = c;
 }
 
 static void conn_unlink(struct pl_ocpp_conn *c)
 {
+    struct pl_ocpp_conn **list = conn_list(c);
     if (c->prev)
         c->prev->next = c->next;
-    else if (O.conns == c)
-        O.conns = c->next;
+    else if (*list == c)
+        *list = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    c->next = c->prev = NULL;
 }
 
 static void conn_free(struct pl_ocpp_conn *c)
 {
+    if (c->closed)
+        conn_unlink(c);
     while (c->incoming) {
         struct in_call *ic = c->incoming;
         c->incoming = ic->next;
@@ -578,9 +623,10 @@ static void on_ws_close(ws_conn *ws, void *arg, int code, const char *reason)
     struct pl_ocpp_conn *c = arg;
     if (!c)
         return;
+    conn_unlink(c);
     c->closed = 1;
     c->ws = NULL;
-    conn_unlink(c);
+    conn_link(c); /* onto the closed list until its last CALL is answered */
     if (c->timer)
         evtimer_del(c->timer);
     /* every pending call completes exactly once */
@@ -875,6 +921,12 @@ void ocppj_shutdown(void)
     free(O.prefix);
     O.prefix = NULL;
     ws_client_tls_free();
+}
+
+void ocppj_free_closed(void)
+{
+    while (O.closed)
+        conn_free(O.closed); /* nobody is left to answer their CALLs */
 }
 
 json_t *ocppj_stats(void)

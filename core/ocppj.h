@@ -12,6 +12,8 @@ int ocppj_port(void);
 /* First call: stop listening and close every connection with 1001 (graceful).
  * Later calls: drop what is still open. */
 void ocppj_shutdown(void);
+/* After the plugins are gone: frees closed connections whose CALLs were never answered. */
+void ocppj_free_closed(void);
 json_t *ocppj_stats(void);
 const struct pl_ocpp_api *ocppj_api(void);
 

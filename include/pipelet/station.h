@@ -99,10 +99,21 @@ struct pl_driver {
     int (*execute)(void *drv_arg, pl_station *st, pl_command *cmd);
 };
 
-/* Transaction start / stop callbacks fire after the row is committed. */
+/* Transaction callbacks fire once the write has ended.  ok is one of:
+ *   PL_TX_STORED      committed; tx_id (the core's id) and row (borrowed) are set
+ *   PL_TX_NOT_STORED  nothing committed (database unavailable, queue full, shutdown):
+ *                     the station must NOT be told "received" -- answer with a
+ *                     CALLERROR so it keeps the message queued and sends it again
+ *   PL_TX_UNKNOWN     committed nothing because the station's transaction id is not
+ *                     known (an update or stop of a transaction never started here);
+ *                     tx_id and row are NULL.  Definitive: acknowledging is safe. */
+enum { PL_TX_NOT_STORED = 0, PL_TX_STORED = 1, PL_TX_UNKNOWN = 2 };
 typedef void (*pl_tx_cb)(void *arg, int ok, const char *tx_id /* core id */, json_t *row);
 /* Authorization: info {"status":"Accepted"|"Blocked"|"Expired"|"Invalid"|"ConcurrentTx",
- * "expiry":S?, "parent":S?, "group":S?} (borrowed). */
+ * "expiry":S?, "parent":S?, "group":S?} (borrowed), or NULL when no decision could be
+ * made (the database did not answer and the token's last known state is not in
+ * memory): never treat NULL as Accepted -- answer the station with a CALLERROR
+ * (InternalError) so it applies its own offline rules. */
 typedef void (*pl_auth_cb)(void *arg, json_t *info);
 /* Meter values committed (ok = 1) or lost (ok = 0: queue full, database error). */
 typedef void (*pl_meter_cb)(void *arg, int ok);
@@ -154,7 +165,8 @@ struct pl_station_api {
      * publishes meter.values. */
     void (*meter_values)(pl_station *st, int evse, int connector, const char *station_tx_id,
                          json_t *samples);
-    /* Look an id token up (id_tokens table; unknown -> per [core] auth_unknown). */
+    /* Look an id token up (id_tokens table; unknown -> per [core] auth_unknown, whose
+     * built-in default is reject).  Fails closed: see pl_auth_cb. */
     void (*authorize)(pl_station *st, const char *id_token, pl_auth_cb cb, void *arg);
     /* Append-only records: kind = "security_event", "firmware_status", "diagnostics_status",
      * "log_status", "reservation_status", "event", ... ; data stolen.  Publishes

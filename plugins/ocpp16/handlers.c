@@ -10,6 +10,7 @@
  * not decimals are recorded in the log and skipped, not refused.
  */
 #include "ocpp16.h"
+#include "answer.h"
 #include "signcert.h"
 
 #include <math.h>
@@ -105,7 +106,10 @@ static json_t *id_tag_info(json_t *info)
 static void on_authorized(void *arg, json_t *info)
 {
     struct auth_ctx *a = arg;
-    a->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTagInfo", id_tag_info(info)));
+    if (!info) /* no decision (database down, token not known from before): fail closed */
+        a->p->ocpp->reply_error(a->c, a->msg_id, "InternalError", "authorization unavailable", NULL);
+    else
+        a->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTagInfo", id_tag_info(info)));
     free(a);
 }
 
@@ -186,8 +190,9 @@ static void on_tx_started(void *arg, int ok, const char *tx_id, json_t *row)
 {
     struct start_ctx *s = arg;
     (void)row;
-    if (!ok) {
-        /* nothing committed: the charge point retries (it must not start without an id) */
+    if (ok != PL_TX_STORED) {
+        /* nothing committed: the charge point retries (it must not start without an id);
+         * the repeat finds the same transaction, never a second one */
         s->p->ocpp->reply_error(s->c, s->msg_id, "InternalError", "transaction not recorded", NULL);
     } else {
         s->p->ocpp->reply(s->c, s->msg_id,
@@ -203,8 +208,9 @@ static void on_start_authorized(void *arg, json_t *info)
     struct start_ctx *s = arg;
     s->info = json_incref(info);
     struct ocpp_session *cx = s->p->ocpp->data(s->c);
-    if (!cx) { /* the charge point left meanwhile: it will send StartTransaction again */
-        s->p->ocpp->reply_error(s->c, s->msg_id, "InternalError", "connection closed", NULL);
+    if (!cx || !info) { /* left meanwhile, or no authorization decision: it sends again */
+        s->p->ocpp->reply_error(s->c, s->msg_id, "InternalError",
+                                cx ? "authorization unavailable" : "connection closed", NULL);
         json_decref(s->tx);
         json_decref(s->info);
         free(s);
@@ -237,36 +243,26 @@ static void start_transaction(struct ocpp_session *cx, const char *msg_id, json_
     S(cx)->authorize(cx->station, json_string_value(json_object_get(p, "idTag")), on_start_authorized, s);
 }
 
-struct stop_ctx {
-    struct o16 *p;
-    pl_ocpp_conn *c;
-    char msg_id[40];
-    int has_tag;
-};
-
-static void on_tx_stopped(void *arg, int ok, const char *tx_id, json_t *row)
+/* The stop, its transactionData and its idTag's status are all settled before the
+ * answer: a stop or samples not stored get a CALLERROR (the charge point keeps the
+ * message), an unknown transaction is acknowledged (nothing to keep).  idTagInfo is
+ * optional in StopTransaction.conf: without an authorization decision it is left out
+ * rather than guessed. */
+static json_t *stop_answer(struct ocpp_answer *a)
 {
-    struct stop_ctx *s = arg;
-    (void)tx_id;
-    (void)row;
-    if (!ok) /* unknown transaction: acknowledge so the charge point empties its queue */
-        s->p->host->log(s->p->self, PL_LOG_WARN, "StopTransaction for an unknown transaction (acknowledged)");
     json_t *conf = json_object();
-    if (s->has_tag)
-        json_object_set_new(conf, "idTagInfo", json_pack("{s:s}", "status", "Accepted"));
-    s->p->ocpp->reply(s->c, s->msg_id, conf);
-    free(s);
+    struct o16 *p = a->data;
+    if (a->tx == PL_TX_UNKNOWN)
+        p->host->log(p->self, PL_LOG_WARN, "StopTransaction for an unknown transaction (acknowledged)");
+    if (a->auth)
+        json_object_set_new(conf, "idTagInfo", id_tag_info(a->auth));
+    return conf;
 }
 
 static void stop_transaction(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     char txid[32];
     snprintf(txid, sizeof txid, "%lld", (long long)json_integer_value(json_object_get(p, "transactionId")));
-    json_t *data = json_object_get(p, "transactionData");
-    if (data) {
-        json_t *samples = samples_from(cx, data);
-        S(cx)->meter_values(cx->station, 0, 1, txid, samples);
-    }
     const char *tag = json_string_value(json_object_get(p, "idTag"));
     const char *reason = json_string_value(json_object_get(p, "reason"));
     json_t *stop = json_pack("{s:f, s:s?, s:s}", "meter_stop",
@@ -274,17 +270,19 @@ static void stop_transaction(struct ocpp_session *cx, const char *msg_id, json_t
                              json_string_value(json_object_get(p, "timestamp")), "reason", reason ? reason : "Local");
     if (tag)
         json_object_set_new(stop, "id_token", json_string(tag));
-    struct stop_ctx *s = calloc(1, sizeof *s);
-    if (!s) {
+    struct ocpp_answer *a = ocpp_answer_new(cx, msg_id, stop_answer);
+    if (!a) {
         json_decref(stop);
-        O16(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    s->p = O16(cx);
-    s->c = cx->c;
-    s->has_tag = tag != NULL;
-    snprintf(s->msg_id, sizeof s->msg_id, "%s", msg_id);
-    S(cx)->tx_stop(cx->station, txid, stop, on_tx_stopped, s);
+    a->data = O16(cx);
+    S(cx)->tx_stop(cx->station, txid, stop, ocpp_answer_tx(a), a);
+    json_t *data = json_object_get(p, "transactionData");
+    if (data) /* the transaction's EVSE and connector are the core's to know */
+        ocpp_answer_samples(a, cx, 0, 1, txid, samples_from(cx, data));
+    if (tag)
+        S(cx)->authorize(cx->station, tag, ocpp_answer_auth(a), a);
+    ocpp_answer_arm(a);
 }
 
 struct mv_ctx {

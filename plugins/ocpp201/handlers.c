@@ -5,6 +5,7 @@
  * re-checking their types.  One table entry per action.
  */
 #include "ocpp201.h"
+#include "answer.h"
 #include "signcert.h"
 
 #include <stdio.h>
@@ -98,7 +99,10 @@ static json_t *id_token_info(json_t *info)
 static void on_authorized(void *arg, json_t *info)
 {
     struct auth_ctx *a = arg;
-    a->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
+    if (!info) /* no decision (database down, token not known from before): fail closed */
+        a->p->ocpp->reply_error(a->c, a->msg_id, "InternalError", "authorization unavailable", NULL);
+    else
+        a->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
     free(a);
 }
 
@@ -176,30 +180,20 @@ static double energy_register(json_t *samples)
     return v;
 }
 
-struct tx_ctx {
-    struct o201 *p;
-    pl_ocpp_conn *c;
-    char msg_id[40];
-    char *id_token;   /* answer with idTokenInfo when the event carried a token */
-};
-
-static void tx_done(void *arg, int ok, const char *tx_id, json_t *row)
+/* A TransactionEvent is answered once its transaction write, its samples and the
+ * lookup of the idToken it reports have all landed: anything not stored gets a
+ * CALLERROR (the station keeps the event in its queue and sends it again), an event of
+ * a transaction never seen is acknowledged, and every reported idToken is authorized
+ * exactly as in Authorize (idTokenInfo is left out, not guessed, when no decision
+ * could be made). */
+static json_t *tx_answer(struct ocpp_answer *a)
 {
-    struct tx_ctx *t = arg;
-    (void)tx_id;
-    (void)row;
-    if (!ok) /* an Updated/Ended for a transaction we never saw: answer anyway, logged */
-        t->p->host->log(t->p->self, PL_LOG_WARN,
-                            "TransactionEvent for an unknown transaction (answered)");
-    if (t->id_token) {
-        json_t *info = json_pack("{s:s}", "status", "Accepted");
-        t->p->ocpp->reply(t->c, t->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
-        json_decref(info);
-    } else {
-        t->p->ocpp->reply(t->c, t->msg_id, json_object());
-    }
-    free(t->id_token);
-    free(t);
+    struct o201 *p = a->data;
+    if (a->tx == PL_TX_UNKNOWN)
+        p->host->log(p->self, PL_LOG_WARN, "TransactionEvent for an unknown transaction (answered)");
+    if (a->auth)
+        return json_pack("{s:o}", "idTokenInfo", id_token_info(a->auth));
+    return json_object();
 }
 
 static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_t *p)
@@ -211,38 +205,30 @@ static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_
     json_t *evse = json_object_get(p, "evse");
     json_t *tok = json_object_get(p, "idToken");
     const char *token = json_string_value(json_object_get(tok, "idToken"));
+    const char *token_type = json_string_value(json_object_get(tok, "type"));
     int evse_id = evse ? (int)json_integer_value(json_object_get(evse, "id")) : 0;
     int conn_id = evse ? (int)json_integer_value(json_object_get(evse, "connectorId")) : 0;
     json_t *samples = samples_from(json_object_get(p, "meterValue"));
     double reg = energy_register(samples);
 
-    struct tx_ctx *t = calloc(1, sizeof *t);
-    if (!t) {
+    struct ocpp_answer *a = ocpp_answer_new(cx, msg_id, tx_answer);
+    if (!a) {
         json_decref(samples);
-        O201(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
         return;
     }
-    t->p = O201(cx);
-    t->c = cx->c;
-    snprintf(t->msg_id, sizeof t->msg_id, "%s", msg_id);
-    if (token)
-        t->id_token = strdup(token);
-
-    if (json_array_size(samples))
-        S(cx)->meter_values(cx->station, evse_id, conn_id ? conn_id : (evse_id ? 1 : 0), txid,
-                            json_incref(samples));
+    a->data = O201(cx);
+    /* the transaction's write first: its samples then resolve to it */
     if (strcmp(type, "Started") == 0) {
         json_t *tx = json_pack("{s:s, s:i, s:i, s:s, s:f, s:s, s:s?, s:I}",
                                "station_tx_id", txid, "evse", (json_int_t)evse_id,
                                "connector", (json_int_t)(conn_id ? conn_id : 1),
                                "id_token", token ? token : "", "meter_start", reg >= 0 ? reg : 0.0,
-                               "started_at", ts,
-                               "id_token_type", json_string_value(json_object_get(tok, "type")),
+                               "started_at", ts, "id_token_type", token_type,
                                "seq_no", json_integer_value(json_object_get(p, "seqNo")));
         json_t *rid = json_object_get(p, "reservationId");
         if (rid)
             json_object_set(tx, "reservation_id", rid);
-        S(cx)->tx_start(cx->station, tx, tx_done, t);
+        S(cx)->tx_start(cx->station, tx, ocpp_answer_tx(a), a);
     } else if (strcmp(type, "Updated") == 0) {
         json_t *upd = json_pack("{s:I}", "seq_no", json_integer_value(json_object_get(p, "seqNo")));
         if (reg >= 0)
@@ -256,7 +242,7 @@ static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_
         }
         if (token)
             json_object_set_new(upd, "id_token", json_string(token));
-        S(cx)->tx_update(cx->station, txid, upd, tx_done, t);
+        S(cx)->tx_update(cx->station, txid, upd, ocpp_answer_tx(a), a);
     } else { /* Ended */
         const char *reason = json_string_value(json_object_get(info, "stoppedReason"));
         json_t *stop = json_pack("{s:s, s:s}", "stopped_at", ts, "reason", reason ? reason : "Local");
@@ -264,9 +250,12 @@ static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_
             json_object_set_new(stop, "meter_stop", json_real(reg));
         if (token)
             json_object_set_new(stop, "id_token", json_string(token));
-        S(cx)->tx_stop(cx->station, txid, stop, tx_done, t);
+        S(cx)->tx_stop(cx->station, txid, stop, ocpp_answer_tx(a), a);
     }
-    json_decref(samples);
+    ocpp_answer_samples(a, cx, evse_id, conn_id ? conn_id : (evse_id ? 1 : 0), txid, samples);
+    if (token && *token && !(token_type && strcmp(token_type, "NoAuthorization") == 0))
+        S(cx)->authorize(cx->station, token, ocpp_answer_auth(a), a);
+    ocpp_answer_arm(a);
 }
 
 struct mv_ctx {

@@ -78,7 +78,11 @@ export async function startGateway(opts = {}) {
     logText: '', exitCode: null,
   };
   const baseConfig = {
-    core: { log_level: opts.logLevel || 'info', drain_timeout: 2000 },
+    // the built-in defaults are the production ones (unknown tokens and stations
+    // refused); most suites exercise an open test fleet, as the quick start does
+    core: { log_level: opts.logLevel || 'info', drain_timeout: 2000, auth_unknown: 'accept' },
+    ocpp16: { unknown_stations: 'accept' },
+    ocpp201: { unknown_stations: 'accept' },
     http: { listen: '127.0.0.1', port: 0, rate_limit: 1000, rate_burst: 2000 },
     ocpp: { listen: '127.0.0.1', port: 0 },
     database: { url: database ? `"${database}"` : '', connect_wait: 5000 },
