@@ -193,7 +193,10 @@ static void account(struct pl_ocpp_conn *c, const char *dir, const char *action,
                     const char *text, size_t len)
 {
     count_message(action ? action : (type == 3 ? "CALLRESULT" : "CALLERROR"), dir);
-    registry_log_message_ref(&c->log, sid(c), dir, action, text, len);
+    /* the message log is the gateway's view of its stations: a client connection of
+     * this process (the simulator's) would file every frame a second time, mirrored */
+    if (!c->client)
+        registry_log_message_ref(&c->log, sid(c), dir, action, text, len);
     if (bus_has_subscribers("ocpp.message")) {
         json_t *frame = json_loadb(text, len, 0, NULL);
         bus_emit("ocpp.message", sid(c),
