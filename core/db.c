@@ -30,6 +30,9 @@ struct db_query {
     void *arg;
     uint64_t deadline;
     struct db_query *next;
+    /* a group (db_batch_as): its queries, sent in one transaction and one round trip */
+    struct db_query **items;
+    size_t nitems;
 };
 
 struct pl_db_result {
@@ -47,6 +50,10 @@ struct db_conn {
     struct db_query *q;   /* in flight */
     PGresult *result;     /* the result to hand over (the last, or the first error) */
     int flushing;
+    /* a group in flight (pipeline mode): one result slot per statement, BEGIN and
+     * COMMIT included; slot = the statement whose results are being read */
+    PGresult **slots;
+    size_t nslots, slot;
 };
 
 struct migration_set {
@@ -77,6 +84,7 @@ static void conn_arm(struct db_conn *c, short what);
 static void conn_on_event(evutil_socket_t fd, short what, void *arg);
 static void dispatch(void);
 static void migrate_begin(struct db_conn *c);
+static void conn_lost(struct db_conn *c, const char *why_in);
 
 /* ---------- results ---------- */
 
@@ -205,6 +213,9 @@ static void query_free(struct db_query *q)
 {
     if (!q)
         return;
+    for (size_t i = 0; i < q->nitems; i++)
+        query_free(q->items[i]);
+    free(q->items);
     for (int i = 0; i < q->nparams; i++)
         free(q->params[i]);
     free(q->params);
@@ -215,6 +226,15 @@ static void query_free(struct db_query *q)
 
 static void query_finish(struct db_query *q, PGresult *res, const char *error)
 {
+    if (q->nitems) { /* a group that never ran: each of its queries hears why */
+        for (size_t i = 0; i < q->nitems; i++) {
+            query_finish(q->items[i], NULL, error ? error : "database error");
+            q->items[i] = NULL;
+        }
+        q->nitems = 0;
+        query_free(q);
+        return;
+    }
     struct pl_db_result r = {res, error};
     if (!db_ok(&r)) {
         db.errors_total++;
@@ -282,10 +302,79 @@ int db_query_as(const char *component, const char *sql, int nparams, const char 
     return PL_OK;
 }
 
+int db_batch_as(const char *component, const struct db_batch_item *items, size_t n)
+{
+    if (!items || n == 0)
+        return PL_EINVAL;
+    if (db.shutting_down)
+        return PL_ESTATE;
+    if (strcmp(db.conninfo, "none") == 0)
+        return PL_ENOTSUP;
+    if (db.queued >= (size_t)db.queue_max)
+        return PL_EBUSY;
+    struct db_query *g = query_new(component, "-- group", 0, NULL, NULL, NULL);
+    if (!g || !(g->items = calloc(n, sizeof *g->items))) {
+        query_free(g);
+        return PL_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        g->items[i] = query_new(component, items[i].sql, items[i].nparams, items[i].params,
+                                items[i].cb, items[i].arg);
+        if (!g->items[i]) {
+            g->nitems = i;
+            query_free(g);
+            return PL_ENOMEM;
+        }
+    }
+    g->nitems = n;
+    g->deadline = core_now_ms() + db.timeout_ms;
+    if (db.tail)
+        db.tail->next = g;
+    else
+        db.head = g;
+    db.tail = g;
+    db.queued++;
+    db.queries_total += n;
+    dispatch();
+    return PL_OK;
+}
+
 int db_host_query(pl_plugin_handle *self, const char *sql, int nparams,
                   const char *const *params, pl_db_cb cb, void *arg)
 {
     return db_query_as(core_plugin_name(self), sql, nparams, params, cb, arg);
+}
+
+/* A group in pipeline mode: its statements and one sync, written at once.  What runs
+ * between two syncs is one implicit transaction: one commit at the sync, and the
+ * first failing statement aborts the rest and rolls everything back.  (An explicit
+ * BEGIN would leave the session in an aborted transaction after an error.)  The
+ * results come back in order; one extra slot catches an error at commit time. */
+static int send_group(struct db_conn *c, struct db_query *g)
+{
+    c->nslots = g->nitems + 1;
+    c->slot = 0;
+    if (!(c->slots = calloc(c->nslots, sizeof *c->slots)) || !PQenterPipelineMode(c->pg))
+        return 0;
+    int ok = 1;
+    for (size_t i = 0; ok && i < g->nitems; i++) {
+        struct db_query *q = g->items[i];
+        ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                               NULL, NULL, 0);
+    }
+    return ok && PQpipelineSync(c->pg);
+}
+
+static void group_reset(struct db_conn *c)
+{
+    for (size_t i = 0; c->slots && i < c->nslots; i++)
+        if (c->slots[i])
+            PQclear(c->slots[i]);
+    free(c->slots);
+    c->slots = NULL;
+    c->nslots = c->slot = 0;
+    if (c->pg && PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF)
+        PQexitPipelineMode(c->pg);
 }
 
 /* Send q on c (which is idle and connected). */
@@ -294,14 +383,21 @@ static void conn_send(struct db_conn *c, struct db_query *q)
     c->q = q;
     c->state = C_BUSY;
     c->result = NULL;
-    int ok = q->nparams > 0 ? PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
-                                                (const char *const *)q->params, NULL, NULL, 0)
-                            : PQsendQuery(c->pg, q->sql);
+    int ok = q->nitems ? send_group(c, q)
+             : q->nparams > 0 ? PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+                                                  (const char *const *)q->params, NULL, NULL, 0)
+                              : PQsendQuery(c->pg, q->sql);
     if (!ok) {
         char err[300];
         snprintf(err, sizeof err, "cannot send query: %s", PQerrorMessage(c->pg));
         c->q = NULL;
         c->state = C_IDLE;
+        if (q->nitems) { /* the connection is in an unknown state: start it afresh */
+            group_reset(c);
+            query_finish(q, NULL, err);
+            conn_lost(c, "pipeline could not be sent");
+            return;
+        }
         query_finish(q, NULL, err);
         if (PQstatus(c->pg) == CONNECTION_BAD) {
             conn_arm(c, EV_READ); /* the read handler notices and reconnects */
@@ -414,6 +510,7 @@ static void conn_lost(struct db_conn *c, const char *why_in)
         PQclear(c->result);
         c->result = NULL;
     }
+    group_reset(c);
     if (c->ev) {
         event_free(c->ev);
         c->ev = NULL;
@@ -482,6 +579,103 @@ static void conn_connected(struct db_conn *c)
         dispatch();
 }
 
+static int status_ok(PGresult *r)
+{
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+}
+
+/* The whole group has answered.  Committed: each query gets its result.  Rolled back
+ * because one statement failed: that one gets its error, the others were not applied
+ * and go back to the head of the queue as a new group (a bad write never takes the
+ * writes of other stations down with it). */
+static void group_done(struct db_conn *c)
+{
+    struct db_query *g = c->q;
+    c->q = NULL;
+    c->state = C_IDLE;
+    PGresult **slots = c->slots;
+    size_t n = g->nitems;
+    c->slots = NULL;
+    c->nslots = c->slot = 0;
+    PQexitPipelineMode(c->pg);
+    size_t bad = n;
+    int committed = !slots[n];
+    for (size_t i = 0; i < n; i++) {
+        if (status_ok(slots[i]))
+            continue;
+        committed = 0;
+        if (bad == n && slots[i] && PQresultStatus(slots[i]) != PGRES_PIPELINE_ABORTED)
+            bad = i;
+    }
+    struct db_query *again = NULL;
+    if (!committed && bad < n) {
+        again = calloc(1, sizeof *again);
+        if (again && (again->items = calloc(n, sizeof *again->items)) &&
+            (again->component = strdup(g->component)) && (again->sql = strdup(g->sql))) {
+            for (size_t i = 0; i < n; i++)
+                if (i != bad) {
+                    again->items[again->nitems++] = g->items[i];
+                    g->items[i] = NULL;
+                }
+            again->deadline = g->deadline;
+        } else {
+            query_free(again);
+            again = NULL;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct db_query *q = g->items[i];
+        if (!q)
+            continue;
+        g->items[i] = NULL;
+        if (committed || i == bad)
+            query_finish(q, slots[i], NULL);
+        else
+            query_finish(q, NULL, "transaction not committed");
+    }
+    g->nitems = 0;
+    query_free(g);
+    for (size_t i = 0; i <= n; i++)
+        if (slots[i])
+            PQclear(slots[i]);
+    free(slots);
+    if (again && again->nitems) {
+        again->next = db.head;
+        db.head = again;
+        if (!db.tail)
+            db.tail = again;
+        db.queued++;
+    } else {
+        query_free(again);
+    }
+    if (c->state == C_IDLE && c->pg)
+        dispatch();
+}
+
+/* Results of a group: each statement's results end with a NULL, the sync with a
+ * PGRES_PIPELINE_SYNC result. */
+static void group_read(struct db_conn *c)
+{
+    while (c->q && !PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            if (c->slot < c->nslots)
+                c->slot++;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            group_done(c);
+            return;
+        }
+        if (c->slot < c->nslots && !c->slots[c->slot])
+            c->slots[c->slot] = r;
+        else
+            PQclear(r);
+    }
+}
+
 static void conn_read_results(struct db_conn *c)
 {
     if (!PQconsumeInput(c->pg)) {
@@ -493,6 +687,12 @@ static void conn_read_results(struct db_conn *c)
         PQfreemem(n);
     if (!c->q) {
         if (PQstatus(c->pg) == CONNECTION_BAD)
+            conn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    if (c->q->nitems) {
+        group_read(c);
+        if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
             conn_lost(c, PQerrorMessage(c->pg));
         return;
     }
@@ -779,6 +979,7 @@ void db_shutdown(void)
         c->q = NULL;
         if (c->result)
             PQclear(c->result);
+        group_reset(c);
         if (c->ev)
             event_free(c->ev);
         if (c->retry)

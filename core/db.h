@@ -24,6 +24,20 @@ int db_add_migrations(const char *component, const struct pl_migration *m, size_
 int db_query_as(const char *component, const char *sql, int nparams,
                 const char *const *params, pl_db_cb cb, void *arg);
 
+/* Group commit: the queries run in one transaction, sent in one round trip (libpq
+ * pipeline mode), so many writes cost one commit.  Each query's callback gets its own
+ * result.  If a statement fails, the transaction is rolled back: that query's
+ * callback gets its error and the others are sent again as a new group.  The group
+ * counts as one entry of the bounded queue.  items and their strings are copied. */
+struct db_batch_item {
+    const char *sql;
+    int nparams;
+    const char *const *params;
+    pl_db_cb cb;
+    void *arg;
+};
+int db_batch_as(const char *component, const struct db_batch_item *items, size_t n);
+
 /* The pl_host functions (same signatures). */
 int db_host_migrations(pl_plugin_handle *self, const struct pl_migration *m, size_t n);
 int db_host_query(pl_plugin_handle *self, const char *sql, int nparams,

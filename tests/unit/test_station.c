@@ -5,6 +5,7 @@
 #include <check.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,11 +387,11 @@ START_TEST(transaction_start_update_stop_and_idempotent_start)
     tx_reset(&t);
     api->tx_update(st, "nope", json_pack("{s:f}", "meter", 1.0), on_tx, &t);
     tx_wait(&t);
-    ck_assert_int_eq(t.ok, 0);
+    ck_assert_int_eq(t.ok, PL_TX_UNKNOWN); /* definitive, unlike PL_TX_NOT_STORED */
     tx_reset(&t);
     api->tx_stop(st, "nope", json_pack("{s:f}", "meter_stop", 1.0), on_tx, &t);
     tx_wait(&t);
-    ck_assert_int_eq(t.ok, 0);
+    ck_assert_int_eq(t.ok, PL_TX_UNKNOWN);
     tx_reset(&t);
 
     ck_assert_str_eq(sql1("SELECT meter_start || '/' || meter_stop || '/' || stop_reason || '/' "
@@ -518,15 +519,15 @@ START_TEST(authorize_reports_token_status)
                      "2099-01-01T00:00:00.000Z");
     ck_assert_str_eq(authorize(st, "BLOCKED", &a), "Blocked");
     ck_assert_str_eq(authorize(st, "OLD", &a), "Expired");
-    ck_assert_str_eq(authorize(st, "STRANGER", &a), "Accepted"); /* auth_unknown = accept */
+    ck_assert_str_eq(authorize(st, "STRANGER", &a), "Invalid"); /* the default: reject */
 
     char err[256];
     ck_assert_int_eq(config_load_string("t.conf",
                                         "[core]\nnode_name = testnode\nmessage_log = 5\n"
-                                        "auth_unknown = reject\n",
+                                        "auth_unknown = accept\n",
                                         err, sizeof err),
                      0);
-    ck_assert_str_eq(authorize(st, "STRANGER", &a), "Invalid");
+    ck_assert_str_eq(authorize(st, "STRANGER", &a), "Accepted");
     ck_assert_int_eq(config_load_string("t.conf", "[core]\nnode_name = testnode\nmessage_log = 5\n",
                                         err, sizeof err),
                      0);
@@ -840,6 +841,53 @@ START_TEST(message_log_filters_by_action_and_direction)
 }
 END_TEST
 
+/* ---- group commit ---- */
+static int group_status[4], group_seen;
+
+static void group_cb(pl_db_result *r, void *arg)
+{
+    group_status[(intptr_t)arg] = db_ok(r) ? 1 : -1;
+    group_seen++;
+}
+
+static int group_all_seen(void *arg)
+{
+    (void)arg;
+    return group_seen >= 3;
+}
+
+START_TEST(a_failed_write_in_a_group_fails_alone)
+{
+    sql_exec("CREATE TABLE IF NOT EXISTS grp(k int PRIMARY KEY)");
+    sql_exec("INSERT INTO grp VALUES (2)");
+    const char *one[] = {"1"}, *two[] = {"2"}, *three[] = {"3"};
+    const char *sql = "INSERT INTO grp VALUES ($1::int)";
+    struct db_batch_item items[] = {
+        {sql, 1, one, group_cb, (void *)(intptr_t)1},
+        {sql, 1, two, group_cb, (void *)(intptr_t)2}, /* duplicate key: fails */
+        {sql, 1, three, group_cb, (void *)(intptr_t)3},
+    };
+    group_seen = 0;
+    ck_assert_int_eq(db_batch_as("core", items, 3), PL_OK);
+    ck_assert(run_until(group_all_seen, NULL));
+    ck_assert_int_eq(group_status[1], 1); /* sent again in a new group, committed */
+    ck_assert_int_eq(group_status[2], -1);
+    ck_assert_int_eq(group_status[3], 1);
+    ck_assert_str_eq(sql1("SELECT string_agg(k::text, ',' ORDER BY k) FROM grp"), "1,2,3");
+
+    /* writes of many stations through the model: one group, all committed, in order */
+    for (int i = 0; i < 50; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "GRP-%d", i);
+        const char *p[1] = {id};
+        model_write(id, "INSERT INTO stations(id) VALUES ($1) ON CONFLICT DO NOTHING", 1, p, NULL, NULL);
+        model_write(id, "UPDATE stations SET vendor = 'second' WHERE id = $1", 1, p, NULL, NULL);
+    }
+    settle();
+    ck_assert_str_eq(sql1("SELECT count(*) FROM stations WHERE id LIKE 'GRP-%' AND vendor = 'second'"), "50");
+}
+END_TEST
+
 /* ======================================================================== */
 
 /* conninfo of url with dbname replaced. */
@@ -959,6 +1007,7 @@ int main(void)
     tcase_add_test(tc, accepted_local_lists_are_recorded_by_the_core);
     tcase_add_test(tc, op_names_round_trip);
     tcase_add_test(tc, message_log_filters_by_action_and_direction);
+    tcase_add_test(tc, a_failed_write_in_a_group_fails_alone);
     suite_add_tcase(s, tc);
     /* one process: the pool, the loop and the registry are shared by the tests */
     int failed = unit_run_suite(s) != EXIT_SUCCESS;
