@@ -1,5 +1,6 @@
 plugin_LTLIBRARIES += plugins/simulator/simulator.la
 plugins_simulator_simulator_la_SOURCES = plugins/simulator/simulator.c plugins/simulator/station.c \
+	plugins/simulator/guard.c \
 	plugins/simulator/simulator.h
 plugins_simulator_simulator_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
 plugins_simulator_simulator_la_LIBADD = $(PLUGIN_LINK_LIBS) -lm

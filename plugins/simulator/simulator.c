@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,76 +120,202 @@ static void ramp_step(void *arg)
         }
 }
 
-/* Create count stations from a template; returns the ids (new) or NULL with err. */
-static json_t *create_fleet(struct sim *s, json_t *body, char *fleet_id, size_t fidlen, char *err, size_t errlen)
+/* Why a fleet was refused: an HTTP status, a machine code, a message, and for id
+ * conflicts the ids concerned. */
+struct fleet_err {
+    int status;
+    const char *code;
+    char msg[300];
+    json_t *ids; /* new, or NULL */
+};
+
+static int refuse(struct fleet_err *e, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(struct fleet_err *e, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->status = status;
+    e->code = code;
+    return -1;
+}
+
+/* The CSMS a template names.  trusted: the operator's own configuration (autostart), which
+ * needs no allow list; a /sim/v1 client gets this gateway or what allowed_csms_urls lists. */
+static int check_csms_url(struct sim *s, json_t *tpl, int trusted, struct fleet_err *e)
+{
+    json_t *v = json_object_get(tpl, "csms_url");
+    if (!v)
+        return 0;
+    const char *url = json_string_value(v);
+    if (!url || (strncmp(url, "ws://", 5) && strncmp(url, "wss://", 6)))
+        return refuse(e, 400, "INVALID_PARAMETER", "csms_url must be ws:// or wss://");
+    if (!trusted && !sim_csms_url_allowed(&s->policy, url))
+        return refuse(e, 400, "CSMS_URL_NOT_ALLOWED",
+                      "csms_url may be this gateway (%s) or a prefix listed in [simulator] allowed_csms_urls",
+                      s->policy.own_url);
+    return 0;
+}
+
+/* A client may name only a CA file the operator listed, and learns nothing about other
+ * paths: the same answer whether they exist or not. */
+static int check_ca_file(struct sim *s, json_t *tpl, int trusted, struct fleet_err *e)
+{
+    json_t *v = json_object_get(tpl, "csms_ca_file");
+    if (!v)
+        return 0;
+    const char *path = json_string_value(v);
+    if (!trusted && !sim_ca_file_allowed(&s->policy, path))
+        return refuse(e, 400, "CA_FILE_NOT_ALLOWED", "csms_ca_file must be one of [simulator] allowed_ca_files");
+    if (!path || access(path, R_OK) != 0)
+        return refuse(e, 400, "INVALID_PARAMETER", "csms_ca_file %s cannot be read on the simulator's host",
+                      path ? path : "(not a string)");
+    return 0;
+}
+
+static int check_template(struct sim *s, json_t *tpl, int trusted, struct fleet_err *e)
+{
+    const char *proto = json_string_value(json_object_get(tpl, "protocol"));
+    if (proto && strcmp(proto, "ocpp1.6") && strcmp(proto, "ocpp2.0.1"))
+        return refuse(e, 400, "INVALID_PARAMETER", "protocol must be ocpp1.6 or ocpp2.0.1");
+    return check_csms_url(s, tpl, trusted, e) || check_ca_file(s, tpl, trusted, e);
+}
+
+/* Names the ids in a message: the first few, then how many more. */
+static void ids_text(json_t *ids, char *buf, size_t len)
+{
+    size_t i, off = 0;
+    json_t *v;
+    buf[0] = '\0';
+    json_array_foreach(ids, i, v) {
+        if (i == 5) {
+            snprintf(buf + off, len - off, " and %zu more", json_array_size(ids) - 5);
+            return;
+        }
+        int n = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", json_string_value(v));
+        if (n < 0 || (size_t)n >= len - off)
+            return;
+        off += (size_t)n;
+    }
+}
+
+/* A station connected to this gateway that is not ours is a real one: a simulated
+ * station with its id would take its connection over and write in its name. */
+static int check_ids_free(struct sim *s, json_t *ids, struct fleet_err *e)
+{
+    json_t *taken = json_array(), *v;
+    size_t i;
+    json_array_foreach(ids, i, v) {
+        const char *id = json_string_value(v);
+        if (find(s, id)) {
+            json_decref(taken);
+            return refuse(e, 409, "CONFLICT", "simulated station %s already exists", id);
+        }
+        if (s->host->stations->online(id))
+            json_array_append(taken, v);
+    }
+    if (!json_array_size(taken)) {
+        json_decref(taken);
+        return 0;
+    }
+    char names[200];
+    ids_text(taken, names, sizeof names);
+    e->ids = taken;
+    return refuse(e, 409, "STATION_ID_IN_USE", "station id in use by a station connected to this gateway: %s", names);
+}
+
+/* The ids of a fleet (new), all valid and free, or NULL with e. */
+static json_t *fleet_ids(struct sim *s, json_t *body, json_int_t count, struct fleet_err *e)
+{
+    json_t *jp = json_object_get(body, "id_prefix");
+    if (jp && !json_is_string(jp)) {
+        refuse(e, 400, "INVALID_STATION_ID", "id_prefix must be a string");
+        return NULL;
+    }
+    char pbuf[48];
+    const char *prefix = json_string_value(jp);
+    if (!prefix) {
+        snprintf(pbuf, sizeof pbuf, "SIM%d-", s->fleet_seq + 1);
+        prefix = pbuf;
+    }
+    json_t *ids = json_array();
+    for (json_int_t i = 1; i <= count; i++) {
+        char id[SIM_ID_MAX + 2];
+        int n = snprintf(id, sizeof id, "%s%04lld", prefix, (long long)i);
+        if (n < 0 || (size_t)n >= sizeof id || !sim_station_id_valid(id)) {
+            json_decref(ids);
+            refuse(e, 400, "INVALID_STATION_ID",
+                   "station id %.60s%04lld is not valid: 1..%d characters from A-Z a-z 0-9 - _ . :", prefix,
+                   (long long)i, SIM_ID_MAX);
+            return NULL;
+        }
+        json_array_append_new(ids, json_string(id));
+    }
+    if (check_ids_free(s, ids, e)) {
+        json_decref(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+/* The template as the stations get it: the default CSMS is this gateway. */
+static json_t *station_template(struct sim *s, json_t *body, json_t *tpl)
+{
+    json_t *t = json_deep_copy(tpl);
+    if (!json_object_get(t, "csms_url"))
+        json_object_set_new(t, "csms_url", json_string(s->policy.own_url));
+    if (json_object_get(body, "auto_sessions"))
+        json_object_set(t, "auto_sessions", json_object_get(body, "auto_sessions"));
+    return t;
+}
+
+static void add_station(struct sim *s, struct sim_station *st, json_t *body)
+{
+    /* one loopback address holds ~28,000 ephemeral ports towards one CSMS port:
+     * 20,000 stations and more spread over 127.0.0.x */
+    if (s->source_spread > 0)
+        snprintf(st->source_addr, sizeof st->source_addr, "127.0.0.%u",
+                 (unsigned)(1 + s->created % (unsigned long)s->source_spread) & 0xffu);
+    s->created++;
+    st->want_connected = !json_is_false(json_object_get(body, "connect"));
+    st->next = s->stations;
+    s->stations = st;
+    s->nstations++;
+}
+
+/* Create count stations from a template: all of them or (with e) none.  Returns the ids
+ * created (new), fewer only when memory ran out. */
+static json_t *create_fleet(struct sim *s, json_t *body, int trusted, char *fleet_id, size_t fidlen,
+                            struct fleet_err *e)
 {
     json_t *tpl = json_object_get(body, "template");
     if (!tpl)
         tpl = body;
     json_int_t count = json_is_integer(json_object_get(body, "count")) ? json_integer_value(json_object_get(body, "count")) : 1;
     if (count < 1 || count > 20000) {
-        snprintf(err, errlen, "count must be 1..20000");
+        refuse(e, 400, "INVALID_PARAMETER", "count must be 1..20000");
         return NULL;
     }
-    const char *proto = json_string_value(json_object_get(tpl, "protocol"));
-    if (proto && strcmp(proto, "ocpp1.6") && strcmp(proto, "ocpp2.0.1")) {
-        snprintf(err, errlen, "protocol must be ocpp1.6 or ocpp2.0.1");
+    json_t *ids;
+    if (check_template(s, tpl, trusted, e) || !(ids = fleet_ids(s, body, count, e)))
         return NULL;
-    }
-    const char *url = json_string_value(json_object_get(tpl, "csms_url"));
-    if (url && strncmp(url, "ws://", 5) && strncmp(url, "wss://", 6)) {
-        snprintf(err, errlen, "csms_url must be ws:// or wss://");
-        return NULL;
-    }
-    json_t *ca = json_object_get(tpl, "csms_ca_file");
-    if (ca && (!json_is_string(ca) || access(json_string_value(ca), R_OK) != 0)) {
-        snprintf(err, errlen, "csms_ca_file must name a readable PEM file on the simulator's host");
-        return NULL;
-    }
-    const char *prefix = json_string_value(json_object_get(body, "id_prefix"));
     snprintf(fleet_id, fidlen, "fleet-%d", ++s->fleet_seq);
-    char pbuf[48];
-    if (!prefix) {
-        snprintf(pbuf, sizeof pbuf, "SIM%d-", s->fleet_seq);
-        prefix = pbuf;
-    }
-    json_t *tpl2 = json_deep_copy(tpl);
-    if (!json_object_get(tpl2, "csms_url")) {
-        const char *port = s->host->config_global("ocpp", "port");
-        const char *path = s->host->config_global("ocpp", "path_prefix");
-        char u[256];
-        snprintf(u, sizeof u, "ws://127.0.0.1:%s%s", port && *port && strcmp(port, "0") ? port : "9000",
-                 path && *path ? path : "/ocpp");
-        json_object_set_new(tpl2, "csms_url", json_string(u));
-    }
-    if (json_object_get(body, "auto_sessions"))
-        json_object_set(tpl2, "auto_sessions", json_object_get(body, "auto_sessions"));
-    json_t *ids = json_array();
-    for (json_int_t i = 1; i <= count; i++) {
-        char id[64];
-        snprintf(id, sizeof id, "%s%04lld", prefix, (long long)i);
-        if (find(s, id)) {
-            snprintf(err, errlen, "station %s already exists", id);
-            break;
-        }
-        struct sim_station *st = sim_station_new(s, id, tpl2, fleet_id);
+    json_t *tpl2 = station_template(s, body, tpl);
+    json_t *created = json_array(), *v;
+    size_t i;
+    json_array_foreach(ids, i, v) {
+        struct sim_station *st = sim_station_new(s, json_string_value(v), tpl2, fleet_id);
         if (!st)
             break;
-        /* one loopback address holds ~28,000 ephemeral ports towards one CSMS port:
-         * 20,000 stations and more spread over 127.0.0.x */
-        if (s->source_spread > 0)
-            snprintf(st->source_addr, sizeof st->source_addr, "127.0.0.%u",
-                     (unsigned)(1 + s->created % (unsigned long)s->source_spread) & 0xffu);
-        s->created++;
-        st->want_connected = !json_is_false(json_object_get(body, "connect"));
-        st->next = s->stations;
-        s->stations = st;
-        s->nstations++;
-        json_array_append_new(ids, json_string(id));
+        add_station(s, st, body);
+        json_array_append(created, v);
     }
     json_decref(tpl2);
+    json_decref(ids);
     ramp_step(s);
-    return ids;
+    return created;
 }
 
 /* ---------- REST ---------- */
@@ -203,15 +330,14 @@ static void r_create_fleet(pl_request *req, void *arg)
         HOST(s)->reply_error(req, 400, "INVALID_BODY", "body must be a JSON object with a template and a count");
         return;
     }
-    char fleet[40], err[200] = "";
-    json_t *ids = create_fleet(s, body, fleet, sizeof fleet, err, sizeof err);
+    char fleet[40];
+    struct fleet_err e = {0};
+    json_t *ids = create_fleet(s, body, 0, fleet, sizeof fleet, &e);
     if (!ids) {
-        HOST(s)->reply_error(req, 400, "INVALID_PARAMETER", "%s", err);
-        return;
-    }
-    if (err[0] && json_array_size(ids) == 0) {
-        json_decref(ids);
-        HOST(s)->reply_error(req, 409, "CONFLICT", "%s", err);
+        json_t *err = json_pack("{s:s, s:s}", "error", e.msg, "code", e.code);
+        if (e.ids)
+            json_object_set_new(err, "stations", e.ids);
+        HOST(s)->reply_json(req, e.status, err);
         return;
     }
     HOST(s)->reply_json(req, 201, json_pack("{s:s, s:o}", "fleet_id", fleet, "stations", ids));
@@ -496,10 +622,13 @@ static void on_ocpp_message(const char *topic, json_t *env, void *arg)
             (c->action && (!action || strcmp(c->action, action))))
             continue;
         if (!text) {
-            json_t *ev = json_pack("{s:O, s:s, s:O, s:O?, s:O, s:O}", "time", json_object_get(env, "time"), "station",
+            /* a copy: the envelope is shared with other subscribers; the copy loses its
+             * credentials (a CSMS setting a station's password) before it goes out */
+            json_t *frame = json_deep_copy(json_object_get(data, "frame"));
+            sim_redact(frame);
+            json_t *ev = json_pack("{s:O, s:s, s:O, s:O?, s:O, s:o?}", "time", json_object_get(env, "time"), "station",
                                    station, "dir", json_object_get(data, "dir"), "action", json_object_get(data, "action"),
-                                   "message_type", json_object_get(data, "message_type"), "frame",
-                                   json_object_get(data, "frame"));
+                                   "message_type", json_object_get(data, "message_type"), "frame", frame);
             char *j = json_dumps(ev, JSON_COMPACT);
             json_decref(ev);
             size_t n = j ? strlen(j) + 64 : 0;
@@ -581,29 +710,33 @@ static void write_report(void *arg)
     kill(getpid(), SIGTERM); /* pipelet-sim mode: the run is over */
 }
 
+/* Every route needs a key unless the operator said otherwise ([simulator]
+ * api_key_required = no): reads need the read scope, anything that changes the
+ * simulation (or the gateway's stations through it) the operator scope. */
 static const struct {
     const char *m, *p;
+    int scope;
     pl_route_cb cb;
 } routes[] = {
-    {"POST", "/sim/v1/fleets", r_create_fleet},
-    {"GET", "/sim/v1/fleets", r_list_fleets},
-    {"DELETE", "/sim/v1/fleets/{id}", r_delete_fleet},
-    {"POST", "/sim/v1/fleets/{id}/faults", r_fault},
-    {"GET", "/sim/v1/stations", r_list_stations},
-    {"GET", "/sim/v1/stations/{id}", r_get_station},
-    {"DELETE", "/sim/v1/stations/{id}", r_delete_station},
-    {"POST", "/sim/v1/stations/{id}/connect", r_connect},
-    {"POST", "/sim/v1/stations/{id}/disconnect", r_connect},
-    {"POST", "/sim/v1/stations/{id}/connectors/{c}/plug", r_connector},
-    {"POST", "/sim/v1/stations/{id}/connectors/{c}/unplug", r_connector},
-    {"POST", "/sim/v1/stations/{id}/connectors/{c}/authorize", r_connector},
-    {"POST", "/sim/v1/stations/{id}/connectors/{c}/start", r_connector},
-    {"POST", "/sim/v1/stations/{id}/connectors/{c}/stop", r_connector},
-    {"POST", "/sim/v1/stations/{id}/faults", r_fault},
-    {"DELETE", "/sim/v1/stations/{id}/faults", r_fault},
-    {"GET", "/sim/v1/events", r_events},
-    {"GET", "/sim/v1/report", r_report},
-    {"POST", "/sim/v1/report/reset", r_report_reset},
+    {"POST", "/sim/v1/fleets", PL_AUTH_OPERATOR, r_create_fleet},
+    {"GET", "/sim/v1/fleets", PL_AUTH_READ, r_list_fleets},
+    {"DELETE", "/sim/v1/fleets/{id}", PL_AUTH_OPERATOR, r_delete_fleet},
+    {"POST", "/sim/v1/fleets/{id}/faults", PL_AUTH_OPERATOR, r_fault},
+    {"GET", "/sim/v1/stations", PL_AUTH_READ, r_list_stations},
+    {"GET", "/sim/v1/stations/{id}", PL_AUTH_READ, r_get_station},
+    {"DELETE", "/sim/v1/stations/{id}", PL_AUTH_OPERATOR, r_delete_station},
+    {"POST", "/sim/v1/stations/{id}/connect", PL_AUTH_OPERATOR, r_connect},
+    {"POST", "/sim/v1/stations/{id}/disconnect", PL_AUTH_OPERATOR, r_connect},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/plug", PL_AUTH_OPERATOR, r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/unplug", PL_AUTH_OPERATOR, r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/authorize", PL_AUTH_OPERATOR, r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/start", PL_AUTH_OPERATOR, r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/stop", PL_AUTH_OPERATOR, r_connector},
+    {"POST", "/sim/v1/stations/{id}/faults", PL_AUTH_OPERATOR, r_fault},
+    {"DELETE", "/sim/v1/stations/{id}/faults", PL_AUTH_OPERATOR, r_fault},
+    {"GET", "/sim/v1/events", PL_AUTH_READ, r_events},
+    {"GET", "/sim/v1/report", PL_AUTH_READ, r_report},
+    {"POST", "/sim/v1/report/reset", PL_AUTH_OPERATOR, r_report_reset},
 };
 
 /* closed_loop_action = Heartbeat (default) | MeterValues */
@@ -617,6 +750,48 @@ static int closed_loop_action(const struct pl_host *host, pl_plugin_handle *self
     return PL_EINVAL;
 }
 
+/* This gateway's OCPP listener as a client reaches it: the effective [ocpp] port (the
+ * bound one when configured 0) and path; a wildcard listen address means loopback. */
+static void own_csms_url(const struct pl_host *h, char *buf, size_t len)
+{
+    const char *listen = h->config_global("ocpp", "listen");
+    const char *port = h->config_global("ocpp", "port");
+    const char *path = h->config_global("ocpp", "path_prefix");
+    int wildcard = !listen || !*listen || !strcmp(listen, "0.0.0.0") || strchr(listen, ':');
+    snprintf(buf, len, "ws://%s:%s%s", wildcard ? "127.0.0.1" : listen,
+             port && *port && strcmp(port, "0") ? port : "9000", path && *path ? path : "/ocpp");
+}
+
+/* Every setting is read here, so a bad value (an unknown yes/no, a number out of range,
+ * a bad allow-list entry) refuses the plugin with a line naming it, before anything runs. */
+static int read_config(struct sim *s, int *keyreq)
+{
+    const struct pl_host *host = s->host;
+    pl_plugin_handle *self = s->self;
+    if (host->config_bool(self, "api_key_required", 1, keyreq) ||
+        host->config_int(self, "ramp_per_s", 200, 0, 1000000, &s->ramp_per_s) ||
+        host->config_int(self, "run_seconds", 0, 0, 86400 * 7, &s->run_seconds) ||
+        host->config_bool(self, "closed_loop", 0, &s->closed_loop) ||
+        closed_loop_action(host, self, &s->closed_loop_meter) ||
+        host->config_bool(self, "heartbeat_fixed", 0, &s->heartbeat_fixed) ||
+        host->config_bool(self, "validate", 1, &s->validate) ||
+        host->config_int(self, "source_spread", 0, 0, 254, &s->source_spread) ||
+        host->config_int(self, "autostart_count", 0, 0, 20000, &s->autostart_count) ||
+        host->config_bool(self, "autostart_sessions", 0, &s->autostart_sessions) ||
+        host->config_int(self, "heartbeat_s", 60, 1, 86400, &s->heartbeat_s) ||
+        host->config_int(self, "meter_interval_s", 10, 1, 86400, &s->meter_interval_s))
+        return PL_EINVAL;
+    char why[300];
+    if (sim_policy_init(&s->policy, host->config_get(self, "allowed_csms_urls", NULL),
+                        host->config_get(self, "allowed_ca_files", NULL), why, sizeof why)) {
+        host->log(self, PL_LOG_ERROR, "[simulator] %s", why);
+        return PL_EINVAL;
+    }
+    own_csms_url(host, s->policy.own_url, sizeof s->policy.own_url);
+    s->report_file = host->config_get(self, "report_file", NULL);
+    return PL_OK;
+}
+
 static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
     struct sim *s = calloc(1, sizeof *s);
@@ -625,27 +800,54 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     s->host = host;
     s->self = self;
     s->ocpp = host->ocpp;
-    int keyreq = 0;
-    if (host->config_bool(self, "api_key_required", 0, &keyreq) ||
-        host->config_int(self, "ramp_per_s", 200, 0, 1000000, &s->ramp_per_s) ||
-        host->config_int(self, "run_seconds", 0, 0, 86400 * 7, &s->run_seconds) ||
-        host->config_bool(self, "closed_loop", 0, &s->closed_loop) ||
-        closed_loop_action(host, self, &s->closed_loop_meter) ||
-        host->config_bool(self, "heartbeat_fixed", 0, &s->heartbeat_fixed) ||
-        host->config_bool(self, "validate", 1, &s->validate) ||
-        host->config_int(self, "source_spread", 0, 0, 254, &s->source_spread)) {
-        free(s);
-        return PL_EINVAL;
-    }
-    s->report_file = host->config_get(self, "report_file", NULL);
+    int keyreq = 1;
+    int rc = read_config(s, &keyreq);
+    if (rc != PL_OK)
+        goto fail;
+    if (!keyreq)
+        host->log(self, PL_LOG_WARN,
+                  "api_key_required = no: anyone who reaches the HTTP listener can create stations in the "
+                  "gateway's name and read their traffic; keep this to an isolated test machine");
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (host->http_route(self, routes[i].m, routes[i].p, keyreq ? PL_AUTH_OPERATOR : PL_AUTH_NONE, routes[i].cb, s) !=
-            PL_OK) {
-            free(s);
-            return PL_ERR;
-        }
+        if ((rc = host->http_route(self, routes[i].m, routes[i].p, keyreq ? routes[i].scope : PL_AUTH_NONE,
+                                   routes[i].cb, s)) != PL_OK)
+            goto fail;
     *state = s; /* the bus subscription comes with the first /sim/v1/events client */
     return PL_OK;
+fail:
+    sim_policy_free(&s->policy);
+    free(s);
+    return rc;
+}
+
+/* The operator's fleet ([simulator] autostart_*): created inside the process, so it needs
+ * no key, and its CSMS URL and CA file are the operator's choice, not a client's. */
+static void autostart_fleet(struct sim *s, const char *proto, long n, const char *prefix)
+{
+    const struct pl_host *h = s->host;
+    json_t *body = json_pack("{s:{s:s, s:i, s:i}, s:I, s:s}", "template", "protocol", proto, "heartbeat_s",
+                             (int)s->heartbeat_s, "meter_interval_s", (int)s->meter_interval_s, "count",
+                             (json_int_t)n, "id_prefix", prefix);
+    json_t *tpl = json_object_get(body, "template");
+    const char *url = h->config_get(s->self, "autostart_csms_url", NULL);
+    const char *ca = h->config_get(s->self, "autostart_csms_ca_file", NULL);
+    if (url)
+        json_object_set_new(tpl, "csms_url", json_string(url));
+    if (ca)
+        json_object_set_new(tpl, "csms_ca_file", json_string(ca));
+    if (s->autostart_sessions)
+        json_object_set_new(body, "auto_sessions", json_pack("{s:f, s:{s:f, s:f}}", "arrival_per_hour", 30.0,
+                                                             "duration_s", "mean", 240.0, "sd", 60.0));
+    char fleet[40];
+    struct fleet_err e = {0};
+    json_t *ids = create_fleet(s, body, 1, fleet, sizeof fleet, &e);
+    if (ids)
+        h->log(s->self, PL_LOG_INFO, "autostart: %zu %s stations (%s)", json_array_size(ids), proto, fleet);
+    else
+        h->log(s->self, PL_LOG_ERROR, "autostart: no %s stations: %s", proto, e.msg);
+    json_decref(e.ids);
+    json_decref(ids);
+    json_decref(body);
 }
 
 static int sim_start(void *state)
@@ -657,40 +859,18 @@ static int sim_start(void *state)
     h->timer_start(s->ramp, 100, 1);
     s->sse_ping = h->timer_new(s->self, sse_ping, s);
     h->timer_start(s->sse_ping, 15000, 1);
-    long count = 0;
-    if (h->config_int(s->self, "autostart_count", 0, 0, 20000, &count))
-        return PL_EINVAL;
+    long count = s->autostart_count;
     if (count > 0) {
         /* split the fleet over the protocols asked for (the quick start runs both) */
         const char *protos = h->config_get(s->self, "autostart_protocols", "ocpp1.6");
         int two = strstr(protos, "ocpp1.6") && strstr(protos, "ocpp2.0.1");
-        int sessions = 0;
-        long hb = 0, meter = 0;
-        h->config_bool(s->self, "autostart_sessions", 0, &sessions);
-        h->config_int(s->self, "heartbeat_s", 60, 1, 86400, &hb);
-        h->config_int(s->self, "meter_interval_s", 10, 1, 86400, &meter);
-        const char *url = h->config_get(s->self, "autostart_csms_url", NULL);
-        for (int pass = 0; pass < (two ? 2 : 1); pass++) {
-            long n = two ? (pass == 0 ? (count + 1) / 2 : count / 2) : count;
-            if (n == 0)
-                continue;
-            const char *proto = two ? (pass == 0 ? "ocpp1.6" : "ocpp2.0.1") : (strstr(protos, "ocpp2.0.1") ? "ocpp2.0.1" : "ocpp1.6");
-            json_t *body = json_pack("{s:{s:s, s:i, s:i}, s:I, s:s}", "template", "protocol", proto, "heartbeat_s", (int)hb,
-                                     "meter_interval_s", (int)meter, "count", (json_int_t)n, "id_prefix",
-                                     two ? (pass == 0 ? "SIM16-" : "SIM201-") : h->config_get(s->self, "id_prefix", "SIM-"));
-            if (url)
-                json_object_set_new(json_object_get(body, "template"), "csms_url", json_string(url));
-            const char *ca = h->config_get(s->self, "autostart_csms_ca_file", NULL);
-            if (ca)
-                json_object_set_new(json_object_get(body, "template"), "csms_ca_file", json_string(ca));
-            if (sessions)
-                json_object_set_new(body, "auto_sessions",
-                                    json_pack("{s:f, s:{s:f, s:f}}", "arrival_per_hour", 30.0, "duration_s", "mean", 240.0, "sd", 60.0));
-            char fleet[40], err[200];
-            json_t *ids = create_fleet(s, body, fleet, sizeof fleet, err, sizeof err);
-            h->log(s->self, PL_LOG_INFO, "autostart: %zu %s stations (%s)", json_array_size(ids), proto, fleet);
-            json_decref(ids);
-            json_decref(body);
+        if (two) {
+            autostart_fleet(s, "ocpp1.6", (count + 1) / 2, "SIM16-");
+            if (count / 2)
+                autostart_fleet(s, "ocpp2.0.1", count / 2, "SIM201-");
+        } else {
+            autostart_fleet(s, strstr(protos, "ocpp2.0.1") ? "ocpp2.0.1" : "ocpp1.6", count,
+                            h->config_get(s->self, "id_prefix", "SIM-"));
         }
     }
     if (s->run_seconds > 0) {
@@ -725,6 +905,7 @@ static void sim_fini(void *state)
     h->timer_free(s->report_timer);
     for (size_t i = 0; i < s->nlat; i++)
         free(s->lat[i].samples);
+    sim_policy_free(&s->policy);
     free(s);
 }
 

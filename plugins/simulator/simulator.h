@@ -11,6 +11,9 @@
 #define SIM_MAX_CONNECTORS 8
 #define SIM_MAX_QUEUE 1000
 #define SIM_NKEYS 8
+#define SIM_ID_MAX 48              /* longest station id the simulator accepts */
+#define SIM_ALLOW_MAX 32           /* entries of an allow list */
+#define SIM_REDACTED "***"         /* what a credential becomes in /sim/v1/events */
 
 enum sim_state { SIM_OFFLINE, SIM_CONNECTING, SIM_BOOTING, SIM_ACCEPTED };
 
@@ -40,6 +43,18 @@ struct sim_fault {
     char callerror_action[48];     /* answer this action (or "*") with a CALLERROR */
     long clock_skew_s;
     int firmware_install_failure;
+};
+
+/* What /sim/v1 clients may point stations at.  The lists are the operator's
+ * ([simulator] allowed_csms_urls, allowed_ca_files); own_url is this gateway's OCPP
+ * listener, always allowed. */
+struct sim_policy {
+    char own_url[256];
+    char *csms_urls_buf, *ca_files_buf;  /* owned; the entries point into them */
+    const char *csms_urls[SIM_ALLOW_MAX];
+    size_t ncsms_urls;
+    const char *ca_files[SIM_ALLOW_MAX];
+    size_t nca_files;
 };
 
 struct sim;
@@ -73,6 +88,7 @@ struct sim_station {
     int fw_step;                   /* firmware update walk, 0 = idle */
     char fw_new[48];
     int reboot_pending;
+    int id_taken_logged;           /* a real station holds our id: said once */
     uint64_t reset_at;             /* Reset: reboot after the answer went out */
     unsigned rng;
     struct sim_station *next;
@@ -110,6 +126,10 @@ struct sim {
     const char *report_file;
     long run_seconds;
     int fleet_seq;
+    struct sim_policy policy;
+    /* [simulator] autostart_*, read at init so a bad value refuses the plugin */
+    long autostart_count, heartbeat_s, meter_interval_s;
+    int autostart_sessions;
 };
 
 /* station.c */
@@ -126,5 +146,16 @@ int sim_station_fault(struct sim_station *st, json_t *f, char *err, size_t errle
 void sim_station_clear_faults(struct sim_station *st);
 void sim_latency_add(struct sim *s, const char *action, double ms, int error);
 json_t *sim_report(struct sim *s);
+
+/* guard.c */
+int sim_station_id_valid(const char *id);  /* 1..48 of A-Z a-z 0-9 - _ . : */
+int sim_csms_url_allowed(const struct sim_policy *p, const char *url);
+int sim_ca_file_allowed(const struct sim_policy *p, const char *path);
+/* Parse the allow lists (borrowed strings, may be NULL); -1 with why on a bad entry. */
+int sim_policy_init(struct sim_policy *p, const char *csms_urls, const char *ca_files, char *why, size_t whylen);
+void sim_policy_free(struct sim_policy *p);
+/* Mask credential values (1.6 AuthorizationKey / BasicAuthPassword keys, 2.0.1
+ * BasicAuthPassword variables and basicAuthPassword members) in place, anywhere in v. */
+void sim_redact(json_t *v);
 
 #endif

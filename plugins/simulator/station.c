@@ -483,6 +483,18 @@ void sim_station_connect(struct sim_station *st)
     if (st->c)
         return;
     st->want_connected = 1;
+    /* Not connected ourselves, yet the id is connected here: a real station took it
+     * after the fleet was made.  Connecting would take its connection over; wait. */
+    if (H(st)->stations->online(st->id)) {
+        if (!st->id_taken_logged)
+            H(st)->log(st->sim->self, PL_LOG_WARN, "sim %s: a station with this id is connected to the gateway; "
+                       "not connecting while it is", st->id);
+        st->id_taken_logged = 1;
+        st->state = SIM_OFFLINE;
+        st->next_reconnect = H(st)->now_ms() + st->backoff_ms;
+        return;
+    }
+    st->id_taken_logged = 0;
     struct pl_ocpp_client_opts o = {sizeof o, st->url, st->id, st->v201 ? "ocpp2.0.1" : "ocpp1.6",
                                     st->password, st->source_addr[0] ? st->source_addr : NULL, 1,
                                     st->sim->validate, st->ca_file};
