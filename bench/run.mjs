@@ -10,7 +10,7 @@
 //          --hb-duration=S --mv-duration=S --auth-duration=S --fixed-duration=S (default --duration)
 //          --targets=pipelet-fast,pipelet-durable,bare,ocpp-rpc (default: all available)
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +95,10 @@ async function stop(proc) {
 const work = mkdtempSync(join(tmpdir(), 'pipelet-bench-'));
 const children = new Set(); // every process we start dies with us, whatever happens
 const track = (p) => { children.add(p); p.on('exit', () => children.delete(p)); return p; };
-process.on('exit', () => { for (const p of children) p.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const p of children) p.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true }); // the generated configurations
+});
 
 // ---------- PostgreSQL: a fresh database per run, and the settings as the server reports them
 
@@ -363,7 +366,7 @@ const allTargets = [
 const wanted = (args.targets || allTargets.map((t) => t.id).join(',')).split(',');
 const targets = allTargets.filter((t) => wanted.includes(t.id) && (!t.pg || pgUrls[t.pg]) && (t.id !== 'bare' || existsSync(bareBin)));
 for (const id of wanted)
-  if (!targets.some((t) => t.id === id)) process.stderr.write(`bench: ${id} skipped (no durable PostgreSQL URL or no bare responder binary)\n`);
+  if (!targets.some((t) => t.id === id)) process.stderr.write(`bench: ${id} skipped (unknown target, or its PostgreSQL URL or the bare responder binary is missing)\n`);
 
 const authorizeLoop = await simSupportsLoop('Authorize');
 const loops = [
