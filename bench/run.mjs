@@ -156,7 +156,8 @@ function simConf(url, n, extra) {
     database: { url: 'none', connect_wait: 0 },
     plugins: { dir: join(build, 'plugins', 'simulator'), load: 'simulator', required: 'simulator' },
     // the load generator does not validate its own frames: it must not be the bottleneck
-    simulator: { autostart_count: n, autostart_csms_url: url, autostart_protocols: 'ocpp1.6', ramp_per_s: 2000, meter_interval_s: 3600, validate: 'no', ...extra },
+    // an isolated 127.0.0.1 load generator: its /sim/v1 API is used without a key
+    simulator: { api_key_required: 'no', autostart_count: n, autostart_csms_url: url, autostart_protocols: 'ocpp1.6', ramp_per_s: 2000, meter_interval_s: 3600, validate: 'no', ...extra },
   });
 }
 async function startSim(url, n, extra) {
