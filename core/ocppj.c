@@ -195,6 +195,7 @@ static void account(struct pl_ocpp_conn *c, const char *dir, const char *action,
     registry_log_message_ref(&c->log, sid(c), dir, action, text, len);
     if (bus_has_subscribers("ocpp.message")) {
         json_t *frame = json_loadb(text, len, 0, NULL);
+        util_redact_secrets(frame); /* webhooks forward this: no charger credentials */
         bus_emit("ocpp.message", sid(c),
                  json_pack("{s:s, s:s?, s:i, s:o, s:s, s:s}", "dir", dir, "action", action,
                            "message_type", type, "frame", frame ? frame : json_null(), "protocol",
