@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "model.h"
 #include "registry.h"
+#include "util.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -179,13 +180,24 @@ static int h_add(struct pl_command *c)
 }
 
 /* ---- JSON ---- */
+/* A copy of args or result with credential values replaced: what is shown, stored in
+ * the commands table and published.  The driver has read the real values from c->args,
+ * and the caller's callback still gets them (it asked for the command). */
+static json_t *redacted(json_t *j)
+{
+    json_t *copy = j ? json_deep_copy(j) : NULL;
+    util_redact_secrets(copy);
+    return copy;
+}
+
 static json_t *command_to_json(struct pl_command *c)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O?, s:s?, s:s, s:s?}", "id", c->id, "station",
+    json_t *args = redacted(c->args);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o?, s:s?, s:s, s:s?}", "id", c->id, "station",
                      c->station_id, "op", station_api_op_name(c->op), "status",
-                     status_name(c->status), "args", c->args, "result", c->result, "error",
-                     c->error, "created_at", c->created_at, "completed_at",
-                     c->completed_at[0] ? c->completed_at : NULL);
+                     status_name(c->status), "args", args ? args : json_object(), "result",
+                     redacted(c->result), "error", c->error, "created_at", c->created_at,
+                     "completed_at", c->completed_at[0] ? c->completed_at : NULL);
 }
 
 json_t *station_api_command_json(const char *command_id)
@@ -216,8 +228,11 @@ static const char SQL_COMMAND[] =
 static void notify(struct pl_command *c)
 {
     c->notify_pending = 0;
-    char *args = json_dumps(c->args, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *result = c->result ? json_dumps(c->result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_t *shown_args = redacted(c->args), *shown_result = redacted(c->result);
+    char *args = json_dumps(shown_args, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *result = shown_result ? json_dumps(shown_result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(shown_args);
+    json_decref(shown_result);
     const char *p[9] = {c->id,    c->station_id, station_api_op_name(c->op),
                         status_name(c->status), args, result, c->error, c->created_at,
                         c->completed_at};

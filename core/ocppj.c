@@ -199,6 +199,7 @@ static void account(struct pl_ocpp_conn *c, const char *dir, const char *action,
         registry_log_message_ref(&c->log, sid(c), dir, action, text, len);
     if (bus_has_subscribers("ocpp.message")) {
         json_t *frame = json_loadb(text, len, 0, NULL);
+        util_redact_secrets(frame); /* webhooks forward this: no charger credentials */
         bus_emit("ocpp.message", sid(c),
                  json_pack("{s:s, s:s?, s:i, s:o, s:s, s:s}", "dir", dir, "action", action,
                            "message_type", type, "frame", frame ? frame : json_null(), "protocol",
@@ -659,14 +660,53 @@ static void release_if_done(struct pl_ocpp_conn *c)
         conn_free(c);
 }
 
-/* The station id is the last path segment under the prefix. */
-static const char *station_from_path(const char *path)
+/* The station id is the one path segment after the prefix (ws.c has percent-decoded the
+ * path), checked against util_station_id_valid.  Returns 0 with *id set, 404 for a path
+ * outside the prefix, or 400 with *why set: no id (/ocpp, /ocpp/), more than one segment
+ * (a/b, or a%2Fb decoded), or an id the rule refuses (too long, %ff, space...). */
+static int station_from_path(const char *path, const char **id, const char **why)
 {
     size_t pl = strlen(O.prefix);
     if (pl > 1 && (strncmp(path, O.prefix, pl) != 0 || (path[pl] != '/' && path[pl] != '\0')))
-        return NULL;
-    const char *last = strrchr(path, '/');
-    return last && last[1] ? last + 1 : NULL;
+        return 404;
+    const char *rest = pl > 1 ? path + pl : path; /* "" or "/..." */
+    if (rest[0] != '/' || rest[1] == '\0') {
+        *why = "no station id after the path prefix";
+        return 400;
+    }
+    if (strchr(rest + 1, '/')) {
+        *why = "more than one path segment after the prefix";
+        return 400;
+    }
+    if (!util_station_id_valid(rest + 1, strlen(rest + 1))) {
+        *why = "the station id must be 1 to 48 of A-Z a-z 0-9 * - _ = : + | @ .";
+        return 400;
+    }
+    *id = rest + 1;
+    return 0;
+}
+
+/* Decoded Basic credentials "user:password" into user and a new password string.
+ * Returns 0 (none or unusable: the station's password check decides), or 400 when they
+ * hold a NUL, which would cut the comparison short ("password\0junk"). */
+static int basic_credentials(const char *authorization, char *user, size_t userlen, char **password)
+{
+    unsigned char dec[256];
+    if (!authorization || strncasecmp(authorization, "Basic ", 6) != 0)
+        return 0;
+    int n = util_base64_decode(authorization + 6, dec, sizeof dec - 1);
+    if (n <= 0)
+        return 0;
+    if (memchr(dec, '\0', (size_t)n))
+        return 400;
+    dec[n] = '\0';
+    char *colon = strchr((char *)dec, ':');
+    if (colon) {
+        *colon = '\0';
+        snprintf(user, userlen, "%s", (char *)dec);
+        *password = strdup(colon + 1);
+    }
+    return 0;
 }
 
 static int on_upgrade(void *larg, const struct ws_upgrade_req *req, const char **subprotocol,
@@ -675,9 +715,13 @@ static int on_upgrade(void *larg, const struct ws_upgrade_req *req, const char *
     (void)larg;
     if (O.shutting_down)
         return 503;
-    const char *station = station_from_path(req->path);
-    if (!station || strlen(station) > 255)
-        return 404;
+    const char *station = NULL, *why = "the path is outside the OCPP prefix";
+    int refused = station_from_path(req->path, &station, &why);
+    if (refused) {
+        core_log(PL_LOG_INFO, "ocpp", "handshake for %.100s from %s refused (HTTP %d): %s", req->path,
+                 req->remote_addr, refused, why);
+        return refused;
+    }
     struct handler_reg *hr = NULL;
     for (size_t i = 0; i < req->nprotocols && !hr; i++)
         for (int k = 0; k < O.nhandlers; k++)
@@ -691,18 +735,10 @@ static int on_upgrade(void *larg, const struct ws_upgrade_req *req, const char *
         return 400;
     }
     char user[256] = "", *password = NULL;
-    if (req->authorization && strncasecmp(req->authorization, "Basic ", 6) == 0) {
-        unsigned char dec[256];
-        int n = util_base64_decode(req->authorization + 6, dec, sizeof dec - 1);
-        if (n > 0) {
-            dec[n] = '\0';
-            char *colon = strchr((char *)dec, ':');
-            if (colon) {
-                *colon = '\0';
-                snprintf(user, sizeof user, "%s", (char *)dec);
-                password = strdup(colon + 1);
-            }
-        }
+    if (basic_credentials(req->authorization, user, sizeof user, &password) != 0) {
+        core_log(PL_LOG_WARN, "ocpp", "station=%s from %s refused (HTTP 400): NUL in the Basic credentials",
+                 station, req->remote_addr);
+        return 400;
     }
     struct pl_ocpp_handshake hs = {sizeof hs, station, req->path, req->remote_addr,
                                    hr->h->subprotocol, *user ? user : NULL, password, req->tls};

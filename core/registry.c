@@ -8,6 +8,7 @@
 #include "bus.h"
 #include "command.h"
 #include "model.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -679,6 +680,9 @@ json_t *station_api_messages(const char *station_id, const char *action, const c
         json_t *frame = json_loadb(e->frame, e->len, 0, NULL);
         if (!frame)
             frame = json_stringn(e->frame, e->len);
+        /* the ring keeps the frame as sent (cheap on the hot path); a read key must not
+         * see the credentials an admin set (AuthorizationKey, BasicAuthPassword...) */
+        util_redact_secrets(frame);
         char time[32];
         core_format_wall_ms(e->time_ms, time, sizeof time);
         json_array_append_new(out, json_pack("{s:s, s:s, s:o, s:o}", "time", time, "dir",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -372,4 +373,87 @@ int util_percent_decode(char *s)
     }
     *w = '\0';
     return 0;
+}
+
+/* The character set of OCPP 2.0.1's identifierString (part 2, primitive datatypes):
+ * letters, digits and * - _ = : + | @ .  Everything else (/, %, space, controls, NUL,
+ * any byte above 0x7e) is ambiguous in a URL path, a log line or a database key. */
+int util_station_id_valid(const char *id, size_t len)
+{
+    static const char extra[] = "*-_=:+|@.";
+    if (!id || len == 0 || len > UTIL_STATION_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (c == '\0' || !strchr(extra, c)))
+            return 0;
+    }
+    return 1;
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The same words the REST layer asks an admin key for (plugins/headless/config_routes.c):
+ * 1.6 AuthorizationKey, 2.0.1 SecurityCtrlr.BasicAuthPassword, SetNetworkProfile's
+ * basicAuthPassword, vendor keys named like passwords. */
+int util_secret_name(const char *name)
+{
+    static const char *const words[] = {"AuthorizationKey", "Password", "BasicAuth", NULL};
+    for (int i = 0; name && words[i]; i++)
+        if (contains_nocase(name, words[i]))
+            return 1;
+    return 0;
+}
+
+static const char REDACTED[] = "***";
+
+static void redact_member(json_t *o, const char *member)
+{
+    json_t *v = json_object_get(o, member);
+    if (v && !json_is_null(v))
+        json_object_set_new(o, member, json_string(REDACTED));
+}
+
+/* {"key": secret, "value": v} (ChangeConfiguration, GetConfiguration's keys, the neutral
+ * configuration operations) and {"variable": {"name": secret}, "attributeValue" |
+ * "variableAttribute": [{"value"}]} (Set/GetVariables, NotifyReport). */
+static void redact_object(json_t *o)
+{
+    if (util_secret_name(json_string_value(json_object_get(o, "key"))))
+        redact_member(o, "value");
+    json_t *var = json_object_get(o, "variable");
+    if (util_secret_name(json_string_value(json_object_get(var, "name")))) {
+        redact_member(o, "attributeValue");
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(o, "variableAttribute"), i, a)
+            redact_member(a, "value");
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (json_is_string(v) && util_secret_name(k))
+            json_string_set(v, REDACTED); /* in place: the object is being iterated */
+        else
+            util_redact_secrets(v);
+    }
+}
+
+void util_redact_secrets(json_t *j)
+{
+    size_t i;
+    json_t *v;
+    if (json_is_object(j))
+        redact_object(j);
+    else if (json_is_array(j))
+        json_array_foreach(j, i, v)
+            util_redact_secrets(v);
 }

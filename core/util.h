@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 /* Lowercase hex SHA-256 of data into out (65 bytes). */
 void util_sha256_hex(const void *data, size_t len, char out[65]);
@@ -25,5 +26,20 @@ int util_utf8_valid(const unsigned char *s, size_t len);
 int util_parse_rfc3339(const char *s, int64_t *ms);
 /* Percent-decode in place; -1 on a bad escape. */
 int util_percent_decode(char *s);
+
+/* The station id rule, the same at the handshake, in the REST paths and for passwords:
+ * 1 to 48 characters (1.6 chargeBoxIdentity is CiString48, 2.0.1's identity 48 too),
+ * each a letter, a digit or one of * - _ = : + | @ . (2.0.1 identifierString).  So no
+ * '/', '%', space, control character, NUL or non-ASCII byte.  1 = valid. */
+#define UTIL_STATION_ID_MAX 48
+int util_station_id_valid(const char *id, size_t len);
+/* 1 when a configuration key or JSON member name holds a credential: it contains
+ * AuthorizationKey, Password or BasicAuth (any case). */
+int util_secret_name(const char *name);
+/* Replace in place every credential value of j with "***": members named like secrets,
+ * "value" beside a secret "key", attribute values of a secret "variable".  Works on
+ * OCPP frames and payloads of both versions and on neutral command args and results.
+ * What is shown, stored or published; never what is sent to the station. */
+void util_redact_secrets(json_t *j);
 
 #endif

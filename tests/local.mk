@@ -4,4 +4,5 @@ include tests/unit/http.mk
 include tests/unit/db.mk
 include tests/unit/ocpp.mk
 include tests/unit/station.mk
+include tests/unit/security.mk
 include tests/plugins/local.mk

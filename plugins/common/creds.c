@@ -1,6 +1,8 @@
 /*
  * creds.c — station credentials (see creds.h).  PBKDF2-SHA256 hashes in the core's
- * format "pbkdf2-sha256$iter$salthex$hashhex", compared in constant time.
+ * format "pbkdf2-sha256$iter$salthex$hashhex", compared in constant time.  Until the
+ * stations table has been read once, nobody is let in: an empty cache is not "no
+ * passwords".
  */
 #include "creds.h"
 
@@ -13,6 +15,11 @@
 
 #define NSLOTS 4096
 #define ITERATIONS 10000
+/* OCPP 1.6 security whitepaper (AuthorizationKey) and 2.0.1 BasicAuthPassword
+ * (passwordString[40]): at least 16, at most 40 characters. */
+#define PASSWORD_MIN 16
+#define PASSWORD_MAX 40
+#define STATION_ID_MAX 48
 
 struct cred {
     char *id;
@@ -24,6 +31,7 @@ struct creds {
     const struct pl_host *host;
     pl_plugin_handle *self;
     pl_subscription *sub;
+    int loaded; /* the stations table was read once (or there is no database) */
     struct cred *slots[NSLOTS];
 };
 
@@ -104,22 +112,51 @@ static void on_loaded(pl_db_result *res, void *arg)
         return; /* keep what we have: the database may be restarting */
     for (int i = 0; i < h->db_ntuples(res); i++)
         set(c, h->db_value(res, i, 0), h->db_value(res, i, 1));
+    if (!c->loaded)
+        h->log(c->self, PL_LOG_INFO, "station credentials loaded (%d stations)", h->db_ntuples(res));
+    c->loaded = 1;
 }
 
 void creds_refresh(struct creds *c)
 {
-    c->host->db_query(c->self, "SELECT id, password_hash FROM stations", 0, NULL, on_loaded, c);
+    int rc = c->host->db_query(c->self, "SELECT id, password_hash FROM stations", 0, NULL, on_loaded, c);
+    if (rc == PL_ENOTSUP)
+        c->loaded = 1; /* [database] url = none: no stored station, no password to check */
 }
 
 int creds_policy_from(const char *s)
 {
-    if (!s || !strcmp(s, "accept"))
+    if (!s || !strcmp(s, "reject"))
+        return CREDS_REJECT;
+    if (!strcmp(s, "accept"))
         return CREDS_ACCEPT;
     if (!strcmp(s, "pending"))
         return CREDS_PENDING;
-    if (!strcmp(s, "reject"))
-        return CREDS_REJECT;
     return -1;
+}
+
+int creds_policy_config(const struct pl_host *host, pl_plugin_handle *self)
+{
+    const char *value = host->config_get(self, "unknown_stations", NULL);
+    int policy = creds_policy_from(value);
+    if (policy < 0)
+        host->log(self, PL_LOG_ERROR, "unknown_stations = '%s' is not valid: use accept, pending or reject",
+                  value);
+    return policy;
+}
+
+int creds_station_id_valid(const char *id, size_t len)
+{
+    static const char extra[] = "*-_=:+|@.";
+    if (!id || len == 0 || len > STATION_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)id[i];
+        int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        if (!alnum && (ch == '\0' || !strchr(extra, ch)))
+            return 0;
+    }
+    return 1;
 }
 
 static int hex_decode(const char *hex, unsigned char *out, size_t max)
@@ -175,6 +212,14 @@ int creds_password_hash(const char *password, char *out, size_t outlen)
 
 int creds_check(struct creds *c, const struct pl_ocpp_handshake *hs, int policy, int *known)
 {
+    *known = 0;
+    if (!c->loaded) {
+        /* the database was down since start: whether this station has a password is
+         * unknown, and letting it in without one is how profile 1 gets bypassed */
+        c->host->log(c->self, PL_LOG_WARN, "refusing station %s from %s: credentials not loaded yet",
+                     hs->station_id, hs->remote_addr ? hs->remote_addr : "");
+        return 503;
+    }
     struct cred *x = find(c, hs->station_id);
     *known = x != NULL;
     if (!x)
@@ -226,29 +271,65 @@ static void on_pw_saved(pl_db_result *res, void *arg)
     free(p);
 }
 
+/* The id of the path: the station id rule (creds_station_id_valid), and no ':' since
+ * the id is the Basic user-id, which RFC 7617 forbids to contain one.  0, or -1 after
+ * a 400. */
+static int password_route_id(struct creds *c, pl_request *req, const char **out)
+{
+    const struct pl_host *h = c->host;
+    const char *id = h->req_param(req, "id");
+    if (!id || !creds_station_id_valid(id, strlen(id))) {
+        h->reply_error(req, 400, "INVALID_PARAMETER",
+                       "station id must be 1 to %d of A-Z a-z 0-9 * - _ = : + | @ .", STATION_ID_MAX);
+        return -1;
+    }
+    if (strchr(id, ':')) {
+        h->reply_error(req, 400, "INVALID_PARAMETER",
+                       "station id %s contains ':' and cannot be a Basic auth user-id", id);
+        return -1;
+    }
+    *out = id;
+    return 0;
+}
+
+/* The body's password hashed into hash: 16 to 40 printable ASCII characters (what a
+ * charger's AuthorizationKey / BasicAuthPassword holds; a NUL would cut the hash
+ * short, so "password\0junk" is refused, not stored as "password").  0 or -1. */
+static int password_route_hash(struct creds *c, pl_request *req, char *hash, size_t hashlen)
+{
+    const struct pl_host *h = c->host;
+    json_t *pw = json_object_get(h->req_json(req), "password");
+    if (!pw || json_is_null(pw)) {
+        h->reply_error(req, 400, "MISSING_PARAMETER", "password is required");
+        return -1;
+    }
+    const char *s = json_string_value(pw);
+    size_t n = json_string_length(pw);
+    int printable = s != NULL;
+    for (size_t i = 0; printable && i < n; i++)
+        printable = s[i] >= 0x20 && s[i] <= 0x7e;
+    if (!printable || n < PASSWORD_MIN || n > PASSWORD_MAX) {
+        h->reply_error(req, 400, "INVALID_PARAMETER",
+                       "password must be a string of %d to %d printable ASCII characters", PASSWORD_MIN,
+                       PASSWORD_MAX);
+        return -1;
+    }
+    if (creds_password_hash(s, hash, hashlen) != 0) {
+        h->reply_error(req, 500, "INTERNAL_ERROR", "cannot hash the password");
+        return -1;
+    }
+    return 0;
+}
+
 static void password_route(pl_request *req, void *arg)
 {
     struct creds *c = arg;
     const struct pl_host *h = c->host;
-    const char *id = h->req_param(req, "id");
+    const char *id;
     int del = strcmp(h->req_method(req), "DELETE") == 0;
     char hash[200] = "";
-    if (!del) {
-        const char *pw = json_string_value(json_object_get(h->req_json(req), "password"));
-        /* OCPP 1.6 security whitepaper: 16 to 40 characters */
-        if (!pw) {
-            h->reply_error(req, 400, "MISSING_PARAMETER", "password is required");
-            return;
-        }
-        if (strlen(pw) < 16 || strlen(pw) > 40) {
-            h->reply_error(req, 400, "INVALID_PARAMETER", "password must be 16 to 40 characters");
-            return;
-        }
-        if (creds_password_hash(pw, hash, sizeof hash) != 0) {
-            h->reply_error(req, 500, "INTERNAL_ERROR", "cannot hash the password");
-            return;
-        }
-    }
+    if (password_route_id(c, req, &id) != 0 || (!del && password_route_hash(c, req, hash, sizeof hash) != 0))
+        return;
     struct pw_req *p = calloc(1, sizeof *p);
     if (!p) {
         h->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");

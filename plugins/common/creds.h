@@ -17,9 +17,18 @@ struct creds *creds_new(const struct pl_host *host, pl_plugin_handle *self);
 void creds_free(struct creds *c);
 /* Reload known stations and hashes from the stations table (async). */
 void creds_refresh(struct creds *c);
-/* Parse "accept|pending|reject"; -1 if invalid. */
+/* Parse "accept|pending|reject"; NULL (unset) is reject; -1 if invalid. */
 int creds_policy_from(const char *s);
-/* The handshake decision: 0 to accept, or an HTTP status.  *known tells whether the
+/* The unknown_stations key of the plugin's section: reject when unset (the quick-start
+ * etc/pipelet.conf says accept explicitly).  Any other value than accept, pending or
+ * reject is logged naming the key and value and returns -1: init must then fail. */
+int creds_policy_config(const struct pl_host *host, pl_plugin_handle *self);
+/* The station id rule of the core (util_station_id_valid, documented in
+ * pipelet/station.h), repeated here because plugins link no core symbol: 1 to 48
+ * characters, each a letter, a digit or one of * - _ = : + | @ .  1 = valid. */
+int creds_station_id_valid(const char *id, size_t len);
+/* The handshake decision: 0 to accept, or an HTTP status (503 while the stations table
+ * was never read: the database was down since start).  *known tells whether the
  * station was known before. */
 int creds_check(struct creds *c, const struct pl_ocpp_handshake *hs, int policy, int *known);
 /* 1 if the station had a password (security profile 1). */

@@ -64,6 +64,44 @@ static int action_name_ok(const char *a)
     return 1;
 }
 
+/* Does a payload set a credential?  The words of hl_config_key_sensitive (the check of
+ * PUT /api/v1/.../configuration/{key}) wherever a version carries a key or a value:
+ * ChangeConfiguration {"key"}, SetVariables {"variable":{"name"}}, members named like
+ * basicAuthPassword (SetNetworkProfile). */
+static int sensitive(const char *name)
+{
+    return name && hl_config_key_sensitive(name);
+}
+
+static int holds_credential(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+            if (holds_credential(v))
+                return 1;
+        return 0;
+    }
+    if (!json_is_object(j))
+        return 0;
+    if (sensitive(json_string_value(json_object_get(j, "key"))) ||
+        sensitive(json_string_value(json_object_get(json_object_get(j, "variable"), "name"))))
+        return 1;
+    json_object_foreach(j, k, v)
+        if ((!json_is_null(v) && sensitive(k)) || holds_credential(v))
+            return 1;
+    return 0;
+}
+
+/* SetNetworkProfile needs an admin key even without a password: its csmsUrl would send
+ * the station, and its Basic credentials, to whichever server it names. */
+static int needs_admin(const char *action, json_t *payload)
+{
+    return !strcmp(action, "SetNetworkProfile") || holds_credential(payload);
+}
+
 void hl_ocpp_call(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
@@ -80,6 +118,11 @@ void hl_ocpp_call(pl_request *req, void *arg)
     }
     if (!(payload = hl_body(hl, req)))
         return;
+    if (h->req_scope(req) < PL_AUTH_ADMIN && needs_admin(action, payload)) {
+        h->reply_error(req, 403, "FORBIDDEN", "%s needs an admin key here: it sets a station credential or where the "
+                       "station connects", action);
+        goto out;
+    }
     /* Validate against the station's own protocol now, so the client gets every reason in
      * a 400 rather than a generic failure; offline stations fall through to 404/409. */
     pl_station *st = hl->st->find(id);
