@@ -364,6 +364,8 @@ int util_percent_decode(char *s)
         if (*r == '%') {
             if (!isxdigit((unsigned char)r[1]) || !isxdigit((unsigned char)r[2]))
                 return -1;
+            if (r[1] == '0' && r[2] == '0')
+                return -1; /* a NUL would cut the string: "a%00b" must not become "a" */
             char hex[3] = {r[1], r[2], 0};
             *w++ = (char)strtol(hex, NULL, 16);
             r += 2;

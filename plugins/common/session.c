@@ -103,7 +103,7 @@ static int on_authorize(void *arg, const struct pl_ocpp_handshake *hs)
     struct ocpp_common *k = arg;
     int known;
     int status = creds_check(k->creds, hs, k->unknown_policy, &known);
-    if (status)
+    if (status == 404 || status == 401) /* creds_check logged the others */
         k->host->log(k->self, PL_LOG_WARN, "refusing station %s from %s: %s", hs->station_id, hs->remote_addr,
                      status == 404 ? "unknown station" : "bad credentials");
     return status;
@@ -213,12 +213,9 @@ int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugi
         host->log(self, PL_LOG_ERROR, "the core offers no OCPP layer or station registry");
         return PL_ERR;
     }
-    const char *policy = host->config_get(self, "unknown_stations", "accept");
-    k->unknown_policy = creds_policy_from(policy);
-    if (k->unknown_policy < 0) {
-        host->log(self, PL_LOG_ERROR, "unknown_stations must be accept, pending or reject, not '%s'", policy);
+    k->unknown_policy = creds_policy_config(host, self); /* reject when unset */
+    if (k->unknown_policy < 0)
         return PL_EINVAL;
-    }
     if (host->config_int(self, "heartbeat_interval", 300, 1, 86400, &k->heartbeat_interval) ||
         host->config_int(self, "boot_retry_interval", 60, 1, 86400, &k->boot_retry_interval) ||
         host->config_int(self, "call_timeout_ms", 0, 0, 3600000, &k->call_timeout_ms))
