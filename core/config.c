@@ -332,7 +332,8 @@ int core_config_bool(const char *section, const char *key, int def, int *out)
 static const char *const core_keys[][2] = {
     {"core", "log_level"},       {"core", "log_file"},          {"core", "node_name"},
     {"core", "pid_file"},        {"core", "message_log"},       {"core", "command_timeout"},
-    {"core", "auth_unknown"},    {"core", "drain_timeout"},     {"http", "listen"},
+    {"core", "auth_unknown"},    {"core", "drain_timeout"},     {"core", "token_refresh"},
+    {"core", "auth_remote_timeout"},     {"http", "listen"},
     {"http", "port"},            {"http", "body_limit"},        {"http", "rate_limit"},
     {"http", "rate_burst"},      {"http", "public_health"},     {"http", "health_strict"},
     {"ocpp", "listen"},          {"ocpp", "port"},              {"ocpp", "path_prefix"},

@@ -961,6 +961,26 @@ int db_start(unsigned wait_ms)
     return db.migrated ? 0 : -1;
 }
 
+int db_settle(unsigned wait_ms)
+{
+    if (!db.migrated)
+        return -1;
+    int expired = 0;
+    struct event *t = evtimer_new(core_base, wake, &expired);
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+    evtimer_add(t, &tv);
+    for (;;) {
+        int busy = db.queued > 0;
+        for (int i = 0; i < db.pool_size; i++)
+            busy |= db.conns[i].state == C_BUSY;
+        if (!busy || expired || !db.migrated)
+            break;
+        event_base_loop(core_base, EVLOOP_ONCE);
+    }
+    event_free(t);
+    return expired ? -1 : 0;
+}
+
 void db_shutdown(void)
 {
     if (!db.conns)

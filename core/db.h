@@ -17,6 +17,9 @@ int db_init(const char *conninfo, int pool_size, int queue_max, unsigned query_t
  * meanwhile).  Returns 0 when migrated, -1 if the database is not reachable yet
  * (the daemon starts degraded and keeps retrying). */
 int db_start(unsigned wait_ms);
+/* Run the loop until no query is queued or in flight (at most wait_ms): what was
+ * asked for at start (credentials, the token table) has arrived before "ready". */
+int db_settle(unsigned wait_ms);
 void db_shutdown(void);  /* close all connections; pending queries fail */
 
 /* component: "core" or a plugin name. */

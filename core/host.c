@@ -14,6 +14,7 @@
 #include "registry.h"
 #include "command.h"
 #include "certs.h"
+#include "tokens.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -172,6 +173,7 @@ const struct pl_host *host_table(void)
         h.ocpp = ocppj_api();
         h.stations = station_api();
         h.certs = certs_api();
+        h.tokens = tokens_api();
     }
     return &h;
 }

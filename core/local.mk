@@ -18,6 +18,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/ocppj.c core/ocppj.h \
 	core/registry.c core/registry.h \
 	core/model.c core/model.h \
+	core/tokens.c core/tokens_ops.c core/tokens.h \
 	core/command.c core/command.h \
 	core/plugin_loader.c core/plugin_loader.h \
 	core/host.c core/host.h \
@@ -32,7 +33,7 @@ pipelet_CFLAGS = $(AM_CFLAGS)
 pipelet_LDADD = core/libpipeletcore.la
 
 # The core's SQL migrations are compiled in (core/sql_core.c is generated from core/sql/*.sql).
-CORE_SQL = core/sql/001_station_model.sql
+CORE_SQL = core/sql/001_station_model.sql core/sql/002_customers_tokens.sql
 EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh
 core/sql_core.c: $(CORE_SQL) $(top_srcdir)/scripts/sql2c.sh
 	$(AM_V_GEN)$(SHELL) $(top_srcdir)/scripts/sql2c.sh core_migrations $(addprefix $(top_srcdir)/,$(CORE_SQL)) > $@.tmp && mv $@.tmp $@

@@ -15,6 +15,7 @@
 #include "ocppj.h"
 #include "plugin_loader.h"
 #include "registry.h"
+#include "tokens.h"
 
 #include <errno.h>
 #include <event2/dns.h>
@@ -136,6 +137,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     core_log_reopen();
     core_log(PL_LOG_INFO, "core", "SIGHUP: log reopened, reloading plugins");
     loader_reload_all();
+    tokens_reload(); /* token changes made with plain SQL, now rather than at the next refresh */
 }
 
 int main(int argc, char **argv)
@@ -253,8 +255,11 @@ int main(int argc, char **argv)
         core_log(PL_LOG_WARN, "core",
                  "database not reachable yet: serving degraded, reconnecting in the background");
     }
+    tokens_start(); /* the token table, from the database (now or once it is back) */
     if (loader_start_all() != 0)
         goto out_plugins;
+    /* ready means ready: the first stations are not refused while credentials load */
+    db_settle((unsigned)connect_wait);
 
     struct event *ev_term = evsignal_new(core_base, SIGTERM, on_stop_signal, NULL);
     struct event *ev_int = evsignal_new(core_base, SIGINT, on_stop_signal, NULL);
@@ -283,6 +288,7 @@ out_plugins:
     registry_shutdown();
     db_shutdown();
     db_closed = 1;
+    tokens_shutdown();
     loader_fini_all();
     ocppj_free_closed();
     http_shutdown();

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "metrics.h"
 #include "registry.h"
+#include "tokens.h"
 #include "util.h"
 
 #include <event2/event.h>
@@ -1041,131 +1042,25 @@ unsigned long model_dropped_samples(void)
 /* ------------------------------------------------------------------------
  * Authorization, records, documents.
  * ---------------------------------------------------------------------- */
-/* Authorization fails closed.  Every answer the database gave is remembered (bounded)
- * per token; while the database cannot answer, a token it answered for before gets
- * that answer again (with its expiry checked against the clock), an unknown one gets
- * nothing: the callback receives NULL ("no decision") and the protocol plugin answers
- * with a CALLERROR, so the station falls back on its own offline rules.  Guessing
- * "Accepted" is never an option. */
-#define AUTH_CACHE_MAX 200000
-
-struct auth_ctx {
-    pl_auth_cb cb;
-    void *arg;
-    char *id_token;
-};
-
-static struct registry_map *auth_cache; /* id token -> JSON text of its last answer */
-
-static int auth_unknown_rejects(void)
-{
-    const char *policy = core_config_get("core", "auth_unknown");
-    return !policy || strcmp(policy, "accept") != 0; /* built-in default: reject */
-}
-
-static json_t *auth_unknown(void)
-{
-    return json_pack("{s:s}", "status", auth_unknown_rejects() ? "Invalid" : "Accepted");
-}
-
-/* An entry is one block, "token\0json": the map borrows its key from it. */
-static void auth_remember(const char *id_token, json_t *info)
-{
-    if (!auth_cache && !(auth_cache = registry_map_new()))
-        return;
-    char *text = json_dumps(info, JSON_COMPACT);
-    size_t tl = strlen(id_token);
-    char *entry = text ? malloc(tl + 1 + strlen(text) + 1) : NULL;
-    if (entry) {
-        memcpy(entry, id_token, tl + 1);
-        strcpy(entry + tl + 1, text);
-    }
-    free(text);
-    if (!entry)
-        return;
-    char *old = registry_map_get(auth_cache, id_token);
-    if ((!old && registry_map_count(auth_cache) >= AUTH_CACHE_MAX) || /* tokens seen before keep theirs */
-        registry_map_put(auth_cache, entry, entry) != 0) {
-        free(entry);
-        return;
-    }
-    free(old);
-}
-
-/* The remembered answer for a token, re-checked against its expiry; NULL if none. */
-static json_t *auth_recall(const char *id_token)
-{
-    const char *entry = auth_cache ? registry_map_get(auth_cache, id_token) : NULL;
-    json_t *info = entry ? json_loads(entry + strlen(entry) + 1, 0, NULL) : NULL;
-    const char *status = json_string_value(json_object_get(info, "status"));
-    if (status && strcmp(status, "Unknown") == 0) { /* not in the table: the policy decides */
-        json_decref(info);
-        return auth_unknown();
-    }
-    const char *expiry = json_string_value(json_object_get(info, "expiry"));
-    int64_t ms;
-    if (expiry && util_parse_rfc3339(expiry, &ms) == 0 && ms <= core_wall_ms())
-        json_object_set_new(info, "status", json_string("Expired"));
-    return info;
-}
-
-static void auth_answer(struct auth_ctx *a, json_t *info)
-{
-    a->cb(a->arg, info);
-    json_decref(info);
-    free(a->id_token);
-    free(a);
-}
-
-static void auth_done(pl_db_result *res, void *arg)
-{
-    struct auth_ctx *a = arg;
-    json_t *info;
-    if (!db_ok(res)) {
-        info = auth_recall(a->id_token);
-        core_log(PL_LOG_WARN, "station", "authorize lookup failed: %s (%s)", db_error(res),
-                 info ? "answered from the last known state" : "no decision");
-        auth_answer(a, info);
-        return;
-    }
-    if (db_ntuples(res) < 1) {
-        info = json_pack("{s:s}", "status", "Unknown"); /* remembered as unknown */
-    } else {
-        const char *status = db_value(res, 0, 0);
-        info = json_pack("{s:s, s:s?, s:s?, s:s?}", "status", status ? status : "Invalid",
-                         "expiry", db_value(res, 0, 1), "parent", db_value(res, 0, 2), "group",
-                         db_value(res, 0, 3));
-    }
-    auth_remember(a->id_token, info);
-    json_decref(info);
-    auth_answer(a, auth_recall(a->id_token));
-}
-
+/* Authorization is the token domain's (tokens.c): a station's token goes through the
+ * table in memory, the remote authorizers and auth_unknown, and fails closed. */
 void station_api_authorize(pl_station *st, const char *id_token, pl_auth_cb cb, void *arg)
 {
-    (void)st;
-    if (!cb)
-        return;
-    struct auth_ctx *a = calloc(1, sizeof *a);
-    if (!a || !id_token || !*id_token || !(a->id_token = strdup(id_token))) {
-        free(a);
-        json_t *info = json_pack("{s:s}", "status", "Invalid");
-        cb(arg, info);
-        json_decref(info);
+    struct pl_id_token tok = {sizeof tok, id_token, NULL, st ? st->id : NULL, 0, NULL};
+    tokens_api()->authorize(&tok, cb, arg);
+}
+
+void station_api_authorize_token(pl_station *st, const struct pl_id_token *tok, pl_auth_cb cb,
+                                 void *arg)
+{
+    if (!tok || tok->size < sizeof(struct pl_id_token)) {
+        if (cb)
+            cb(arg, NULL);
         return;
     }
-    a->cb = cb;
-    a->arg = arg;
-    const char *p[1] = {id_token};
-    if (db_query_as("core",
-                    "SELECT status, " TS("expiry") " AS expiry, parent, group_id "
-                    "FROM id_tokens WHERE id_token = $1",
-                    1, p, auth_done, a) != PL_OK) {
-        json_t *info = auth_recall(id_token);
-        core_log(PL_LOG_WARN, "station", "authorize lookup not queued (%s)",
-                 info ? "answered from the last known state" : "no decision");
-        auth_answer(a, info);
-    }
+    struct pl_id_token t = *tok;
+    t.station_id = st ? st->id : tok->station_id;
+    tokens_api()->authorize(&t, cb, arg);
 }
 
 static int kind_ok(const char *kind)
@@ -1283,17 +1178,8 @@ static void free_chain(void *val, void *arg)
     ch->orphan = 1;
 }
 
-static void free_text(void *val, void *arg)
-{
-    (void)arg;
-    free(val);
-}
-
 void model_shutdown(void)
 {
-    registry_map_foreach(auth_cache, free_text, NULL);
-    registry_map_free(auth_cache);
-    auth_cache = NULL;
     /* Queued writes are lost (a drain before shutdown gives them their chance); a
      * write or a meter batch in flight is answered by the pool's shutdown, which comes
      * after ours, and only cleans up then. */

@@ -43,6 +43,9 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
                                       const char *station_tx_id, json_t *samples,
                                       pl_meter_cb cb, void *arg);
 void station_api_authorize(pl_station *st, const char *id_token, pl_auth_cb cb, void *arg);
+struct pl_id_token;
+void station_api_authorize_token(pl_station *st, const struct pl_id_token *tok, pl_auth_cb cb,
+                                 void *arg);
 void station_api_record(pl_station *st, const char *kind, json_t *data);
 void station_api_put_doc(pl_station *st, const char *kind, const char *key, json_t *value);
 

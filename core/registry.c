@@ -763,6 +763,7 @@ const struct pl_station_api *station_api(void)
         .messages = station_api_messages,
         .list_online = station_api_list_online,
         .meter_values_durable = station_api_meter_values_durable,
+        .authorize_token = station_api_authorize_token,
     };
     return &api;
 }

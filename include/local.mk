@@ -3,4 +3,5 @@ pkginclude_HEADERS = \
 	include/pipelet/ocpp.h \
 	include/pipelet/station.h \
 	include/pipelet/certs.h \
+	include/pipelet/tokens.h \
 	include/pipelet/pipelet.h

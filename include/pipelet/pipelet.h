@@ -5,4 +5,5 @@
 #include <pipelet/ocpp.h>
 #include <pipelet/station.h>
 #include <pipelet/certs.h>
+#include <pipelet/tokens.h>
 #endif

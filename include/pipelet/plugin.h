@@ -21,6 +21,14 @@
  *                    metrics, OCPP-J RPC (pipelet/ocpp.h), station registry and
  *                    command tracker (pipelet/station.h), certificate service
  *                    (pipelet/certs.h).
+ *   1.1  2026-11-30  pl_ocpp_client_opts.ca_file: wss:// clients verified against a
+ *                    private CA (pipelet/ocpp.h).
+ *   1.2  2026-12-03  pl_host.tokens: customers and ID tokens, the authorization chain
+ *                    and remote authorizers (pipelet/tokens.h);
+ *                    pl_station_api.authorize_token (the whole token: type, ISO 15118
+ *                    hash data); transaction callbacks tell PL_TX_NOT_STORED from
+ *                    PL_TX_UNKNOWN and authorization callbacks may get NULL ("no
+ *                    decision": answer with a CALLERROR) (pipelet/station.h).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -35,7 +43,7 @@ extern "C" {
 #endif
 
 #define PL_ABI_MAJOR 1
-#define PL_ABI_MINOR 1
+#define PL_ABI_MINOR 2
 
 /* The build signature: things that must match between host and plugin even when
  * the ABI numbers do (pointer and long size, sanitizer instrumentation). */
@@ -287,6 +295,9 @@ struct pl_host {
     /* --- certificates (pipelet/certs.h): CSR signing, ISO 15118 contract certificates,
      * OCSP; replaceable by a Plug & Charge plugin */
     const struct pl_cert_api *certs;
+
+    /* --- ABI 1.2: customers, ID tokens and the authorization chain (pipelet/tokens.h) */
+    const struct pl_tokens_api *tokens;
 };
 
 #ifdef __cplusplus

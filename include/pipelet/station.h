@@ -99,6 +99,12 @@ struct pl_driver {
     int (*execute)(void *drv_arg, pl_station *st, pl_command *cmd);
 };
 
+struct pl_id_token; /* pipelet/tokens.h */
+
+/* Station ids: 1 to 48 characters, each A-Z a-z 0-9 or one of * - _ = : + | @ .
+ * (OCPP 2.0.1 identifierString; 1.6 CiString48); no '/', '%', space, control, NUL or
+ * non-ASCII.  Compared exactly (case-sensitive).  Refused at the handshake otherwise. */
+
 /* Transaction callbacks fire once the write has ended.  ok is one of:
  *   PL_TX_STORED      committed; tx_id (the core's id) and row (borrowed) are set
  *   PL_TX_NOT_STORED  nothing committed (database unavailable, queue full, shutdown):
@@ -215,6 +221,11 @@ struct pl_station_api {
     void (*meter_values_durable)(pl_station *st, int evse, int connector,
                                  const char *station_tx_id, json_t *samples, pl_meter_cb cb,
                                  void *arg);
+
+    /* ---- ABI 1.2 ---- */
+    /* authorize with the whole token (type, ISO 15118 hash data): pipelet/tokens.h */
+    void (*authorize_token)(pl_station *st, const struct pl_id_token *tok, pl_auth_cb cb,
+                            void *arg);
 };
 
 #ifdef __cplusplus

@@ -117,7 +117,10 @@ static void authorize(struct ocpp_session *cx, const char *msg_id, json_t *p)
     a->p = O201(cx);
     a->c = cx->c;
     snprintf(a->msg_id, sizeof a->msg_id, "%s", msg_id);
-    S(cx)->authorize(cx->station, token ? token : "", on_authorized, a);
+    json_t *tok = json_object_get(p, "idToken");
+    struct pl_id_token t = {sizeof t, token ? token : "", json_string_value(json_object_get(tok, "type")),
+                            NULL, 0, json_object_get(p, "iso15118CertificateHashData")};
+    S(cx)->authorize_token(cx->station, &t, on_authorized, a);
 }
 
 /* ---- transactions ---- */
@@ -253,8 +256,10 @@ static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_
         S(cx)->tx_stop(cx->station, txid, stop, ocpp_answer_tx(a), a);
     }
     ocpp_answer_samples(a, cx, evse_id, conn_id ? conn_id : (evse_id ? 1 : 0), txid, samples);
-    if (token && *token && !(token_type && strcmp(token_type, "NoAuthorization") == 0))
-        S(cx)->authorize(cx->station, token, ocpp_answer_auth(a), a);
+    if (token && *token && !(token_type && strcmp(token_type, "NoAuthorization") == 0)) {
+        struct pl_id_token t = {sizeof t, token, token_type, NULL, evse_id, NULL};
+        S(cx)->authorize_token(cx->station, &t, ocpp_answer_auth(a), a);
+    }
     ocpp_answer_arm(a);
 }
 

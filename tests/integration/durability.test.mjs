@@ -88,9 +88,12 @@ test('a StopTransaction / TransactionEvent that cannot be committed gets a CALLE
 });
 
 test('tokens are decided by the token table, for TransactionEvent too, and fail closed while the database is down', async () => {
-  const gw = await gateway({ core: { auth_unknown: 'reject' } });
+  const gw = await gateway({ core: { auth_unknown: 'reject', token_refresh: 1 } });
   try {
+    // written behind the gateway's back: the periodic refresh picks them up
     psql(gw.database, `insert into id_tokens(id_token, status) values ('GOOD', 'Accepted'), ('BLOCKED', 'Blocked')`);
+    await gw.waitFor(async () => /token table loaded/.test(gw.logs()), 5000, 'token table');
+    await new Promise((r) => setTimeout(r, 2500));
     const c16 = await station(gw, 'AUTH-16', 'ocpp1.6');
     const c201 = await station(gw, 'AUTH-201', 'ocpp2.0.1');
     assert.equal((await c16.call('Authorize', { idTag: 'BLOCKED' })).idTagInfo.status, 'Blocked');
@@ -108,15 +111,29 @@ test('tokens are decided by the token table, for TransactionEvent too, and fail 
     assert.equal(st.idTagInfo.status, 'Blocked');
     pgStop();
     try {
-      // what the database said before is still the answer; a token never seen gets no guess
+      // the table in memory answers exactly as before the outage: never "Accepted" by default
       assert.equal((await c16.call('Authorize', { idTag: 'BLOCKED' })).idTagInfo.status, 'Blocked');
       assert.equal((await c201.call('Authorize', { idToken: { idToken: 'GOOD', type: 'ISO14443' } })).idTokenInfo.status, 'Accepted');
-      await rejects(c16.call('Authorize', { idTag: 'NEVER-SEEN' }), 'InternalError');
-      await rejects(c201.call('Authorize', { idToken: { idToken: 'NEVER-SEEN', type: 'ISO14443' } }), 'InternalError');
+      assert.equal((await c16.call('Authorize', { idTag: 'NEVER-SEEN' })).idTagInfo.status, 'Invalid');
+      assert.equal((await c201.call('Authorize', { idToken: { idToken: 'NEVER-SEEN', type: 'ISO14443' } })).idTokenInfo.status, 'Invalid');
     } finally {
       pgStart();
     }
     await c16.close(); await c201.close();
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a gateway that never reached its database lets no station in (503): nothing is decided on a guess', async () => {
+  const gw = await startGateway({ plugins: ['ocpp16', 'ocpp201'], database: 'postgresql:///nothing?host=/nonexistent-dir',
+    config: { database: { connect_wait: 200 }, core: { auth_unknown: 'accept' }, ocpp16: { unknown_stations: 'accept' } } });
+  try {
+    // stations get in only once credentials could be loaded: none here, so check the chain directly
+    // through the handshake refusal (503) and, for a station already connected, a CALLERROR
+    const ws = new WebSocket(`${gw.ws}/NODB-16`, 'ocpp1.6');
+    const status = await new Promise((res) => { ws.on('unexpected-response', (req, r) => res(r.statusCode)); ws.on('open', () => res(101)); ws.on('error', () => res(0)); });
+    assert.equal(status, 503);
   } finally {
     await gw.stop();
   }
