@@ -200,8 +200,9 @@ json_t *db_stats(void)
         else if (db.conns[i].state == C_BUSY)
             busy++, up++;
     }
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:b, s:I, s:I, s:I}", "status",
-                     db.disabled ? "disabled" : db_healthy() ? "ok" : "degraded", "pool_size", db.pool_size, "connections", up,
+    const char *status = db.disabled ? "disabled" : db_healthy() ? "ok" : "degraded";
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:b, s:I, s:I, s:I}", "status", status,
+                     "pool_size", db.pool_size, "connections", up,
                      "idle", idle, "busy", busy, "queued", (json_int_t)db.queued, "migrated",
                      db.migrated, "reconnects", (json_int_t)db.reconnects, "queries_total",
                      (json_int_t)db.queries_total, "errors_total", (json_int_t)db.errors_total);
@@ -433,10 +434,10 @@ static void conn_lost(struct db_conn *c, const char *why_in)
     if (was_up) {
         c->lost = 1;
         core_log(PL_LOG_WARN, "db", "connection %d lost: %s", c->index, why);
-    }
-    else /* one warning per outage, not one per retry */
+    } else { /* one warning per outage, not one per retry */
         core_log(c->backoff_ms == BACKOFF_MIN_MS && c->index == 0 ? PL_LOG_WARN : PL_LOG_DEBUG, "db",
                  "connection %d failed: %s (retrying in %u ms)", c->index, why, c->backoff_ms);
+    }
     if (db.mconn == c) { /* migrations restart on another (or the next) connection */
         db.mconn = NULL;
         db.migrating = 0;
