@@ -5,9 +5,12 @@
  * PQflush / PQconsumeInput / PQisBusy / PQgetResult.  Queries wait in a bounded FIFO
  * until a connection is free and the migrations are done; a broken connection fails
  * its in-flight query (it may have run) and reconnects with back-off.
+ * [database] url = none disables the pool: no connection is ever attempted, queries
+ * fail with PL_ENOTSUP, and the database is not a reason to report "degraded".
  */
 #include "db.h"
 #include "core.h"
+#include "metrics.h"
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -50,10 +53,11 @@ struct db_conn {
     struct db_query *q;   /* in flight */
     PGresult *result;     /* the result to hand over (the last, or the first error) */
     int flushing;
-    /* a group in flight (pipeline mode): one result slot per statement, BEGIN and
-     * COMMIT included; slot = the statement whose results are being read */
+    /* a group in flight (pipeline mode): one result slot per statement and one for
+     * an error at commit; slot = the statement whose results are being read */
     PGresult **slots;
     size_t nslots, slot;
+    int lost; /* was up and went down: its next connect is a reconnection */
 };
 
 struct migration_set {
@@ -69,7 +73,8 @@ static struct {
     struct db_conn *conns;
     struct db_query *head, *tail;
     size_t queued;
-    int migrated, migrating, migration_failed, shutting_down, ever_connected;
+    int disabled; /* [database] url = none */
+    int migrated, migrating, migration_failed, shutting_down;
     struct migration_set *sets;
     size_t nsets;
     struct event *sweeper;
@@ -176,8 +181,11 @@ json_t *db_json(pl_db_result *r)
     return rows;
 }
 
+/* "Not a reason to degrade": connected and migrated, or deliberately absent. */
 int db_healthy(void)
 {
+    if (db.disabled)
+        return 1;
     if (!db.migrated)
         return 0;
     for (int i = 0; i < db.pool_size; i++)
@@ -200,8 +208,9 @@ json_t *db_stats(void)
         else if (db.conns[i].state == C_BUSY)
             busy++, up++;
     }
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:b, s:I, s:I, s:I}", "status",
-                     db_healthy() ? "ok" : "degraded", "pool_size", db.pool_size, "connections", up,
+    const char *status = db.disabled ? "disabled" : db_healthy() ? "ok" : "degraded";
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:b, s:I, s:I, s:I}", "status", status,
+                     "pool_size", db.pool_size, "connections", up,
                      "idle", idle, "busy", busy, "queued", (json_int_t)db.queued, "migrated",
                      db.migrated, "reconnects", (json_int_t)db.reconnects, "queries_total",
                      (json_int_t)db.queries_total, "errors_total", (json_int_t)db.errors_total);
@@ -280,7 +289,7 @@ int db_query_as(const char *component, const char *sql, int nparams, const char 
         return PL_EINVAL;
     if (db.shutting_down)
         return PL_ESTATE;
-    if (strcmp(db.conninfo, "none") == 0)
+    if (db.disabled)
         return PL_ENOTSUP;
     if (db.queued >= (size_t)db.queue_max) {
         core_log(PL_LOG_WARN, "db", "query queue full (%d): refusing a query of %s", db.queue_max,
@@ -308,7 +317,7 @@ int db_batch_as(const char *component, const struct db_batch_item *items, size_t
         return PL_EINVAL;
     if (db.shutting_down)
         return PL_ESTATE;
-    if (strcmp(db.conninfo, "none") == 0)
+    if (db.disabled)
         return PL_ENOTSUP;
     if (db.queued >= (size_t)db.queue_max)
         return PL_EBUSY;
@@ -519,11 +528,13 @@ static void conn_lost(struct db_conn *c, const char *why_in)
         PQfinish(c->pg);
         c->pg = NULL;
     }
-    if (was_up)
+    if (was_up) {
+        c->lost = 1;
         core_log(PL_LOG_WARN, "db", "connection %d lost: %s", c->index, why);
-    else /* one warning per outage, not one per retry */
+    } else { /* one warning per outage, not one per retry */
         core_log(c->backoff_ms == BACKOFF_MIN_MS && c->index == 0 ? PL_LOG_WARN : PL_LOG_DEBUG, "db",
                  "connection %d failed: %s (retrying in %u ms)", c->index, why, c->backoff_ms);
+    }
     if (db.mconn == c) { /* migrations restart on another (or the next) connection */
         db.mconn = NULL;
         db.migrating = 0;
@@ -566,9 +577,11 @@ static void conn_retry(evutil_socket_t fd, short what, void *arg)
 
 static void conn_connected(struct db_conn *c)
 {
-    if (db.ever_connected)
+    if (c->lost) { /* the pool's first connects are not reconnections */
+        c->lost = 0;
         db.reconnects++;
-    db.ever_connected = 1;
+        metrics_add("pipelet_db_reconnects_total", 1);
+    }
     c->backoff_ms = BACKOFF_MIN_MS;
     c->state = C_IDLE;
     conn_arm(c, EV_READ);
@@ -923,6 +936,8 @@ int db_init(const char *conninfo, int pool_size, int queue_max, unsigned query_t
     db.conns = calloc((size_t)db.pool_size, sizeof *db.conns);
     if (!db.conninfo || !db.conns)
         return -1;
+    db.disabled = strcmp(db.conninfo, "none") == 0;
+    metrics_add("pipelet_db_reconnects_total", 0); /* a counter exists from the start */
     for (int i = 0; i < db.pool_size; i++) {
         db.conns[i].index = i;
         db.conns[i].backoff_ms = BACKOFF_MIN_MS;
@@ -939,9 +954,11 @@ static void wake(evutil_socket_t fd, short what, void *arg)
 
 int db_start(unsigned wait_ms)
 {
-    if (strcmp(db.conninfo, "none") == 0) { /* e.g. a simulator-only daemon */
-        core_log(PL_LOG_INFO, "db", "[database] url = none: running without a database");
-        return -1;
+    if (db.disabled) { /* e.g. a simulator-only daemon */
+        core_log(PL_LOG_INFO, "db",
+                 "database disabled ([database] url = none): nothing is persisted, and plugins "
+                 "that need the database fail their queries");
+        return 0;
     }
     if (!db.sweeper) {
         db.sweeper = event_new(core_base, -1, EV_PERSIST, sweep_deadlines, NULL);

@@ -129,6 +129,37 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     event_add(drain_timer, &tv);
 }
 
+struct db_settings {
+    long pool_size, queue_max, query_timeout, connect_wait;
+};
+
+/* The [database] numbers; errors are logged with file and line. */
+static int read_db_settings(struct db_settings *s)
+{
+    return core_config_int("database", "pool_size", 4, 1, 256, &s->pool_size) ||
+           core_config_int("database", "queue_max", 10000, 1, 10000000, &s->queue_max) ||
+           core_config_int("database", "query_timeout", 30000, 100, 3600000, &s->query_timeout) ||
+           core_config_int("database", "connect_wait", 3000, 0, 600000, &s->connect_wait);
+}
+
+/* --check-config: the file was parsed and its core keys checked; check the database
+ * numbers and ABI-check the listed plugins without initialising or binding anything.
+ * The output is the verdict and what it covered, nothing about a daemon stopping. */
+static int check_config(const char *path)
+{
+    struct db_settings dbs;
+    if (read_db_settings(&dbs) != 0)
+        return 2;
+    if (loader_check_all() != 0) {
+        fprintf(stderr, "pipelet: plugin check failed (see above)\n");
+        return 1;
+    }
+    const char *load = core_config_get("plugins", "load");
+    printf("configuration OK: %s (plugins checked: %s)\n", path,
+           load && strspn(load, " ,\t") < strlen(load) ? load : "none listed");
+    return 0;
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
@@ -198,6 +229,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (check_only) {
+        int rc = check_config(config_path);
+        config_free();
+        return rc;
+    }
     if (list_plugins) {
         const char *dirs = core_config_get("plugins", "dir");
         int n = loader_print_available(dirs && *dirs ? dirs : loader_default_dir());
@@ -217,29 +253,15 @@ int main(int argc, char **argv)
     if (!core_dns)
         core_dns = evdns_base_new(core_base, 0); /* no resolv.conf: loopback still works */
 
-    long pool_size = 4, queue_max = 10000, query_timeout = 30000, connect_wait = 3000;
-    if (core_config_int("database", "pool_size", 4, 1, 256, &pool_size) ||
-        core_config_int("database", "queue_max", 10000, 1, 10000000, &queue_max) ||
-        core_config_int("database", "query_timeout", 30000, 100, 3600000, &query_timeout) ||
-        core_config_int("database", "connect_wait", 3000, 0, 600000, &connect_wait))
+    struct db_settings dbs;
+    if (read_db_settings(&dbs) != 0)
         return 2;
     const char *url = core_config_get("database", "url");
     int rc = 1;
-    if (db_init(url ? url : "", (int)pool_size, (int)queue_max, (unsigned)query_timeout) != 0)
+    if (db_init(url ? url : "", (int)dbs.pool_size, (int)dbs.queue_max,
+                (unsigned)dbs.query_timeout) != 0)
         goto out;
     db_add_migrations("core", core_migrations, core_migrations_count);
-
-    if (check_only) {
-        /* find and ABI-check the plugins without initialising or binding anything */
-        if (loader_check_all() != 0) {
-            fprintf(stderr, "pipelet: plugin check failed (see log)\n");
-            rc = 1;
-        } else {
-            printf("configuration OK: %s\n", config_path);
-            rc = 0;
-        }
-        goto out;
-    }
 
     if (http_init() != 0 || ocppj_init() != 0 || certs_init() != 0)
         goto out;
@@ -247,7 +269,7 @@ int main(int argc, char **argv)
         core_log(PL_LOG_ERROR, "core", "a required plugin failed: stopping");
         goto out_plugins;
     }
-    if (db_start((unsigned)connect_wait) != 0) {
+    if (db_start((unsigned)dbs.connect_wait) != 0) {
         if (db_migration_failed()) {
             core_log(PL_LOG_ERROR, "core", "database migration failed: stopping");
             goto out_plugins;

@@ -1,10 +1,13 @@
 # Configuration (never overwriting an operator's file), systemd unit and man page.
-EXTRA_DIST += etc/pipelet.conf etc/pipelet.service.in etc/pipelet.8
-dist_man8_MANS = etc/pipelet.8
+# The man page and the unit name the configured paths (see edit_paths in Makefile.am).
+EXTRA_DIST += etc/pipelet.conf etc/pipelet.service.in etc/pipelet.8.in
+man8_MANS = etc/pipelet.8
 systemdsystemunit_DATA = etc/pipelet.service
-CLEANFILES += etc/pipelet.service
+CLEANFILES += etc/pipelet.service etc/pipelet.8
 etc/pipelet.service: $(top_srcdir)/etc/pipelet.service.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) etc && sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@sysconfdir[@]|$(sysconfdir)|g' $(top_srcdir)/etc/pipelet.service.in > $@
+	$(AM_V_GEN)$(MKDIR_P) etc && $(edit_paths) $(top_srcdir)/etc/pipelet.service.in > $@
+etc/pipelet.8: $(top_srcdir)/etc/pipelet.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) etc && $(edit_paths) $(top_srcdir)/etc/pipelet.8.in > $@
 
 install-data-local:
 	$(MKDIR_P) $(DESTDIR)$(pkgconfdir)

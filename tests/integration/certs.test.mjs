@@ -1,16 +1,17 @@
 // certs.test.mjs — SignCertificate in both versions goes through the core's certificate
 // service: the station gets Accepted, then CertificateSigned with a chain that verifies
 // against the gateway's CA; a malformed CSR is Rejected.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RPCClient } from 'ocpp-rpc';
 import { startGateway } from './lib/harness.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'pipelet-certs-'));
+after(() => rmSync(dir, { recursive: true, force: true })); // holds a CA private key
 const ossl = (...a) => execFileSync('openssl', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 test('SignCertificate signs with the configured CA and sends CertificateSigned, in 1.6 and 2.0.1', async () => {

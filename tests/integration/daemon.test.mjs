@@ -1,9 +1,9 @@
 // daemon.test.mjs — the daemon as an operator meets it: command line, config errors,
 // plugin ABI checks, signals, health with a database that is down or restarts.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, renameSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, renameSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, buildDir, srcDir, waitFor } from './lib/harness.mjs';
@@ -15,7 +15,9 @@ const MAJOR = Number(abiHeader.match(/#define PL_ABI_MAJOR (\d+)/)[1]);
 const MINOR = Number(abiHeader.match(/#define PL_ABI_MINOR (\d+)/)[1]);
 const HOST = `${MAJOR}\\.${MINOR}`, FUTURE = `${MAJOR}\\.${MINOR + 1}`, OTHER = `${MAJOR + 1}\\.0`;
 const testPlugins = join(buildDir, 'tests', 'plugins');
-const tmp = () => mkdtempSync(join(tmpdir(), 'pipelet-daemon-'));
+const tmpDirs = [];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'pipelet-daemon-')); tmpDirs.push(d); return d; };
+after(() => { for (const d of tmpDirs) rmSync(d, { recursive: true, force: true }); });
 
 test('--version and --help', () => {
   const v = spawnSync(bin, ['--version'], { encoding: 'utf8' });

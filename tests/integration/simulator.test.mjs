@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { RPCServer } from 'ocpp-rpc';
 import { createServer } from 'node:https';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway } from './lib/harness.mjs';
@@ -243,5 +243,6 @@ test('wss:// to a CSMS we did not write, verified against a private CA; unverifi
     assert.equal(await gw.stop(), 0);
     await rpc.close({ force: true });
     https.close();
+    rmSync(pki.dir, { recursive: true, force: true }); // the CA's private key
   }
 });

@@ -2,7 +2,7 @@
 // the throwaway PostgreSQL cluster of the test run, on ports the daemon picks itself.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,12 +60,19 @@ function merge(a, b) {
   return out;
 }
 
+// Each gateway's folder (its configuration, and what a test puts there) is removed when
+// the gateway stops; any still there when the test process exits (a gateway killed or
+// never stopped) are removed then.  /tmp kept ~40 of them per run, some with CA keys.
+const liveDirs = new Set();
+process.on('exit', () => { for (const d of liveDirs) rmSync(d, { recursive: true, force: true }); });
+
 /**
  * Start a gateway.  opts: { plugins: [...], required: [...], config: {section: {key: value}},
  * database: url | false (false = no database configured), logLevel }.
  */
 export async function startGateway(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'pipelet-test-'));
+  liveDirs.add(dir);
   const keys = {
     admin: 'adm-' + randomBytes(12).toString('hex'),
     operator: 'op-' + randomBytes(12).toString('hex'),
@@ -99,6 +106,8 @@ export async function startGateway(opts = {}) {
     const cfg = merge(baseConfig, opts.config);
     if (gw.httpPort) cfg.http.port = gw.httpPort;
     if (gw.ocppPort) cfg.ocpp.port = gw.ocppPort;
+    mkdirSync(dir, { recursive: true }); /* started again after a stop */
+    liveDirs.add(dir);
     writeFileSync(gw.configPath, iniFrom(cfg));
     const bin = join(buildDir, 'pipelet');
     gw.exitCode = null;
@@ -151,10 +160,16 @@ export async function startGateway(opts = {}) {
   };
   gw.waitFor = (cond, ms = 10000, what) => waitFor(cond, ms, what);
   gw.logs = () => gw.logText;
-  gw.stop = async () => {
+  const halt = async () => {
     if (gw.exitCode !== null) return gw.exitCode;
     gw.proc.kill('SIGTERM');
     return gw.exited;
+  };
+  gw.stop = async () => {
+    const code = await halt();
+    rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
+    return code;
   };
   gw.kill = async () => {
     if (gw.exitCode !== null) return gw.exitCode;
@@ -162,7 +177,7 @@ export async function startGateway(opts = {}) {
     return gw.exited;
   };
   gw.restart = async () => {
-    await gw.stop();
+    await halt();
     return gw.start();
   };
   await gw.start();
