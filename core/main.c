@@ -281,7 +281,7 @@ int main(int argc, char **argv)
     if (loader_start_all() != 0)
         goto out_plugins;
     /* ready means ready: the first stations are not refused while credentials load */
-    db_settle((unsigned)connect_wait);
+    db_settle((unsigned)dbs.connect_wait);
 
     struct event *ev_term = evsignal_new(core_base, SIGTERM, on_stop_signal, NULL);
     struct event *ev_int = evsignal_new(core_base, SIGINT, on_stop_signal, NULL);
