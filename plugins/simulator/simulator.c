@@ -739,14 +739,18 @@ static const struct {
     {"POST", "/sim/v1/report/reset", PL_AUTH_OPERATOR, r_report_reset},
 };
 
-/* closed_loop_action = Heartbeat (default) | MeterValues */
-static int closed_loop_action(const struct pl_host *host, pl_plugin_handle *self, int *meter)
+const char *const sim_loop_actions[] = {"Heartbeat", "MeterValues", "Authorize", NULL};
+
+/* closed_loop_action = Heartbeat (default) | MeterValues | Authorize */
+static int closed_loop_action(const struct pl_host *host, pl_plugin_handle *self, int *kind)
 {
     const char *a = host->config_get(self, "closed_loop_action", "Heartbeat");
-    *meter = !strcmp(a, "MeterValues");
-    if (*meter || !strcmp(a, "Heartbeat"))
-        return PL_OK;
-    host->log(self, PL_LOG_ERROR, "closed_loop_action must be Heartbeat or MeterValues, not '%s'", a);
+    for (int i = 0; sim_loop_actions[i]; i++)
+        if (!strcmp(a, sim_loop_actions[i])) {
+            *kind = i;
+            return PL_OK;
+        }
+    host->log(self, PL_LOG_ERROR, "closed_loop_action must be Heartbeat, MeterValues or Authorize, not '%s'", a);
     return PL_EINVAL;
 }
 
@@ -772,7 +776,7 @@ static int read_config(struct sim *s, int *keyreq)
         host->config_int(self, "ramp_per_s", 200, 0, 1000000, &s->ramp_per_s) ||
         host->config_int(self, "run_seconds", 0, 0, 86400 * 7, &s->run_seconds) ||
         host->config_bool(self, "closed_loop", 0, &s->closed_loop) ||
-        closed_loop_action(host, self, &s->closed_loop_meter) ||
+        closed_loop_action(host, self, &s->closed_loop_kind) ||
         host->config_bool(self, "heartbeat_fixed", 0, &s->heartbeat_fixed) ||
         host->config_bool(self, "validate", 1, &s->validate) ||
         host->config_int(self, "source_spread", 0, 0, 254, &s->source_spread) ||

@@ -114,7 +114,7 @@ struct sim {
     struct sim_station *ramp_next;
     long ramp_per_s;
     int closed_loop;               /* send again as soon as answered (benchmark) */
-    int closed_loop_meter;         /* ... MeterValues instead of Heartbeat */
+    int closed_loop_kind;          /* ... enum sim_loop: what the closed loop sends */
     int closed_loop_running;       /* starts once every station has booted */
     int heartbeat_fixed;
     int validate;                  /* validate our own frames (off for load generation) */
@@ -157,5 +157,9 @@ void sim_policy_free(struct sim_policy *p);
 /* Mask credential values (1.6 AuthorizationKey / BasicAuthPassword keys, 2.0.1
  * BasicAuthPassword variables and basicAuthPassword members) in place, anywhere in v. */
 void sim_redact(json_t *v);
+
+/* The closed loop's message: Heartbeat (default), MeterValues, Authorize. */
+enum sim_loop { SIM_LOOP_HEARTBEAT, SIM_LOOP_METER, SIM_LOOP_AUTHORIZE };
+extern const char *const sim_loop_actions[];
 
 #endif

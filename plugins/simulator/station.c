@@ -283,10 +283,21 @@ static void boot_answer(struct sim_station *st, json_t *p)
 }
 
 /* The benchmark's closed loop: the next message as soon as the last is answered.
- * MeterValues go on connector/EVSE 1 outside any transaction, from its meter. */
+ * MeterValues go on connector/EVSE 1 outside any transaction, from its meter;
+ * Authorize presents the station's own card (its id, so each station has one). */
 static void closed_loop_next(struct sim_station *st)
 {
-    if (!st->sim->closed_loop_meter || st->nconn < 1) {
+    if (st->sim->closed_loop_kind == SIM_LOOP_AUTHORIZE) {
+        char tag[21]; /* 1.6 idTag is CiString20 */
+        size_t n = strlen(st->id) < 20 ? strlen(st->id) : 20;
+        memcpy(tag, st->id, n);
+        tag[n] = '\0';
+        send_call(st, "Authorize",
+                  st->v201 ? json_pack("{s:{s:s, s:s}}", "idToken", "idToken", tag, "type", "ISO14443")
+                           : json_pack("{s:s}", "idTag", tag), 0);
+        return;
+    }
+    if (st->sim->closed_loop_kind != SIM_LOOP_METER || st->nconn < 1) {
         send_call(st, "Heartbeat", json_object(), 0);
         return;
     }
@@ -332,7 +343,7 @@ static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r
             status(st, cc->connector, "Charging");
         }
     } else if (st->sim->closed_loop_running && st->state == SIM_ACCEPTED &&
-               !strcmp(cc->action, st->sim->closed_loop_meter ? "MeterValues" : "Heartbeat")) {
+               !strcmp(cc->action, sim_loop_actions[st->sim->closed_loop_kind])) {
         closed_loop_next(st);
     }
     free(cc);
