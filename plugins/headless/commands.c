@@ -21,6 +21,7 @@ struct hl_cmd {
     long connector;
     unsigned checks;
     hl_accept_fn accept;
+    hl_release_fn release; /* called once: with the finished command, or NULL */
     void *udata;
     /* the callback may run inside command() (a driver answering at once): then the
      * submitter, not the callback, frees the context */
@@ -93,6 +94,11 @@ void hl_cmd_set_accept(struct hl_cmd *c, hl_accept_fn fn, void *udata)
     c->udata = udata;
 }
 
+void hl_cmd_set_release(struct hl_cmd *c, hl_release_fn fn)
+{
+    c->release = fn;
+}
+
 void *hl_cmd_udata(struct hl_cmd *c)
 {
     return c->udata;
@@ -108,8 +114,19 @@ json_t *hl_cmd_args(struct hl_cmd *c)
     return c->sent ? c->sent : c->args;
 }
 
+/* The owner of udata learns the outcome exactly once: cmd is NULL when nothing was sent
+ * (a check failed, the driver refused) or the command is already gone. */
+static void cmd_release(struct hl_cmd *c, pl_command *cmd)
+{
+    hl_release_fn fn = c->release;
+    c->release = NULL;
+    if (fn)
+        fn(c->udata, cmd);
+}
+
 static void cmd_free(struct hl_cmd *c)
 {
+    cmd_release(c, NULL);
     json_decref(c->args);
     json_decref(c->sent);
     free(c->station);
@@ -207,6 +224,7 @@ static void on_done(pl_command *cmd, void *arg)
         answer(c, cmd);
         c->req = NULL;
     }
+    cmd_release(c, cmd); /* cmd is valid only during this callback */
     c->done = 1;
     if (!c->in_send)
         cmd_free(c);
@@ -404,21 +422,6 @@ void hl_cmd_submit(struct hl_cmd *c)
 }
 
 /* ---- GET /api/v1/commands/{id}, GET /api/v1/commands ---- */
-static int is_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return 0;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!strchr("0123456789abcdefABCDEF", s[i])) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 struct cmd_get_ctx {
     struct headless *hl;
     pl_request *req;
@@ -445,7 +448,7 @@ void hl_command_get(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
     const char *id = hl->host->req_param(req, "id");
-    if (!is_uuid(id)) {
+    if (!hl_is_uuid(id)) {
         hl->host->reply_error(req, 404, "COMMAND_NOT_FOUND", "command %s not found",
                               id ? id : "");
         return;

@@ -17,11 +17,22 @@
 #define HL_LIMIT_MAX 500
 #define HL_STATION_ID_MAX 255
 #define HL_CONNECTOR_MAX 1000
+#define HL_STATION_TX_ID_MAX 64 /* 2.0.1 transactionId is at most 36; some send more */
+/* After a remote start was accepted, how long its transaction is still linked to it when
+ * it starts (an EV plugged in late); and how many such watches are kept at most. */
+#define HL_START_LINK_S 600
+#define HL_START_MAX 1000
+
+struct hl_start;
 
 struct headless {
     pl_plugin_handle *self;
     const struct pl_host *host;
     const struct pl_station_api *st;
+    /* remote starts waiting for their transaction (transactions.c), oldest first */
+    struct hl_start *starts;
+    size_t nstarts;
+    pl_subscription *start_sub; /* transaction.started, while starts is not empty */
 };
 
 /* One entry of the route table (headless.c).  The table is also what
@@ -60,6 +71,8 @@ void hl_tx_get(pl_request *req, void *arg);
 void hl_tx_start(pl_request *req, void *arg);
 void hl_tx_stop(pl_request *req, void *arg);
 void hl_connector_stop(pl_request *req, void *arg);
+/* Answer the callers still waiting for a remote start and free every watch (fini). */
+void hl_starts_free(struct headless *hl);
 /* config_routes.c */
 void hl_config_get(pl_request *req, void *arg);
 void hl_config_put(pl_request *req, void *arg);
@@ -113,6 +126,18 @@ int hl_body_bool(struct headless *hl, pl_request *req, json_t *body, const char 
                  int required, int *out, int *present);
 int hl_body_time(struct headless *hl, pl_request *req, json_t *body, const char *name,
                  int required, const char **out);
+/* A transaction as a path names it: {id} is the core's id (a positive integer), or, with
+ * ?station_id=, the station's own transaction id (any text, integers included). */
+struct hl_tx_ref {
+    long id;                   /* the core's id, or 0 */
+    const char *station;       /* borrowed from the request; NULL with id */
+    const char *station_tx_id; /* borrowed; NULL with id */
+};
+int hl_path_tx(struct headless *hl, pl_request *req, struct hl_tx_ref *out);
+/* 1 when s is a UUID (8-4-4-4-12 hex digits). */
+int hl_is_uuid(const char *s);
+/* Percent-encode s for a query value into out (always NUL-terminated); -1 if too long. */
+int hl_url_encode(const char *s, char *out, size_t outlen);
 /* 1 when s is an RFC 3339 date-time ("2026-11-24T19:00:00Z", offsets, fractions). */
 int hl_is_rfc3339(const char *s);
 /* Cursor pagination: ?limit= and ?cursor= (base64 of the last id).  *cursor is a
@@ -134,9 +159,13 @@ int hl_sql_param(struct hl_sql *q, const char *value);
 
 /* ---- commands.c: send a neutral command on behalf of a request and answer it ---- */
 struct hl_cmd;
-/* Custom answer on ACCEPTED (result borrowed).  Must reply. */
+/* Custom answer on ACCEPTED (result borrowed).  Must reply, now or later: the request
+ * stays valid until answered (a remote start waits for its transaction). */
 typedef void (*hl_accept_fn)(struct hl_cmd *c, pl_request *req, const char *command_id,
                              json_t *result);
+/* Called exactly once per hl_cmd, after any answer: cmd is the finished command (valid
+ * during the call only; any status, also after a 202), or NULL when nothing was sent. */
+typedef void (*hl_release_fn)(void *udata, pl_command *cmd);
 /* Connector checks made before sending (station online, connector known/free). */
 enum {
     HL_CHECK_CONNECTOR = 1,      /* c->connector must be a known connector (404) */
@@ -149,6 +178,8 @@ struct hl_cmd *hl_cmd_new(struct headless *hl, pl_request *req, const char *stat
                           json_t *args);
 void hl_cmd_set_connector(struct hl_cmd *c, long connector, unsigned checks);
 void hl_cmd_set_accept(struct hl_cmd *c, hl_accept_fn fn, void *udata);
+/* Uses the udata given to hl_cmd_set_accept. */
+void hl_cmd_set_release(struct hl_cmd *c, hl_release_fn fn);
 void *hl_cmd_udata(struct hl_cmd *c);
 json_t *hl_cmd_args(struct hl_cmd *c); /* borrowed */
 const char *hl_cmd_station(struct hl_cmd *c);

@@ -100,6 +100,79 @@ int hl_path_int(struct headless *hl, pl_request *req, const char *name, long min
     return 0;
 }
 
+int hl_path_tx(struct headless *hl, pl_request *req, struct hl_tx_ref *out)
+{
+    const char *id = hl->host->req_param(req, "id");
+    const char *station = hl->host->req_query(req, "station_id");
+    memset(out, 0, sizeof *out);
+    if (!station) {
+        /* Without a station an integer can only be the core's id: a station's own id
+         * that looks like one would be ambiguous, so it needs ?station_id=. */
+        long v;
+        if (parse_long(id, &v) == 0 && v >= 1) {
+            out->id = v;
+            return 0;
+        }
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER",
+                              "id must be a positive integer (the gateway's transaction id), "
+                              "or the station's own transaction id with ?station_id=");
+        return -1;
+    }
+    if (!*station || strlen(station) > HL_STATION_ID_MAX) {
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER",
+                              "station_id must be a station id of 1 to %d characters",
+                              HL_STATION_ID_MAX);
+        return -1;
+    }
+    if (!id || !*id || strlen(id) > HL_STATION_TX_ID_MAX) {
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER",
+                              "id must be the station's transaction id (1 to %d characters)",
+                              HL_STATION_TX_ID_MAX);
+        return -1;
+    }
+    out->station = station;
+    out->station_tx_id = id;
+    return 0;
+}
+
+int hl_is_uuid(const char *s)
+{
+    if (!s || strlen(s) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int hl_url_encode(const char *s, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        int plain = isalnum(ch) || strchr("-._~", ch);
+        if (o + (plain ? 1 : 3) >= outlen) {
+            out[o] = '\0';
+            return -1;
+        }
+        if (plain) {
+            out[o++] = (char)ch;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 int hl_query_int(struct headless *hl, pl_request *req, const char *name, int required,
                  long min, long max, long def, long *out)
 {

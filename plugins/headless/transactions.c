@@ -1,12 +1,14 @@
 /*
  * transactions.c — /api/v1/transactions: lists and details from the transactions and
- * meter_values tables, remote start (with the gateway's connector checks) and remote stop
- * by public id or by connector.  The public id is the core's numeric id; the station's own
- * id (station_tx_id) is what REMOTE_STOP carries.
+ * meter_values tables, remote start (with the gateway's connector checks) answered with the
+ * transaction it started, and remote stop by id or by connector.  The public id is the
+ * core's numeric id; the station's own id (station_tx_id) addresses a transaction too (with
+ * ?station_id=) and is what REMOTE_STOP carries.
  */
 #include "headless.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,12 +95,18 @@ void hl_tx_list(pl_request *req, void *arg)
     const char *from, *to;
     const char *station = h->req_query(req, "station");
     const char *token = h->req_query(req, "id_token");
+    const char *command = h->req_query(req, "command_id");
     if (hl_query_bool(hl, req, "active", &active, &has_active) < 0 ||
         hl_query_time(hl, req, "from", &from) < 0 || hl_query_time(hl, req, "to", &to) < 0 ||
         hl_page_params(hl, req, &limit, &cursor) < 0)
         return;
     if ((station && strlen(station) > HL_STATION_ID_MAX) || (token && strlen(token) > 255)) {
         h->reply_error(req, 400, "INVALID_PARAMETER", "station / id_token filter too long");
+        goto out;
+    }
+    if (command && !hl_is_uuid(command)) {
+        h->reply_error(req, 400, "INVALID_PARAMETER",
+                       "command_id must be the command id (a UUID) of a remote start");
         goto out;
     }
     if (cursor && !all_digits(cursor)) {
@@ -110,8 +118,17 @@ void hl_tx_list(pl_request *req, void *arg)
     hl_sql_add(&q, "SELECT " TX_COLUMNS " FROM transactions t WHERE true");
     if (has_active)
         hl_sql_add(&q, " AND t.stopped_at IS %s NULL", active ? "" : "NOT");
+    int station_no = station ? hl_sql_param(&q, station) : 0;
     if (station)
-        hl_sql_add(&q, " AND t.station_id = $%d", hl_sql_param(&q, station));
+        hl_sql_add(&q, " AND t.station_id = $%d", station_no);
+    if (command) { /* the link a remote start recorded when its transaction started */
+        hl_sql_add(&q, " AND t.id IN (SELECT (r.data->>'transaction_id')::bigint FROM "
+                   "station_records r WHERE r.kind = 'remote_start' AND "
+                   "r.data->>'command_id' = $%d", hl_sql_param(&q, command));
+        if (station) /* lets the index on (station_id, kind) find the record */
+            hl_sql_add(&q, " AND r.station_id = $%d", station_no);
+        hl_sql_add(&q, ")");
+    }
     if (token)
         hl_sql_add(&q, " AND t.id_token = $%d", hl_sql_param(&q, token));
     if (from)
@@ -143,8 +160,50 @@ out:
 struct one_ctx {
     struct headless *hl;
     pl_request *req;
-    char id[24];
+    char id[24];     /* the core's id as a query parameter */
+    char name[400];  /* how the caller named it, for errors */
 };
+
+static struct one_ctx *one_new(struct headless *hl, pl_request *req, const struct hl_tx_ref *r)
+{
+    struct one_ctx *o = calloc(1, sizeof *o);
+    if (!o) {
+        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return NULL;
+    }
+    o->hl = hl;
+    o->req = req;
+    snprintf(o->id, sizeof o->id, "%ld", r->id);
+    if (r->station)
+        snprintf(o->name, sizeof o->name, "%s of station %s", r->station_tx_id, r->station);
+    else
+        snprintf(o->name, sizeof o->name, "%ld", r->id);
+    return o;
+}
+
+/* WHERE condition of the transaction a path names; parameters borrowed from o and the
+ * request, which outlive the query. */
+static void tx_ref_where(struct hl_sql *q, const struct hl_tx_ref *r, struct one_ctx *o)
+{
+    if (r->station) {
+        hl_sql_add(q, " WHERE t.station_id = $%d", hl_sql_param(q, r->station));
+        hl_sql_add(q, " AND t.station_tx_id = $%d", hl_sql_param(q, r->station_tx_id));
+    } else {
+        hl_sql_add(q, " WHERE t.id = $%d::bigint", hl_sql_param(q, o->id));
+    }
+}
+
+static void tx_ref_query(struct headless *hl, pl_request *req, struct one_ctx *o,
+                         struct hl_sql *q, pl_db_cb cb)
+{
+    if (q->overflow) {
+        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "could not build the query");
+        free(o);
+    } else if (hl->host->db_query(hl->self, q->text, q->n, q->params, cb, o) < 0) {
+        free(o);
+        busy(hl, req);
+    }
+}
 
 static void on_one(pl_db_result *res, void *arg)
 {
@@ -155,7 +214,7 @@ static void on_one(pl_db_result *res, void *arg)
         json_t *row = json_array_get(rows, 0);
         if (!row)
             hl->host->reply_error(o->req, 404, "TRANSACTION_NOT_FOUND",
-                                  "transaction %s not found", o->id);
+                                  "transaction %s not found", o->name);
         else
             hl->host->reply_json(o->req, 200, json_incref(row));
         json_decref(rows);
@@ -166,38 +225,336 @@ static void on_one(pl_db_result *res, void *arg)
 void hl_tx_get(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
-    long id;
-    if (hl_path_int(hl, req, "id", 1, 0x7fffffffffffffffL, &id) < 0)
+    struct hl_tx_ref r;
+    struct one_ctx *o;
+    if (hl_path_tx(hl, req, &r) < 0 || !(o = one_new(hl, req, &r)))
         return;
-    struct one_ctx *o = calloc(1, sizeof *o);
-    if (!o) {
-        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
-        return;
-    }
-    o->hl = hl;
-    o->req = req;
-    snprintf(o->id, sizeof o->id, "%ld", id);
-    const char *params[1] = {o->id};
-    const char *sql =
-        "SELECT " TX_COLUMNS ", (SELECT coalesce(json_agg(json_build_object('timestamp', "
-        TS("m.ts") ", 'measurand', m.measurand, 'value', m.value, 'unit', m.unit, 'phase', "
-        "m.phase, 'context', m.context, 'location', m.location, 'evse', m.evse, 'connector', "
-        "m.connector) ORDER BY m.ts, m.id), '[]'::json) FROM (SELECT * FROM meter_values "
-        "WHERE transaction_id = t.id ORDER BY ts, id LIMIT " METER_VALUES_MAX ") m) AS "
-        "meter_values FROM transactions t WHERE t.id = $1::bigint";
-    if (hl->host->db_query(hl->self, sql, 1, params, on_one, o) < 0) {
-        free(o);
-        busy(hl, req);
+    struct hl_sql q = {0};
+    hl_sql_add(&q, "%s",
+               "SELECT " TX_COLUMNS ", (SELECT coalesce(json_agg(json_build_object('timestamp', "
+               TS("m.ts") ", 'measurand', m.measurand, 'value', m.value, 'unit', m.unit, "
+               "'phase', m.phase, 'context', m.context, 'location', m.location, 'evse', m.evse, "
+               "'connector', m.connector) ORDER BY m.ts, m.id), '[]'::json) FROM (SELECT * FROM "
+               "meter_values WHERE transaction_id = t.id ORDER BY ts, id LIMIT " METER_VALUES_MAX
+               ") m) AS meter_values FROM transactions t");
+    tx_ref_where(&q, &r, o);
+    tx_ref_query(hl, req, o, &q, on_one);
+}
+
+/* ---- POST /transactions (remote start) and the transaction it starts ----
+ * The answer waits, within ?timeout=, until the station accepted AND the transaction
+ * started (201 with its ids), else it is a 202 whose Location lists the transaction once
+ * it has started.  A watch (struct hl_start) exists from before the command is sent (a
+ * 2.0.1 station may send TransactionEvent Started before its RequestStartTransaction
+ * answer) until the transaction is linked, or HL_START_LINK_S after the answer.  The link
+ * is recorded as the station record "remote_start" (so GET /transactions?command_id=
+ * finds it after a restart, and the bus announces it as station.remote_start).
+ * Until the command is released the hl_cmd owns the watch; after that, the watch owns
+ * itself (its timer, the bus). */
+struct hl_start {
+    struct hl_start *next;
+    struct headless *hl;
+    pl_request *req;      /* the caller still waiting, or NULL */
+    pl_timer *timer;
+    char *station;
+    char *id_token;
+    char *station_tx_id;  /* the started transaction's, or the one a 2.0.1 answer named */
+    long evse;            /* -1: any */
+    long long tx_id;      /* the core's id once started, else 0 */
+    uint64_t deadline_ms; /* when a waiting caller gets its 202 */
+    int accepted;         /* released with ACCEPTED: the watch owns itself */
+    json_t *result;       /* the command's result, for the answer */
+    char command_id[40];
+};
+
+static int starts_supported(struct headless *hl)
+{
+    const struct pl_host *h = hl->host;
+    return h->bus_subscribe && h->bus_unsubscribe && h->timer_new && h->now_ms &&
+           hl->st->record;
+}
+
+/* 202: accepted, not started (yet); the Location lists it once it has. */
+static void start_reply_later(struct hl_start *w)
+{
+    const struct pl_host *h = w->hl->host;
+    char station[3 * HL_STATION_ID_MAX + 1], loc[sizeof station + 96];
+    hl_url_encode(w->station, station, sizeof station);
+    snprintf(loc, sizeof loc, "/api/v1/transactions?command_id=%s&station=%s", w->command_id,
+             station);
+    h->reply_header(w->req, "Location", loc);
+    h->reply_json(w->req, 202,
+                  json_pack("{s:s, s:s, s:O?, s:n, s:s?, s:s}", "command_id", w->command_id,
+                            "status", "Accepted", "result", w->result, "transaction_id",
+                            "station_tx_id", w->station_tx_id, "location", loc));
+    w->req = NULL;
+}
+
+static void start_reply_started(struct hl_start *w)
+{
+    char loc[64];
+    snprintf(loc, sizeof loc, "/api/v1/transactions/%lld", w->tx_id);
+    w->hl->host->reply_header(w->req, "Location", loc);
+    w->hl->host->reply_json(
+        w->req, 201,
+        json_pack("{s:s, s:s, s:O?, s:I, s:s?}", "command_id", w->command_id, "status",
+                  "Accepted", "result", w->result, "transaction_id", (json_int_t)w->tx_id,
+                  "station_tx_id", w->station_tx_id));
+    w->req = NULL;
+}
+
+static void start_free(struct hl_start *w)
+{
+    struct headless *hl = w->hl;
+    for (struct hl_start **pp = &hl->starts; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            hl->nstarts--;
+            break;
+        }
+    if (w->req) /* exactly one answer per request, also at shutdown */
+        start_reply_later(w);
+    hl->host->timer_free(w->timer);
+    free(w->station);
+    free(w->id_token);
+    free(w->station_tx_id);
+    json_decref(w->result);
+    free(w);
+    if (!hl->starts) {
+        hl->host->bus_unsubscribe(hl->start_sub);
+        hl->start_sub = NULL;
     }
 }
 
-/* ---- POST /transactions (remote start) ---- */
+void hl_starts_free(struct headless *hl)
+{
+    while (hl->starts)
+        start_free(hl->starts);
+}
+
+/* Accepted and started: record the link, answer a waiting caller, done. */
+static void start_link(struct hl_start *w)
+{
+    struct headless *hl = w->hl;
+    pl_station *st = hl->st->find(w->station);
+    json_t *rec = json_pack("{s:s, s:I, s:s?, s:s}", "command_id", w->command_id,
+                            "transaction_id", (json_int_t)w->tx_id, "station_tx_id",
+                            w->station_tx_id, "id_token", w->id_token);
+    if (w->evse >= 0)
+        json_object_set_new(rec, "evse", json_integer(w->evse));
+    if (st)
+        hl->st->record(st, "remote_start", rec);
+    else {
+        hl->host->log(hl->self, PL_LOG_WARN,
+                      "remote start %s: station %s left before transaction %lld was linked",
+                      w->command_id, w->station, w->tx_id);
+        json_decref(rec);
+    }
+    if (w->req)
+        start_reply_started(w);
+    start_free(w);
+}
+
+/* stx NULL keeps the station's id the watch already knows. */
+static void start_found(struct hl_start *w, long long tx_id, const char *stx)
+{
+    w->tx_id = tx_id;
+    if (stx) {
+        free(w->station_tx_id);
+        w->station_tx_id = strdup(stx);
+    }
+    if (w->accepted)
+        start_link(w);
+}
+
+static int start_matches(const struct hl_start *w, const char *station, json_t *tx)
+{
+    if (w->tx_id || strcmp(w->station, station))
+        return 0;
+    const char *stx = json_string_value(json_object_get(tx, "station_tx_id"));
+    if (w->station_tx_id) /* a 2.0.1 answer named the transaction */
+        return stx && !strcmp(w->station_tx_id, stx);
+    const char *token = json_string_value(json_object_get(tx, "id_token"));
+    json_t *evse = json_object_get(tx, "evse");
+    return token && !strcmp(token, w->id_token) &&
+           (w->evse < 0 || json_integer_value(evse) == w->evse);
+}
+
+static long long row_id(json_t *row)
+{
+    json_t *id = json_object_get(row, "id");
+    if (json_is_integer(id))
+        return (long long)json_integer_value(id);
+    return json_is_string(id) ? atoll(json_string_value(id)) : 0;
+}
+
+/* transaction.started: the oldest watch it matches gets it. */
+static void on_tx_started(const char *topic, json_t *env, void *arg)
+{
+    struct headless *hl = arg;
+    const char *station = json_string_value(json_object_get(env, "station"));
+    json_t *tx = json_object_get(env, "data");
+    long long id = row_id(tx);
+    (void)topic;
+    if (!station || id <= 0)
+        return;
+    for (struct hl_start *w = hl->starts; w; w = w->next)
+        if (start_matches(w, station, tx)) {
+            start_found(w, id, json_string_value(json_object_get(tx, "station_tx_id")));
+            return;
+        }
+}
+
+static void on_start_timer(void *arg)
+{
+    struct hl_start *w = arg;
+    if (!w->req) { /* the link window is over */
+        start_free(w);
+        return;
+    }
+    start_reply_later(w);
+    w->hl->host->timer_start(w->timer, HL_START_LINK_S * 1000ull, 0);
+}
+
+static void start_evict(struct headless *hl)
+{
+    /* Only a watch that owns itself may go: the others belong to a command in flight. */
+    for (struct hl_start *w = hl->starts; w; w = w->next)
+        if (w->accepted) {
+            start_free(w);
+            return;
+        }
+}
+
+/* NULL when the host cannot watch (no bus or timers) or out of memory: the remote start
+ * is then answered on acceptance, without its transaction. */
+static struct hl_start *start_new(struct headless *hl, const char *station, long evse,
+                                  const char *token, unsigned timeout_ms)
+{
+    if (!starts_supported(hl))
+        return NULL;
+    if (hl->nstarts >= HL_START_MAX)
+        start_evict(hl);
+    if (!hl->start_sub &&
+        !(hl->start_sub = hl->host->bus_subscribe(hl->self, "transaction.started",
+                                                   on_tx_started, hl)))
+        return NULL;
+    struct hl_start *w = calloc(1, sizeof *w);
+    if (!w || !(w->station = strdup(station)) || !(w->id_token = strdup(token)) ||
+        !(w->timer = hl->host->timer_new(hl->self, on_start_timer, w))) {
+        if (w) {
+            free(w->station);
+            free(w->id_token);
+        }
+        free(w);
+        if (!hl->starts) {
+            hl->host->bus_unsubscribe(hl->start_sub);
+            hl->start_sub = NULL;
+        }
+        return NULL;
+    }
+    w->hl = hl;
+    w->evse = evse;
+    w->deadline_ms = hl->host->now_ms() + timeout_ms;
+    struct hl_start **pp = &hl->starts;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = w;
+    hl->nstarts++;
+    return w;
+}
+
+/* The station accepted and the caller waits: keep its request (answered by the watch). */
+static void start_accepted(struct hl_cmd *c, pl_request *req, const char *command_id,
+                           json_t *result)
+{
+    struct hl_start *w = hl_cmd_udata(c);
+    (void)command_id;
+    (void)result;
+    w->req = req;
+}
+
+/* A 2.0.1 station that had started already names the transaction in its answer: it may
+ * be in the table before the watch existed.  Found again by command id, since the watch
+ * may be gone when the answer comes. */
+struct start_lookup {
+    struct headless *hl;
+    char command_id[40];
+};
+
+static void on_start_lookup(pl_db_result *res, void *arg)
+{
+    struct start_lookup *l = arg;
+    struct headless *hl = l->hl;
+    if (hl->host->db_ok(res) && hl->host->db_ntuples(res) > 0 && hl->host->db_value(res, 0, 0))
+        for (struct hl_start *w = hl->starts; w; w = w->next)
+            if (!w->tx_id && !strcmp(w->command_id, l->command_id)) {
+                start_found(w, atoll(hl->host->db_value(res, 0, 0)), NULL);
+                break;
+            }
+    free(l);
+}
+
+static void start_lookup(struct hl_start *w)
+{
+    struct start_lookup *l = calloc(1, sizeof *l);
+    if (!l)
+        return; /* the bus may still bring it */
+    l->hl = w->hl;
+    snprintf(l->command_id, sizeof l->command_id, "%s", w->command_id);
+    const char *params[2] = {w->station, w->station_tx_id};
+    if (w->hl->host->db_query(w->hl->self,
+                              "SELECT id FROM transactions WHERE station_id = $1 AND "
+                              "station_tx_id = $2",
+                              2, params, on_start_lookup, l) < 0)
+        free(l);
+}
+
+static void start_released(void *udata, pl_command *cmd)
+{
+    struct hl_start *w = udata;
+    struct headless *hl = w->hl;
+    if (!cmd || hl->st->command_status(cmd) != PL_CMD_ACCEPTED) {
+        start_free(w); /* commands.c answered the error; there is nothing to link */
+        return;
+    }
+    w->accepted = 1;
+    snprintf(w->command_id, sizeof w->command_id, "%s", hl->st->command_id(cmd));
+    w->result = json_incref(hl->st->command_result(cmd));
+    if (w->tx_id) { /* it started before the answer came */
+        start_link(w);
+        return;
+    }
+    uint64_t now = hl->host->now_ms();
+    hl->host->timer_start(w->timer,
+                          !w->req ? HL_START_LINK_S * 1000ull
+                                  : w->deadline_ms > now ? w->deadline_ms - now : 0, 0);
+    const char *stx = json_string_value(json_object_get(w->result, "transaction"));
+    if (stx && *stx && (w->station_tx_id = strdup(stx)))
+        start_lookup(w); /* last: with a synchronous database w may be gone after it */
+}
+
+static json_t *start_args(json_t *body, long connector, const char *token,
+                          const char *token_type)
+{
+    json_t *profile = json_object_get(body, "charging_profile");
+    json_t *args = json_pack("{s:o, s:s}", "evse",
+                             connector > 0 ? json_integer(connector) : json_null(), "id_token",
+                             token);
+    if (token_type)
+        json_object_set_new(args, "id_token_type", json_string(token_type));
+    if (json_is_object(profile))
+        json_object_set(args, "charging_profile", profile);
+    return args;
+}
+
 void hl_tx_start(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
     const char *station, *token, *token_type;
     long connector = -1;
     int has_connector;
+    unsigned ms;
     json_t *body = hl_body(hl, req);
     if (!body)
         return;
@@ -205,7 +562,8 @@ void hl_tx_start(pl_request *req, void *arg)
         hl_body_int(hl, req, body, "connector", HL_OPTIONAL, 1, HL_CONNECTOR_MAX, &connector,
                     &has_connector) < 0 ||
         hl_body_str(hl, req, body, "id_token", HL_REQUIRED, 36, &token) < 0 ||
-        hl_body_str(hl, req, body, "id_token_type", HL_OPTIONAL, 32, &token_type) < 0)
+        hl_body_str(hl, req, body, "id_token_type", HL_OPTIONAL, 32, &token_type) < 0 ||
+        hl_timeout_ms(hl, req, &ms) < 0)
         goto out;
     json_t *profile = json_object_get(body, "charging_profile");
     if (profile && !json_is_null(profile) && !json_is_object(profile)) {
@@ -214,19 +572,21 @@ void hl_tx_start(pl_request *req, void *arg)
                               "station's OCPP version)");
         goto out;
     }
-    json_t *args = json_pack("{s:o, s:s}", "evse",
-                             has_connector ? json_integer(connector) : json_null(), "id_token",
-                             token);
-    if (token_type)
-        json_object_set_new(args, "id_token_type", json_string(token_type));
-    if (profile && json_is_object(profile))
-        json_object_set(args, "charging_profile", profile);
+    json_t *args = start_args(body, has_connector ? connector : -1, token, token_type);
+    struct hl_start *w = start_new(hl, station, has_connector ? connector : -1, token, ms);
     struct hl_cmd *c = hl_cmd_new(hl, req, station, PL_OP_REMOTE_START, args);
-    if (c) {
-        if (has_connector)
-            hl_cmd_set_connector(c, connector, HL_CHECK_CONNECTOR | HL_CHECK_CONNECTOR_FREE);
-        hl_cmd_submit(c);
+    if (!c) {
+        if (w)
+            start_free(w);
+        goto out;
     }
+    if (w) {
+        hl_cmd_set_accept(c, start_accepted, w);
+        hl_cmd_set_release(c, start_released);
+    }
+    if (has_connector)
+        hl_cmd_set_connector(c, connector, HL_CHECK_CONNECTOR | HL_CHECK_CONNECTOR_FREE);
+    hl_cmd_submit(c);
 out:
     json_decref(body);
 }
@@ -252,13 +612,14 @@ static void on_stop_row(pl_db_result *res, void *arg)
     if (db_failed(hl, o->req, res))
         goto out;
     if (h->db_ntuples(res) == 0) {
-        h->reply_error(o->req, 404, "TRANSACTION_NOT_FOUND", "transaction %s not found", o->id);
+        h->reply_error(o->req, 404, "TRANSACTION_NOT_FOUND", "transaction %s not found",
+                       o->name);
         goto out;
     }
     const char *stopped = h->db_value(res, 0, 2);
     if (stopped && (!strcmp(stopped, "t") || !strcmp(stopped, "true"))) {
         h->reply_error(o->req, 409, "TRANSACTION_NOT_ACTIVE",
-                       "transaction %s has already ended", o->id);
+                       "transaction %s has already ended", o->name);
         goto out;
     }
     send_stop(hl, o->req, h->db_value(res, 0, 0), h->db_value(res, 0, 1), -1);
@@ -269,27 +630,17 @@ out:
 void hl_tx_stop(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
-    long id;
+    struct hl_tx_ref r;
+    struct one_ctx *o;
     unsigned ms;
-    if (hl_path_int(hl, req, "id", 1, 0x7fffffffffffffffL, &id) < 0 ||
-        hl_timeout_ms(hl, req, &ms) < 0)
+    if (hl_path_tx(hl, req, &r) < 0 || hl_timeout_ms(hl, req, &ms) < 0 ||
+        !(o = one_new(hl, req, &r)))
         return;
-    struct one_ctx *o = calloc(1, sizeof *o);
-    if (!o) {
-        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
-        return;
-    }
-    o->hl = hl;
-    o->req = req;
-    snprintf(o->id, sizeof o->id, "%ld", id);
-    const char *params[1] = {o->id};
-    if (hl->host->db_query(hl->self,
-                           "SELECT station_id, station_tx_id, (stopped_at IS NOT NULL) "
-                           "FROM transactions WHERE id = $1::bigint",
-                           1, params, on_stop_row, o) < 0) {
-        free(o);
-        busy(hl, req);
-    }
+    struct hl_sql q = {0};
+    hl_sql_add(&q, "SELECT t.station_id, t.station_tx_id, (t.stopped_at IS NOT NULL) "
+                   "FROM transactions t");
+    tx_ref_where(&q, &r, o);
+    tx_ref_query(hl, req, o, &q, on_stop_row);
 }
 
 /* ---- POST /stations/{id}/connectors/{c}/stop ---- */
