@@ -114,6 +114,7 @@ static int headless_init(pl_plugin_handle *self, const struct pl_host *host, voi
 
 static void headless_fini(void *state)
 {
+    hl_starts_free(state); /* remote starts still waiting for their transaction */
     free(state);
 }
 

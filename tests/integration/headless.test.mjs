@@ -331,14 +331,16 @@ for (const protocol of protocols) {
       assertError(await gw.api('POST', '/api/v1/transactions', { station_id: sid, connector: 1 }), 400, 'MISSING_PARAMETER', /id_token/);
       assertError(await gw.api('POST', '/api/v1/transactions', { station_id: 'NOPE', connector: 1, id_token: 'T' }), 404, 'STATION_NOT_FOUND');
       assertError(await gw.api('POST', '/api/v1/transactions', { station_id: sid, connector: 9, id_token: 'T' }), 404, 'CONNECTOR_NOT_FOUND');
-      // remote start accepted
-      let r = await gw.api('POST', '/api/v1/transactions', { station_id: sid, connector: 1, id_token: 'TAG-1' });
-      assert.equal(r.status, 200, r.text);
+      // remote start accepted; the answer waits until the station starts charging
+      const started = gw.api('POST', '/api/v1/transactions', { station_id: sid, connector: 1, id_token: 'TAG-1' });
+      await st.waitReceived('remote_start', before + 1);
       const rs = st.last('remote_start');
       assert.equal(st.remoteStartToken(rs), 'TAG-1');
       assert.equal(st.remoteStartConnector(rs), 1);
-      // the station starts charging
       const stx = await st.startTx(1, 'TAG-1', 1000);
+      let r = await started;
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.body.station_tx_id, stx);
       await st.status(1, 'Charging');
       let tx;
       await gw.waitFor(async () => {
