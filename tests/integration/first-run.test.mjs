@@ -73,7 +73,7 @@ test('[database] url = none: no persistence by choice, not a degraded database',
     assert.equal(logs.match(/database disabled \(\[database\] url = none\): nothing is persisted/g)?.length, 1, logs);
     assert.doesNotMatch(logs, /not reachable|unavailable|connection \d+ failed|degraded/);
     // the simulator, which needs no database, serves
-    const r = await gw.api('GET', '/sim/v1/report', undefined, { key: '' });
+    const r = await gw.api('GET', '/sim/v1/report');
     assert.equal(r.status, 200, r.text);
   } finally {
     assert.equal(await gw.stop(), 0);
