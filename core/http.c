@@ -190,6 +190,7 @@ struct gate {
     const char *code;
     char message[160];
     int refusal_sent, shut;
+    uint64_t refusal_due;   /* the close, whatever the client does */
     struct gate *hnext;     /* registry, by bev */
 };
 
@@ -258,6 +259,7 @@ static void gate_refuse(struct gate *g, int status, const char *code, const char
     vsnprintf(g->message, sizeof g->message, fmt, ap);
     va_end(ap);
     g->state = GATE_REFUSED;
+    g->refusal_due = core_now_ms() + H.request_timeout_ms;
     g->status = status;
     g->code = code;
     evbuffer_drain(g->held, evbuffer_get_length(g->held));
@@ -287,27 +289,27 @@ static void gate_write_refusal(struct gate *g)
  * and could destroy the answer before the client read it. */
 static void gate_refusal_progress(struct gate *g)
 {
-    uint64_t now = core_now_ms();
     int quiet = g->answered == g->passed && g->dispatched == g->answered &&
                 evbuffer_get_length(bufferevent_get_output(g->bev)) == 0 &&
                 evbuffer_get_length(bufferevent_get_output(g->sock)) == 0;
-    if (!g->refusal_sent && !quiet) {
-        if (g->timer_kind != TIMER_REFUSAL)
-            gate_arm(g, TIMER_REFUSAL, now + H.request_timeout_ms);
+    if (!g->refusal_sent && !quiet) { /* waiting for evhttp, at most request_timeout */
+        gate_arm(g, TIMER_REFUSAL, g->refusal_due);
         return;
     }
-    if (!g->refusal_sent)
+    if (!g->refusal_sent) {
         gate_write_refusal(g);
+        g->refusal_due = core_now_ms() + H.idle_timeout_ms; /* for the client to read it */
+    }
     if (evbuffer_get_length(bufferevent_get_output(g->sock)) > 0) {
-        if (g->timer_kind != TIMER_REFUSAL)
-            gate_arm(g, TIMER_REFUSAL, now + H.idle_timeout_ms);
+        gate_arm(g, TIMER_REFUSAL, g->refusal_due);
         return;
     }
     if (!g->shut) {
         g->shut = 1;
         shutdown(bufferevent_getfd(g->sock), SHUT_WR);
-        gate_arm(g, TIMER_LINGER, now + LINGER_MS);
+        g->refusal_due = core_now_ms() + LINGER_MS;
     }
+    gate_arm(g, TIMER_LINGER, g->refusal_due);
 }
 
 /* Close through the path libevent takes for its own timeouts: evhttp frees the
