@@ -1,7 +1,8 @@
 /*
  * apikey.c — API keys and rate limits.  Only SHA-256 digests are kept; a presented key
  * is hashed and compared against every digest in constant time (no early exit that
- * would tell an attacker how close a guess was).
+ * would tell an attacker how close a guess was).  Token buckets for the request rate per
+ * key or address and for failed authentications per address, in bounded tables.
  */
 #include "apikey.h"
 #include "config.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 struct apikey {
     char *name;
@@ -20,16 +22,6 @@ struct apikey {
     struct apikey *next;
 };
 static struct apikey *keys;
-
-struct bucket {
-    char *key;
-    double tokens;
-    uint64_t last_ms;
-    struct bucket *next;
-};
-#define NBUCKETS 1024
-static struct bucket *buckets[NBUCKETS];
-static size_t nbuckets;
 
 int apikey_scope_from_name(const char *s)
 {
@@ -136,48 +128,146 @@ int apikey_check(const char *presented, int *scope, const char **name)
     return 1;
 }
 
+/* ---------- token buckets ----------
+ * Two tables: requests per key or address, and failed authentications per address.  Each
+ * is a hash of buckets plus a least-recently-used list.  A full table evicts its least
+ * recently used bucket (idle the longest, so refilled or nearly), which keeps memory
+ * bounded without switching the limit off for new addresses. */
+struct bucket {
+    char *key;
+    double tokens;
+    uint64_t last_ms;
+    struct bucket *hnext;     /* hash chain */
+    TAILQ_ENTRY(bucket) lru;  /* most recently used first */
+};
+TAILQ_HEAD(bucket_lru, bucket);
+
+#define TABLE_SLOTS 4096
+struct bucket_table {
+    struct bucket *slots[TABLE_SLOTS];
+    struct bucket_lru lru;
+    size_t n, max;
+};
+static struct bucket_table rate_table = {.lru = TAILQ_HEAD_INITIALIZER(rate_table.lru),
+                                         .max = 100000};
+static struct bucket_table authfail_table = {
+    .lru = TAILQ_HEAD_INITIALIZER(authfail_table.lru), .max = AUTHFAIL_TABLE_MAX};
+
 static unsigned bhash(const char *s)
 {
     unsigned h = 5381;
     for (; *s; s++)
         h = h * 33 + (unsigned char)*s;
-    return h % NBUCKETS;
+    return h % TABLE_SLOTS;
+}
+
+static void table_remove(struct bucket_table *t, struct bucket *b)
+{
+    struct bucket **pp = &t->slots[bhash(b->key)];
+    while (*pp != b)
+        pp = &(*pp)->hnext;
+    *pp = b->hnext;
+    TAILQ_REMOVE(&t->lru, b, lru);
+    t->n--;
+    free(b->key);
+    free(b);
+}
+
+static void table_clear(struct bucket_table *t)
+{
+    while (!TAILQ_EMPTY(&t->lru))
+        table_remove(t, TAILQ_FIRST(&t->lru));
+}
+
+/* Refill by the time passed since the last use and mark the bucket most recently used. */
+static void bucket_touch(struct bucket_table *t, struct bucket *b, double rate, double burst)
+{
+    uint64_t now = core_now_ms();
+    b->tokens += (double)(now - b->last_ms) * rate / 1000.0;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last_ms = now;
+    TAILQ_REMOVE(&t->lru, b, lru);
+    TAILQ_INSERT_HEAD(&t->lru, b, lru);
+}
+
+/* The bucket of key, refilled; NULL if there is none. */
+static struct bucket *table_find(struct bucket_table *t, const char *key, double rate,
+                                 double burst)
+{
+    for (struct bucket *b = t->slots[bhash(key)]; b; b = b->hnext)
+        if (strcmp(b->key, key) == 0) {
+            bucket_touch(t, b, rate, burst);
+            return b;
+        }
+    return NULL;
+}
+
+/* The bucket of key, refilled, created full when new; NULL only when out of memory. */
+static struct bucket *table_get(struct bucket_table *t, const char *key, double rate,
+                                double burst)
+{
+    struct bucket *b = table_find(t, key, rate, burst);
+    if (b)
+        return b;
+    if (t->n >= t->max)
+        table_remove(t, TAILQ_LAST(&t->lru, bucket_lru));
+    b = calloc(1, sizeof *b);
+    if (!b || !(b->key = strdup(key))) {
+        free(b);
+        return NULL;
+    }
+    unsigned h = bhash(key);
+    b->tokens = burst;
+    b->last_ms = core_now_ms();
+    b->hnext = t->slots[h];
+    t->slots[h] = b;
+    TAILQ_INSERT_HEAD(&t->lru, b, lru);
+    t->n++;
+    return b;
+}
+
+/* Seconds until the bucket holds one token again (>= 1). */
+static int bucket_wait(const struct bucket *b, double rate)
+{
+    int wait = (int)((1 - b->tokens) / rate + 0.999);
+    return wait < 1 ? 1 : wait;
 }
 
 int ratelimit_take(const char *bucket_key, double rate, double burst)
 {
     if (rate <= 0)
         return 0;
-    unsigned h = bhash(bucket_key);
-    struct bucket *b;
-    for (b = buckets[h]; b; b = b->next)
-        if (strcmp(b->key, bucket_key) == 0)
-            break;
-    uint64_t now = core_now_ms();
-    if (!b) {
-        if (nbuckets > 100000) /* bounded: many addresses cannot grow memory forever */
-            return 0;
-        b = calloc(1, sizeof *b);
-        if (!b || !(b->key = strdup(bucket_key))) {
-            free(b);
-            return 0;
-        }
-        b->tokens = burst;
-        b->last_ms = now;
-        b->next = buckets[h];
-        buckets[h] = b;
-        nbuckets++;
-    }
-    b->tokens += (double)(now - b->last_ms) * rate / 1000.0;
-    if (b->tokens > burst)
-        b->tokens = burst;
-    b->last_ms = now;
+    struct bucket *b = table_get(&rate_table, bucket_key, rate, burst);
+    if (!b) /* out of memory: serve rather than refuse everyone */
+        return 0;
     if (b->tokens >= 1) {
         b->tokens -= 1;
         return 0;
     }
-    int wait = (int)((1 - b->tokens) / rate + 0.999);
-    return wait < 1 ? 1 : wait;
+    return bucket_wait(b, rate);
+}
+
+int authfail_blocked(const char *client, double rate, double burst)
+{
+    if (rate <= 0)
+        return 0;
+    struct bucket *b = table_find(&authfail_table, client, rate, burst);
+    return b && b->tokens < 1 ? bucket_wait(b, rate) : 0;
+}
+
+void authfail_record(const char *client, double rate, double burst)
+{
+    if (rate <= 0)
+        return;
+    struct bucket *b = table_get(&authfail_table, client, rate, burst);
+    if (b)
+        b->tokens = b->tokens >= 1 ? b->tokens - 1 : 0;
+}
+
+size_t ratelimit_entries(void)
+{
+    return rate_table.n + authfail_table.n;
 }
 
 void apikey_free(void)
@@ -188,12 +278,6 @@ void apikey_free(void)
         free(k->name);
         free(k);
     }
-    for (size_t i = 0; i < NBUCKETS; i++)
-        while (buckets[i]) {
-            struct bucket *b = buckets[i];
-            buckets[i] = b->next;
-            free(b->key);
-            free(b);
-        }
-    nbuckets = 0;
+    table_clear(&rate_table);
+    table_clear(&authfail_table);
 }

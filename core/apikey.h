@@ -1,6 +1,7 @@
 /*
  * apikey.h — API keys (X-API-Key): stored as SHA-256 digests with a scope, compared in
- * constant time; a token bucket per key (or per client address) for rate limits.
+ * constant time; a token bucket per key (or per client address) for rate limits, and one
+ * per client address that only failed authentications drain.
  */
 #ifndef PIPELET_APIKEY_H
 #define PIPELET_APIKEY_H
@@ -14,8 +15,17 @@ int apikey_add(const char *name, int scope, const char *plaintext);
 /* 1 and scope/name when the presented key is known. */
 int apikey_check(const char *presented, int *scope, const char **name);
 int apikey_scope_from_name(const char *s); /* -1 if unknown */
-/* Token bucket: 0 allowed, else the seconds to wait (>= 1). */
+/* Token bucket (rate per second; rate <= 0: unlimited): 0 allowed, else the seconds to
+ * wait (>= 1). */
 int ratelimit_take(const char *bucket_key, double rate, double burst);
+/* Failed authentications per client: authfail_blocked answers 0 while the client has
+ * failures left in its budget, else the seconds until it has one again; only
+ * authfail_record (one failure) drains it.  rate <= 0: never blocked. */
+#define AUTHFAIL_TABLE_MAX 20000 /* clients remembered; the least recently seen go first */
+int authfail_blocked(const char *client, double rate, double burst);
+void authfail_record(const char *client, double rate, double burst);
+/* Buckets held in both tables (bounded; for tests and /metrics). */
+size_t ratelimit_entries(void);
 void apikey_free(void);
 
 #endif

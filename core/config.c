@@ -336,6 +336,8 @@ static const char *const core_keys[][2] = {
     {"core", "auth_remote_timeout"},     {"http", "listen"},
     {"http", "port"},            {"http", "body_limit"},        {"http", "rate_limit"},
     {"http", "rate_burst"},      {"http", "public_health"},     {"http", "health_strict"},
+    {"http", "auth_fail_rate"},  {"http", "auth_fail_burst"},   {"http", "request_timeout"},
+    {"http", "idle_timeout"},
     {"ocpp", "listen"},          {"ocpp", "port"},              {"ocpp", "path_prefix"},
     {"ocpp", "max_message"},     {"ocpp", "ping_interval"},     {"ocpp", "call_timeout"},
     {"ocpp", "queue_max"},       {"database", "url"},           {"database", "pool_size"},

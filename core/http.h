@@ -1,7 +1,9 @@
 /*
- * http.h — the HTTP server: one evhttp listener, a router with {param} segments and
- * per-route auth scopes, JSON bodies and errors, rate limits, streaming replies; the
- * core routes /health and /metrics.  The request functions implement pl_host fields.
+ * http.h — the HTTP server: one evhttp listener behind a per-connection gate (request
+ * framing checks, JSON refusals, request and idle timeouts), a router with {param}
+ * segments and per-route auth scopes, JSON bodies and errors, rate limits, streaming
+ * replies; the core routes /health and /metrics.  The request functions implement
+ * pl_host fields.
  */
 #ifndef PIPELET_HTTP_H
 #define PIPELET_HTTP_H

@@ -1,16 +1,23 @@
 /* test_http.c — the specification of the HTTP router (core/http.c): path parameters and
  * the most specific route, 404/405 with Allow, API key scopes (401/403), JSON bodies and
- * errors (400/413), per-key rate limits (429 with Retry-After), streamed replies.  A
- * real listener and a real HTTP client (libevent's) on one loop. */
+ * errors (400/413/415), per-key rate limits and failed-authentication limits (429 with
+ * Retry-After), UTF-8 parameters, streamed replies; and of its connection gate: requests
+ * libevent would answer with HTML or read ambiguously (duplicate Content-Length, unknown
+ * methods, oversized heads and bodies) answered with JSON, slow and idle clients timed
+ * out.  A real listener, libevent's HTTP client and raw sockets on one loop. */
 #include <check.h>
 #include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "apikey.h"
 #include "config.h"
@@ -36,9 +43,12 @@ static void h_compact(pl_request *req, void *arg)
     http_reply_json(req, 200, json_pack("{s:s}", "route", "compact"));
 }
 
+static int resets; /* h_reset calls: a refused request never reaches its handler */
+
 static void h_reset(pl_request *req, void *arg)
 {
     (void)arg;
+    resets++;
     json_t *body = http_req_json(req);
     http_reply_json(req, 202, json_pack("{s:s, s:O?}", "id", http_req_param(req, "id"), "body", body));
 }
@@ -88,7 +98,8 @@ static void on_answer(struct evhttp_request *req, void *arg)
         snprintf(a->content_type, sizeof a->content_type, "%s", v);
 }
 
-static struct answer call(const char *method, const char *target, const char *key, const char *body)
+static struct answer call_typed(const char *method, const char *target, const char *key,
+                                const char *body, const char *content_type)
 {
     static const struct {
         const char *name;
@@ -107,8 +118,9 @@ static struct answer call(const char *method, const char *target, const char *ke
     evhttp_add_header(h, "Host", "127.0.0.1");
     if (key)
         evhttp_add_header(h, "X-API-Key", key);
+    if (content_type)
+        evhttp_add_header(h, "Content-Type", content_type);
     if (body) {
-        evhttp_add_header(h, "Content-Type", "application/json");
         evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
     }
     evhttp_make_request(conn, req, cmd, target);
@@ -117,6 +129,11 @@ static struct answer call(const char *method, const char *target, const char *ke
     evhttp_connection_free(conn);
     ck_assert_msg(a.done, "no answer to %s %s", method, target);
     return a;
+}
+
+static struct answer call(const char *method, const char *target, const char *key, const char *body)
+{
+    return call_typed(method, target, key, body, body ? "application/json" : NULL);
 }
 
 static json_t *json_of(const struct answer *a)
@@ -242,6 +259,290 @@ START_TEST(streamed_replies)
 }
 END_TEST
 
+/* ---- a raw client, for what libevent's client would never send ---- */
+struct raw {
+    int fd;
+    const char *out;
+    size_t out_len, sent;
+    unsigned drip_ms; /* > 0: one byte every drip_ms */
+    uint64_t started, next_drip;
+    char in[16384];
+    size_t in_len;
+    int closed;         /* the server closed the connection (EOF or reset) */
+    unsigned closed_ms; /* ... that long after the first byte was sent */
+};
+
+static void raw_send(struct raw *c, uint64_t now)
+{
+    if (c->sent == c->out_len || (c->drip_ms && now < c->next_drip))
+        return;
+    size_t n = c->drip_ms ? 1 : c->out_len - c->sent;
+    ssize_t w = send(c->fd, c->out + c->sent, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w > 0) {
+        c->sent += (size_t)w;
+        c->next_drip = now + c->drip_ms;
+    } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        c->sent = c->out_len; /* refused mid-way: the answer may still be readable */
+    }
+}
+
+/* unit_run_until condition: send what is due, read what came; done once closed */
+static int raw_poll(void *arg)
+{
+    struct raw *c = arg;
+    uint64_t now = core_now_ms();
+    raw_send(c, now);
+    for (;;) {
+        size_t room = sizeof c->in - 1 - c->in_len;
+        char sink[4096];
+        ssize_t r = room ? recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT)
+                         : recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (r > 0) {
+            if (room)
+                c->in_len += (size_t)r;
+            c->in[c->in_len] = '\0';
+            continue;
+        }
+        if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            c->closed = 1;
+            c->closed_ms = (unsigned)(now - c->started);
+        }
+        return c->closed;
+    }
+}
+
+/* Send data (a byte every drip_ms if > 0) and read until the server closes or ms pass. */
+static struct raw *raw_exchange(const char *data, size_t len, unsigned drip_ms, unsigned ms)
+{
+    static struct raw c;
+    memset(&c, 0, sizeof c);
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(c.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    c.out = data;
+    c.out_len = len;
+    c.drip_ms = drip_ms;
+    c.started = core_now_ms();
+    unit_run_until(raw_poll, &c, ms);
+    close(c.fd);
+    return &c;
+}
+
+static struct raw *raw_text(const char *text)
+{
+    return raw_exchange(text, strlen(text), 0, 5000);
+}
+
+/* The first answer on the connection: its status, and its body as the JSON error shape. */
+static void assert_raw_error(const struct raw *c, int status, const char *code)
+{
+    int got = 0;
+    ck_assert_msg(sscanf(c->in, "HTTP/1.%*d %d", &got) == 1, "no HTTP answer: '%s'", c->in);
+    ck_assert_msg(got == status, "status %d, wanted %d: %s", got, status, c->in);
+    ck_assert_msg(strstr(c->in, "Content-Type: application/json"), "not JSON: %s", c->in);
+    const char *body = strstr(c->in, "\r\n\r\n");
+    ck_assert_ptr_nonnull(body);
+    json_t *j = json_loads(body + 4, JSON_DISABLE_EOF_CHECK, NULL);
+    ck_assert_msg(j != NULL, "body not JSON: %s", body + 4);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "code")), code);
+    ck_assert(json_string_length(json_object_get(j, "error")) > 0);
+    json_decref(j);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+#define RESET_HEAD                                                                                 \
+    "POST /t/stations/CP1/reset HTTP/1.1\r\nHost: t\r\nX-API-Key: op-key-00000001\r\n"           \
+    "Content-Type: application/json\r\n"
+
+START_TEST(ambiguous_body_lengths_are_refused_before_the_handler)
+{
+    resets = 0;
+    struct raw *c = raw_text(RESET_HEAD "Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
+    assert_raw_error(c, 400, "INVALID_HEADER");
+    ck_assert(c->closed);
+    c = raw_text(RESET_HEAD "Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}");
+    assert_raw_error(c, 400, "INVALID_HEADER");
+    c = raw_text(RESET_HEAD "Content-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    assert_raw_error(c, 400, "INVALID_HEADER");
+    c = raw_text(RESET_HEAD "Transfer-Encoding: chunked\r\nContent-Length: 7\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    assert_raw_error(c, 400, "INVALID_HEADER");
+    ck_assert_int_eq(resets, 0);
+    /* one length, chunked alone, and requests pipelined on one connection still work */
+    c = raw_text(RESET_HEAD "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" RESET_HEAD
+                            "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
+    ck_assert_msg(count_of(c->in, "HTTP/1.1 202") == 2, "%s", c->in);
+    ck_assert_int_eq(resets, 2);
+}
+END_TEST
+
+START_TEST(what_libevent_would_answer_in_html_is_json)
+{
+    struct raw *c = raw_text("BREW /t/open HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_raw_error(c, 501, "NOT_IMPLEMENTED");
+    c = raw_text("TRACE /t/open HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_raw_error(c, 501, "NOT_IMPLEMENTED");
+    c = raw_text("GARBAGE\r\n\r\n");
+    assert_raw_error(c, 400, "BAD_REQUEST");
+    c = raw_text("GET /t/open HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n");
+    assert_raw_error(c, 400, "INVALID_HEADER");
+    c = raw_text(RESET_HEAD "Content-Length: 2x\r\n\r\n{}");
+    assert_raw_error(c, 400, "INVALID_HEADER");
+    c = raw_text(RESET_HEAD "Content-Length: 2\r\nExpect: coffee\r\n\r\n{}");
+    assert_raw_error(c, 417, "EXPECTATION_FAILED");
+
+    static char big[40000];
+    int n = snprintf(big, sizeof big, "GET /t/open HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(big + n, 'a', 20000);
+    strcpy(big + n + 20000, "\r\n\r\n");
+    c = raw_text(big);
+    assert_raw_error(c, 400, "HEADERS_TOO_LARGE");
+
+    /* far above the 2048-byte limit: refused from the head, before the body is read */
+    static char body[200000];
+    n = snprintf(body, sizeof body, RESET_HEAD "Content-Length: 100000\r\n\r\n");
+    memset(body + n, ' ', 100000);
+    c = raw_exchange(body, (size_t)n + 100000, 0, 5000);
+    assert_raw_error(c, 413, "PAYLOAD_TOO_LARGE");
+    n = snprintf(body, sizeof body, RESET_HEAD "Transfer-Encoding: chunked\r\n\r\n4000\r\n");
+    memset(body + n, ' ', 0x4000);
+    c = raw_exchange(body, (size_t)n + 0x4000, 0, 5000);
+    assert_raw_error(c, 413, "PAYLOAD_TOO_LARGE");
+    /* chunks that add up to more than the limit */
+    n = snprintf(body, sizeof body, RESET_HEAD "Transfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 4; i++) {
+        n += snprintf(body + n, sizeof body - (size_t)n, "400\r\n");
+        memset(body + n, ' ', 0x400);
+        n += 0x400;
+        n += snprintf(body + n, sizeof body - (size_t)n, "\r\n");
+    }
+    c = raw_exchange(body, (size_t)n, 0, 5000);
+    assert_raw_error(c, 413, "PAYLOAD_TOO_LARGE");
+}
+END_TEST
+
+START_TEST(slow_requests_time_out)
+{
+    /* one byte every 200 ms: the head would take ~10 s; request_timeout is 2 s */
+    static char slow[200];
+    snprintf(slow, sizeof slow, "GET /t/open HTTP/1.1\r\nHost: t\r\nX-Pad: %040d\r\n\r\n", 0);
+    struct raw *c = raw_exchange(slow, strlen(slow), 200, 8000);
+    ck_assert_msg(c->closed, "a dribbling client was not timed out");
+    ck_assert_uint_ge(c->closed_ms, 1500);
+    ck_assert_uint_le(c->closed_ms, 3500);
+    assert_raw_error(c, 408, "REQUEST_TIMEOUT");
+    /* a connection that never sends anything is closed too, without an answer */
+    c = raw_exchange("", 0, 0, 8000);
+    ck_assert(c->closed);
+    ck_assert_uint_le(c->closed_ms, 3500);
+    ck_assert_uint_eq(c->in_len, 0);
+}
+END_TEST
+
+START_TEST(idle_keep_alive_connections_time_out)
+{
+    struct raw *c = raw_exchange("GET /t/open HTTP/1.1\r\nHost: t\r\n\r\n", 33, 0, 10000);
+    ck_assert_msg(c->closed, "an idle keep-alive connection was never closed");
+    ck_assert_int_eq(count_of(c->in, "HTTP/1.1 200"), 1);
+    /* idle_timeout is 3 s */
+    ck_assert_uint_ge(c->closed_ms, 2500);
+    ck_assert_uint_le(c->closed_ms, 4500);
+}
+END_TEST
+
+START_TEST(parameters_must_be_utf8)
+{
+    struct answer a = call("GET", "/t/stations/%ff%fe", "read-key-000001", NULL);
+    assert_error(&a, 400, "INVALID_PARAMETER");
+    a = call("GET", "/t/stations/CP1?q=%c3%28", "read-key-000001", NULL);
+    assert_error(&a, 400, "INVALID_PARAMETER");
+    a = call("GET", "/t/stations/CP1%00x", "read-key-000001", NULL);
+    assert_error(&a, 400, "INVALID_PARAMETER");
+    struct raw *c = raw_text("GET /t/stations/CP1 HTTP/1.1\r\nHost: t\r\n"
+                             "X-API-Key: read-key-000001\r\nX-Station: \xff\xfe\r\n\r\n");
+    assert_raw_error(c, 400, "INVALID_PARAMETER");
+    a = call("GET", "/t/stations/%C3%A9t%C3%A9?q=%E2%82%AC", "read-key-000001", NULL);
+    ck_assert_int_eq(a.status, 200);
+    json_t *j = json_of(&a);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "id")), "\xc3\xa9t\xc3\xa9");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "q")), "\xe2\x82\xac");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(json_bodies_need_a_json_content_type)
+{
+    const char *k = "op-key-00000001", *t = "/t/stations/CP1/reset";
+    resets = 0;
+    struct answer a = call_typed("POST", t, k, "{}", "text/plain");
+    assert_error(&a, 415, "UNSUPPORTED_MEDIA_TYPE");
+    a = call_typed("POST", t, k, "{}", NULL);
+    assert_error(&a, 415, "UNSUPPORTED_MEDIA_TYPE");
+    a = call_typed("POST", t, k, "{}", "application/json; charset=latin1");
+    assert_error(&a, 415, "UNSUPPORTED_MEDIA_TYPE");
+    a = call_typed("POST", t, k, "{}", "application/jsonx");
+    assert_error(&a, 415, "UNSUPPORTED_MEDIA_TYPE");
+    ck_assert_int_eq(resets, 0);
+    a = call_typed("POST", t, k, "{}", "application/json; charset=utf-8");
+    ck_assert_int_eq(a.status, 202);
+    a = call_typed("POST", t, k, "{}", "Application/JSON;charset=\"UTF-8\"");
+    ck_assert_int_eq(a.status, 202);
+    a = call_typed("POST", t, k, "{}", "application/merge-patch+json");
+    ck_assert_int_eq(a.status, 202);
+    a = call_typed("POST", t, k, NULL, NULL); /* no body: no type needed */
+    ck_assert_int_eq(a.status, 202);
+}
+END_TEST
+
+START_TEST(failed_authentications_are_limited_per_address)
+{
+    /* auth_fail_burst is 3; earlier tests may have spent some of it */
+    int unauthorized = 0;
+    struct answer a;
+    for (int i = 0; i < 5; i++) {
+        a = call("GET", "/t/stations/CP1", "guess-0001", NULL);
+        if (a.status != 401)
+            break;
+        unauthorized++;
+    }
+    ck_assert_int_le(unauthorized, 3);
+    assert_error(&a, 429, "RATE_LIMITED");
+    ck_assert_int_ge(atoi(a.retry_after), 1);
+    a = call("GET", "/t/stations/CP1", NULL, NULL);
+    assert_error(&a, 429, "RATE_LIMITED");
+    /* a right key is never blocked, and open routes ignore a wrong one */
+    a = call("GET", "/t/stations/CP1", "read-key-000001", NULL);
+    ck_assert_int_eq(a.status, 200);
+    a = call("GET", "/t/open", "guess-0002", NULL);
+    ck_assert_int_eq(a.status, 200);
+}
+END_TEST
+
+START_TEST(failure_table_is_bounded_and_keeps_active_clients)
+{
+    size_t before = ratelimit_entries();
+    for (int i = 0; i < 10; i++)
+        authfail_record("192.0.2.66", 1, 10);
+    ck_assert_int_ge(authfail_blocked("192.0.2.66", 1, 10), 1);
+    char addr[64];
+    for (int i = 0; i < AUTHFAIL_TABLE_MAX + 5000; i++) {
+        snprintf(addr, sizeof addr, "2001:db8:%x::", i);
+        authfail_record(addr, 1, 10);
+        if (i % 1000 == 0) /* still failing: stays known, so stays blocked */
+            authfail_record("192.0.2.66", 1, 10);
+    }
+    ck_assert_uint_le(ratelimit_entries(), before + AUTHFAIL_TABLE_MAX);
+    ck_assert_int_ge(authfail_blocked("192.0.2.66", 1, 10), 1);
+}
+END_TEST
+
 int main(void)
 {
     core_base = event_base_new();
@@ -249,7 +550,8 @@ int main(void)
     char err[256];
     if (config_load_string("test_http.conf",
                            "[http]\nlisten = 127.0.0.1\nport = 0\nbody_limit = 2048\n"
-                           "rate_limit = 1\nrate_burst = 20\n",
+                           "rate_limit = 1\nrate_burst = 20\nrequest_timeout = 2\n"
+                           "idle_timeout = 3\nauth_fail_burst = 3\nauth_fail_rate = 1\n",
                            err, sizeof err) != 0) {
         fprintf(stderr, "config: %s\n", err);
         return EXIT_FAILURE;
@@ -276,10 +578,18 @@ int main(void)
     tcase_add_test(tc, path_parameters_are_decoded_and_literal_segments_win);
     tcase_add_test(tc, unknown_paths_are_404_and_wrong_methods_405_with_allow);
     tcase_add_test(tc, keys_and_scopes);
+    tcase_add_test(tc, failed_authentications_are_limited_per_address);
+    tcase_add_test(tc, failure_table_is_bounded_and_keeps_active_clients);
     tcase_add_test(tc, json_bodies_malformed_json_and_size_limit);
     tcase_add_test(tc, handler_errors_keep_the_shape);
     tcase_add_test(tc, rate_limit_per_key_with_retry_after);
     tcase_add_test(tc, streamed_replies);
+    tcase_add_test(tc, ambiguous_body_lengths_are_refused_before_the_handler);
+    tcase_add_test(tc, what_libevent_would_answer_in_html_is_json);
+    tcase_add_test(tc, slow_requests_time_out);
+    tcase_add_test(tc, idle_keep_alive_connections_time_out);
+    tcase_add_test(tc, parameters_must_be_utf8);
+    tcase_add_test(tc, json_bodies_need_a_json_content_type);
     suite_add_tcase(s, tc);
     int rc = unit_run_suite(s);
     http_shutdown();
