@@ -1458,7 +1458,6 @@ static void collect_gauges(void *arg)
     metrics_set("pipelet_db_up", db_healthy());
     metrics_set("pipelet_db_connections", (double)json_integer_value(json_object_get(d, "connections")));
     metrics_set("pipelet_db_queue_depth", (double)json_integer_value(json_object_get(d, "queued")));
-    metrics_set("pipelet_db_reconnects", (double)json_integer_value(json_object_get(d, "reconnects")));
     metrics_set("pipelet_db_queries", (double)json_integer_value(json_object_get(d, "queries_total")));
     metrics_set("pipelet_db_errors", (double)json_integer_value(json_object_get(d, "errors_total")));
     json_decref(d);
