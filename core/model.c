@@ -742,7 +742,6 @@ static void waiter_done(struct meter_waiter *w, int ok)
 struct sample {
     struct sample *next;
     struct meter_waiter *waiter;
-    char *station_id;
     uint64_t barrier; /* the station's last queued write when the sample arrived */
     char *row;        /* JSON text {"station_id","station_tx_id","evse","connector","ts",...} */
     size_t row_len;   /* serialised once on arrival: a batch is then one buffer, not
@@ -753,9 +752,18 @@ static struct sample *sq_head, *sq_tail; /* ready for the next batch */
 static size_t sq_len;
 static size_t sq_waited;   /* ready samples whose MeterValues.conf waits for them */
 static size_t blocked_len; /* samples waiting on their station's chain */
-static int batch_inflight;
-static size_t batch_len;
-static struct meter_waiter *batch_waiters[METER_BATCH_MAX];
+/* Batches in flight at once: a station has one MeterValues outstanding (OCPP-J), so
+ * its samples are never in two batches that could commit out of order; meter_last
+ * only ever grows (an energy register does), so it needs no order either. */
+#define METER_BATCHES_INFLIGHT 2
+
+struct meter_batch {
+    size_t n;
+    struct meter_waiter *waiters[];
+};
+
+static int batch_inflight;  /* batches */
+static size_t batch_len;    /* samples in them */
 static unsigned long samples_dropped;
 static struct event *flush_timer;
 
@@ -777,7 +785,8 @@ static const char SQL_METER[] =
     "WHERE station_tx_id IS NOT NULL AND phase IS NULL "
     "AND coalesce(measurand, 'Energy.Active.Import.Register') = 'Energy.Active.Import.Register' "
     "ORDER BY station_id, station_tx_id, ts DESC), "
-    "upd AS (UPDATE transactions t SET meter_last = last.wh, updated_at = now() FROM last "
+    "upd AS (UPDATE transactions t SET meter_last = greatest(t.meter_last, last.wh), "
+    "updated_at = now() FROM last "
     "WHERE t.station_id = last.station_id AND t.station_tx_id = last.station_tx_id "
     "AND t.stopped_at IS NULL RETURNING 1) "
     "SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM upd) AS updated";
@@ -808,21 +817,22 @@ static void arm_flush(void)
 static void sample_free(struct sample *s)
 {
     free(s->row);
-    free(s->station_id);
     free(s);
 }
 
 static void meter_done(pl_db_result *res, void *arg)
 {
-    (void)arg;
+    struct meter_batch *b = arg;
     if (!db_ok(res))
-        core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples failed: %s",
-                 batch_len, db_error(res));
-    batch_inflight = 0;
-    size_t n = batch_len;
-    batch_len = 0;
-    for (size_t i = 0; i < n; i++)
-        waiter_done(batch_waiters[i], db_ok(res));
+        core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples failed: %s", b->n,
+                 db_error(res));
+    if (!model_closed) { /* shutdown reset the counters already */
+        batch_inflight--;
+        batch_len -= b->n;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        waiter_done(b->waiters[i], db_ok(res));
+    free(b);
     /* what arrived meanwhile is the next batch (group commit); a station waiting for
      * its answer must not wait for the timer on top */
     meter_kick();
@@ -845,7 +855,7 @@ static void sample_ready(struct sample *s)
  * done); a full batch -> now; otherwise the timer gathers a bigger batch. */
 static void meter_kick(void)
 {
-    if (!sq_len || batch_inflight || model_closed)
+    if (!sq_len || batch_inflight >= METER_BATCHES_INFLIGHT || model_closed)
         return;
     if (sq_waited || sq_len >= METER_FLUSH_COUNT)
         meter_flush_now();
@@ -882,15 +892,19 @@ static void free_blocked(struct wchain *ch)
 
 static void meter_flush_now(void)
 {
-    if (batch_inflight || !sq_head)
+    if (batch_inflight >= METER_BATCHES_INFLIGHT || !sq_head)
         return;
     /* the batch is the JSON array of the first ready samples' rows, in one buffer */
     size_t cap = 2, n = 0;
     for (struct sample *s = sq_head; s && n < METER_BATCH_MAX; s = s->next, n++)
         cap += s->row_len + 1;
     char *text = malloc(cap + 1);
-    if (!text)
+    struct meter_batch *b = text ? malloc(sizeof *b + n * sizeof b->waiters[0]) : NULL;
+    if (!b) {
+        free(text);
         return;
+    }
+    b->n = n;
     size_t len = 0;
     text[len++] = '[';
     for (size_t i = 0; i < n; i++) {
@@ -900,7 +914,7 @@ static void meter_flush_now(void)
             text[len++] = ',';
         memcpy(text + len, s->row, s->row_len);
         len += s->row_len;
-        batch_waiters[i] = s->waiter;
+        b->waiters[i] = s->waiter;
         if (s->waiter)
             sq_waited--;
         sample_free(s);
@@ -911,23 +925,28 @@ static void meter_flush_now(void)
     text[len++] = ']';
     text[len] = '\0';
     const char *p[1] = {text};
-    batch_inflight = 1;
-    batch_len = n;
-    if (db_query_as("core", SQL_METER, 1, p, meter_done, NULL) != PL_OK) {
-        batch_inflight = 0;
-        batch_len = 0;
+    batch_inflight++;
+    batch_len += n;
+    if (db_query_as("core", SQL_METER, 1, p, meter_done, b) != PL_OK) {
+        batch_inflight--;
+        batch_len -= n;
         samples_dropped += n;
         for (size_t i = 0; i < n; i++)
-            waiter_done(batch_waiters[i], 0);
+            waiter_done(b->waiters[i], 0);
+        free(b);
         core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples not queued", n);
     }
     free(text);
-    if (sq_len && !batch_inflight)
-        arm_flush();
+    if (sq_len && batch_inflight < METER_BATCHES_INFLIGHT)
+        meter_kick();
 }
 
-static json_t *sample_row(pl_station *st, int evse, int connector, const char *station_tx_id,
-                          json_t *smp)
+/* A sample's row for the batch, as JSON text written directly (jansson's pack and dump
+ * per sample showed in the profile): {"station_id","station_tx_id"?,"evse","connector",
+ * "ts","measurand"?,"value","unit"?,"phase"?,"context"?,"location"?}.  NULL when the
+ * value is not a number or the row would not fit. */
+static char *sample_row(pl_station *st, int evse, int connector, const char *station_tx_id,
+                        json_t *smp, size_t *out_len)
 {
     json_t *v = json_object_get(smp, "value");
     double value;
@@ -940,14 +959,44 @@ static json_t *sample_row(pl_station *st, int evse, int connector, const char *s
             return NULL;
     } else
         return NULL;
-    char now[40];
+    if (value != value || value > 1e300 || value < -1e300) /* NaN or infinite: not JSON */
+        return NULL;
+    char now[40], buf[1024];
     const char *ts = ts_param(str_param(smp, "timestamp"));
-    return json_pack("{s:s, s:s?, s:i, s:i, s:s, s:s?, s:f, s:s?, s:s?, s:s?, s:s?}",
-                     "station_id", st->id, "station_tx_id", station_tx_id, "evse", evse,
-                     "connector", connector, "ts", ts ? ts : core_now_rfc3339(now, sizeof now),
-                     "measurand", str_param(smp, "measurand"), "value", value, "unit",
-                     str_param(smp, "unit"), "phase", str_param(smp, "phase"), "context",
-                     str_param(smp, "context"), "location", str_param(smp, "location"));
+    size_t n = 0;
+    static const char *const opt[] = {"measurand", "unit", "phase", "context", "location"};
+    int bad = 0;
+#define LIT(text)                                                                            \
+    do {                                                                                     \
+        size_t l_ = strlen(text);                                                            \
+        if (n + l_ >= sizeof buf) bad = 1; else { memcpy(buf + n, text, l_); n += l_; }      \
+    } while (0)
+    LIT("{\"station_id\":");
+    bad |= util_json_quote(buf, sizeof buf, &n, st->id);
+    if (station_tx_id) {
+        LIT(",\"station_tx_id\":");
+        bad |= util_json_quote(buf, sizeof buf, &n, station_tx_id);
+    }
+    char nums[96];
+    snprintf(nums, sizeof nums, ",\"evse\":%d,\"connector\":%d,\"value\":%.17g,\"ts\":", evse,
+             connector, value);
+    LIT(nums);
+    bad |= util_json_quote(buf, sizeof buf, &n, ts ? ts : core_now_rfc3339(now, sizeof now));
+    for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
+        const char *x = str_param(smp, opt[i]);
+        if (!x)
+            continue;
+        LIT(",\"");
+        LIT(opt[i]);
+        LIT("\":");
+        bad |= util_json_quote(buf, sizeof buf, &n, x);
+    }
+    LIT("}");
+#undef LIT
+    if (bad)
+        return NULL;
+    *out_len = n;
+    return strndup(buf, n);
 }
 
 void station_api_meter_values(pl_station *st, int evse, int connector,
@@ -991,17 +1040,15 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
                 w->ok = 0;
             continue;
         }
-        json_t *row = sample_row(st, evse, connector, station_tx_id, smp);
-        char *text = row ? json_dumps(row, JSON_COMPACT) : NULL;
-        json_decref(row);
+        size_t row_len = 0;
+        char *text = sample_row(st, evse, connector, station_tx_id, smp, &row_len);
         struct sample *s = text ? calloc(1, sizeof *s) : NULL;
-        if (!s || !(s->station_id = strdup(st->id))) {
-            free(s);
+        if (!s) {
             free(text);
             continue;
         }
         s->row = text;
-        s->row_len = strlen(text);
+        s->row_len = row_len;
         s->barrier = barrier;
         s->waiter = w;
         if (w)
@@ -1031,7 +1078,7 @@ void model_flush(void)
 
 size_t model_pending(void)
 {
-    return writes_pending + sq_len + blocked_len + (batch_inflight ? batch_len : 0);
+    return writes_pending + sq_len + blocked_len + batch_len;
 }
 
 unsigned long model_dropped_samples(void)
@@ -1203,6 +1250,7 @@ void model_shutdown(void)
     sq_waited = 0;
     blocked_len = 0;
     batch_inflight = 0;
+    batch_len = 0;
     if (flush_timer)
         event_free(flush_timer);
     flush_timer = NULL;

@@ -230,6 +230,34 @@ static int send_json(struct pl_ocpp_conn *c, const char *action, int type, json_
     return rc;
 }
 
+/* [3, id, payload] written around the payload's own text: no array to build and dump
+ * again for every answer (the hot path's Heartbeat and MeterValues answers). */
+static int send_result(struct pl_ocpp_conn *c, const char *msg_id, json_t *payload)
+{
+    char *body = json_object_size(payload) ? json_dumps(payload, JSON_COMPACT) : NULL;
+    json_decref(payload);
+    size_t blen = body ? strlen(body) : 2;
+    size_t cap = 3 + 6 * strlen(msg_id) + 3 + blen + 2; /* worst case: every id byte escaped */
+    char stackbuf[512], *text = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    size_t n = 3;
+    if (!text) {
+        free(body);
+        return PL_ENOMEM;
+    }
+    memcpy(text, "[3,", 3);
+    util_json_quote(text, cap, &n, msg_id); /* fits: cap counts the worst case */
+    text[n++] = ',';
+    memcpy(text + n, body ? body : "{}", blen);
+    n += blen;
+    text[n++] = ']';
+    text[n] = '\0';
+    free(body);
+    int rc = send_text(c, NULL, 3, text);
+    if (text != stackbuf)
+        free(text);
+    return rc;
+}
+
 static void send_error(struct pl_ocpp_conn *c, const char *id, const char *code, const char *desc)
 {
     send_json(c, NULL, 4, json_pack("[i, s, s, s, {}]", 4, id, code, desc ? desc : ""));
@@ -538,7 +566,7 @@ static int api_reply(pl_ocpp_conn *c, const char *msg_id, json_t *payload)
         release_if_done(c);
         return PL_EOFFLINE;
     }
-    return send_json(c, NULL, 3, json_pack("[i, s, o]", 3, msg_id, payload));
+    return send_result(c, msg_id, payload);
 }
 
 static int api_reply_error(pl_ocpp_conn *c, const char *msg_id, const char *code,

@@ -459,3 +459,36 @@ void util_redact_secrets(json_t *j)
         json_array_foreach(j, i, v)
             util_redact_secrets(v);
 }
+
+/* Append s as a JSON string (quoted, escaped) to buf at *len; 0, or -1 if cap is too
+ * small.  For text built by hand on the hot path, where jansson's object and dump
+ * machinery cost more than the message itself. */
+int util_json_quote(char *buf, size_t cap, size_t *len, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = *len;
+    if (n + 2 > cap)
+        return -1;
+    buf[n++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (n + 7 > cap)
+            return -1;
+        if (*p == '"' || *p == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            memcpy(buf + n, "\\u00", 4);
+            buf[n + 4] = hex[*p >> 4];
+            buf[n + 5] = hex[*p & 15];
+            n += 6;
+        } else {
+            buf[n++] = (char)*p;
+        }
+    }
+    if (n + 2 > cap)
+        return -1;
+    buf[n++] = '"';
+    buf[n] = '\0';
+    *len = n;
+    return 0;
+}

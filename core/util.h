@@ -42,4 +42,7 @@ int util_secret_name(const char *name);
  * What is shown, stored or published; never what is sent to the station. */
 void util_redact_secrets(json_t *j);
 
+/* Append s as a quoted, escaped JSON string to buf (NUL-terminated); -1 if it does not fit. */
+int util_json_quote(char *buf, size_t cap, size_t *len, const char *s);
+
 #endif
