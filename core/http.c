@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -586,7 +587,12 @@ static void handle(struct evhttp_request *req, void *unused)
             has_body = 1;
             break;
         }
-    if (has_body && (!strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH"))) {
+    /* a CSV upload (bulk token import) is read by its handler, not parsed as JSON */
+    const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    while (ctype && *ctype == ' ')
+        ctype++;
+    int csv = ctype && strncasecmp(ctype, "text/csv", 8) == 0;
+    if (has_body && !csv && (!strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH"))) {
         json_error_t jerr;
         r->json = json_loadb(r->body, len, 0, &jerr);
         if (!r->json) {
