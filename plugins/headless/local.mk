@@ -7,6 +7,8 @@ HEADLESS_SRC = \
 	plugins/headless/stations.c \
 	plugins/headless/transactions.c \
 	plugins/headless/config_routes.c \
+	plugins/headless/customers.c \
+	plugins/headless/tokens_routes.c \
 	plugins/headless/ocpp_api.c \
 	plugins/headless/system.c \
 	plugins/headless/openapi.c
