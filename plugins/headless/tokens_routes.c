@@ -77,7 +77,8 @@ static void add_row_and_field(json_t *body, const char *msg)
         if (p[m] == ']')
             n = m + 1;
     }
-    if (n && p[n] == ':' && strncmp(p, "invalid", n) != 0)
+    /* "invalid value: ..." (a database check) and "header: ..." (CSV) name no field */
+    if (n && p[n] == ':' && strncmp(p, "invalid", n) != 0 && strncmp(p, "header", n) != 0)
         json_object_set_new(body, "field", json_stringn(p, n));
 }
 
@@ -432,7 +433,9 @@ static int csv_header(struct csv *c, json_t *head)
     size_t i, j;
     json_t *v;
     if (!head) {
-        snprintf(c->err, sizeof c->err, "%s", *c->err ? c->err : "a header row is required");
+        char why[160];
+        snprintf(why, sizeof why, "%.150s", *c->err ? c->err : "a header row is required");
+        snprintf(c->err, sizeof c->err, "header: %s", why);
         return -1;
     }
     int has_id = 0;
@@ -443,25 +446,55 @@ static int csv_header(struct csv *c, json_t *head)
             known |= strcmp(name, csv_columns[j]) == 0;
         if (!known) {
             snprintf(c->err, sizeof c->err,
-                     "column \"%.40s\" is unknown (columns: id_token, type, status, expiry, "
+                     "header: column \"%.40s\" is unknown (columns: id_token, type, status, expiry, "
                      "group_id, customer_id, contract_id, stations)", name);
             return -1;
         }
         for (j = 0; j < i; j++)
             if (strcmp(name, json_string_value(json_array_get(head, j))) == 0) {
-                snprintf(c->err, sizeof c->err, "column %s appears twice", name);
+                snprintf(c->err, sizeof c->err, "header: column %.40s appears twice", name);
                 return -1;
             }
         has_id |= strcmp(name, "id_token") == 0;
     }
     if (!has_id) {
-        snprintf(c->err, sizeof c->err, "the header must name an id_token column");
+        snprintf(c->err, sizeof c->err, "header: an id_token column is required");
         return -1;
     }
     return 0;
 }
 
-/* CSV text into an array of token objects; NULL with c->err ("row N: ...") on error. */
+/* One data record into a token appended to out: 0, 1 at the end of the data, -1 on an
+ * error (c->err, without the row). */
+static int csv_row(struct csv *c, json_t *head, json_t *rec, json_t *out)
+{
+    if (json_array_size(rec) == 1 && !*json_string_value(json_array_get(rec, 0))) {
+        /* a blank line: allowed only at the end */
+        while (c->p < c->end && (*c->p == '\n' || *c->p == '\r'))
+            c->p++;
+        if (c->p >= c->end)
+            return 1;
+        snprintf(c->err, sizeof c->err, "an empty line");
+        return -1;
+    }
+    if (json_array_size(rec) != json_array_size(head)) {
+        snprintf(c->err, sizeof c->err, "%zu fields where the header has %zu",
+                 json_array_size(rec), json_array_size(head));
+        return -1;
+    }
+    json_t *tok = json_object();
+    json_array_append_new(out, tok);
+    size_t i;
+    json_t *v;
+    json_array_foreach(rec, i, v) {
+        if (csv_cell(c, tok, json_string_value(json_array_get(head, i)), json_string_value(v)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* CSV text into an array of token objects; NULL with c->err ("row N: ...") on error.
+ * Rows are counted from the first line after the header, as the core counts them. */
 static json_t *csv_tokens(struct csv *c)
 {
     if (c->end - c->p >= 3 && memcmp(c->p, "\xEF\xBB\xBF", 3) == 0)
@@ -472,41 +505,21 @@ static json_t *csv_tokens(struct csv *c)
         return NULL;
     }
     json_t *out = json_array();
-    for (;;) {
+    int rc = 0;
+    while (rc == 0) {
         json_t *rec = csv_record(c);
         c->row++;
-        if (!rec && !*c->err)
-            break;
-        char why[160];
-        if (rec && json_array_size(rec) == 1 && !*json_string_value(json_array_get(rec, 0))) {
-            /* a blank line: allowed only at the end */
-            while (c->p < c->end && (*c->p == '\n' || *c->p == '\r'))
-                c->p++;
-            json_decref(rec);
-            if (c->p >= c->end)
-                break;
-            snprintf(c->err, sizeof c->err, "an empty line");
-        } else if (rec && json_array_size(rec) != json_array_size(head)) {
-            snprintf(c->err, sizeof c->err, "%zu fields where the header has %zu",
-                     json_array_size(rec), json_array_size(head));
-        } else if (rec) {
-            json_t *tok = json_object();
-            size_t i;
-            json_t *v;
-            json_array_foreach(rec, i, v) if (csv_cell(c, tok, json_string_value(json_array_get(head, i)),
-                                                      json_string_value(v)) < 0) break;
-            json_array_append_new(out, tok);
-        }
+        rc = rec ? csv_row(c, head, rec, out) : *c->err ? -1 : 1;
         json_decref(rec);
-        if (*c->err) {
-            snprintf(why, sizeof why, "%.150s", c->err);
-            snprintf(c->err, sizeof c->err, "row %ld: %s", c->row, why);
-            json_decref(out);
-            json_decref(head);
-            return NULL;
-        }
     }
     json_decref(head);
+    if (rc < 0) {
+        char why[160];
+        snprintf(why, sizeof why, "%.150s", c->err);
+        snprintf(c->err, sizeof c->err, "row %ld: %s", c->row, why);
+        json_decref(out);
+        return NULL;
+    }
     return out;
 }
 
