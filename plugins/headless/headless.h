@@ -219,8 +219,9 @@ int hl_domain_page_args(struct headless *hl, pl_request *req, json_t *args);
  * (unknown and [core] auth_unknown = reject, or refused by a remote authorizer),
  * CONCURRENT_TRANSACTION (charging at another station or connector, and its customer
  * may not charge twice) or CONNECTOR_RESERVED (an open reservation of the connector for
- * another token); 503 DATABASE_ERROR when no decision could be made.  msg is the
- * message to answer with (borrowed for the call).  station_id and id_token are copied;
+ * another token); 503 DATABASE_ERROR when no decision could be made (500
+ * INTERNAL_ERROR: out of memory).  msg is the message to answer with (borrowed for the
+ * call).  station_id and id_token are copied;
  * connector <= 0 skips the reservation check (the station picks the connector). */
 typedef void (*hl_start_check_cb)(void *arg, int status, const char *code, const char *msg);
 void hl_remote_start_refusal(struct headless *hl, const char *station_id, int connector,
