@@ -673,7 +673,9 @@ static void collect_entry(void *val, void *arg)
             strcmp(t->type, "NoAuthorization") == 0)
             continue;
         struct customer *cu = customer_of(t);
-        json_array_append_new(c->out, json_pack("{s:s, s:s, s:s?, s:s?}", "id_token", t->value,
+        /* s*: no expiry / parent is left out, as the recorded list (station_docs) has it,
+         * so a Differential sync compares equal entries as equal */
+        json_array_append_new(c->out, json_pack("{s:s, s:s, s:s*, s:s*}", "id_token", t->value,
                                                 "status", cu && cu->suspended ? "Blocked" : t->status,
                                                 "expiry", t->expiry, "parent", t->group));
         break; /* one entry per value: a local list has no types in 1.6 */

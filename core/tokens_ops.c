@@ -621,10 +621,10 @@ static void tokens_import(struct op *o)
         json_t *known = tokens_api()->lookup(value, type ? type : "ISO14443");
         json_decref(known);
         if (other || known) {
+            long long first = (long long)json_integer_value(other); /* before seen goes */
             json_decref(seen);
             if (other)
-                finish(o, PL_EINVAL, NULL, "row %zu: id_token: the same as row %lld", i + 1,
-                       (long long)json_integer_value(other));
+                finish(o, PL_EINVAL, NULL, "row %zu: id_token: the same as row %lld", i + 1, first);
             else
                 finish(o, PL_EEXIST, NULL, "row %zu: id_token: %s already exists", i + 1, value);
             return;

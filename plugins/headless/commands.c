@@ -22,6 +22,7 @@ struct hl_cmd {
     unsigned checks;
     hl_accept_fn accept;
     hl_release_fn release; /* called once: with the finished command, or NULL */
+    hl_precheck_fn precheck; /* last check before sending (the remote start's token) */
     void *udata;
     /* the callback may run inside command() (a driver answering at once): then the
      * submitter, not the callback, frees the context */
@@ -335,6 +336,37 @@ static int occupied(const char *s)
     return 0;
 }
 
+/* The checks passed: the command's own check, if any, then send. */
+static void checked(struct hl_cmd *c)
+{
+    if (c->precheck)
+        c->precheck(c);
+    else
+        send_now(c);
+}
+
+struct headless *hl_cmd_hl(struct hl_cmd *c)
+{
+    return c->hl;
+}
+
+void hl_cmd_set_precheck(struct hl_cmd *c, hl_precheck_fn fn)
+{
+    c->precheck = fn;
+}
+
+void hl_cmd_proceed(struct hl_cmd *c, int status, const char *code, const char *msg)
+{
+    if (!status) {
+        send_now(c);
+        return;
+    }
+    if (c->req)
+        c->hl->host->reply_error(c->req, status, code ? code : "INTERNAL_ERROR", "%s",
+                                 msg ? msg : "refused");
+    cmd_free(c);
+}
+
 static void on_active_tx(pl_db_result *res, void *arg)
 {
     struct hl_cmd *c = arg;
@@ -357,7 +389,7 @@ static void on_active_tx(pl_db_result *res, void *arg)
         cmd_free(c);
         return;
     }
-    send_now(c);
+    checked(c);
 }
 
 static void after_station(struct headless *hl, pl_request *req, void *arg, int exists)
@@ -413,7 +445,7 @@ static void after_station(struct headless *hl, pl_request *req, void *arg, int e
             return;
         }
     }
-    send_now(c);
+    checked(c);
 }
 
 void hl_cmd_submit(struct hl_cmd *c)

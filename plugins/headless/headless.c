@@ -34,6 +34,23 @@ static const struct hl_route routes[] = {
     {"GET", "/api/v1/stations/{id}/local-list", R, hl_local_list_get, 0},
     {"PUT", "/api/v1/stations/{id}/local-list", O, hl_local_list_put, 0},
     {"POST", "/api/v1/stations/{id}/clear-cache", O, hl_clear_cache, 0},
+    {"POST", "/api/v1/stations/{id}/local-list/sync", O, hl_local_list_sync, 0},
+    /* customers and ID tokens (the core's domain, pipelet/tokens.h) */
+    {"POST", "/api/v1/customers", O, hl_customer_create, 0},
+    {"GET", "/api/v1/customers", R, hl_customer_list, 0},
+    {"GET", "/api/v1/customers/{id}", R, hl_customer_get, 0},
+    {"PATCH", "/api/v1/customers/{id}", O, hl_customer_update, 0},
+    {"DELETE", "/api/v1/customers/{id}", O, hl_customer_delete, 0},
+    {"GET", "/api/v1/customers/{id}/tokens", R, hl_customer_tokens, 0},
+    {"GET", "/api/v1/customers/{id}/transactions", R, hl_customer_transactions, 0},
+    {"POST", "/api/v1/tokens", O, hl_token_create, 0},
+    {"GET", "/api/v1/tokens", R, hl_token_list, 0},
+    {"POST", "/api/v1/tokens/import", O, hl_tokens_import, 0},
+    {"GET", "/api/v1/tokens/{id}", R, hl_token_get, 0},
+    {"PATCH", "/api/v1/tokens/{id}", O, hl_token_update, 0},
+    {"DELETE", "/api/v1/tokens/{id}", O, hl_token_delete, 0},
+    {"POST", "/api/v1/tokens/{id}/block", O, hl_token_block, 0},
+    {"POST", "/api/v1/tokens/{id}/unblock", O, hl_token_unblock, 0},
     /* triggers, data transfer, firmware */
     {"POST", "/api/v1/stations/{id}/trigger", O, hl_station_trigger, 0},
     {"POST", "/api/v1/stations/{id}/data-transfer", O, hl_station_data_transfer, 0},
@@ -84,6 +101,8 @@ static int headless_init(pl_plugin_handle *self, const struct pl_host *host, voi
     hl->self = self;
     hl->host = host;
     hl->st = host->stations;
+    /* customers and tokens arrived with ABI 1.2; without them those routes answer 501 */
+    hl->tokens = PL_HOST_HAS(host, tokens) ? host->tokens : NULL;
     /* A broken embedded document is a build bug: say so loudly, keep serving. */
     json_error_t jerr;
     json_t *doc = json_loadb(hl_openapi_json, (size_t)hl_openapi_json_len, 0, &jerr);

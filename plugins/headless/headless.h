@@ -33,6 +33,7 @@ struct headless {
     struct hl_start *starts;
     size_t nstarts;
     pl_subscription *start_sub; /* transaction.started, while starts is not empty */
+    const struct pl_tokens_api *tokens; /* NULL on a host older than ABI 1.2 */
 };
 
 /* One entry of the route table (headless.c).  The table is also what
@@ -79,6 +80,24 @@ void hl_config_put(pl_request *req, void *arg);
 void hl_local_list_get(pl_request *req, void *arg);
 void hl_local_list_put(pl_request *req, void *arg);
 void hl_clear_cache(pl_request *req, void *arg);
+/* customers.c */
+void hl_customer_create(pl_request *req, void *arg);
+void hl_customer_list(pl_request *req, void *arg);
+void hl_customer_get(pl_request *req, void *arg);
+void hl_customer_update(pl_request *req, void *arg);
+void hl_customer_delete(pl_request *req, void *arg);
+void hl_customer_tokens(pl_request *req, void *arg);
+void hl_customer_transactions(pl_request *req, void *arg);
+/* tokens_routes.c */
+void hl_token_create(pl_request *req, void *arg);
+void hl_token_list(pl_request *req, void *arg);
+void hl_token_get(pl_request *req, void *arg);
+void hl_token_update(pl_request *req, void *arg);
+void hl_token_delete(pl_request *req, void *arg);
+void hl_token_block(pl_request *req, void *arg);
+void hl_token_unblock(pl_request *req, void *arg);
+void hl_tokens_import(pl_request *req, void *arg);
+void hl_local_list_sync(pl_request *req, void *arg);
 /* commands.c */
 void hl_command_get(pl_request *req, void *arg);
 void hl_command_list(pl_request *req, void *arg);
@@ -183,6 +202,13 @@ void hl_cmd_set_release(struct hl_cmd *c, hl_release_fn fn);
 void *hl_cmd_udata(struct hl_cmd *c);
 json_t *hl_cmd_args(struct hl_cmd *c); /* borrowed */
 const char *hl_cmd_station(struct hl_cmd *c);
+struct headless *hl_cmd_hl(struct hl_cmd *c);
+/* A last check once the station and connector passed theirs; it must call
+ * hl_cmd_proceed exactly once, now or later: status 0 sends, else the request is
+ * answered with status and code and c is freed. */
+typedef void (*hl_precheck_fn)(struct hl_cmd *c);
+void hl_cmd_set_precheck(struct hl_cmd *c, hl_precheck_fn fn);
+void hl_cmd_proceed(struct hl_cmd *c, int status, const char *code, const char *msg);
 /* Check the station (404/409), the connector, then send; answers the request in every
  * case and frees c. */
 void hl_cmd_submit(struct hl_cmd *c);
@@ -198,6 +224,46 @@ void hl_station_require(struct headless *hl, pl_request *req, const char *statio
 /* The timeout a request asked for, in ms (after hl_cmd_new-like parsing). */
 int hl_timeout_ms(struct headless *hl, pl_request *req, unsigned *ms);
 const char *hl_outcome_name(int status);
+
+/* ---- tokens_routes.c: the customers and tokens domain (host->tokens) ---- */
+struct hl_domain_call;
+/* Answer a domain result; result borrowed (NULL unless rc == PL_OK).  Must reply. */
+typedef void (*hl_domain_ok_fn)(struct hl_domain_call *dc, pl_request *req, json_t *result);
+/* Run host->tokens->call(op, args) for a request and answer it: PL_OK -> ok(), or by
+ * default `status` with the result; PL_EINVAL 400 INVALID_PARAMETER (the core's message
+ * names the field, and for an import the row: both are also given as "field" and
+ * "row"), PL_ENOENT 404 <RESOURCE>_NOT_FOUND ("customer" -> CUSTOMER_NOT_FOUND), PL_EEXIST 409 ALREADY_EXISTS, PL_EOFFLINE
+ * 409 STATION_OFFLINE, PL_ERR 503 DATABASE_ERROR.  args stolen. */
+void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
+                    const char *resource, int status, hl_domain_ok_fn ok, void *udata);
+void *hl_domain_udata(struct hl_domain_call *dc);
+/* The same mapping for a domain error answered by hand (resource as above). */
+void hl_reply_domain_error(struct headless *hl, pl_request *req, int rc, const char *error,
+                           const char *resource);
+struct headless *hl_domain_hl(struct hl_domain_call *dc);
+/* 501 NOT_SUPPORTED and -1 when the host has no tokens domain, else 0. */
+int hl_tokens_available(struct headless *hl, pl_request *req);
+/* {id} of the path as a positive integer into buf (decimal text); 400 and -1 if not. */
+int hl_path_id(struct headless *hl, pl_request *req, char *buf, size_t len);
+/* A core list answer {"items","next_cursor":"<last id>"} with the cursor made opaque
+ * (hl_cursor_encode), as the other lists of this API.  Replies 200. */
+void hl_reply_domain_page(struct headless *hl, pl_request *req, json_t *result);
+/* ?limit= and ?cursor= into a core list's arguments; 400 and -1 when invalid. */
+int hl_domain_page_args(struct headless *hl, pl_request *req, json_t *args);
+
+/* Remote start checks against the token table and the station's reservations, for
+ * POST /api/v1/transactions.  cb runs exactly once, possibly before this returns:
+ * status 0 = allowed; 409 with code TOKEN_BLOCKED, TOKEN_EXPIRED, TOKEN_UNKNOWN
+ * (unknown and [core] auth_unknown = reject, or refused by a remote authorizer),
+ * CONCURRENT_TRANSACTION (charging at another station or connector, and its customer
+ * may not charge twice) or CONNECTOR_RESERVED (an open reservation of the connector for
+ * another token); 503 DATABASE_ERROR when no decision could be made (500
+ * INTERNAL_ERROR: out of memory).  msg is the message to answer with (borrowed for the
+ * call).  station_id and id_token are copied;
+ * connector <= 0 skips the reservation check (the station picks the connector). */
+typedef void (*hl_start_check_cb)(void *arg, int status, const char *code, const char *msg);
+void hl_remote_start_refusal(struct headless *hl, const char *station_id, int connector,
+                             const char *id_token, hl_start_check_cb cb, void *arg);
 
 /* config_routes.c: 1 for keys holding credentials (changing them needs an admin key). */
 int hl_config_key_sensitive(const char *key);

@@ -7,6 +7,8 @@ HEADLESS_SRC = \
 	plugins/headless/stations.c \
 	plugins/headless/transactions.c \
 	plugins/headless/config_routes.c \
+	plugins/headless/customers.c \
+	plugins/headless/tokens_routes.c \
 	plugins/headless/ocpp_api.c \
 	plugins/headless/system.c \
 	plugins/headless/openapi.c
@@ -32,3 +34,14 @@ nodist_plugins_headless_test_headless_SOURCES = plugins/headless/openapi_json.c
 plugins_headless_test_headless_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/headless
 plugins_headless_test_headless_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 plugins_headless_test_headless_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)
+
+# The token routes against a mock host and token domain (Check): remote start refusals,
+# reservations, CSV import.
+check_PROGRAMS += plugins/headless/test_tokens_routes
+TESTS += plugins/headless/test_tokens_routes
+plugins_headless_test_tokens_routes_SOURCES = plugins/headless/test_tokens_routes.c \
+	plugins/headless/headless.h $(HEADLESS_SRC)
+nodist_plugins_headless_test_tokens_routes_SOURCES = plugins/headless/openapi_json.c
+plugins_headless_test_tokens_routes_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/headless
+plugins_headless_test_tokens_routes_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+plugins_headless_test_tokens_routes_LDADD = $(JANSSON_LIBS) $(CHECK_LIBS)

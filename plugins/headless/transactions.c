@@ -548,6 +548,22 @@ static json_t *start_args(json_t *body, long connector, const char *token,
     return args;
 }
 
+/* The token is checked the way the station would check it (TOKEN_BLOCKED, ...): after
+ * the station and connector checks, before anything is sent. */
+static void on_token_checked(void *arg, int status, const char *code, const char *msg)
+{
+    hl_cmd_proceed(arg, status, code, msg);
+}
+
+static void start_token_check(struct hl_cmd *c)
+{
+    json_t *args = hl_cmd_args(c);
+    json_t *conn = json_object_get(args, "evse");
+    hl_remote_start_refusal(hl_cmd_hl(c), hl_cmd_station(c),
+                            json_is_integer(conn) ? (int)json_integer_value(conn) : 0,
+                            json_string_value(json_object_get(args, "id_token")), on_token_checked, c);
+}
+
 void hl_tx_start(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
@@ -586,6 +602,7 @@ void hl_tx_start(pl_request *req, void *arg)
     }
     if (has_connector)
         hl_cmd_set_connector(c, connector, HL_CHECK_CONNECTOR | HL_CHECK_CONNECTOR_FREE);
+    hl_cmd_set_precheck(c, start_token_check);
     hl_cmd_submit(c);
 out:
     json_decref(body);
