@@ -18,6 +18,7 @@
 struct apikey {
     char *name;
     int scope;
+    int managed; /* from the api_keys table (keys.c), not the configuration */
     unsigned char digest[32];
     struct apikey *next;
 };
@@ -62,6 +63,53 @@ static int add_digest(const char *name, int scope, const unsigned char digest[32
     k->next = keys;
     keys = k;
     return 0;
+}
+
+/* Managed keys (keys.c): replaced as a whole from the table, or one by one. */
+void apikey_drop_managed(const char *name)
+{
+    for (struct apikey **pp = &keys; *pp;) {
+        struct apikey *k = *pp;
+        if (k->managed && (!name || strcmp(k->name, name) == 0)) {
+            *pp = k->next;
+            free(k->name);
+            free(k);
+        } else {
+            pp = &k->next;
+        }
+    }
+}
+
+int apikey_add_managed(const char *name, int scope, const char *digest_hex)
+{
+    unsigned char d[32];
+    if (!name || scope < 0 || !digest_hex || hex_to_bytes(digest_hex, d, 32) != 0)
+        return -1;
+    apikey_drop_managed(name);
+    if (add_digest(name, scope, d) != 0)
+        return -1;
+    keys->managed = 1;
+    return 0;
+}
+
+int apikey_configured(const char *name)
+{
+    for (struct apikey *k = keys; k; k = k->next)
+        if (!k->managed && strcmp(k->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+json_t *apikey_list_configured(void)
+{
+    json_t *out = json_array();
+    static const char *const scopes[] = {"none", "read", "operator", "admin"};
+    for (struct apikey *k = keys; k; k = k->next)
+        if (!k->managed)
+            json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "name", k->name, "scope",
+                                                 k->scope >= 0 && k->scope <= 3 ? scopes[k->scope] : "?",
+                                                 "source", "configuration"));
+    return out;
 }
 
 int apikey_add(const char *name, int scope, const char *plaintext)

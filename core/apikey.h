@@ -15,6 +15,13 @@ int apikey_add(const char *name, int scope, const char *plaintext);
 /* 1 and scope/name when the presented key is known. */
 int apikey_check(const char *presented, int *scope, const char **name);
 int apikey_scope_from_name(const char *s); /* -1 if unknown */
+/* Keys of the api_keys table (keys.c): add one by its hex digest (replacing one of that
+ * name), drop one (name) or all (NULL) of them.  Configured keys are never touched. */
+int apikey_add_managed(const char *name, int scope, const char *digest_hex);
+void apikey_drop_managed(const char *name);
+int apikey_configured(const char *name);   /* 1 if [keys] or PIPELET_API_KEY has it */
+#include <jansson.h>
+json_t *apikey_list_configured(void);      /* new: [{"name","scope","source"}] */
 /* Token bucket (rate per second; rate <= 0: unlimited): 0 allowed, else the seconds to
  * wait (>= 1). */
 int ratelimit_take(const char *bucket_key, double rate, double burst);

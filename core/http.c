@@ -14,6 +14,7 @@
 #include "apikey.h"
 #include "config.h"
 #include "db.h"
+#include "keys.h"
 #include "metrics.h"
 #include "registry.h"
 #include "util.h"
@@ -1272,6 +1273,8 @@ static int authorize(struct pl_request *r)
         }
         return 0;
     }
+    if (key_name)
+        keys_used(key_name);
     if (scope < need) {
         http_reply_error(r, 403, "FORBIDDEN", "this API key's scope does not allow %s %s",
                          r->method, r->route->pattern);

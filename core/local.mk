@@ -10,6 +10,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/db.c core/db.h \
 	core/http.c core/http.h \
 	core/apikey.c core/apikey.h \
+	core/keys.c core/keys.h \
 	core/httpclient.c core/httpclient.h \
 	core/ws_frame.c core/ws_frame.h \
 	core/ws.c core/ws.h \

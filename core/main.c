@@ -16,6 +16,7 @@
 #include "plugin_loader.h"
 #include "registry.h"
 #include "tokens.h"
+#include "keys.h"
 
 #include <errno.h>
 #include <event2/dns.h>
@@ -265,6 +266,7 @@ int main(int argc, char **argv)
 
     if (http_init() != 0 || ocppj_init() != 0 || certs_init() != 0)
         goto out;
+    keys_init();
     if (loader_load_all(host_table()) != 0) {
         core_log(PL_LOG_ERROR, "core", "a required plugin failed: stopping");
         goto out_plugins;
@@ -278,6 +280,7 @@ int main(int argc, char **argv)
                  "database not reachable yet: serving degraded, reconnecting in the background");
     }
     tokens_start(); /* the token table, from the database (now or once it is back) */
+    keys_start();   /* the managed API keys, likewise */
     if (loader_start_all() != 0)
         goto out_plugins;
     /* ready means ready: the first stations are not refused while credentials load */
@@ -311,6 +314,7 @@ out_plugins:
     db_shutdown();
     db_closed = 1;
     tokens_shutdown();
+    keys_shutdown();
     loader_fini_all();
     ocppj_free_closed();
     http_shutdown();
