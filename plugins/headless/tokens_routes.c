@@ -688,12 +688,15 @@ static void on_station_state(pl_db_result *res, void *arg)
 }
 
 /* The table decides across stations; a second connector of this station and the
- * station's reservations are read from the model tables. */
+ * station's reservations are read from the model tables.  Without a connector the
+ * station picks one: a transaction of this token already running there may be the one
+ * the remote start authorizes (2.0.1 answers with its transactionId), so only another
+ * station counts then. */
 static void check_station(struct start_check *sc)
 {
     static const char SQL[] =
         "SELECT (SELECT x.evse FROM transactions x WHERE x.station_id = $1 AND x.id_token = $2 "
-        "AND x.stopped_at IS NULL AND ($3::int <= 0 OR x.evse IS DISTINCT FROM $3::int) "
+        "AND x.stopped_at IS NULL AND $3::int > 0 AND x.evse IS DISTINCT FROM $3::int "
         "AND NOT EXISTS (SELECT 1 FROM id_tokens t JOIN customers c ON c.id = t.customer_id "
         "WHERE t.id_token = $2 AND c.allow_concurrent) ORDER BY x.id LIMIT 1) AS busy_evse, "
         "(SELECT coalesce(json_agg(d.value ORDER BY d.key), '[]'::json) FROM station_docs d "
