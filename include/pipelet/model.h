@@ -36,8 +36,9 @@
  *  page           {"items":[...], "next": key of the last item | null}: pass "next" back
  *                  as the filter's cursor for the following page.
  */
-#ifndef PIPELET_MODEL_H
-#define PIPELET_MODEL_H
+/* (not PIPELET_MODEL_H: the core's internal core/model.h holds that guard) */
+#ifndef PIPELET_MODEL_API_H
+#define PIPELET_MODEL_API_H
 
 #include <stdint.h>
 #include <jansson.h>
