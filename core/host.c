@@ -15,6 +15,8 @@
 #include "command.h"
 #include "certs.h"
 #include "tokens.h"
+#include "model_read.h"
+#include "fdwatch.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -174,6 +176,12 @@ const struct pl_host *host_table(void)
         h.stations = station_api();
         h.certs = certs_api();
         h.tokens = tokens_api();
+        /* ABI 1.2: the read API, in-process routes, fd watchers */
+        h.model = model_read_api();
+        h.http_dispatch = http_dispatch;
+        h.fd_watch = fdwatch_new;
+        h.fd_watch_update = fdwatch_update;
+        h.fd_watch_free = fdwatch_free;
     }
     return &h;
 }

@@ -59,6 +59,7 @@ struct close_cb {
 };
 
 struct gate;
+struct local_ctx;
 
 struct pl_request {
     struct evhttp_request *req;   /* ours until answered, even after the client left */
@@ -79,6 +80,7 @@ struct pl_request {
     struct close_cb *close_cbs;
     int replied, streaming, closed;
     uint64_t started_ms;
+    struct local_ctx *local;      /* in-process (http_dispatch): answered to a callback */
 };
 
 static struct {
@@ -794,8 +796,15 @@ fail:
 
 /* ---------- request wrapper ---------- */
 
+static void local_free(struct local_ctx *l);
+static void local_answer(struct pl_request *r, int status, struct evbuffer *body);
+
+static const char *local_header(struct local_ctx *l, const char *name);
+static struct evkeyvalq *output_headers(struct pl_request *r);
+
 static void request_free(struct pl_request *r)
 {
+    local_free(r->local);
     for (int i = 0; i < r->nparams; i++) {
         free(r->param_names[i]);
         free(r->param_values[i]);
@@ -853,6 +862,11 @@ static void send_and_free(struct pl_request *r, int status, struct evbuffer *bod
     }
     r->replied = 1;
     finish_metrics(r, status);
+    if (r->local) { /* in process: the answer goes to a callback, not a socket */
+        local_answer(r, status, body);
+        request_free(r);
+        return;
+    }
     gate_answered(r->gate);
     detach_conn(r);
     /* after a close evhttp_send_reply only frees the detached request */
@@ -862,8 +876,8 @@ static void send_and_free(struct pl_request *r, int status, struct evbuffer *bod
 
 void http_reply_header(pl_request *r, const char *name, const char *value)
 {
-    if (r && r->req && !r->replied && !r->closed)
-        evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+    if (r && (r->req || r->local) && !r->replied && !r->closed)
+        evhttp_add_header(output_headers(r), name, value);
 }
 
 void http_reply_raw(pl_request *r, int status, const char *content_type, const void *data,
@@ -874,9 +888,8 @@ void http_reply_raw(pl_request *r, int status, const char *content_type, const v
     struct evbuffer *b = evbuffer_new();
     if (b && len)
         evbuffer_add(b, data, len);
-    if (r->req && !r->replied && !r->closed && content_type && status != 204)
-        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
-                          content_type);
+    if ((r->req || r->local) && !r->replied && !r->closed && content_type && status != 204)
+        evhttp_add_header(output_headers(r), "Content-Type", content_type);
     send_and_free(r, status, status == 204 ? NULL : b);
     if (b)
         evbuffer_free(b);
@@ -914,6 +927,12 @@ int http_reply_stream_begin(pl_request *r, int status, const char *content_type)
 {
     if (!r || r->replied || r->streaming)
         return PL_ESTATE;
+    if (r->local) { /* one answer to one callback: a stream has no end to wait for */
+        http_reply_error(r, 501, "STREAMING_NOT_SUPPORTED",
+                         "%s %s streams its answer, which an in-process request cannot take",
+                         r->method, r->route ? r->route->pattern : r->path);
+        return PL_ENOTSUP;
+    }
     if (r->closed || !r->req) { /* the client is gone: the request is finished here */
         send_and_free(r, 499, NULL);
         return PL_ERR;
@@ -986,6 +1005,8 @@ const char *http_req_query(pl_request *r, const char *name)
 
 const char *http_req_header(pl_request *r, const char *name)
 {
+    if (r->local)
+        return local_header(r->local, name);
     if (!r->req || r->replied)
         return NULL;
     return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
@@ -1142,24 +1163,34 @@ static void client_id(struct evhttp_request *req, char *out, size_t outlen)
     }
 }
 
-/* Route matching: the best route, or an answer (404/405) and NULL. */
-static struct route *match_route(struct evhttp_request *req, const char *method, char **segs,
-                                 int n)
+#define ALLOW_MAX 128 /* the Allow header of a 405 */
+
+/* The best route for method and path, else NULL and the methods the path allows. */
+static struct route *find_route(const char *method, char **segs, int n, char allow[ALLOW_MAX])
 {
     struct route *best = NULL;
-    char allow[128] = "";
+    allow[0] = '\0';
     for (struct route *r = H.routes; r; r = r->next) {
         if (!route_matches(r, segs, n))
             continue;
         if (strcmp(r->method, method) == 0) {
             if (better(r, best))
                 best = r;
-        } else if (strlen(allow) + strlen(r->method) + 3 < sizeof allow && !strstr(allow, r->method)) {
+        } else if (strlen(allow) + strlen(r->method) + 3 < ALLOW_MAX && !strstr(allow, r->method)) {
             if (*allow)
                 strcat(allow, ", ");
             strcat(allow, r->method);
         }
     }
+    return best;
+}
+
+/* Route matching: the best route, or an answer (404/405) and NULL. */
+static struct route *match_route(struct evhttp_request *req, const char *method, char **segs,
+                                 int n)
+{
+    char allow[ALLOW_MAX];
+    struct route *best = find_route(method, segs, n, allow);
     if (!best && *allow)
         error_direct(req, 405, "METHOD_NOT_ALLOWED", "method not allowed on this path", "Allow",
                      allow);
@@ -1420,6 +1451,255 @@ static void handle(struct evhttp_request *req, void *unused)
     r->conn = evhttp_request_get_connection(req);
     evhttp_connection_set_closecb(r->conn, on_conn_close, r);
     best->cb(r, best->arg);
+}
+
+/* ---------- in-process requests (pl_host.http_dispatch) ----------
+ * MCP tools, OICP and the console run the very handlers of the REST routes: a request
+ * built in memory goes through the same matching, scope check, parameter checks, body
+ * limit and JSON parsing, and the answer that send_and_free would write to a socket goes
+ * to the caller's callback.  What belongs to a connection does not apply: no API key
+ * (the caller says which scope it acts with), no rate limit, no close. */
+
+struct local_ctx {
+    pl_http_local_done_cb cb;
+    void *arg;
+    struct evkeyvalq in_headers, out_headers;
+    char *key_name;
+};
+
+static void local_free(struct local_ctx *l)
+{
+    if (!l)
+        return;
+    evhttp_clear_headers(&l->in_headers);
+    evhttp_clear_headers(&l->out_headers);
+    free(l->key_name);
+    free(l);
+}
+
+static const char *local_header(struct local_ctx *l, const char *name)
+{
+    return evhttp_find_header(&l->in_headers, name);
+}
+
+static struct evkeyvalq *output_headers(struct pl_request *r)
+{
+    return r->local ? &r->local->out_headers : evhttp_request_get_output_headers(r->req);
+}
+
+/* Hand the answer to the callback: headers as "Name: value" lines, body NUL-terminated. */
+static void local_answer(struct pl_request *r, int status, struct evbuffer *body)
+{
+    struct local_ctx *l = r->local;
+    size_t nh = 0, i = 0;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, &l->out_headers, next)
+        nh++;
+    char **lines = calloc(nh + 1, sizeof *lines);
+    TAILQ_FOREACH(kv, &l->out_headers, next) {
+        size_t len = strlen(kv->key) + strlen(kv->value) + 3;
+        if (lines && (lines[i] = malloc(len)))
+            snprintf(lines[i++], len, "%s: %s", kv->key, kv->value);
+    }
+    size_t len = body ? evbuffer_get_length(body) : 0;
+    char *text = malloc(len + 1);
+    if (text && len)
+        evbuffer_copyout(body, text, len);
+    if (text)
+        text[len] = '\0';
+    struct pl_http_local_resp resp = {sizeof resp, status, (const char *const *)lines,
+                                      text ? text : "", text ? len : 0};
+    static const char *const none[] = {NULL};
+    if (!lines)
+        resp.headers = none;
+    l->cb(&resp, l->arg);
+    for (size_t k = 0; lines && k < i; k++)
+        free(lines[k]);
+    free(lines);
+    free(text);
+}
+
+/* "Name: value" lines into the request's headers; -1 for a malformed line. */
+static int local_parse_headers(struct local_ctx *l, const char *const *headers)
+{
+    for (size_t i = 0; headers && headers[i]; i++) {
+        const char *colon = strchr(headers[i], ':');
+        if (!colon || colon == headers[i])
+            return -1;
+        char *name = strndup(headers[i], (size_t)(colon - headers[i]));
+        const char *value = colon + 1;
+        while (*value == ' ' || *value == '\t')
+            value++;
+        int rc = name ? evhttp_add_header(&l->in_headers, name, value) : -1;
+        free(name);
+        if (rc != 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* The scope the caller acts with against the route's (403 as for a key). */
+static int local_authorize(struct pl_request *r, int scope)
+{
+    int need = r->route->scope == PL_AUTH_CONFIG ? (H.public_health ? PL_AUTH_NONE : PL_AUTH_READ)
+                                                 : r->route->scope;
+    if (scope < need) {
+        http_reply_error(r, 403, "FORBIDDEN", "this caller's scope does not allow %s %s",
+                         r->method, r->route->pattern);
+        return 0;
+    }
+    r->scope = scope;
+    r->key_name = r->local->key_name;
+    return 1;
+}
+
+/* What params_valid checks of a request from the wire, for one built in memory. */
+static int local_params_valid(struct pl_request *r, const char *query)
+{
+    for (int i = 0; i < r->nparams; i++)
+        if (strlen(r->param_values[i]) != r->param_lens[i] ||
+            !utf8_ok(r->param_values[i], r->param_lens[i])) {
+            http_reply_error(r, 400, "INVALID_PARAMETER",
+                             "path parameter '%s' is not valid UTF-8 (or contains NUL)",
+                             r->param_names[i]);
+            return 0;
+        }
+    if (query && find_nocase(query, "%00")) {
+        http_reply_error(r, 400, "INVALID_PARAMETER", "query parameters must not contain NUL");
+        return 0;
+    }
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, &r->query, next)
+        if (!utf8_ok(kv->key, strlen(kv->key)) || !utf8_ok(kv->value, strlen(kv->value))) {
+            http_reply_error(r, 400, "INVALID_PARAMETER", "query parameter '%s' is not valid UTF-8",
+                             utf8_ok(kv->key, strlen(kv->key)) ? kv->key : "?");
+            return 0;
+        }
+    TAILQ_FOREACH(kv, &r->local->in_headers, next)
+        if (!utf8_ok(kv->value, strlen(kv->value))) {
+            http_reply_error(r, 400, "INVALID_PARAMETER", "header '%s' is not valid UTF-8",
+                             utf8_ok(kv->key, strlen(kv->key)) ? kv->key : "?");
+            return 0;
+        }
+    return 1;
+}
+
+/* The body within the limit; a non-blank body of POST/PUT/PATCH is parsed as JSON. */
+static int local_read_body(struct pl_request *r, const char *body, size_t len)
+{
+    if (!body)
+        len = 0;
+    if (len > H.body_limit) {
+        http_reply_error(r, 413, "PAYLOAD_TOO_LARGE", "request body larger than %zu bytes",
+                         H.body_limit);
+        return 0;
+    }
+    r->body = malloc(len + 1);
+    if (!r->body) {
+        http_reply_error(r, 500, "INTERNAL_ERROR", "out of memory");
+        return 0;
+    }
+    if (len)
+        memcpy(r->body, body, len);
+    r->body[len] = '\0';
+    r->body_len = len;
+    int has_body = 0;
+    for (size_t i = 0; i < len && !has_body; i++)
+        has_body = !strchr(" \n\r\t", r->body[i]);
+    if (!has_body || (strcmp(r->method, "POST") && strcmp(r->method, "PUT") && strcmp(r->method, "PATCH")))
+        return 1;
+    json_error_t jerr;
+    r->json = json_loadb(r->body, len, 0, &jerr);
+    if (!r->json) {
+        http_reply_error(r, 400, "INVALID_JSON", "malformed JSON body: %s (line %d, column %d)",
+                         jerr.text, jerr.line, jerr.column);
+        return 0;
+    }
+    return 1;
+}
+
+/* A pl_request answered to cb; NULL when out of memory. */
+static struct pl_request *local_new(const struct pl_http_local_req *q, pl_http_local_done_cb cb,
+                                    void *arg)
+{
+    struct pl_request *r = calloc(1, sizeof *r);
+    struct local_ctx *l = calloc(1, sizeof *l);
+    if (!r || !l) {
+        free(r);
+        free(l);
+        return NULL;
+    }
+    TAILQ_INIT(&r->query);
+    TAILQ_INIT(&l->in_headers);
+    TAILQ_INIT(&l->out_headers);
+    l->cb = cb;
+    l->arg = arg;
+    r->local = l;
+    r->started_ms = core_now_ms();
+    size_t plen = strcspn(q->path, "?");
+    r->method = strdup(q->method);
+    r->path = strndup(q->path, plen);
+    l->key_name = q->key_name ? strdup(q->key_name) : NULL;
+    if (!r->method || !r->path || (q->key_name && !l->key_name)) {
+        request_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Match the path (404/405 with Allow answered to the callback); 1 when a route matched. */
+static int local_route(struct pl_request *r)
+{
+    char *split = strdup(r->path), *segs[MAX_SEGS + 1], allow[ALLOW_MAX] = "";
+    int n = split ? split_path(split, segs, MAX_SEGS) : -1;
+    r->route = n < 0 ? NULL : find_route(r->method, segs, n, allow);
+    if (r->route)
+        decode_params(r, segs, n);
+    free(split);
+    if (r->route)
+        return 1;
+    if (*allow) {
+        http_reply_header(r, "Allow", allow);
+        http_reply_error(r, 405, "METHOD_NOT_ALLOWED", "method not allowed on this path");
+    } else {
+        http_reply_error(r, 404, "NOT_FOUND", "no such route");
+    }
+    return 0;
+}
+
+int http_dispatch(pl_plugin_handle *self, const struct pl_http_local_req *req,
+                  pl_http_local_done_cb cb, void *arg)
+{
+    (void)self;
+    struct pl_http_local_req q = {0};
+    if (!req || !cb)
+        return PL_EINVAL;
+    memcpy(&q, req, req->size < sizeof q ? req->size : sizeof q); /* older minors: shorter */
+    if (!q.method || !q.path)
+        return PL_EINVAL;
+    struct pl_request *r = local_new(&q, cb, arg);
+    if (!r)
+        return PL_ENOMEM;
+    if (r->path[0] != '/') {
+        http_reply_error(r, 400, "BAD_REQUEST", "malformed request target");
+        return PL_OK;
+    }
+    if (!local_route(r))
+        return PL_OK;
+    const char *query = q.path[strlen(r->path)] == '?' ? q.path + strlen(r->path) + 1 : NULL;
+    if (query && evhttp_parse_query_str(query, &r->query) != 0) {
+        http_reply_error(r, 400, "INVALID_QUERY", "malformed query string");
+        return PL_OK;
+    }
+    if (local_parse_headers(r->local, q.headers) < 0) {
+        http_reply_error(r, 400, "BAD_REQUEST", "headers must be \"Name: value\" lines");
+        return PL_OK;
+    }
+    if (!local_authorize(r, q.scope) || !local_params_valid(r, query) ||
+        !local_read_body(r, q.body, q.body_len))
+        return PL_OK;
+    r->route->cb(r, r->route->arg);
+    return PL_OK;
 }
 
 /* ---------- core routes ---------- */

@@ -37,5 +37,8 @@ void http_reply_raw(pl_request *req, int status, const char *content_type, const
 int http_reply_stream_begin(pl_request *req, int status, const char *content_type);
 int http_reply_stream_write(pl_request *req, const void *data, size_t len);
 void http_reply_stream_end(pl_request *req);
+/* pl_host.http_dispatch: a request built in memory through the router (see plugin.h). */
+int http_dispatch(pl_plugin_handle *self, const struct pl_http_local_req *req,
+                  pl_http_local_done_cb cb, void *arg);
 
 #endif

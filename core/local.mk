@@ -19,6 +19,8 @@ core_libpipeletcore_la_SOURCES = \
 	core/ocppj.c core/ocppj.h \
 	core/registry.c core/registry.h \
 	core/model.c core/model.h \
+	core/model_read.c core/model_read.h \
+	core/fdwatch.c core/fdwatch.h \
 	core/tokens.c core/tokens_ops.c core/tokens.h \
 	core/command.c core/command.h \
 	core/plugin_loader.c core/plugin_loader.h \

@@ -4,4 +4,5 @@ pkginclude_HEADERS = \
 	include/pipelet/station.h \
 	include/pipelet/certs.h \
 	include/pipelet/tokens.h \
+	include/pipelet/model.h \
 	include/pipelet/pipelet.h

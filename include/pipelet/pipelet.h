@@ -6,4 +6,5 @@
 #include <pipelet/station.h>
 #include <pipelet/certs.h>
 #include <pipelet/tokens.h>
+#include <pipelet/model.h>
 #endif

@@ -29,6 +29,9 @@
  *                    hash data); transaction callbacks tell PL_TX_NOT_STORED from
  *                    PL_TX_UNKNOWN and authorization callbacks may get NULL ("no
  *                    decision": answer with a CALLERROR) (pipelet/station.h).
+ *                    pl_host.model: the read API of the model (pipelet/model.h);
+ *                    pl_host.http_dispatch: a request built in memory through the
+ *                    router; pl_host.fd_watch*: file-descriptor watchers.
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -88,6 +91,7 @@ typedef struct pl_db_result pl_db_result;
 typedef struct pl_station pl_station;
 typedef struct pl_command pl_command;
 typedef struct pl_ocpp_conn pl_ocpp_conn;
+typedef struct pl_fdwatch pl_fdwatch;
 
 struct pl_host;
 
@@ -166,6 +170,40 @@ typedef void (*pl_http_done_cb)(const struct pl_http_response *resp, void *arg);
  *   {"id": uuid, "type": topic, "time": RFC 3339, "station": id|null, "data": {...}}
  * Patterns: exact topic, "prefix.*", or "*".  Delivery is synchronous. */
 typedef void (*pl_bus_cb)(const char *topic, json_t *envelope /* borrowed */, void *arg);
+
+/* In-process HTTP (ABI 1.2, pl_host.http_dispatch): a request built in memory that
+ * runs through the router as if it had come from the listener.  Borrowed for the call:
+ * everything is copied before http_dispatch returns. */
+struct pl_http_local_req {
+    uint32_t size;            /* sizeof(struct pl_http_local_req) */
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* "/api/v1/stations?online=true": path and query string,
+                               * percent-encoded as on the wire */
+    const char *body;         /* NULL or the body (JSON for POST/PUT/PATCH); need not be
+                               * NUL-terminated */
+    size_t body_len;
+    int scope;                /* PL_AUTH_*: what the caller may do (the route's scope is
+                               * checked against it: 403 as for a key) */
+    const char *key_name;     /* reported by req_key_name (e.g. "mcp:alice"); may be NULL */
+    const char *const *headers; /* NULL or NULL-terminated "Name: value" ("Prefer: ...") */
+};
+
+/* The handler's answer, borrowed for the callback.  headers: NULL-terminated
+ * "Name: value" strings (Content-Type included); body NUL-terminated. */
+struct pl_http_local_resp {
+    uint32_t size;
+    int status;
+    const char *const *headers;
+    const char *body;
+    size_t body_len;
+};
+typedef void (*pl_http_local_done_cb)(const struct pl_http_local_resp *resp, void *arg);
+
+/* File-descriptor watchers (ABI 1.2, pl_host.fd_watch). */
+enum { PL_FD_READ = 1, PL_FD_WRITE = 2 };
+/* events: what is ready now (PL_FD_READ | PL_FD_WRITE).  The callback may call
+ * fd_watch_update or fd_watch_free on its own watcher. */
+typedef void (*pl_fd_cb)(int fd, int events, void *arg);
 
 /* PostgreSQL.  Results are borrowed for the callback; res is never NULL. */
 typedef void (*pl_db_cb)(pl_db_result *res, void *arg);
@@ -298,6 +336,28 @@ struct pl_host {
 
     /* --- ABI 1.2: customers, ID tokens and the authorization chain (pipelet/tokens.h) */
     const struct pl_tokens_api *tokens;
+
+    /* --- ABI 1.2: the model's read API, in-process routes, file-descriptor watchers */
+    /* Reads of stations, transactions, meter values and commands (pipelet/model.h). */
+    const struct pl_model_api *model;
+    /* Run req through the router (matching, 404/405, the scope check against
+     * req->scope, the body limit, JSON parsing; no key, no rate limit) and hand the
+     * handler's answer to cb instead of a socket — exactly once, perhaps before this
+     * returns, perhaps much later (a command waiting for its station).  The handler
+     * sees an ordinary pl_request (req_header reads req->headers; req_on_close never
+     * fires).  A streaming route is refused: its reply_stream_begin fails and cb gets
+     * 501 STREAMING_NOT_SUPPORTED.  Returns PL_OK (cb will run), or PL_EINVAL (no
+     * method/path/cb) / PL_ENOMEM without calling cb.  Keep arg valid until cb ran. */
+    int (*http_dispatch)(pl_plugin_handle *self, const struct pl_http_local_req *req,
+                         pl_http_local_done_cb cb, void *arg);
+    /* Watch fd (not owned: the caller closes it, after fd_watch_free) for events
+     * (PL_FD_READ | PL_FD_WRITE, persistent: cb runs each time the fd is ready until
+     * updated or freed).  NULL on a bad fd/events or out of memory. */
+    pl_fdwatch *(*fd_watch)(pl_plugin_handle *self, int fd, int events, pl_fd_cb cb,
+                            void *arg);
+    /* Watch for other events from now on (0: pause). */
+    int (*fd_watch_update)(pl_fdwatch *w, int events);
+    void (*fd_watch_free)(pl_fdwatch *w); /* NULL-safe; safe inside its own callback */
 };
 
 #ifdef __cplusplus

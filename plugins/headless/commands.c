@@ -263,6 +263,32 @@ static void send_now(struct hl_cmd *c)
     }
 }
 
+/* ---- answers of the read API ---- */
+void hl_read_refused(struct headless *hl, pl_request *req)
+{
+    hl->host->reply_header(req, "Retry-After", "1");
+    hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
+}
+
+int hl_read_failed(struct headless *hl, pl_request *req, int rc, const char *error,
+                   const char *notfound_code)
+{
+    const struct pl_host *h = hl->host;
+    switch (rc) {
+    case PL_OK:
+        return 0;
+    case PL_ENOENT:
+        h->reply_error(req, 404, notfound_code, "%s", error);
+        break;
+    case PL_EINVAL:
+        h->reply_error(req, 400, "INVALID_PARAMETER", "%s", error);
+        break;
+    default:
+        h->reply_error(req, 503, "DATABASE_ERROR", "database error: %s", error);
+    }
+    return 1;
+}
+
 /* ---- station checks ---- */
 struct require_ctx {
     struct headless *hl;
@@ -273,23 +299,20 @@ struct require_ctx {
     void *arg;
 };
 
-static void on_station_row(pl_db_result *res, void *arg)
+static void on_station_view(int rc, json_t *view, const char *error, void *arg)
 {
     struct require_ctx *r = arg;
-    const struct pl_host *h = r->hl->host;
-    if (!h->db_ok(res)) {
-        h->reply_error(r->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
-        r->next(r->hl, NULL, r->arg, -1); /* lets the caller free its state */
-    } else if (h->db_ntuples(res) == 0) {
-        h->reply_error(r->req, 404, "STATION_NOT_FOUND", "station %s not found", r->station);
-        r->next(r->hl, NULL, r->arg, 0);
+    if (hl_read_failed(r->hl, r->req, rc, error, "STATION_NOT_FOUND")) {
+        /* lets the caller free its state; -1: the table could not be read */
+        r->next(r->hl, NULL, r->arg, rc == PL_ENOENT ? 0 : -1);
     } else if (r->need_online && !r->hl->st->online(r->station)) {
-        h->reply_error(r->req, 409, "STATION_OFFLINE", "station %s is not connected",
-                       r->station);
+        r->hl->host->reply_error(r->req, 409, "STATION_OFFLINE", "station %s is not connected",
+                                 r->station);
         r->next(r->hl, NULL, r->arg, 1);
     } else {
         r->next(r->hl, r->req, r->arg, 1);
     }
+    json_decref(view);
     free(r->station);
     free(r);
 }
@@ -314,11 +337,8 @@ void hl_station_require(struct headless *hl, pl_request *req, const char *statio
     r->need_online = need_online;
     r->next = next;
     r->arg = arg;
-    const char *params[1] = {station};
-    if (hl->host->db_query(hl->self, "SELECT 1 FROM stations WHERE id = $1", 1, params,
-                           on_station_row, r) < 0) {
-        hl->host->reply_header(req, "Retry-After", "1");
-        hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
+    if (hl->host->model->station(hl->self, station, on_station_view, r) < 0) {
+        hl_read_refused(hl, req);
         next(hl, NULL, arg, -1);
         free(r->station);
         free(r);
@@ -367,29 +387,26 @@ void hl_cmd_proceed(struct hl_cmd *c, int status, const char *code, const char *
     cmd_free(c);
 }
 
-static void on_active_tx(pl_db_result *res, void *arg)
+static void on_active_tx(int rc, json_t *page, const char *error, void *arg)
 {
     struct hl_cmd *c = arg;
     const struct pl_host *h = c->hl->host;
-    if (!h->db_ok(res)) {
-        h->reply_error(c->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
+    json_t *tx = json_array_get(json_object_get(page, "items"), 0);
+    if (hl_read_failed(c->hl, c->req, rc, error, "TRANSACTION_NOT_FOUND")) {
         cmd_free(c);
-        return;
-    }
-    if (h->db_ntuples(res) > 0) {
+    } else if (tx) {
         h->reply_error(c->req, 409, "CONNECTOR_OCCUPIED",
-                       "connector %ld has an active transaction (%s)", c->connector,
-                       h->db_value(res, 0, 0));
+                       "connector %ld has an active transaction (%" JSON_INTEGER_FORMAT ")",
+                       c->connector, json_integer_value(json_object_get(tx, "id")));
         cmd_free(c);
-        return;
-    }
-    if (!c->hl->st->online(c->station)) {
+    } else if (!c->hl->st->online(c->station)) {
         h->reply_error(c->req, 409, "STATION_OFFLINE", "station %s is not connected",
                        c->station);
         cmd_free(c);
-        return;
+    } else {
+        checked(c);
     }
-    checked(c);
+    json_decref(page);
 }
 
 static void after_station(struct headless *hl, pl_request *req, void *arg, int exists)
@@ -430,16 +447,14 @@ static void after_station(struct headless *hl, pl_request *req, void *arg, int e
             }
         }
         json_decref(snap);
-        if (c->checks & HL_CHECK_CONNECTOR_FREE) {
-            char evse[24];
-            snprintf(evse, sizeof evse, "%ld", c->connector);
-            const char *params[2] = {c->station, evse};
-            if (hl->host->db_query(hl->self,
-                                   "SELECT id FROM transactions WHERE station_id = $1 AND "
-                                   "evse = $2::int AND stopped_at IS NULL LIMIT 1",
-                                   2, params, on_active_tx, c) < 0) {
-                hl->host->reply_header(req, "Retry-After", "1");
-                hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
+        if (c->checks & HL_CHECK_CONNECTOR_FREE) { /* no transaction running on it */
+            struct pl_tx_filter f = PL_TX_FILTER_INIT;
+            f.station = c->station;
+            f.evse = (int)c->connector;
+            f.active = 1;
+            f.limit = 1;
+            if (hl->host->model->transactions(hl->self, &f, on_active_tx, c) < 0) {
+                hl_read_refused(hl, req);
                 cmd_free(c);
             }
             return;
@@ -457,22 +472,13 @@ void hl_cmd_submit(struct hl_cmd *c)
 struct cmd_get_ctx {
     struct headless *hl;
     pl_request *req;
-    char id[40];
 };
 
-static void on_command_row(pl_db_result *res, void *arg)
+static void on_command(int rc, json_t *cmd, const char *error, void *arg)
 {
     struct cmd_get_ctx *g = arg;
-    const struct pl_host *h = g->hl->host;
-    if (!h->db_ok(res))
-        h->reply_error(g->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
-    else if (h->db_ntuples(res) == 0)
-        h->reply_error(g->req, 404, "COMMAND_NOT_FOUND", "command %s not found", g->id);
-    else {
-        json_t *rows = h->db_json(res);
-        h->reply_json(g->req, 200, json_incref(json_array_get(rows, 0)));
-        json_decref(rows);
-    }
+    if (!hl_read_failed(g->hl, g->req, rc, error, "COMMAND_NOT_FOUND"))
+        g->hl->host->reply_json(g->req, 200, cmd);
     free(g);
 }
 
@@ -485,12 +491,7 @@ void hl_command_get(pl_request *req, void *arg)
                               id ? id : "");
         return;
     }
-    json_t *j = hl->st->command_json(id);
-    if (j) {
-        hl->host->reply_json(req, 200, j);
-        return;
-    }
-    /* Forgotten by the tracker: the commands table keeps the history. */
+    /* in memory while the tracker remembers it, else from the commands' history */
     struct cmd_get_ctx *g = calloc(1, sizeof *g);
     if (!g) {
         hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
@@ -498,19 +499,20 @@ void hl_command_get(pl_request *req, void *arg)
     }
     g->hl = hl;
     g->req = req;
-    snprintf(g->id, sizeof g->id, "%s", id);
-    const char *params[1] = {g->id};
-    if (hl->host->db_query(hl->self,
-                           "SELECT id::text AS id, station_id AS station, op, status, args, "
-                           "result, error, to_char(created_at AT TIME ZONE 'UTC', "
-                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS created_at, "
-                           "to_char(completed_at AT TIME ZONE 'UTC', "
-                           "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS completed_at "
-                           "FROM commands WHERE id = $1::uuid",
-                           1, params, on_command_row, g) < 0) {
-        hl->host->reply_header(req, "Retry-After", "1");
-        hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
+    if (hl->host->model->command(hl->self, id, on_command, g) < 0) {
+        hl_read_refused(hl, req);
         free(g);
+    }
+}
+
+static void on_command_list(int rc, json_t *page, const char *error, void *arg)
+{
+    struct cmd_get_ctx *g = arg;
+    if (!hl_read_failed(g->hl, g->req, rc, error, "STATION_NOT_FOUND")) {
+        g->hl->host->reply_json(g->req, 200, json_pack("{s:O, s:n}", "items",
+                                                       json_object_get(page, "items"),
+                                                       "next_cursor"));
+        json_decref(page);
     }
 }
 
@@ -528,8 +530,8 @@ void hl_command_list(pl_request *req, void *arg)
                               HL_STATION_ID_MAX);
         return;
     }
-    json_t *items = hl->st->command_list(station, (int)limit);
-    if (!items)
-        items = json_array();
-    hl->host->reply_json(req, 200, json_pack("{s:o, s:n}", "items", items, "next_cursor"));
+    /* commands() answers from memory before it returns: the context can live here */
+    struct cmd_get_ctx g = {hl, req};
+    if (hl->host->model->commands(hl->self, station, (int)limit, on_command_list, &g) < 0)
+        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
 }

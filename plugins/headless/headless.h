@@ -1,8 +1,8 @@
 /*
  * headless.h — internals shared by the files of the headless plugin: the REST gateway
  * /api/v1 and the OCPP server API /ocpp/v1.  Nothing here knows an OCPP version: commands
- * go through pl_station_api.command() with the neutral ops, reads come from the registry
- * snapshots (online stations) and the core's model tables (everything else).
+ * go through pl_station_api.command() with the neutral ops, reads of stations,
+ * transactions and commands through the model's read API (pl_host.model).
  */
 #ifndef HEADLESS_H
 #define HEADLESS_H
@@ -221,6 +221,12 @@ typedef void (*hl_station_next_fn)(struct headless *hl, pl_request *req, void *a
                                    int exists_in_db);
 void hl_station_require(struct headless *hl, pl_request *req, const char *station,
                         int need_online, hl_station_next_fn next, void *arg);
+/* Answers of the model's read API (pipelet/model.h) as HTTP: a read that could not be
+ * started is 503 DATABASE_BUSY with Retry-After; hl_read_failed answers an error (404
+ * with notfound_code, 400, 503 DATABASE_ERROR) and returns 1, or returns 0 on PL_OK. */
+void hl_read_refused(struct headless *hl, pl_request *req);
+int hl_read_failed(struct headless *hl, pl_request *req, int rc, const char *error,
+                   const char *notfound_code);
 /* The timeout a request asked for, in ms (after hl_cmd_new-like parsing). */
 int hl_timeout_ms(struct headless *hl, pl_request *req, unsigned *ms);
 const char *hl_outcome_name(int status);

@@ -1,30 +1,14 @@
 /*
- * stations.c — /api/v1/stations: reads that merge the stations table with the registry's
- * in-memory snapshots (the registry is the truth about "online"), and the per-station
- * commands (reset, availability, unlock, trigger, firmware, reservations, profiles...).
+ * stations.c — /api/v1/stations: the station views of the model's read API (the table
+ * merged with the registry's snapshots, which are the truth about "online"), and the
+ * per-station commands (reset, availability, unlock, trigger, firmware, reservations,
+ * profiles...).
  */
 #include "headless.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-/* Columns of a station row (never password_hash) plus its connectors as JSON. */
-#define STATION_COLUMNS                                                                     \
-    "s.id, s.protocol, s.vendor, s.model, s.serial, s.firmware, s.iccid, s.imsi, "          \
-    "s.meter_type, s.meter_serial, s.boot_status, s.node, s.remote_addr, "                  \
-    TS("s.connected_at") " AS connected_at, " TS("s.disconnected_at") " AS disconnected_at, " \
-    TS("s.last_seen") " AS last_seen, " TS("s.created_at") " AS created_at, "               \
-    "(SELECT coalesce(json_agg(json_build_object('evse', c.evse, 'connector', c.connector, " \
-    "'status', c.status, 'error_code', c.error_code, 'info', c.info, 'updated_at', "        \
-    TS("c.updated_at") ") ORDER BY c.evse, c.connector), '[]'::json) FROM connectors c "    \
-    "WHERE c.station_id = s.id) AS connector_rows"
-
-static const char *const station_statuses[] = {
-    "Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing",
-    "Reserved", "Unavailable", "Faulted", "Occupied", "Offline", "Unknown", NULL};
 
 /* ---- snapshot helpers ---- */
 static int status_rank(const char *s)
@@ -61,148 +45,11 @@ const char *hl_snapshot_evse_status(json_t *snap, long evse, long *known_max)
     return best;
 }
 
-/* The flat connector rows of the database in the snapshot's shape (new). */
-static json_t *evses_from_rows(json_t *rows)
-{
-    json_t *evses = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r) {
-        json_int_t id = json_integer_value(json_object_get(r, "evse"));
-        json_t *e = NULL;
-        size_t k;
-        json_t *x;
-        json_array_foreach(evses, k, x)
-            if (json_integer_value(json_object_get(x, "evse")) == id)
-                e = x;
-        if (!e) {
-            e = json_pack("{s:I, s:[]}", "evse", id, "connectors");
-            json_array_append_new(evses, e);
-        }
-        json_t *c = json_deep_copy(r);
-        json_object_del(c, "evse");
-        json_array_append_new(json_object_get(e, "connectors"), c);
-    }
-    return evses;
-}
-
-/* A station's overall status: Offline, else Available when any connector can take a car,
- * else the most telling connector status (evse 0 speaks only when alone). */
-static const char *station_status(int online, json_t *evses)
-{
-    if (!online)
-        return "Offline";
-    const char *best = NULL, *station_level = NULL;
-    int any_available = 0;
-    size_t i, j;
-    json_t *e, *c;
-    json_array_foreach(evses, i, e) {
-        json_int_t id = json_integer_value(json_object_get(e, "evse"));
-        json_array_foreach(json_object_get(e, "connectors"), j, c) {
-            const char *s = json_string_value(json_object_get(c, "status"));
-            if (!s)
-                continue;
-            if (id == 0) {
-                station_level = s;
-                continue;
-            }
-            if (!strcmp(s, "Available"))
-                any_available = 1;
-            if (!best || status_rank(s) < status_rank(best))
-                best = s;
-        }
-    }
-    if (station_level && (!strcmp(station_level, "Faulted") ||
-                          !strcmp(station_level, "Unavailable")))
-        return station_level;
-    if (any_available)
-        return "Available";
-    if (best)
-        return best;
-    return station_level ? station_level : "Unknown";
-}
-
-static long count_connectors(json_t *evses)
-{
-    long n = 0;
-    size_t i;
-    json_t *e;
-    json_array_foreach(evses, i, e)
-        if (json_integer_value(json_object_get(e, "evse")) > 0)
-            n += (long)json_array_size(json_object_get(e, "connectors"));
-    return n;
-}
-
-static void set_if(json_t *dst, const char *key, json_t *src)
-{
-    json_t *v = json_object_get(src, key);
-    if (v && !json_is_null(v))
-        json_object_set(dst, key, v);
-}
-
-/* Build the public view of a station from its DB row (may be NULL) and its snapshot
- * (may be NULL, when offline).  New. */
-static json_t *station_view(json_t *row, json_t *snap)
-{
-    json_t *v = row ? json_deep_copy(row) : json_object();
-    json_t *rows = json_object_get(v, "connector_rows");
-    json_t *evses = rows ? evses_from_rows(rows) : json_array();
-    json_object_del(v, "connector_rows");
-    json_object_set_new(v, "connected_since", json_null());
-    if (snap) {
-        static const char *const keys[] = {"id", "protocol", "vendor", "model", "firmware",
-                                           "serial", "boot_status", "last_seen",
-                                           "connected_since", NULL};
-        for (int i = 0; keys[i]; i++)
-            set_if(v, keys[i], snap);
-        json_t *se = json_object_get(snap, "evses");
-        if (json_is_array(se) && json_array_size(se)) {
-            json_decref(evses);
-            evses = json_incref(se);
-        }
-        json_t *conn = json_object_get(snap, "connection");
-        if (conn)
-            json_object_set(v, "connection", conn);
-        if (json_is_string(json_object_get(conn, "remote_addr")))
-            json_object_set(v, "remote_addr", json_object_get(conn, "remote_addr"));
-    }
-    json_object_set_new(v, "online", json_boolean(snap != NULL));
-    json_object_set_new(v, "status", json_string(station_status(snap != NULL, evses)));
-    json_object_set_new(v, "connector_count", json_integer(count_connectors(evses)));
-    json_object_set_new(v, "evses", evses);
-    return v;
-}
-
-static json_t *snapshot_of(struct headless *hl, const char *id)
-{
-    pl_station *s = hl->st->find(id);
-    return s ? hl->st->snapshot(s) : NULL;
-}
-
-static int has_status(json_t *view, const char *status)
-{
-    if (!strcmp(json_string_value(json_object_get(view, "status")), status))
-        return 1;
-    size_t i, j;
-    json_t *e, *c;
-    json_array_foreach(json_object_get(view, "evses"), i, e)
-        json_array_foreach(json_object_get(e, "connectors"), j, c) {
-            const char *s = json_string_value(json_object_get(c, "status"));
-            if (json_is_true(json_object_get(view, "online")) && s && !strcmp(s, status))
-                return 1;
-        }
-    return 0;
-}
-
 /* ---- GET /stations and /stations/compact ---- */
 struct list_ctx {
     struct headless *hl;
     pl_request *req;
     int compact;
-    long limit;
-    int online, has_online;
-    const char *status;
-    char *cursor;
 };
 
 static json_t *compact_of(json_t *v)
@@ -214,55 +61,40 @@ static json_t *compact_of(json_t *v)
                                                     : json_null());
 }
 
-static void on_list(pl_db_result *res, void *arg)
+static void on_list(int rc, json_t *page, const char *error, void *arg)
 {
     struct list_ctx *l = arg;
-    struct headless *hl = l->hl;
-    const struct pl_host *h = hl->host;
-    if (!h->db_ok(res)) {
-        h->reply_error(l->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
+    const struct pl_host *h = l->hl->host;
+    if (hl_read_failed(l->hl, l->req, rc, error, "STATION_NOT_FOUND"))
         goto out;
-    }
-    json_t *rows = h->db_json(res);
-    json_t *items = json_array();
-    size_t n = json_array_size(rows);
-    int more = !l->compact && n > (size_t)l->limit;
-    if (more)
-        n = (size_t)l->limit;
-    for (size_t i = 0; i < n; i++) {
-        json_t *row = json_array_get(rows, i);
-        const char *id = json_string_value(json_object_get(row, "id"));
-        json_t *snap = id ? snapshot_of(hl, id) : NULL;
-        json_t *v = station_view(row, snap);
-        json_decref(snap);
-        int keep = (!l->has_online || l->online == json_is_true(json_object_get(v, "online"))) &&
-                   (!l->status || has_status(v, l->status));
-        if (keep)
-            json_array_append_new(items, l->compact ? compact_of(v) : json_incref(v));
-        json_decref(v);
-    }
+    json_t *items = json_object_get(page, "items");
     if (l->compact) {
-        h->reply_json(l->req, 200, items);
+        json_t *list = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(items, i, v)
+            json_array_append_new(list, compact_of(v));
+        h->reply_json(l->req, 200, list);
     } else {
-        json_t *next = json_null();
-        if (more) {
-            char *c = hl_cursor_encode(
-                json_string_value(json_object_get(json_array_get(rows, n - 1), "id")));
-            next = c ? json_string(c) : json_null();
-            free(c);
-        }
-        h->reply_json(l->req, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+        json_t *last = json_object_get(page, "next");
+        char *c = json_is_string(last) ? hl_cursor_encode(json_string_value(last)) : NULL;
+        h->reply_json(l->req, 200, json_pack("{s:O, s:o}", "items", items, "next_cursor",
+                                             c ? json_string(c) : json_null()));
+        free(c);
     }
-    json_decref(rows);
+    json_decref(page);
 out:
-    free(l->cursor);
     free(l);
 }
 
 static void list_stations(struct headless *hl, pl_request *req, int compact)
 {
     const struct pl_host *h = hl->host;
+    struct pl_station_filter f = PL_STATION_FILTER_INIT;
     struct list_ctx *l = calloc(1, sizeof *l);
+    char *cursor = NULL;
+    long limit = PL_MODEL_STATIONS_MAX; /* compact: every station, no pages */
+    int online, has_online;
     if (!l) {
         h->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
         return;
@@ -270,40 +102,28 @@ static void list_stations(struct headless *hl, pl_request *req, int compact)
     l->hl = hl;
     l->req = req;
     l->compact = compact;
-    if (hl_query_bool(hl, req, "online", &l->online, &l->has_online) < 0 ||
-        hl_query_enum(hl, req, "status", station_statuses, &l->status) < 0)
+    if (hl_query_bool(hl, req, "online", &online, &has_online) < 0 ||
+        hl_query_enum(hl, req, "status", h->model->status_names(), &f.status) < 0)
         goto fail;
-    if (!compact && hl_page_params(hl, req, &l->limit, &l->cursor) < 0)
+    if (!compact && hl_page_params(hl, req, &limit, &cursor) < 0)
         goto fail;
-    const char *protocol = h->req_query(req, "protocol");
-    const char *vendor = h->req_query(req, "vendor");
-    if ((protocol && strlen(protocol) > 64) || (vendor && strlen(vendor) > 255)) {
+    f.protocol = h->req_query(req, "protocol");
+    f.vendor = h->req_query(req, "vendor");
+    if ((f.protocol && strlen(f.protocol) > 64) || (f.vendor && strlen(f.vendor) > 255)) {
         h->reply_error(req, 400, "INVALID_PARAMETER", "protocol/vendor filter too long");
         goto fail;
     }
-    struct hl_sql q = {0};
-    char lim[24];
-    hl_sql_add(&q, "SELECT " STATION_COLUMNS " FROM stations s WHERE true");
-    if (protocol)
-        hl_sql_add(&q, " AND s.protocol = $%d", hl_sql_param(&q, protocol));
-    if (vendor)
-        hl_sql_add(&q, " AND lower(s.vendor) = lower($%d)", hl_sql_param(&q, vendor));
-    if (l->cursor)
-        hl_sql_add(&q, " AND s.id > $%d", hl_sql_param(&q, l->cursor));
-    snprintf(lim, sizeof lim, "%ld", compact ? 10000 : l->limit + 1);
-    hl_sql_add(&q, " ORDER BY s.id LIMIT $%d::int", hl_sql_param(&q, lim));
-    if (q.overflow) {
-        h->reply_error(req, 400, "INVALID_PARAMETER", "query too complex");
+    f.online = has_online ? online : PL_MODEL_ANY;
+    f.cursor = cursor;
+    f.limit = (int)limit;
+    if (h->model->stations(hl->self, &f, on_list, l) < 0) {
+        hl_read_refused(hl, req);
         goto fail;
     }
-    if (h->db_query(hl->self, q.text, q.n, q.params, on_list, l) < 0) {
-        h->reply_header(req, "Retry-After", "1");
-        h->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
-        goto fail;
-    }
+    free(cursor);
     return;
 fail:
-    free(l->cursor);
+    free(cursor);
     free(l);
 }
 
@@ -321,48 +141,29 @@ void hl_stations_compact(pl_request *req, void *arg)
 struct one_ctx {
     struct headless *hl;
     pl_request *req;
-    char *id;
     int liveness;
 };
 
-static void on_station(pl_db_result *res, void *arg)
+/* How recently the station was heard from, from its view. */
+static json_t *liveness_of(json_t *v)
+{
+    int online = json_is_true(json_object_get(v, "online"));
+    json_t *last = json_object_get(v, "last_seen");
+    json_t *since = json_object_get(v, "connected_since");
+    long secs = json_is_string(last) ? hl_seconds_since(json_string_value(last)) : -1;
+    return json_pack("{s:b, s:O, s:o, s:O}", "online", online, "last_seen",
+                     last ? last : json_null(), "seconds_since_seen",
+                     secs >= 0 ? json_integer(secs) : json_null(), "connected_since",
+                     online && since ? since : json_null());
+}
+
+static void on_station(int rc, json_t *view, const char *error, void *arg)
 {
     struct one_ctx *o = arg;
-    struct headless *hl = o->hl;
-    const struct pl_host *h = hl->host;
-    if (!h->db_ok(res)) {
-        h->reply_error(o->req, 503, "DATABASE_ERROR", "database error: %s", h->db_error(res));
-        goto out;
+    if (!hl_read_failed(o->hl, o->req, rc, error, "STATION_NOT_FOUND")) {
+        o->hl->host->reply_json(o->req, 200, o->liveness ? liveness_of(view) : json_incref(view));
+        json_decref(view);
     }
-    json_t *rows = h->db_json(res);
-    json_t *row = json_array_get(rows, 0);
-    json_t *snap = snapshot_of(hl, o->id);
-    if (!row && !snap) {
-        h->reply_error(o->req, 404, "STATION_NOT_FOUND", "station %s not found", o->id);
-        json_decref(rows);
-        goto out;
-    }
-    if (o->liveness) {
-        json_t *last = snap ? json_object_get(snap, "last_seen") : json_object_get(row, "last_seen");
-        long since = json_is_string(last) ? hl_seconds_since(json_string_value(last)) : -1;
-        json_t *body = json_pack(
-            "{s:b, s:O, s:o, s:O}", "online", snap != NULL, "last_seen",
-            last ? last : json_null(), "seconds_since_seen",
-            since >= 0 ? json_integer(since) : json_null(), "connected_since",
-            snap && json_object_get(snap, "connected_since")
-                ? json_object_get(snap, "connected_since")
-                : json_null());
-        h->reply_json(o->req, 200, body);
-    } else {
-        json_t *v = station_view(row, snap);
-        json_t *active = row ? json_object_get(row, "active_transactions") : NULL;
-        json_object_set_new(v, "active_transactions", active ? json_incref(active) : json_array());
-        h->reply_json(o->req, 200, v);
-    }
-    json_decref(snap);
-    json_decref(rows);
-out:
-    free(o->id);
     free(o);
 }
 
@@ -372,30 +173,15 @@ static void get_station(struct headless *hl, pl_request *req, int liveness)
     if (hl_path_station(hl, req, &id) < 0)
         return;
     struct one_ctx *o = calloc(1, sizeof *o);
-    if (!o || !(o->id = strdup(id))) {
-        free(o);
+    if (!o) {
         hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
         return;
     }
     o->hl = hl;
     o->req = req;
     o->liveness = liveness;
-    const char *params[1] = {o->id};
-    const char *sql =
-        "SELECT " STATION_COLUMNS ", (SELECT coalesce(json_agg(json_build_object("
-        "'id', t.id, 'station_tx_id', t.station_tx_id, 'evse', t.evse, 'connector', "
-        "t.connector, 'id_token', t.id_token, 'started_at', " TS("t.started_at") ", "
-        "'meter_start', t.meter_start, 'meter_last', t.meter_last, 'energy_wh', "
-        "coalesce(t.meter_last, (SELECT max(mv.value) FROM meter_values mv WHERE "
-        "mv.transaction_id = t.id AND mv.measurand = 'Energy.Active.Import.Register' AND "
-        "coalesce(mv.unit, 'Wh') = 'Wh'), t.meter_start) - t.meter_start, 'charging_state', "
-        "t.charging_state) ORDER BY t.id), '[]'::json) FROM transactions t WHERE "
-        "t.station_id = s.id AND t.stopped_at IS NULL) AS active_transactions "
-        "FROM stations s WHERE s.id = $1";
-    if (hl->host->db_query(hl->self, sql, 1, params, on_station, o) < 0) {
-        hl->host->reply_header(req, "Retry-After", "1");
-        hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
-        free(o->id);
+    if (hl->host->model->station(hl->self, id, on_station, o) < 0) {
+        hl_read_refused(hl, req);
         free(o);
     }
 }

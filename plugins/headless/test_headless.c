@@ -35,8 +35,8 @@ static struct {
     int outcome;        /* what the next command completes with */
     int deferred;       /* 1: complete later with complete_pending() */
     int rc;             /* != 0: command() refuses with this rc */
-    int station_in_db;  /* answer of "SELECT 1 FROM stations" */
-    int active_tx;      /* ntuples of the active-transaction lookup */
+    int station_in_db;  /* the read API knows the station */
+    int active_tx;      /* the read API finds an active transaction on the connector */
     const char *connector2_status;
     int ncommands;
     pl_command *last, *pending[8], *all[256];
@@ -192,6 +192,35 @@ static void st_put_doc(pl_station *s, const char *k, const char *key, json_t *v)
     json_decref(v);
 }
 
+/* The model's read API: a station exists when mock.station_in_db; the connector's active
+ * transaction (id 7) when mock.active_tx; nothing else is stored. */
+static int m_station(pl_plugin_handle *s, const char *id, pl_model_cb cb, void *arg)
+{
+    (void)s;
+    if (mock.station_in_db)
+        cb(PL_OK, json_pack("{s:s, s:b}", "id", id, "online", st_online(id)), "", arg);
+    else
+        cb(PL_ENOENT, NULL, "station not found", arg);
+    return PL_OK;
+}
+static int m_transactions(pl_plugin_handle *s, const struct pl_tx_filter *f, pl_model_cb cb,
+                          void *arg)
+{
+    (void)s; (void)f;
+    json_t *items = mock.active_tx ? json_pack("[{s:i, s:s}]", "id", 7, "station_tx_id", "7")
+                                   : json_array();
+    cb(PL_OK, json_pack("{s:o, s:n}", "items", items, "next"), "", arg);
+    return PL_OK;
+}
+static const char *const *m_status_names(void)
+{
+    static const char *const names[] = {"Available", "Charging", "Offline", NULL};
+    return names;
+}
+static const struct pl_model_api model = {.size = sizeof model, .status_names = m_status_names,
+                                          .station = m_station,
+                                          .transactions = m_transactions};
+
 static const struct pl_station_api stations = {
     .size = sizeof stations, .find = st_find, .online = st_online, .protocol = st_protocol,
     .snapshot = st_snapshot, .command = st_command, .command_id = st_cmd_id,
@@ -206,7 +235,7 @@ static const struct pl_host host = {
     .reply_header = h_reply_header, .reply_json = h_reply_json, .reply_error = h_reply_error,
     .reply_raw = h_reply_raw, .db_query = h_db_query, .db_ok = h_db_ok, .db_error = h_db_error,
     .db_ntuples = h_db_ntuples, .db_value = h_db_value, .db_json = h_db_json,
-    .db_healthy = h_db_healthy, .stations = &stations, .uuid = h_uuid};
+    .db_healthy = h_db_healthy, .stations = &stations, .uuid = h_uuid, .model = &model};
 
 extern const struct pl_plugin pipelet_plugin;
 static void *state;

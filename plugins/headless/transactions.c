@@ -1,76 +1,34 @@
 /*
- * transactions.c — /api/v1/transactions: lists and details from the transactions and
- * meter_values tables, remote start (with the gateway's connector checks) answered with the
+ * transactions.c — /api/v1/transactions: lists and details through the model's read API
+ * (pl_host.model), remote start (with the gateway's connector checks) answered with the
  * transaction it started, and remote stop by id or by connector.  The public id is the
  * core's numeric id; the station's own id (station_tx_id) addresses a transaction too (with
  * ?station_id=) and is what REMOTE_STOP carries.
  */
 #include "headless.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-/* Energy: the final or latest register reading, else the highest energy sample. */
-#define TX_COLUMNS                                                                          \
-    "t.id, t.station_id, t.station_tx_id, t.evse, t.connector, t.id_token, "                \
-    "t.id_token_type, t.reservation_id, t.meter_start, t.meter_last, t.meter_stop, "        \
-    TS("t.started_at") " AS started_at, " TS("t.stopped_at") " AS stopped_at, "             \
-    "t.stop_reason, t.stop_id_token, t.charging_state, t.seq_no, t.cost::float8 AS cost, "  \
-    TS("t.updated_at") " AS updated_at, (t.stopped_at IS NULL) AS active, "                 \
-    "coalesce(t.meter_stop, t.meter_last, (SELECT max(mv.value) FROM meter_values mv "      \
-    "WHERE mv.transaction_id = t.id AND mv.measurand = 'Energy.Active.Import.Register' "    \
-    "AND coalesce(mv.unit, 'Wh') = 'Wh'), t.meter_start) - t.meter_start AS energy_wh"
-
-#define METER_VALUES_MAX "10000"
-
-static int busy(struct headless *hl, pl_request *req)
-{
-    hl->host->reply_header(req, "Retry-After", "1");
-    hl->host->reply_error(req, 503, "DATABASE_BUSY", "database queue is full");
-    return -1;
-}
-
-static int db_failed(struct headless *hl, pl_request *req, pl_db_result *res)
-{
-    if (hl->host->db_ok(res))
-        return 0;
-    hl->host->reply_error(req, 503, "DATABASE_ERROR", "database error: %s",
-                          hl->host->db_error(res));
-    return 1;
-}
-
 /* ---- GET /transactions ---- */
 struct list_ctx {
     struct headless *hl;
     pl_request *req;
-    long limit;
 };
 
-static void on_list(pl_db_result *res, void *arg)
+static void on_list(int rc, json_t *page, const char *error, void *arg)
 {
     struct list_ctx *l = arg;
-    struct headless *hl = l->hl;
-    if (!db_failed(hl, l->req, res)) {
-        json_t *rows = hl->host->db_json(res);
-        json_t *next = json_null();
-        if (json_array_size(rows) > (size_t)l->limit) {
-            json_array_remove(rows, (size_t)l->limit);
-            char id[32];
-            snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(
-                         json_object_get(json_array_get(rows, (size_t)l->limit - 1), "id")));
-            char *c = hl_cursor_encode(id);
-            if (c)
-                next = json_string(c);
-            free(c);
-        }
-        hl->host->reply_json(l->req, 200,
-                             json_pack("{s:o, s:o}", "items", rows, "next_cursor", next));
+    if (!hl_read_failed(l->hl, l->req, rc, error, "TRANSACTION_NOT_FOUND")) {
+        json_t *last = json_object_get(page, "next");
+        char *c = json_is_string(last) ? hl_cursor_encode(json_string_value(last)) : NULL;
+        l->hl->host->reply_json(l->req, 200,
+                                json_pack("{s:O, s:o}", "items", json_object_get(page, "items"),
+                                          "next_cursor", c ? json_string(c) : json_null()));
+        free(c);
+        json_decref(page);
     }
     free(l);
 }
@@ -80,77 +38,62 @@ static int all_digits(const char *s)
     if (!*s || strlen(s) > 19)
         return 0;
     for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
+        if (*s < '0' || *s > '9')
             return 0;
     return 1;
+}
+
+/* The query's filters; -1 after a 400. */
+static int tx_filter(struct headless *hl, pl_request *req, struct pl_tx_filter *f,
+                     long *limit, char **cursor)
+{
+    const struct pl_host *h = hl->host;
+    int active, has_active;
+    f->station = h->req_query(req, "station");
+    f->id_token = h->req_query(req, "id_token");
+    f->command_id = h->req_query(req, "command_id");
+    if (hl_query_bool(hl, req, "active", &active, &has_active) < 0 ||
+        hl_query_time(hl, req, "from", &f->from) < 0 || hl_query_time(hl, req, "to", &f->to) < 0 ||
+        hl_page_params(hl, req, limit, cursor) < 0)
+        return -1;
+    if ((f->station && strlen(f->station) > HL_STATION_ID_MAX) ||
+        (f->id_token && strlen(f->id_token) > 255)) {
+        h->reply_error(req, 400, "INVALID_PARAMETER", "station / id_token filter too long");
+        return -1;
+    }
+    if (f->command_id && !hl_is_uuid(f->command_id)) {
+        h->reply_error(req, 400, "INVALID_PARAMETER",
+                       "command_id must be the command id (a UUID) of a remote start");
+        return -1;
+    }
+    if (*cursor && !all_digits(*cursor)) {
+        h->reply_error(req, 400, "INVALID_PARAMETER", "cursor is not a cursor this API returned");
+        return -1;
+    }
+    f->active = has_active ? active : PL_MODEL_ANY;
+    f->cursor = *cursor;
+    f->limit = (int)*limit;
+    return 0;
 }
 
 void hl_tx_list(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
-    const struct pl_host *h = hl->host;
+    struct pl_tx_filter f = PL_TX_FILTER_INIT;
     long limit;
     char *cursor = NULL;
-    int active, has_active;
-    const char *from, *to;
-    const char *station = h->req_query(req, "station");
-    const char *token = h->req_query(req, "id_token");
-    const char *command = h->req_query(req, "command_id");
-    if (hl_query_bool(hl, req, "active", &active, &has_active) < 0 ||
-        hl_query_time(hl, req, "from", &from) < 0 || hl_query_time(hl, req, "to", &to) < 0 ||
-        hl_page_params(hl, req, &limit, &cursor) < 0)
-        return;
-    if ((station && strlen(station) > HL_STATION_ID_MAX) || (token && strlen(token) > 255)) {
-        h->reply_error(req, 400, "INVALID_PARAMETER", "station / id_token filter too long");
+    if (tx_filter(hl, req, &f, &limit, &cursor) < 0)
         goto out;
-    }
-    if (command && !hl_is_uuid(command)) {
-        h->reply_error(req, 400, "INVALID_PARAMETER",
-                       "command_id must be the command id (a UUID) of a remote start");
-        goto out;
-    }
-    if (cursor && !all_digits(cursor)) {
-        h->reply_error(req, 400, "INVALID_PARAMETER", "cursor is not a cursor this API returned");
-        goto out;
-    }
-    struct hl_sql q = {0};
-    char lim[24];
-    hl_sql_add(&q, "SELECT " TX_COLUMNS " FROM transactions t WHERE true");
-    if (has_active)
-        hl_sql_add(&q, " AND t.stopped_at IS %s NULL", active ? "" : "NOT");
-    int station_no = station ? hl_sql_param(&q, station) : 0;
-    if (station)
-        hl_sql_add(&q, " AND t.station_id = $%d", station_no);
-    if (command) { /* the link a remote start recorded when its transaction started */
-        hl_sql_add(&q, " AND t.id IN (SELECT (r.data->>'transaction_id')::bigint FROM "
-                   "station_records r WHERE r.kind = 'remote_start' AND "
-                   "r.data->>'command_id' = $%d", hl_sql_param(&q, command));
-        if (station) /* lets the index on (station_id, kind) find the record */
-            hl_sql_add(&q, " AND r.station_id = $%d", station_no);
-        hl_sql_add(&q, ")");
-    }
-    if (token)
-        hl_sql_add(&q, " AND t.id_token = $%d", hl_sql_param(&q, token));
-    if (from)
-        hl_sql_add(&q, " AND t.started_at >= $%d::timestamptz", hl_sql_param(&q, from));
-    if (to)
-        hl_sql_add(&q, " AND t.started_at < $%d::timestamptz", hl_sql_param(&q, to));
-    if (cursor)
-        hl_sql_add(&q, " AND t.id < $%d::bigint", hl_sql_param(&q, cursor));
-    snprintf(lim, sizeof lim, "%ld", limit + 1);
-    hl_sql_add(&q, " ORDER BY t.id DESC LIMIT $%d::int", hl_sql_param(&q, lim));
     struct list_ctx *l = calloc(1, sizeof *l);
-    if (!l || q.overflow) {
-        free(l);
-        h->reply_error(req, 500, "INTERNAL_ERROR", "could not build the query");
+    if (!l) {
+        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
         goto out;
     }
     l->hl = hl;
     l->req = req;
-    l->limit = limit;
-    if (h->db_query(hl->self, q.text, q.n, q.params, on_list, l) < 0) {
+    if (hl->host->model->transactions(hl->self, &f, on_list, l) < 0) {
         free(l);
-        busy(hl, req);
+        hl_read_refused(hl, req);
     }
 out:
     free(cursor);
@@ -160,7 +103,6 @@ out:
 struct one_ctx {
     struct headless *hl;
     pl_request *req;
-    char id[24];     /* the core's id as a query parameter */
     char name[400];  /* how the caller named it, for errors */
 };
 
@@ -173,7 +115,6 @@ static struct one_ctx *one_new(struct headless *hl, pl_request *req, const struc
     }
     o->hl = hl;
     o->req = req;
-    snprintf(o->id, sizeof o->id, "%ld", r->id);
     if (r->station)
         snprintf(o->name, sizeof o->name, "%s of station %s", r->station_tx_id, r->station);
     else
@@ -181,44 +122,22 @@ static struct one_ctx *one_new(struct headless *hl, pl_request *req, const struc
     return o;
 }
 
-/* WHERE condition of the transaction a path names; parameters borrowed from o and the
- * request, which outlive the query. */
-static void tx_ref_where(struct hl_sql *q, const struct hl_tx_ref *r, struct one_ctx *o)
+/* Read the transaction a path names; o is freed here when the read cannot start. */
+static void tx_ref_read(struct headless *hl, pl_request *req, struct one_ctx *o,
+                        const struct hl_tx_ref *r, unsigned flags, pl_model_cb cb)
 {
-    if (r->station) {
-        hl_sql_add(q, " WHERE t.station_id = $%d", hl_sql_param(q, r->station));
-        hl_sql_add(q, " AND t.station_tx_id = $%d", hl_sql_param(q, r->station_tx_id));
-    } else {
-        hl_sql_add(q, " WHERE t.id = $%d::bigint", hl_sql_param(q, o->id));
+    if (hl->host->model->transaction(hl->self, r->id, r->station, r->station_tx_id, flags, cb,
+                                     o) < 0) {
+        free(o);
+        hl_read_refused(hl, req);
     }
 }
 
-static void tx_ref_query(struct headless *hl, pl_request *req, struct one_ctx *o,
-                         struct hl_sql *q, pl_db_cb cb)
-{
-    if (q->overflow) {
-        hl->host->reply_error(req, 500, "INTERNAL_ERROR", "could not build the query");
-        free(o);
-    } else if (hl->host->db_query(hl->self, q->text, q->n, q->params, cb, o) < 0) {
-        free(o);
-        busy(hl, req);
-    }
-}
-
-static void on_one(pl_db_result *res, void *arg)
+static void on_one(int rc, json_t *tx, const char *error, void *arg)
 {
     struct one_ctx *o = arg;
-    struct headless *hl = o->hl;
-    if (!db_failed(hl, o->req, res)) {
-        json_t *rows = hl->host->db_json(res);
-        json_t *row = json_array_get(rows, 0);
-        if (!row)
-            hl->host->reply_error(o->req, 404, "TRANSACTION_NOT_FOUND",
-                                  "transaction %s not found", o->name);
-        else
-            hl->host->reply_json(o->req, 200, json_incref(row));
-        json_decref(rows);
-    }
+    if (!hl_read_failed(o->hl, o->req, rc, error, "TRANSACTION_NOT_FOUND"))
+        o->hl->host->reply_json(o->req, 200, tx);
     free(o);
 }
 
@@ -229,16 +148,7 @@ void hl_tx_get(pl_request *req, void *arg)
     struct one_ctx *o;
     if (hl_path_tx(hl, req, &r) < 0 || !(o = one_new(hl, req, &r)))
         return;
-    struct hl_sql q = {0};
-    hl_sql_add(&q, "%s",
-               "SELECT " TX_COLUMNS ", (SELECT coalesce(json_agg(json_build_object('timestamp', "
-               TS("m.ts") ", 'measurand', m.measurand, 'value', m.value, 'unit', m.unit, "
-               "'phase', m.phase, 'context', m.context, 'location', m.location, 'evse', m.evse, "
-               "'connector', m.connector) ORDER BY m.ts, m.id), '[]'::json) FROM (SELECT * FROM "
-               "meter_values WHERE transaction_id = t.id ORDER BY ts, id LIMIT " METER_VALUES_MAX
-               ") m) AS meter_values FROM transactions t");
-    tx_ref_where(&q, &r, o);
-    tx_ref_query(hl, req, o, &q, on_one);
+    tx_ref_read(hl, req, o, &r, PL_MODEL_TX_METER_VALUES, on_one);
 }
 
 /* ---- POST /transactions (remote start) and the transaction it starts ----
@@ -482,16 +392,19 @@ struct start_lookup {
     char command_id[40];
 };
 
-static void on_start_lookup(pl_db_result *res, void *arg)
+static void on_start_lookup(int rc, json_t *tx, const char *error, void *arg)
 {
     struct start_lookup *l = arg;
     struct headless *hl = l->hl;
-    if (hl->host->db_ok(res) && hl->host->db_ntuples(res) > 0 && hl->host->db_value(res, 0, 0))
+    long long id = rc == PL_OK ? row_id(tx) : 0;
+    (void)error;
+    if (id > 0)
         for (struct hl_start *w = hl->starts; w; w = w->next)
             if (!w->tx_id && !strcmp(w->command_id, l->command_id)) {
-                start_found(w, atoll(hl->host->db_value(res, 0, 0)), NULL);
+                start_found(w, id, NULL);
                 break;
             }
+    json_decref(tx);
     free(l);
 }
 
@@ -502,11 +415,8 @@ static void start_lookup(struct hl_start *w)
         return; /* the bus may still bring it */
     l->hl = w->hl;
     snprintf(l->command_id, sizeof l->command_id, "%s", w->command_id);
-    const char *params[2] = {w->station, w->station_tx_id};
-    if (w->hl->host->db_query(w->hl->self,
-                              "SELECT id FROM transactions WHERE station_id = $1 AND "
-                              "station_tx_id = $2",
-                              2, params, on_start_lookup, l) < 0)
+    if (w->hl->host->model->transaction(w->hl->self, 0, w->station, w->station_tx_id, 0,
+                                        on_start_lookup, l) < 0)
         free(l);
 }
 
@@ -621,25 +531,19 @@ static void send_stop(struct headless *hl, pl_request *req, const char *station,
     hl_cmd_submit(c);
 }
 
-static void on_stop_row(pl_db_result *res, void *arg)
+static void on_stop_tx(int rc, json_t *tx, const char *error, void *arg)
 {
     struct one_ctx *o = arg;
     struct headless *hl = o->hl;
-    const struct pl_host *h = hl->host;
-    if (db_failed(hl, o->req, res))
+    if (hl_read_failed(hl, o->req, rc, error, "TRANSACTION_NOT_FOUND"))
         goto out;
-    if (h->db_ntuples(res) == 0) {
-        h->reply_error(o->req, 404, "TRANSACTION_NOT_FOUND", "transaction %s not found",
-                       o->name);
-        goto out;
-    }
-    const char *stopped = h->db_value(res, 0, 2);
-    if (stopped && (!strcmp(stopped, "t") || !strcmp(stopped, "true"))) {
-        h->reply_error(o->req, 409, "TRANSACTION_NOT_ACTIVE",
-                       "transaction %s has already ended", o->name);
-        goto out;
-    }
-    send_stop(hl, o->req, h->db_value(res, 0, 0), h->db_value(res, 0, 1), -1);
+    if (!json_is_true(json_object_get(tx, "active")))
+        hl->host->reply_error(o->req, 409, "TRANSACTION_NOT_ACTIVE",
+                              "transaction %s has already ended", o->name);
+    else
+        send_stop(hl, o->req, json_string_value(json_object_get(tx, "station_id")),
+                  json_string_value(json_object_get(tx, "station_tx_id")), -1);
+    json_decref(tx);
 out:
     free(o);
 }
@@ -653,14 +557,12 @@ void hl_tx_stop(pl_request *req, void *arg)
     if (hl_path_tx(hl, req, &r) < 0 || hl_timeout_ms(hl, req, &ms) < 0 ||
         !(o = one_new(hl, req, &r)))
         return;
-    struct hl_sql q = {0};
-    hl_sql_add(&q, "SELECT t.station_id, t.station_tx_id, (t.stopped_at IS NOT NULL) "
-                   "FROM transactions t");
-    tx_ref_where(&q, &r, o);
-    tx_ref_query(hl, req, o, &q, on_stop_row);
+    tx_ref_read(hl, req, o, &r, 0, on_stop_tx);
 }
 
-/* ---- POST /stations/{id}/connectors/{c}/stop ---- */
+/* ---- POST /stations/{id}/connectors/{c}/stop ----
+ * The connector's newest active transaction; without one, 404 for an unknown station or
+ * connector, else 409. */
 struct conn_stop_ctx {
     struct headless *hl;
     pl_request *req;
@@ -668,40 +570,64 @@ struct conn_stop_ctx {
     long connector;
 };
 
-static void on_conn_stop(pl_db_result *res, void *arg)
+static void conn_stop_free(struct conn_stop_ctx *s)
+{
+    free(s->station);
+    free(s);
+}
+
+/* No active transaction on the connector, and the station exists. */
+static void conn_stop_none(struct conn_stop_ctx *s)
+{
+    struct headless *hl = s->hl;
+    pl_station *st = hl->st->find(s->station);
+    json_t *snap = st ? hl->st->snapshot(st) : NULL;
+    long known = 0;
+    if (snap)
+        hl_snapshot_evse_status(snap, s->connector, &known);
+    json_decref(snap);
+    if (known > 0 && s->connector > known)
+        hl->host->reply_error(s->req, 404, "CONNECTOR_NOT_FOUND",
+                              "station %s has no connector %ld (it has %ld)", s->station,
+                              s->connector, known);
+    else
+        hl->host->reply_error(s->req, 409, "TRANSACTION_NOT_ACTIVE",
+                              "no active transaction on connector %ld of station %s",
+                              s->connector, s->station);
+}
+
+static void on_conn_station(int rc, json_t *view, const char *error, void *arg)
+{
+    struct conn_stop_ctx *s = arg;
+    if (!hl_read_failed(s->hl, s->req, rc, error, "STATION_NOT_FOUND"))
+        conn_stop_none(s);
+    json_decref(view);
+    conn_stop_free(s);
+}
+
+static void on_conn_tx(int rc, json_t *page, const char *error, void *arg)
 {
     struct conn_stop_ctx *s = arg;
     struct headless *hl = s->hl;
-    const struct pl_host *h = hl->host;
-    if (db_failed(hl, s->req, res))
+    if (hl_read_failed(hl, s->req, rc, error, "TRANSACTION_NOT_FOUND"))
         goto out;
-    const char *exists = h->db_value(res, 0, 0);
-    const char *tx = h->db_value(res, 0, 1);
-    if (!exists && !hl->st->online(s->station)) {
-        h->reply_error(s->req, 404, "STATION_NOT_FOUND", "station %s not found", s->station);
-        goto out;
+    json_t *tx = json_array_get(json_object_get(page, "items"), 0);
+    if (tx) {
+        send_stop(hl, s->req, s->station, json_string_value(json_object_get(tx, "station_tx_id")),
+                  s->connector);
+    } else if (hl->st->online(s->station)) {
+        conn_stop_none(s);
+    } else { /* offline: does it exist at all? */
+        json_decref(page);
+        if (hl->host->model->station(hl->self, s->station, on_conn_station, s) < 0) {
+            hl_read_refused(hl, s->req);
+            conn_stop_free(s);
+        }
+        return;
     }
-    if (!tx) {
-        pl_station *st = hl->st->find(s->station);
-        json_t *snap = st ? hl->st->snapshot(st) : NULL;
-        long known = 0;
-        if (snap)
-            hl_snapshot_evse_status(snap, s->connector, &known);
-        json_decref(snap);
-        if (known > 0 && s->connector > known)
-            h->reply_error(s->req, 404, "CONNECTOR_NOT_FOUND",
-                           "station %s has no connector %ld (it has %ld)", s->station,
-                           s->connector, known);
-        else
-            h->reply_error(s->req, 409, "TRANSACTION_NOT_ACTIVE",
-                           "no active transaction on connector %ld of station %s",
-                           s->connector, s->station);
-        goto out;
-    }
-    send_stop(hl, s->req, s->station, tx, s->connector);
+    json_decref(page);
 out:
-    free(s->station);
-    free(s);
+    conn_stop_free(s);
 }
 
 void hl_connector_stop(pl_request *req, void *arg)
@@ -722,16 +648,13 @@ void hl_connector_stop(pl_request *req, void *arg)
     s->hl = hl;
     s->req = req;
     s->connector = c;
-    char evse[24];
-    snprintf(evse, sizeof evse, "%ld", c);
-    const char *params[2] = {s->station, evse};
-    if (hl->host->db_query(hl->self,
-                           "SELECT (SELECT 1 FROM stations WHERE id = $1), (SELECT "
-                           "station_tx_id FROM transactions WHERE station_id = $1 AND evse = "
-                           "$2::int AND stopped_at IS NULL ORDER BY id DESC LIMIT 1)",
-                           2, params, on_conn_stop, s) < 0) {
-        free(s->station);
-        free(s);
-        busy(hl, req);
+    struct pl_tx_filter f = PL_TX_FILTER_INIT;
+    f.station = id;
+    f.evse = (int)c;
+    f.active = 1;
+    f.limit = 1;
+    if (hl->host->model->transactions(hl->self, &f, on_conn_tx, s) < 0) {
+        conn_stop_free(s);
+        hl_read_refused(hl, req);
     }
 }

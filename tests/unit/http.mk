@@ -4,3 +4,9 @@ TESTS += tests/unit/test_http
 tests_unit_test_http_SOURCES = tests/unit/test_http.c tests/unit/unit_loop.h
 tests_unit_test_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_test_http_LDADD = core/libpipeletcore.la $(CHECK_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
+# In-process requests through the router (http_dispatch) and fd watchers.
+check_PROGRAMS += tests/unit/test_dispatch
+TESTS += tests/unit/test_dispatch
+tests_unit_test_dispatch_SOURCES = tests/unit/test_dispatch.c tests/unit/unit_loop.h
+tests_unit_test_dispatch_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_unit_test_dispatch_LDADD = core/libpipeletcore.la $(CHECK_LIBS) $(LIBEVENT_LIBS) $(JANSSON_LIBS)
