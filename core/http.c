@@ -41,6 +41,8 @@ struct route {
     pl_route_cb cb;
     void *arg;
     pl_plugin_handle *owner;
+    int requests; /* unanswered requests naming it: a removed route lives until 0 */
+    int removed;
     struct route *next;
 };
 
@@ -119,8 +121,19 @@ static const char *method_name(enum evhttp_cmd_type t)
 
 /* ---------- request wrapper ---------- */
 
+static void route_free(struct route *r)
+{
+    for (int i = 0; i < MAX_SEGS; i++)
+        free(r->segs[i]);
+    free(r->method);
+    free(r->pattern);
+    free(r);
+}
+
 static void request_free(struct pl_request *r)
 {
+    if (r->route && --r->route->requests == 0 && r->route->removed)
+        route_free(r->route);
     for (int i = 0; i < r->nparams; i++) {
         free(r->param_names[i]);
         free(r->param_values[i]);
@@ -378,12 +391,28 @@ int http_http_route(pl_plugin_handle *self, const char *method, const char *patt
     return PL_OK;
 fail:
     free(copy);
-    for (int i = 0; i < MAX_SEGS; i++)
-        free(r->segs[i]);
-    free(r->method);
-    free(r->pattern);
-    free(r);
+    route_free(r);
     return PL_ENOMEM;
+}
+
+/* Remove the routes of a plugin that failed its init or was unloaded: from now on
+ * their paths answer 404.  A request already routed keeps its route until answered. */
+int http_remove_owner(pl_plugin_handle *owner)
+{
+    int n = 0;
+    for (struct route **pp = &H.routes; *pp;) {
+        struct route *r = *pp;
+        if (r->owner != owner) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        r->removed = 1;
+        if (r->requests == 0)
+            route_free(r);
+        n++;
+    }
+    return n;
 }
 
 json_t *http_routes_json(void)
@@ -495,6 +524,7 @@ static void handle(struct evhttp_request *req, void *unused)
     TAILQ_INIT(&r->query);
     r->req = req;
     r->route = best;
+    best->requests++;
     r->method = strdup(method);
     r->path = path;
     r->started_ms = core_now_ms();
@@ -739,11 +769,9 @@ void http_shutdown(void)
     while (H.routes) {
         struct route *r = H.routes;
         H.routes = r->next;
-        for (int i = 0; i < r->nsegs; i++)
-            free(r->segs[i]);
-        free(r->method);
-        free(r->pattern);
-        free(r);
+        r->removed = 1; /* a request answered later still names it */
+        if (r->requests == 0)
+            route_free(r);
     }
     apikey_free();
 }
