@@ -594,6 +594,30 @@ int config_check_core(void)
     return errors;
 }
 
+static const char *const type_names[] = {"?", "string", "int", "bool", "enum", "list"};
+
+void config_describe(const char *section, const struct pl_config_key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct pl_config_key *k = &keys[i];
+        char range[320] = "";
+        if (k->type == PL_CONFIG_INT)
+            snprintf(range, sizeof range, " %ld..%ld", k->min, k->max);
+        else if (k->words)
+            snprintf(range, sizeof range, " of: %s", k->words);
+        core_log(PL_LOG_DEBUG, "config", "declared [%s] %s: %s%s, default %s%s; %s", section, k->name,
+                 k->type >= PL_CONFIG_STRING && k->type <= PL_CONFIG_LIST ? type_names[k->type] : "?", range,
+                 !k->def ? "unset" : *k->def ? k->def : "\"\"", k->flags & PL_CONFIG_RESTART ? ", needs a restart" : "",
+                 k->description ? k->description : "");
+    }
+}
+
+void config_describe_core(void)
+{
+    for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++)
+        config_describe(core_sections[i].section, core_sections[i].keys, core_sections[i].n);
+}
+
 /* ---------- SIGHUP: stage, check, commit or abort ---------- */
 
 static struct config_entry *find_in(struct config_entry *list, const char *section, const char *key)

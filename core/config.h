@@ -36,6 +36,10 @@ int config_validate_core(char *err, size_t errlen);
 int config_check_section(const char *section, const struct pl_config_key *keys, size_t n);
 /* Every core section, values included (SIGHUP checks before it applies). */
 int config_check_core(void);
+/* One debug line per declared key ("declared [section] key: type range, default ...";
+ * --check-config with log_level = debug lists what a configuration may hold). */
+void config_describe(const char *section, const struct pl_config_key *keys, size_t n);
+void config_describe_core(void);
 
 /* SIGHUP, in three steps: stage (read the file and the -o overrides again; until
  * commit or abort every getter sees the staged values; values set at run time carry

@@ -369,6 +369,8 @@ static int check_section(char *path, void *dl, const struct pl_plugin *d)
     if (!h->declared)
         core_log(PL_LOG_INFO, "plugins", "plugin %s declares no config keys: [%s] is not checked",
                  h->name, h->name);
+    else
+        config_describe(h->name, h->keys, h->nkeys);
     int errors = h->config_errors;
     release_registrations(h, PL_LOG_WARN, "in --check-config");
     handle_free(h);
@@ -402,6 +404,7 @@ static int check_listed(const char *dirs, const char *name, int required, void *
 int loader_check_all(void)
 {
     int failed = 0;
+    config_describe_core();
     foreach_listed(check_listed, &failed);
     return failed ? -1 : 0;
 }
@@ -458,6 +461,7 @@ static void reload_apply(void)
     if (level_changed) {
         const char *lvl = core_config_get("core", "log_level");
         core_log_open(log_file, core_log_level_from_name(lvl ? lvl : "info")); /* checked */
+        core_log(PL_LOG_INFO, "config", "SIGHUP: log level now %s", lvl ? lvl : "info");
     }
     free(log_file);
     core_log(PL_LOG_INFO, "config", "SIGHUP: configuration re-read; %d change(s) take effect after a restart",
