@@ -118,11 +118,15 @@ void bus_bus_publish(pl_plugin_handle *self, const char *topic, const char *stat
     bus_emit(topic, station_id, data);
 }
 
-void bus_unsubscribe_owner(pl_plugin_handle *self)
+int bus_unsubscribe_owner(pl_plugin_handle *self)
 {
+    int n = 0;
     for (struct pl_subscription *s = subs; s; s = s->next)
-        if (s->owner == self)
+        if (s->owner == self && !s->dead) {
             s->dead = 1;
+            n++;
+        }
     if (!publishing)
         sweep();
+    return n;
 }

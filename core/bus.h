@@ -18,7 +18,7 @@ void bus_bus_unsubscribe(pl_subscription *sub);
 void bus_bus_publish(pl_plugin_handle *self, const char *topic, const char *station_id,
                      json_t *data);
 /* Drop every subscription of a plugin (on unload). */
-void bus_unsubscribe_owner(pl_plugin_handle *self);
+int bus_unsubscribe_owner(pl_plugin_handle *self); /* returns how many */
 /* Does a topic match a pattern ("transaction.*", "*", exact)? */
 int bus_topic_match(const char *pattern, const char *topic);
 

@@ -82,6 +82,17 @@ static int provide(pl_plugin_handle *self, const struct pl_cert_provider *p, voi
     return PL_OK;
 }
 
+/* The provider's plugin is going away: the core's defaults answer again. */
+int certs_remove_owner(pl_plugin_handle *owner)
+{
+    if (!provider || provider_owner != owner)
+        return 0;
+    provider = NULL;
+    provider_arg = NULL;
+    provider_owner = NULL;
+    return 1;
+}
+
 static const struct pl_cert_api api = {sizeof(struct pl_cert_api), sign_csr, ev_certificate,
                                        ocsp_status, provide};
 

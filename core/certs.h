@@ -9,5 +9,7 @@
 int certs_init(void);
 void certs_shutdown(void);
 const struct pl_cert_api *certs_api(void);
+/* Drop the provider if owner registered it; returns 1 if it did, else 0. */
+int certs_remove_owner(pl_plugin_handle *owner);
 
 #endif

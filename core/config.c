@@ -1,7 +1,8 @@
 /*
  * config.c — the INI configuration.  Every value remembers where it came from so
  * that errors name file, line and key.  Later keys override earlier ones; -o
- * overrides ("section.key=value") win over the file.
+ * overrides ("section.key=value") win over the file.  SIGHUP stages the file again,
+ * checks it whole and then commits or aborts; values handed out stay valid.
  */
 #include "config.h"
 #include "core.h"
@@ -21,6 +22,23 @@ struct config_entry {
 };
 
 static struct config_entry *entries, *entries_tail;
+/* During a staged reload: the values before it (see config_stage_reload). */
+static struct config_entry *previous, *previous_tail;
+
+/* Values replaced by a reload.  Plugins may still hold them (config_get hands out
+ * borrowed pointers), so they are freed only with the whole configuration. */
+struct retired {
+    char *value;
+    struct retired *next;
+};
+static struct retired *graveyard;
+
+/* What config_load read, to read it again on SIGHUP. */
+static struct {
+    char *path, *text, *text_name;
+    char **overrides;
+    size_t noverrides;
+} source;
 
 static void entries_free(struct config_entry *e)
 {
@@ -35,10 +53,30 @@ static void entries_free(struct config_entry *e)
     }
 }
 
+static void source_free(void)
+{
+    free(source.path);
+    free(source.text);
+    free(source.text_name);
+    for (size_t i = 0; i < source.noverrides; i++)
+        free(source.overrides[i]);
+    free(source.overrides);
+    memset(&source, 0, sizeof source);
+}
+
 void config_free(void)
 {
     entries_free(entries);
     entries = entries_tail = NULL;
+    entries_free(previous);
+    previous = previous_tail = NULL;
+    while (graveyard) {
+        struct retired *r = graveyard;
+        graveyard = r->next;
+        free(r->value);
+        free(r);
+    }
+    source_free();
 }
 
 static struct config_entry *find(const char *section, const char *key)
@@ -178,13 +216,41 @@ static int parse(const char *name, const char *text, char *err, size_t errlen)
 int config_load_string(const char *name, const char *text, char *err, size_t errlen)
 {
     config_free();
+    source.text = strdup(text);
+    source.text_name = strdup(name);
     return parse(name, text, err, errlen);
 }
+
+static int remember_source(const char *path, const char *const *overrides, size_t n)
+{
+    source.path = path ? strdup(path) : NULL;
+    source.overrides = calloc(n + 1, sizeof *source.overrides);
+    if ((path && !source.path) || !source.overrides)
+        return -1;
+    for (; source.noverrides < n; source.noverrides++)
+        if (!(source.overrides[source.noverrides] = strdup(overrides[source.noverrides])))
+            return -1;
+    return 0;
+}
+
+static int read_source(const char *path, const char *const *overrides, size_t noverrides,
+                       char *err, size_t errlen);
 
 int config_load(const char *path, const char *const *overrides, size_t noverrides,
                 char *err, size_t errlen)
 {
     config_free();
+    if (remember_source(path, overrides, noverrides) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return read_source(path, overrides, noverrides, err, errlen);
+}
+
+/* Parse the file, then the overrides, into the current (empty) list. */
+static int read_source(const char *path, const char *const *overrides, size_t noverrides,
+                       char *err, size_t errlen)
+{
     if (path) {
         FILE *fp = fopen(path, "r");
         if (!fp) {
@@ -328,83 +394,332 @@ int core_config_bool(const char *section, const char *key, int def, int *out)
     return PL_EINVAL;
 }
 
-/* The core's own keys: a typo in them must fail, not silently fall back. */
-static const char *const core_keys[][2] = {
-    {"core", "log_level"},       {"core", "log_file"},          {"core", "node_name"},
-    {"core", "pid_file"},        {"core", "message_log"},       {"core", "command_timeout"},
-    {"core", "auth_unknown"},    {"core", "drain_timeout"},     {"core", "token_refresh"},
-    {"core", "auth_remote_timeout"},     {"http", "listen"},
-    {"http", "port"},            {"http", "body_limit"},        {"http", "rate_limit"},
-    {"http", "rate_burst"},      {"http", "public_health"},     {"http", "health_strict"},
-    {"http", "auth_fail_rate"},  {"http", "auth_fail_burst"},   {"http", "request_timeout"},
-    {"http", "idle_timeout"},
-    {"ocpp", "listen"},          {"ocpp", "port"},              {"ocpp", "path_prefix"},
-    {"ocpp", "max_message"},     {"ocpp", "ping_interval"},     {"ocpp", "call_timeout"},
-    {"ocpp", "queue_max"},       {"database", "url"},           {"database", "pool_size"},
-    {"database", "queue_max"},   {"database", "query_timeout"}, {"database", "connect_wait"},
-    {"plugins", "dir"},          {"plugins", "load"},           {"plugins", "required"},
-    {"certificates", "ca_cert"}, {"certificates", "ca_key"},    {"certificates", "days"},
-};
+/* ---------- checking values against declarations ---------- */
 
-struct validate_ctx {
+/* The core's own keys, declared as plugins declare theirs: a typo must fail, not
+ * silently fall back, and SIGHUP must know what it can apply.  The ranges repeat those
+ * of the modules reading them (they check again when they read). */
+#define R PL_CONFIG_RESTART
+static const struct pl_config_key core_core[] = {
+    {"log_level", PL_CONFIG_ENUM, "info", 0, 0, "error warn warning info debug", "log verbosity", 0},
+    {"log_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "log file (default stderr); SIGHUP reopens it", R},
+    {"node_name", PL_CONFIG_STRING, NULL, 0, 0, NULL, "this node's name (default: host name)", R},
+    {"pid_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "pid file", R},
+    {"message_log", PL_CONFIG_INT, "200", 0, 100000, NULL, "OCPP messages kept per station", R},
+    {"command_timeout", PL_CONFIG_INT, "30000", 1, 86400000, NULL, "default command wait, ms", 0},
+    {"auth_unknown", PL_CONFIG_ENUM, "reject", 0, 0, "accept reject", "unknown id tokens", 0},
+    {"drain_timeout", PL_CONFIG_INT, "5000", 0, 600000, NULL, "SIGTERM drain limit, ms", 0},
+    {"token_refresh", PL_CONFIG_INT, "30", 1, 86400, NULL, "token table refresh, s", 0},
+    {"auth_remote_timeout", PL_CONFIG_INT, "5000", 100, 60000, NULL, "remote authorizers' deadline, ms", 0},
+};
+static const struct pl_config_key core_http[] = {
+    {"listen", PL_CONFIG_STRING, "0.0.0.0", 0, 0, NULL, "REST listener address", R},
+    {"port", PL_CONFIG_INT, "8080", 0, 65535, NULL, "REST listener port", R},
+    {"body_limit", PL_CONFIG_INT, "1048576", 1024, 1073741824, NULL, "largest request body", R},
+    {"rate_limit", PL_CONFIG_INT, "50", 0, 1000000, NULL, "requests per second per key", R},
+    {"rate_burst", PL_CONFIG_INT, "100", 1, 10000000, NULL, "token bucket size", R},
+    {"public_health", PL_CONFIG_BOOL, "yes", 0, 0, NULL, "/health and /metrics without a key", R},
+    {"health_strict", PL_CONFIG_BOOL, "no", 0, 0, NULL, "503 while degraded", R},
+    {"request_timeout", PL_CONFIG_INT, "10", 1, 3600, NULL, "a request must arrive within, s", R},
+    {"idle_timeout", PL_CONFIG_INT, "60", 1, 86400, NULL, "idle keep-alive connections closed after, s", R},
+    {"auth_fail_burst", PL_CONFIG_INT, "10", 1, 1000000, NULL, "failed logins per address before 429", R},
+    {"auth_fail_rate", PL_CONFIG_INT, "6", 0, 1000000, NULL, "failed logins per minute refilled (0: no limit)", R},
+};
+static const struct pl_config_key core_ocpp[] = {
+    {"listen", PL_CONFIG_STRING, "0.0.0.0", 0, 0, NULL, "OCPP listener address", R},
+    {"port", PL_CONFIG_INT, "9000", 0, 65535, NULL, "OCPP listener port", R},
+    {"path_prefix", PL_CONFIG_STRING, "/ocpp", 0, 0, NULL, "path before the station id", R},
+    {"max_message", PL_CONFIG_INT, "1048576", 1024, 67108864, NULL, "largest message", R},
+    {"ping_interval", PL_CONFIG_INT, "60", 0, 86400, NULL, "WebSocket ping, s", R},
+    {"call_timeout", PL_CONFIG_INT, "30000", 100, 3600000, NULL, "CALL timeout, ms", R},
+    {"queue_max", PL_CONFIG_INT, "100", 1, 100000, NULL, "CALLs queued per station", R},
+};
+static const struct pl_config_key core_database[] = {
+    {"url", PL_CONFIG_STRING, "", 0, 0, NULL, "libpq URL, empty (environment) or none", R},
+    {"pool_size", PL_CONFIG_INT, "4", 1, 256, NULL, "connections", R},
+    {"queue_max", PL_CONFIG_INT, "10000", 1, 10000000, NULL, "queued queries", R},
+    {"query_timeout", PL_CONFIG_INT, "30000", 100, 3600000, NULL, "query timeout, ms", R},
+    {"connect_wait", PL_CONFIG_INT, "3000", 0, 600000, NULL, "wait at start, ms", R},
+};
+static const struct pl_config_key core_plugins[] = {
+    {"dir", PL_CONFIG_STRING, NULL, 0, 0, NULL, "plugin directories, colon-separated", R},
+    {"load", PL_CONFIG_LIST, NULL, 0, 0, NULL, "plugins to load, in order", R},
+    {"required", PL_CONFIG_LIST, NULL, 0, 0, NULL, "plugins whose failure stops the daemon", R},
+};
+static const struct pl_config_key core_certificates[] = {
+    {"ca_cert", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA certificate (PEM)", R},
+    {"ca_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA key (PEM)", R},
+    {"days", PL_CONFIG_INT, "365", 1, 3650, NULL, "validity of signed certificates", R},
+};
+#undef R
+#define DECL(sec, arr) {sec, arr, sizeof arr / sizeof arr[0]}
+static const struct {
     const char *section;
-    char *err;
-    size_t errlen;
-    int bad;
+    const struct pl_config_key *keys;
+    size_t n;
+} core_sections[] = {
+    DECL("core", core_core),         DECL("http", core_http),       DECL("ocpp", core_ocpp),
+    DECL("database", core_database), DECL("plugins", core_plugins), DECL("certificates", core_certificates),
 };
+#undef DECL
 
-static void validate_key(const char *key, const char *value, const char *where, void *arg)
+static const struct pl_config_key *decl_find(const struct pl_config_key *keys, size_t n,
+                                             const char *name)
 {
-    struct validate_ctx *c = arg;
-    if (c->bad)
-        return;
-    for (size_t i = 0; i < sizeof core_keys / sizeof core_keys[0]; i++)
-        if (strcmp(core_keys[i][0], c->section) == 0 && strcmp(core_keys[i][1], key) == 0)
-            return;
-    snprintf(c->err, c->errlen, "%s: unknown key '%s' in [%s]", where, key, c->section);
-    c->bad = 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
 }
 
-/* Keys whose value is one of a few words: anything else is an error, never a silent
- * fallback (an "auth_unknown = rejct" must not accept every unknown card). */
-static const struct {
-    const char *section, *key;
-    const char *const words[4];
-} core_enums[] = {
-    {"core", "auth_unknown", {"accept", "reject", NULL}},
-};
-
-static int validate_enums(char *err, size_t errlen)
+/* Is word one of the space-separated words?  Lists them, comma-separated, into list. */
+static int word_allowed(const char *words, const char *word, size_t wl, char *list, size_t listlen)
 {
-    for (size_t i = 0; i < sizeof core_enums / sizeof core_enums[0]; i++) {
-        const char *v = core_config_get(core_enums[i].section, core_enums[i].key);
-        if (!v)
-            continue;
-        int ok = 0;
-        char list[128] = "";
-        for (int w = 0; core_enums[i].words[w]; w++) {
-            ok |= strcmp(v, core_enums[i].words[w]) == 0;
-            size_t n = strlen(list);
-            snprintf(list + n, sizeof list - n, "%s%s", w ? ", " : "", core_enums[i].words[w]);
-        }
-        if (!ok) {
-            snprintf(err, errlen, "%s: [%s] %s: '%s' is not one of %s",
-                     config_where(core_enums[i].section, core_enums[i].key), core_enums[i].section,
-                     core_enums[i].key, v, list);
+    int ok = 0;
+    size_t n = 0;
+    list[0] = '\0';
+    for (const char *p = words; *p;) {
+        size_t l = strcspn(p, " ");
+        ok |= l == wl && strncmp(p, word, wl) == 0;
+        if (l && n < listlen)
+            n += (size_t)snprintf(list + n, listlen - n, "%s%.*s", n ? ", " : "", (int)l, p);
+        p += l;
+        p += strspn(p, " ");
+    }
+    return ok;
+}
+
+/* Check value against its declaration; on error "where: [section] key: why". */
+static int check_value(const char *section, const struct pl_config_key *k, const char *value,
+                       const char *where, char *err, size_t errlen)
+{
+    char list[256];
+    if (k->type == PL_CONFIG_INT && *value) {
+        char *end;
+        errno = 0;
+        long n = strtol(value, &end, 10);
+        while (isspace((unsigned char)*end))
+            end++;
+        if (errno || end == value || *end != '\0') {
+            snprintf(err, errlen, "%s: [%s] %s: '%s' is not an integer", where, section, k->name, value);
             return -1;
+        }
+        if (n < k->min || n > k->max) {
+            snprintf(err, errlen, "%s: [%s] %s: %ld is outside %ld..%ld", where, section, k->name, n,
+                     k->min, k->max);
+            return -1;
+        }
+    } else if (k->type == PL_CONFIG_BOOL && *value) {
+        static const char *const words[] = {"yes", "no", "true", "false", "on", "off", "1", "0"};
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+            if (strcasecmp(value, words[i]) == 0)
+                return 0;
+        snprintf(err, errlen, "%s: [%s] %s: '%s' is not a boolean (yes/no)", where, section, k->name, value);
+        return -1;
+    } else if (k->type == PL_CONFIG_ENUM && k->words &&
+               !word_allowed(k->words, value, strlen(value), list, sizeof list)) {
+        snprintf(err, errlen, "%s: [%s] %s: '%s' is not one of %s", where, section, k->name, value, list);
+        return -1;
+    } else if (k->type == PL_CONFIG_LIST && k->words) {
+        for (const char *p = value + strspn(value, " ,\t"); *p; p += strspn(p, " ,\t")) {
+            size_t l = strcspn(p, " ,\t");
+            if (!word_allowed(k->words, p, l, list, sizeof list)) {
+                snprintf(err, errlen, "%s: [%s] %s: '%.*s' is not one of %s", where, section, k->name,
+                         (int)l, p, list);
+                return -1;
+            }
+            p += l;
         }
     }
     return 0;
 }
 
+struct section_check {
+    const char *section;
+    const struct pl_config_key *keys;
+    size_t n;
+    int values;      /* check values too, not just names */
+    int errors;
+    char *err;       /* NULL: log every error; else keep the first one here */
+    size_t errlen;
+};
+
+static void check_entry(const char *key, const char *value, const char *where, void *arg)
+{
+    struct section_check *c = arg;
+    char msg[512];
+    const struct pl_config_key *k = decl_find(c->keys, c->n, key);
+    if (!k)
+        snprintf(msg, sizeof msg, "%s: unknown key '%s' in [%s]", where, key, c->section);
+    else if (!c->values || check_value(c->section, k, value, where, msg, sizeof msg) == 0)
+        return;
+    if (!c->err)
+        core_log(PL_LOG_ERROR, "config", "%s", msg);
+    else if (c->errors == 0)
+        snprintf(c->err, c->errlen, "%s", msg);
+    c->errors++;
+}
+
+int config_check_section(const char *section, const struct pl_config_key *keys, size_t n)
+{
+    struct section_check c = {section, keys, n, 1, 0, NULL, 0};
+    config_foreach(section, check_entry, &c);
+    return c.errors;
+}
+
+/* At start: names in every core section, and the few-words keys (an "auth_unknown =
+ * rejct" must not accept every unknown card).  Numbers are checked where they are
+ * read; on SIGHUP config_check_core checks everything before anything changes. */
 int config_validate_core(char *err, size_t errlen)
 {
-    static const char *const sections[] = {"core", "http", "ocpp", "database", "plugins", "certificates"};
-    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
-        struct validate_ctx c = {sections[i], err, errlen, 0};
-        config_foreach(sections[i], validate_key, &c);
-        if (c.bad)
+    for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++) {
+        struct section_check c = {core_sections[i].section, core_sections[i].keys, core_sections[i].n,
+                                  0, 0, err, errlen};
+        config_foreach(c.section, check_entry, &c);
+        if (c.errors)
             return -1;
+        for (size_t k = 0; k < c.n; k++) {
+            const char *v = core_config_get(c.section, c.keys[k].name);
+            if (v && c.keys[k].type == PL_CONFIG_ENUM &&
+                check_value(c.section, &c.keys[k], v, config_where(c.section, c.keys[k].name), err,
+                            errlen) != 0)
+                return -1;
+        }
     }
-    return validate_enums(err, errlen);
+    return 0;
+}
+
+int config_check_core(void)
+{
+    int errors = 0;
+    for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++)
+        errors += config_check_section(core_sections[i].section, core_sections[i].keys,
+                                       core_sections[i].n);
+    return errors;
+}
+
+static const char *const type_names[] = {"?", "string", "int", "bool", "enum", "list"};
+
+void config_describe(const char *section, const struct pl_config_key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct pl_config_key *k = &keys[i];
+        char range[320] = "";
+        if (k->type == PL_CONFIG_INT)
+            snprintf(range, sizeof range, " %ld..%ld", k->min, k->max);
+        else if (k->words)
+            snprintf(range, sizeof range, " of: %s", k->words);
+        core_log(PL_LOG_DEBUG, "config", "declared [%s] %s: %s%s, default %s%s; %s", section, k->name,
+                 k->type >= PL_CONFIG_STRING && k->type <= PL_CONFIG_LIST ? type_names[k->type] : "?", range,
+                 !k->def ? "unset" : *k->def ? k->def : "\"\"", k->flags & PL_CONFIG_RESTART ? ", needs a restart" : "",
+                 k->description ? k->description : "");
+    }
+}
+
+void config_describe_core(void)
+{
+    for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++)
+        config_describe(core_sections[i].section, core_sections[i].keys, core_sections[i].n);
+}
+
+/* ---------- SIGHUP: stage, check, commit or abort ---------- */
+
+static struct config_entry *find_in(struct config_entry *list, const char *section, const char *key)
+{
+    for (struct config_entry *e = list; e; e = e->next)
+        if (strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+int config_stage_reload(char *err, size_t errlen)
+{
+    if (previous) {
+        snprintf(err, errlen, "a reload is already staged");
+        return -1;
+    }
+    previous = entries;
+    previous_tail = entries_tail;
+    entries = entries_tail = NULL;
+    int rc = source.text ? parse(source.text_name, source.text, err, errlen)
+                         : read_source(source.path, (const char *const *)source.overrides,
+                                       source.noverrides, err, errlen);
+    /* effective values found at run time (a bound port 0) are not in the file */
+    for (struct config_entry *e = previous; rc == 0 && e; e = e->next)
+        if (strcmp(e->where, "runtime") == 0 && set(e->section, e->key, e->value, "runtime") != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+    if (rc != 0)
+        config_abort();
+    return rc;
+}
+
+int config_changed(const char *section, const char *key)
+{
+    struct config_entry *now = find(section, key), *was = find_in(previous, section, key);
+    if (!now || !was)
+        return now != was;
+    return strcmp(now->value, was->value) != 0;
+}
+
+const char *config_previous(const char *section, const char *key)
+{
+    struct config_entry *e = find_in(previous, section, key);
+    return e ? e->value : NULL;
+}
+
+void config_abort(void)
+{
+    entries_free(entries);
+    entries = previous;
+    entries_tail = previous_tail;
+    previous = previous_tail = NULL;
+}
+
+void config_commit(void)
+{
+    for (struct config_entry *e = entries; e; e = e->next) {
+        struct config_entry *was = find_in(previous, e->section, e->key);
+        if (was && was->value && strcmp(was->value, e->value) == 0) {
+            free(e->value); /* the same text: keep the pointer plugins may hold */
+            e->value = was->value;
+            was->value = NULL;
+        }
+    }
+    for (struct config_entry *e = previous; e; e = e->next) {
+        struct retired *r = e->value ? malloc(sizeof *r) : NULL;
+        if (r) {
+            r->value = e->value;
+            r->next = graveyard;
+            graveyard = r;
+            e->value = NULL;
+        }
+    }
+    entries_free(previous); /* a value not retired (out of memory) is freed here */
+    previous = previous_tail = NULL;
+}
+
+int config_report_restart(const char *section, const struct pl_config_key *keys, size_t n)
+{
+    int count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(keys[i].flags & PL_CONFIG_RESTART) || !config_changed(section, keys[i].name))
+            continue;
+        const char *v = core_config_get(section, keys[i].name);
+        core_log(PL_LOG_WARN, "config", "%s: [%s] %s changed to '%s': takes effect after a restart",
+                 v ? config_where(section, keys[i].name) : "removed", section, keys[i].name,
+                 v ? v : "(default)");
+        count++;
+    }
+    return count;
+}
+
+int config_report_core_restart(void)
+{
+    int count = 0;
+    for (size_t i = 0; i < sizeof core_sections / sizeof core_sections[0]; i++)
+        count += config_report_restart(core_sections[i].section, core_sections[i].keys,
+                                       core_sections[i].n);
+    return count;
 }

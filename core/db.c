@@ -803,6 +803,26 @@ int db_host_migrations(pl_plugin_handle *self, const struct pl_migration *m, siz
     return db_add_migrations(core_plugin_name(self), m, n);
 }
 
+/* Forget a component's migrations before they run (its plugin failed init: they
+ * point into a shared object about to be closed).  Not while migrating, when the
+ * chain holds an index into the sets; returns the number of sets removed. */
+int db_remove_migrations(const char *component)
+{
+    if (db.migrating)
+        return 0;
+    for (size_t i = 0; i < db.nsets; i++)
+        if (strcmp(db.sets[i].component, component) == 0) {
+            free(db.sets[i].component);
+            memmove(&db.sets[i], &db.sets[i + 1], (db.nsets - i - 1) * sizeof db.sets[0]);
+            if (--db.nsets == 0) {
+                free(db.sets);
+                db.sets = NULL;
+            }
+            return 1;
+        }
+    return 0;
+}
+
 /* Internal queries of the migration chain run on the migration connection directly. */
 static void migrate_exec(const char *sql, pl_db_cb cb)
 {

@@ -24,6 +24,8 @@ void db_shutdown(void);  /* close all connections; pending queries fail */
 
 /* component: "core" or a plugin name. */
 int db_add_migrations(const char *component, const struct pl_migration *m, size_t n);
+/* Remove a component's migrations not yet applied (a plugin going away); 1 if removed. */
+int db_remove_migrations(const char *component);
 int db_query_as(const char *component, const char *sql, int nparams,
                 const char *const *params, pl_db_cb cb, void *arg);
 

@@ -1,10 +1,11 @@
 /*
  * host.c — assembles struct pl_host from the core modules, and implements the
  * small services that belong to no other module: plugin logging and config
- * access, timers.
+ * access, timers (each remembers its plugin, so an unloaded plugin leaves none).
  */
 #include "host.h"
 #include "bus.h"
+#include "plugin_loader.h"
 #include "config.h"
 #include "db.h"
 #include "http.h"
@@ -28,7 +29,11 @@ struct pl_timer {
     pl_timer_cb cb;
     void *arg;
     int repeat;
+    pl_plugin_handle *owner;
+    struct pl_timer *prev, *next; /* every live timer */
 };
+
+static struct pl_timer *timers;
 
 static void host_log(pl_plugin_handle *self, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -42,6 +47,7 @@ static void host_log(pl_plugin_handle *self, int level, const char *fmt, ...)
 
 static const char *host_config_get(pl_plugin_handle *self, const char *key, const char *def)
 {
+    loader_config_read(self, key);
     const char *v = core_config_get(core_plugin_name(self), key);
     return v ? v : def;
 }
@@ -49,11 +55,13 @@ static const char *host_config_get(pl_plugin_handle *self, const char *key, cons
 static int host_config_int(pl_plugin_handle *self, const char *key, long def, long min,
                            long max, long *out)
 {
+    loader_config_read(self, key);
     return core_config_int(core_plugin_name(self), key, def, min, max, out);
 }
 
 static int host_config_bool(pl_plugin_handle *self, const char *key, int def, int *out)
 {
+    loader_config_read(self, key);
     return core_config_bool(core_plugin_name(self), key, def, out);
 }
 
@@ -67,12 +75,16 @@ static void timer_fire(evutil_socket_t fd, short what, void *arg)
 
 static pl_timer *host_timer_new(pl_plugin_handle *self, pl_timer_cb cb, void *arg)
 {
-    (void)self;
     struct pl_timer *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->cb = cb;
     t->arg = arg;
+    t->owner = self;
+    t->next = timers;
+    if (timers)
+        timers->prev = t;
+    timers = t;
     return t;
 }
 
@@ -85,6 +97,8 @@ static void host_timer_start(pl_timer *t, uint64_t ms, int repeat)
         t->ev = NULL;
     }
     if (!t->ev) {
+        if (!core_base) /* --check-config: no loop, nothing ever fires */
+            return;
         t->ev = event_new(core_base, -1, repeat ? EV_PERSIST : 0, timer_fire, t);
         if (!t->ev)
             return;
@@ -106,7 +120,26 @@ static void host_timer_free(pl_timer *t)
         return;
     if (t->ev)
         event_free(t->ev);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        timers = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
     free(t);
+}
+
+int host_timers_free_owner(pl_plugin_handle *owner)
+{
+    int n = 0;
+    for (struct pl_timer *t = timers, *next; t; t = next) {
+        next = t->next;
+        if (t->owner == owner) {
+            host_timer_free(t);
+            n++;
+        }
+    }
+    return n;
 }
 
 static const struct pl_host host = {
@@ -176,12 +209,13 @@ const struct pl_host *host_table(void)
         h.stations = station_api();
         h.certs = certs_api();
         h.tokens = tokens_api();
-        /* ABI 1.2: the read API, in-process routes, fd watchers */
+        /* ABI 1.2: the read API, in-process routes, fd watchers, key declarations */
         h.model = model_read_api();
         h.http_dispatch = http_dispatch;
         h.fd_watch = fdwatch_new;
         h.fd_watch_update = fdwatch_update;
         h.fd_watch_free = fdwatch_free;
+        h.config_declare = loader_config_declare;
     }
     return &h;
 }

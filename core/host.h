@@ -5,5 +5,7 @@
 #include "core.h"
 
 const struct pl_host *host_table(void);
+/* Free the timers a plugin left (it failed init or was unloaded); returns how many. */
+int host_timers_free_owner(pl_plugin_handle *owner);
 
 #endif

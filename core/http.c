@@ -49,6 +49,8 @@ struct route {
     pl_route_cb cb;
     void *arg;
     pl_plugin_handle *owner;
+    int requests; /* unanswered requests naming it: a removed route lives until 0 */
+    int removed;
     struct route *next;
 };
 
@@ -802,9 +804,20 @@ static void local_answer(struct pl_request *r, int status, struct evbuffer *body
 static const char *local_header(struct local_ctx *l, const char *name);
 static struct evkeyvalq *output_headers(struct pl_request *r);
 
+static void route_free(struct route *r)
+{
+    for (int i = 0; i < MAX_SEGS; i++)
+        free(r->segs[i]);
+    free(r->method);
+    free(r->pattern);
+    free(r);
+}
+
 static void request_free(struct pl_request *r)
 {
     local_free(r->local);
+    if (r->route && --r->route->requests == 0 && r->route->removed)
+        route_free(r->route);
     for (int i = 0; i < r->nparams; i++) {
         free(r->param_names[i]);
         free(r->param_values[i]);
@@ -1081,12 +1094,28 @@ int http_http_route(pl_plugin_handle *self, const char *method, const char *patt
     return PL_OK;
 fail:
     free(copy);
-    for (int i = 0; i < MAX_SEGS; i++)
-        free(r->segs[i]);
-    free(r->method);
-    free(r->pattern);
-    free(r);
+    route_free(r);
     return PL_ENOMEM;
+}
+
+/* Remove the routes of a plugin that failed its init or was unloaded: from now on
+ * their paths answer 404.  A request already routed keeps its route until answered. */
+int http_remove_owner(pl_plugin_handle *owner)
+{
+    int n = 0;
+    for (struct route **pp = &H.routes; *pp;) {
+        struct route *r = *pp;
+        if (r->owner != owner) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        r->removed = 1;
+        if (r->requests == 0)
+            route_free(r);
+        n++;
+    }
+    return n;
 }
 
 json_t *http_routes_json(void)
@@ -1436,6 +1465,7 @@ static void handle(struct evhttp_request *req, void *unused)
     r->req = req;
     r->gate = g;
     r->route = best;
+    best->requests++;
     r->method = strdup(method);
     r->path = path;
     r->started_ms = core_now_ms();
@@ -1851,11 +1881,9 @@ void http_shutdown(void)
     while (H.routes) {
         struct route *r = H.routes;
         H.routes = r->next;
-        for (int i = 0; i < r->nsegs; i++)
-            free(r->segs[i]);
-        free(r->method);
-        free(r->pattern);
-        free(r);
+        r->removed = 1; /* a request answered later still names it */
+        if (r->requests == 0)
+            route_free(r);
     }
     apikey_free();
 }

@@ -18,6 +18,8 @@ json_t *http_routes_json(void);
 
 int http_http_route(pl_plugin_handle *self, const char *method, const char *pattern,
                     int auth_scope, pl_route_cb cb, void *arg);
+/* Remove every route registered by owner (a plugin going away); returns how many. */
+int http_remove_owner(pl_plugin_handle *owner);
 const char *http_req_method(pl_request *req);
 const char *http_req_path(pl_request *req);
 const char *http_req_param(pl_request *req, const char *name);

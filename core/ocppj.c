@@ -813,6 +813,22 @@ static int api_register_handler(pl_plugin_handle *self, const struct pl_ocpp_han
     return PL_OK;
 }
 
+/* Remove the handlers of a plugin going away: their subprotocols are refused from
+ * now on (connections already open were closed before a plugin is unloaded). */
+int ocppj_remove_owner(pl_plugin_handle *owner)
+{
+    int n = 0;
+    for (int i = 0; i < O.nhandlers;)
+        if (O.handlers[i].owner == owner) {
+            memmove(&O.handlers[i], &O.handlers[i + 1], (size_t)(O.nhandlers - i - 1) * sizeof O.handlers[0]);
+            O.nhandlers--;
+            n++;
+        } else {
+            i++;
+        }
+    return n;
+}
+
 static pl_ocpp_conn *api_connect(pl_plugin_handle *self, const struct pl_ocpp_client_opts *o,
                                  const struct pl_ocpp_handler *h, void *arg)
 {

@@ -16,6 +16,8 @@ void ocppj_shutdown(void);
 void ocppj_free_closed(void);
 json_t *ocppj_stats(void);
 const struct pl_ocpp_api *ocppj_api(void);
+/* Remove every handler registered by owner (a plugin going away); returns how many. */
+int ocppj_remove_owner(pl_plugin_handle *owner);
 
 /* A parsed OCPP-J frame (pure; used by the fuzzer). */
 struct ocppj_frame {

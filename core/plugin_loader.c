@@ -2,10 +2,20 @@
  * plugin_loader.c — dlopen'd plugins.  The descriptor's fixed prefix (ABI major,
  * minor, struct size, build signature) is checked before anything else is read
  * (Varnish's rule: the version fields protect the rest).  Every refusal is one log
- * line naming the file, both versions and what to do.
+ * line naming the file, both versions and what to do.  A plugin that goes away (init
+ * failed, or after fini) takes every registration made with its handle along
+ * (Mosquitto's rule), before its shared object is closed.  Its declared config keys
+ * are checked at init, in --check-config and on SIGHUP.
  */
 #include "plugin_loader.h"
 #include "bus.h"
+#include "certs.h"
+#include "config.h"
+#include "db.h"
+#include "host.h"
+#include "http.h"
+#include "ocppj.h"
+#include "tokens.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -26,8 +36,16 @@ struct pl_plugin_handle {
     void *state;
     int required;
     int started;
+    int checking;                     /* --check-config: init stops at config_declare */
+    const struct pl_config_key *keys; /* declared with config_declare (the plugin's) */
+    size_t nkeys;
+    int declared;
+    int config_errors;                /* found in its section by config_declare */
     struct pl_plugin_handle *next;
 };
+
+/* The first ABI minor whose plugins can declare their keys (pl_host.config_declare). */
+#define DECLARE_MINOR 2
 
 static struct pl_plugin_handle *plugins;
 
@@ -124,6 +142,71 @@ static char *find_plugin_file(const char *dirs, const char *name)
     return NULL;
 }
 
+static const struct pl_config_key *declared_key(struct pl_plugin_handle *h, const char *key)
+{
+    for (size_t i = 0; i < h->nkeys; i++)
+        if (strcmp(h->keys[i].name, key) == 0)
+            return &h->keys[i];
+    return NULL;
+}
+
+/* A declaration the host cannot check against is the plugin's bug: say which. */
+static int declaration_valid(struct pl_plugin_handle *h, const struct pl_config_key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct pl_config_key *k = &keys[i];
+        const char *why = !k->name || !*k->name                              ? "has no name"
+                          : k->type < PL_CONFIG_STRING || k->type > PL_CONFIG_LIST ? "has an unknown type"
+                          : k->type == PL_CONFIG_INT && k->min > k->max       ? "has min > max"
+                          : k->type == PL_CONFIG_ENUM && !k->words            ? "is an enum without words"
+                                                                                : NULL;
+        if (why) {
+            core_log(PL_LOG_ERROR, "plugins", "plugin %s: config key #%zu (%s) %s", h->name, i,
+                     k->name ? k->name : "?", why);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int loader_config_declare(pl_plugin_handle *self, const struct pl_config_key *keys, size_t n)
+{
+    if (!self || (!keys && n) || !declaration_valid(self, keys, n))
+        return PL_EINVAL;
+    if (self->declared)
+        return PL_EEXIST;
+    self->keys = keys;
+    self->nkeys = n;
+    self->declared = 1;
+    self->config_errors = config_check_section(self->name, keys, n);
+    if (self->config_errors)
+        return PL_EINVAL;
+    return self->checking ? PL_ESTATE : PL_OK;
+}
+
+void loader_config_read(pl_plugin_handle *self, const char *key)
+{
+    if (self && self->declared && key && !declared_key(self, key))
+        core_log(PL_LOG_WARN, "plugins", "plugin %s reads [%s] %s, which it did not declare",
+                 self->name, self->name, key);
+}
+
+/* Remove everything registered with h's handle: it is going away (its callbacks and
+ * the memory their arguments point to with it).  Said in the log when anything was. */
+static void release_registrations(struct pl_plugin_handle *h, int level, const char *when)
+{
+    int routes = http_remove_owner(h), handlers = ocppj_remove_owner(h),
+        provider = certs_remove_owner(h), timers = host_timers_free_owner(h),
+        migrations = db_remove_migrations(h->name), subs = bus_unsubscribe_owner(h),
+        authorizers = tokens_remove_owner(h);
+    if (routes + handlers + provider + timers + migrations + subs + authorizers == 0)
+        return;
+    core_log(level, "plugins",
+             "plugin %s %s: removed %d HTTP route(s), %d OCPP handler(s), %d certificate provider(s), "
+             "%d timer(s), %d migration set(s), %d bus subscription(s), %d remote authorizer(s)",
+             h->name, when, routes, handlers, provider, timers, migrations, subs, authorizers);
+}
+
 static void handle_free(struct pl_plugin_handle *h)
 {
     if (!h)
@@ -133,6 +216,48 @@ static void handle_free(struct pl_plugin_handle *h)
     free(h->name);
     free(h->path);
     free(h);
+}
+
+/* Takes path and dl (freed with the handle, or here when it cannot be made). */
+static struct pl_plugin_handle *handle_new(char *path, void *dl, const struct pl_plugin *d)
+{
+    struct pl_plugin_handle *h = calloc(1, sizeof *h);
+    if (!h || !(h->name = strdup(d->name))) {
+        free(h);
+        dlclose(dl);
+        free(path);
+        return NULL;
+    }
+    h->path = path;
+    h->dl = dl;
+    h->desc = d;
+    return h;
+}
+
+/* init, and the errors in the plugin's section even when it ignored them (a typo
+ * must not fall back to a default).  On failure h is released and freed. */
+static int init_plugin(struct pl_plugin_handle *h, const struct pl_host *host)
+{
+    int rc = h->desc->init(h, host, &h->state);
+    if (rc == PL_OK && h->config_errors) {
+        core_log(PL_LOG_ERROR, "plugins", "plugin %s went on despite the errors in its [%s] section",
+                 h->name, h->name);
+        if (h->desc->fini)
+            h->desc->fini(h->state);
+        rc = PL_EINVAL;
+    }
+    if (rc == PL_OK) {
+        if (!h->declared && config_has_section(h->name))
+            core_log(PL_LOG_INFO, "plugins", "plugin %s (ABI %u.%u) declares no config keys: [%s] is not checked",
+                     h->name, h->desc->abi_major, h->desc->abi_minor, h->name);
+        return PL_OK;
+    }
+    core_log(h->required ? PL_LOG_ERROR : PL_LOG_WARN, "plugins",
+             "plugin %s (%s) failed to initialise (rc=%d)%s", h->name, h->path, rc,
+             h->required ? "" : "; continuing without it");
+    release_registrations(h, PL_LOG_INFO, "failed its init");
+    handle_free(h);
+    return rc;
 }
 
 static int load_one(const struct pl_host *host, const char *dirs, const char *name, int required)
@@ -167,26 +292,12 @@ static int load_one(const struct pl_host *host, const char *dirs, const char *na
             free(path);
             return required ? -1 : 0;
         }
-    struct pl_plugin_handle *h = calloc(1, sizeof *h);
-    if (!h || !(h->name = strdup(d->name))) {
-        free(h);
-        dlclose(dl);
-        free(path);
+    struct pl_plugin_handle *h = handle_new(path, dl, d);
+    if (!h)
         return -1;
-    }
-    h->path = path;
-    h->dl = dl;
-    h->desc = d;
     h->required = required;
-    int rc = d->init(h, host, &h->state);
-    if (rc != PL_OK) {
-        core_log(required ? PL_LOG_ERROR : PL_LOG_WARN, "plugins",
-                 "plugin %s (%s) failed to initialise (rc=%d)%s", d->name, path, rc,
-                 required ? "" : "; continuing without it");
-        bus_unsubscribe_owner(h);
-        handle_free(h);
+    if (init_plugin(h, host) != PL_OK)
         return required ? -1 : 0;
-    }
     struct pl_plugin_handle **pp = &plugins;
     while (*pp)
         pp = &(*pp)->next;
@@ -229,20 +340,59 @@ int loader_load_all(const struct pl_host *host)
     return foreach_listed(load_listed, (void *)host);
 }
 
+/* --check-config of one plugin's section.  Its init runs in check mode: the plugin
+ * declares its keys and config_declare answers PL_ESTATE, so init returns before it
+ * registers or allocates anything (pipelet/plugin.h says so).  A host call is the only
+ * way to reach the declarations without changing the descriptor's fixed prefix, and
+ * the same code checks the section when the daemon runs.  Plugins built before ABI 1.2
+ * cannot declare: they are only ABI-checked.  Returns the number of errors. */
+static int check_section(char *path, void *dl, const struct pl_plugin *d)
+{
+    if (d->abi_minor < DECLARE_MINOR) {
+        core_log(PL_LOG_INFO, "plugins", "plugin %s (ABI %u.%u) declares no config keys: [%s] is not checked",
+                 d->name, d->abi_major, d->abi_minor, d->name);
+        dlclose(dl);
+        free(path);
+        return 0;
+    }
+    struct pl_plugin_handle *h = handle_new(path, dl, d);
+    if (!h)
+        return 1;
+    h->checking = 1;
+    int rc = d->init(h, host_table(), &h->state);
+    if (rc == PL_OK) { /* it did not stop at config_declare: undo its init */
+        core_log(PL_LOG_WARN, "plugins", "plugin %s ran its whole init in --check-config: "
+                 "config_declare must come first", h->name);
+        if (d->fini)
+            d->fini(h->state);
+    }
+    if (!h->declared)
+        core_log(PL_LOG_INFO, "plugins", "plugin %s declares no config keys: [%s] is not checked",
+                 h->name, h->name);
+    else
+        config_describe(h->name, h->keys, h->nkeys);
+    int errors = h->config_errors;
+    release_registrations(h, PL_LOG_WARN, "in --check-config");
+    handle_free(h);
+    return errors;
+}
+
 static int check_listed(const char *dirs, const char *name, int required, void *arg)
 {
     char why[512];
     void *dl = NULL;
     int *failed = arg;
+    const struct pl_plugin *d = NULL;
     char *path = find_plugin_file(dirs, name);
     if (!path) {
         core_log(required ? PL_LOG_ERROR : PL_LOG_WARN, "plugins", "plugin '%s' not found in %s",
                  name, dirs);
-    } else if (!loader_probe(path, &dl, why, sizeof why)) {
+    } else if (!(d = loader_probe(path, &dl, why, sizeof why))) {
         core_log(required ? PL_LOG_ERROR : PL_LOG_WARN, "plugins", "refusing %s: %s", path, why);
     } else {
-        dlclose(dl);
-        free(path);
+        /* a wrong key is the file's error whether or not the plugin is required */
+        if (check_section(path, dl, d) != 0)
+            *failed = 1;
         return 0;
     }
     free(path);
@@ -254,6 +404,7 @@ static int check_listed(const char *dirs, const char *name, int required, void *
 int loader_check_all(void)
 {
     int failed = 0;
+    config_describe_core();
     foreach_listed(check_listed, &failed);
     return failed ? -1 : 0;
 }
@@ -273,8 +424,55 @@ int loader_start_all(void)
     return 0;
 }
 
+/* SIGHUP, step 1: stage the file again and check all of it (core sections with their
+ * values, each plugin's section against its declarations).  0 when it may be applied. */
+static int reload_check(void)
+{
+    char err[1024];
+    if (config_stage_reload(err, sizeof err) != 0) {
+        core_log(PL_LOG_ERROR, "config", "SIGHUP: %s: the configuration is unchanged", err);
+        return -1;
+    }
+    int errors = config_check_core();
+    for (struct pl_plugin_handle *h = plugins; h; h = h->next)
+        if (h->declared)
+            errors += config_check_section(h->name, h->keys, h->nkeys);
+    if (errors) {
+        config_abort();
+        core_log(PL_LOG_ERROR, "config",
+                 "SIGHUP: %d error(s) in the configuration (above): nothing changed, plugins not reloaded",
+                 errors);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP, step 2: say what needs a restart, commit, apply the log level. */
+static void reload_apply(void)
+{
+    int restart = config_report_core_restart();
+    for (struct pl_plugin_handle *h = plugins; h; h = h->next)
+        if (h->declared)
+            restart += config_report_restart(h->name, h->keys, h->nkeys);
+    int level_changed = config_changed("core", "log_level");
+    const char *was = config_previous("core", "log_file"); /* the file open now */
+    char *log_file = was ? strdup(was) : NULL;
+    config_commit();
+    if (level_changed) {
+        const char *lvl = core_config_get("core", "log_level");
+        core_log_open(log_file, core_log_level_from_name(lvl ? lvl : "info")); /* checked */
+        core_log(PL_LOG_INFO, "config", "SIGHUP: log level now %s", lvl ? lvl : "info");
+    }
+    free(log_file);
+    core_log(PL_LOG_INFO, "config", "SIGHUP: configuration re-read; %d change(s) take effect after a restart",
+             restart);
+}
+
 void loader_reload_all(void)
 {
+    if (reload_check() != 0)
+        return;
+    reload_apply();
     for (struct pl_plugin_handle *h = plugins; h; h = h->next)
         if (h->started && h->desc->reload && h->desc->reload(h->state) != PL_OK)
             core_log(PL_LOG_WARN, "plugins", "plugin %s failed to reload", h->name);
@@ -302,7 +500,7 @@ void loader_fini_all(void)
         rev = h->next;
         if (h->desc->fini)
             h->desc->fini(h->state);
-        bus_unsubscribe_owner(h);
+        release_registrations(h, PL_LOG_DEBUG, "after fini");
         handle_free(h);
     }
 }

@@ -648,6 +648,23 @@ static int add_authorizer(pl_plugin_handle *self, const struct pl_authorizer *a)
     return PL_OK;
 }
 
+/* Remove the authorizers of a plugin going away.  Chains hold authorizer indexes, so
+ * this happens only while none is asking (init failed; fini runs after shutdown). */
+int tokens_remove_owner(pl_plugin_handle *owner)
+{
+    int n = 0;
+    for (int i = 0; i < nauthorizers;)
+        if (authorizers[i].owner == owner) {
+            free(authorizers[i].name);
+            memmove(&authorizers[i], &authorizers[i + 1], (size_t)(nauthorizers - i - 1) * sizeof authorizers[0]);
+            nauthorizers--;
+            n++;
+        } else {
+            i++;
+        }
+    return n;
+}
+
 static json_t *lookup(const char *value, const char *type)
 {
     struct token *t = value ? find(value, type) : NULL;

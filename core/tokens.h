@@ -15,6 +15,8 @@ void tokens_shutdown(void);
 /* Read what changed now (SIGHUP; tests); tokens_busy() while a read is on its way. */
 void tokens_reload(void);
 int tokens_busy(void);
+/* Remove every remote authorizer registered by owner; returns how many. */
+int tokens_remove_owner(pl_plugin_handle *owner);
 
 /* ---- between tokens.c and tokens_ops.c ---- */
 /* A token row as the ops answer it (db_json of TOKEN_COLS): applied to the table. */

@@ -28,10 +28,18 @@
  *                    pl_station_api.authorize_token (the whole token: type, ISO 15118
  *                    hash data); transaction callbacks tell PL_TX_NOT_STORED from
  *                    PL_TX_UNKNOWN and authorization callbacks may get NULL ("no
- *                    decision": answer with a CALLERROR) (pipelet/station.h).
+ *                    decision": answer with a CALLERROR) (pipelet/station.h);
  *                    pl_host.model: the read API of the model (pipelet/model.h);
  *                    pl_host.http_dispatch: a request built in memory through the
- *                    router; pl_host.fd_watch*: file-descriptor watchers.
+ *                    router; pl_host.fd_watch*: file-descriptor watchers;
+ *                    pl_host.config_declare and struct pl_config_key: a plugin declares
+ *                    its keys, the host checks its section (unknown keys, types,
+ *                    ranges; file:line), in --check-config too, and on SIGHUP before
+ *                    anything changes.  Lifecycle rule made explicit: the host removes
+ *                    everything a plugin registered (routes, OCPP handlers, the
+ *                    certificate provider, timers, migrations not yet applied, bus
+ *                    subscriptions, remote authorizers) when its init fails and after
+ *                    its fini.  Nothing changed for 1.0 and 1.1 plugins.
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -107,20 +115,31 @@ struct pl_plugin {
     const char *name;            /* unique, [a-z0-9_]+, also its config section */
     const char *version;
     const char *description;
-    /* init: read config, register routes/handlers/subscriptions, allocate state.
-     * May fail (return < 0): the plugin is then unloaded (fini is NOT called, so
-     * init frees what it allocated).  *state is handed to every later callback. */
+    /* init: declare and read config, register routes/handlers/subscriptions, allocate
+     * state.  May fail (return < 0): the plugin is then unloaded; fini is NOT called,
+     * so init frees the memory it allocated, but never has to undo a registration:
+     * the host removes everything registered with this handle (see "Ownership of
+     * registrations" below).  *state is handed to every later callback. */
     int (*init)(pl_plugin_handle *self, const struct pl_host *host, void **state);
     /* start: every plugin is initialised, listeners are bound, the database is
      * migrated.  May fail; a failing required plugin stops the daemon. May be NULL. */
     int (*start)(void *state);
-    /* reload: SIGHUP; the plugin's config section has been re-read. May be NULL. */
+    /* reload: SIGHUP; the whole file was re-read and checked (a broken file changes
+     * nothing and reload is not called), so config_get & co. return the new values.
+     * May be NULL. */
     int (*reload)(void *state);
     /* stop: begin draining (stop accepting, flush queues).  May be NULL. */
     void (*stop)(void *state);
-    /* fini: release everything.  Must not fail.  May be NULL. */
+    /* fini: release everything.  Must not fail.  May be NULL.  Afterwards the host
+     * removes whatever registrations are left (and frees timers not freed). */
     void (*fini)(void *state);
 };
+
+/* Ownership of registrations (ABI 1.2 makes it a rule): everything a plugin registers
+ * with its handle — HTTP routes, OCPP handlers, the certificate provider, timers,
+ * migrations not yet applied, bus subscriptions, remote authorizers — belongs to the
+ * plugin, and the host removes all of it when init fails and after fini, before the
+ * shared object is closed.  No callback of an unloaded plugin is ever called. */
 
 #define PL_PLUGIN_SYMBOL "pipelet_plugin"
 
@@ -216,6 +235,28 @@ struct pl_migration {
     const char *sql;   /* may hold several statements */
 };
 
+/* ABI 1.2: a plugin's configuration keys, declared with pl_host.config_declare. */
+enum pl_config_type {
+    PL_CONFIG_STRING = 1, /* any text */
+    PL_CONFIG_INT = 2,    /* a decimal integer in [min, max] */
+    PL_CONFIG_BOOL = 3,   /* yes/no/true/false/on/off/1/0 */
+    PL_CONFIG_ENUM = 4,   /* one of words */
+    PL_CONFIG_LIST = 5,   /* words separated by spaces or commas, each one of words
+                           * (any word when words is NULL) */
+};
+/* flags */
+#define PL_CONFIG_RESTART 1u /* read once at start: SIGHUP reports a change, applies nothing */
+
+struct pl_config_key {
+    const char *name;        /* the key in the plugin's [section] */
+    int type;                /* enum pl_config_type */
+    const char *def;         /* the default as written in the file; NULL: unset */
+    long min, max;           /* PL_CONFIG_INT: the allowed range */
+    const char *words;       /* PL_CONFIG_ENUM/LIST: the allowed words, space-separated */
+    const char *description; /* one line for the operator */
+    unsigned flags;          /* PL_CONFIG_RESTART */
+};
+
 /* ------------------------------------------------------------------------
  * The host services table.  Starts with its size; grows only at the end within a
  * major.  Test PL_HOST_HAS(host, field) before using a field newer than 1.0.
@@ -234,7 +275,8 @@ struct pl_host {
         __attribute__((format(printf, 3, 4)));
 
     /* --- configuration: the plugin's own INI section ([name]), already parsed.
-     * Strings are borrowed and valid until the next reload. */
+     * Strings are borrowed and valid until the next reload (a value the reload did
+     * not change keeps its pointer).  Declare the keys first (config_declare). */
     const char *(*config_get)(pl_plugin_handle *self, const char *key, const char *def);
     /* Integer in [min,max]; a malformed or out-of-range value is logged with file:line
      * and returns PL_EINVAL (init should then fail). */
@@ -242,7 +284,9 @@ struct pl_host {
                       long *out);
     /* yes/no/true/false/on/off/1/0 */
     int (*config_bool)(pl_plugin_handle *self, const char *key, int def, int *out);
-    /* Any key of any section (e.g. "http", "port"); borrowed; NULL if absent. */
+    /* Any key of any section (e.g. "http", "port"); borrowed; NULL if absent.
+     * Deprecated for reading another plugin's section: that plugin's keys are its own
+     * (declared, checked and documented there); use it for the core's sections only. */
     const char *(*config_global)(const char *section, const char *key);
 
     /* --- timers */
@@ -358,6 +402,17 @@ struct pl_host {
     /* Watch for other events from now on (0: pause). */
     int (*fd_watch_update)(pl_fdwatch *w, int events);
     void (*fd_watch_free)(pl_fdwatch *w); /* NULL-safe; safe inside its own callback */
+
+    /* --- ABI 1.2: declare the keys of the plugin's [section].  Call it first in init,
+     * once, and return its result unless PL_OK.  keys must stay valid while the plugin
+     * is loaded (a static const array).  The host checks the section now (unknown
+     * keys, types, ranges, words: one error line each, naming file:line, as for core
+     * keys), again on SIGHUP before anything changes, and in `pipelet --check-config`.
+     * Returns PL_OK; PL_EINVAL when the section has errors (logged); PL_EEXIST when
+     * called twice; PL_ESTATE in check mode: --check-config calls init only to get the
+     * declarations and the daemon is not running, so init must return at once, having
+     * registered and allocated nothing. */
+    int (*config_declare)(pl_plugin_handle *self, const struct pl_config_key *keys, size_t n);
 };
 
 #ifdef __cplusplus

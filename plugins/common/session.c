@@ -209,6 +209,21 @@ int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugi
     k->driver = driver;
     k->on_call = call_handler;
     k->handler = (struct pl_ocpp_handler){sizeof k->handler, subprotocol, on_authorize, on_open, on_call, on_close};
+    /* the settings every OCPP plugin shares ([ocpp16], [ocpp201]) */
+    static const struct pl_config_key keys[] = {
+        {"unknown_stations", PL_CONFIG_STRING, "reject", 0, 0, NULL,
+         "stations not registered: accept | pending | reject (checked at init)", PL_CONFIG_RESTART},
+        {"heartbeat_interval", PL_CONFIG_INT, "300", 1, 86400, NULL, "interval sent in BootNotification, s",
+         PL_CONFIG_RESTART},
+        {"boot_retry_interval", PL_CONFIG_INT, "60", 1, 86400, NULL, "retry interval of a Pending boot, s",
+         PL_CONFIG_RESTART},
+        {"call_timeout_ms", PL_CONFIG_INT, "0", 0, 3600000, NULL, "CALL timeout (0: [ocpp] call_timeout)",
+         PL_CONFIG_RESTART},
+        {"data_transfer_vendors", PL_CONFIG_LIST, NULL, 0, 0, NULL, "vendorIds whose DataTransfer is Accepted", 0},
+    };
+    int rc = host->config_declare(self, keys, sizeof keys / sizeof keys[0]);
+    if (rc != PL_OK)
+        return rc;
     if (!k->ocpp || !k->st) {
         host->log(self, PL_LOG_ERROR, "the core offers no OCPP layer or station registry");
         return PL_ERR;

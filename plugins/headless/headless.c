@@ -91,6 +91,11 @@ const struct hl_route *hl_routes(size_t *n)
 
 static int headless_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
+    /* [headless] has no keys: declaring none makes any key there an error (a mock host
+     * without config_declare has nothing to check) */
+    int declared = host->config_declare ? host->config_declare(self, NULL, 0) : PL_OK;
+    if (declared != PL_OK)
+        return declared;
     if (!PL_HOST_HAS(host, stations) || !host->stations) {
         host->log(self, PL_LOG_ERROR, "the host has no station registry; cannot serve /api/v1");
         return PL_ENOTSUP;

@@ -798,6 +798,32 @@ static int read_config(struct sim *s, int *keyreq)
 
 static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
+#define R PL_CONFIG_RESTART /* every key is read at init or start: a change needs a restart */
+    static const struct pl_config_key keys[] = {
+        {"api_key_required", PL_CONFIG_BOOL, "yes", 0, 0, NULL, "/sim/v1 needs an API key", R},
+        {"allowed_csms_urls", PL_CONFIG_LIST, NULL, 0, 0, NULL, "ws:// or wss:// URL prefixes a client may use", R},
+        {"allowed_ca_files", PL_CONFIG_LIST, NULL, 0, 0, NULL, "absolute CA file paths a client may name", R},
+        {"autostart_count", PL_CONFIG_INT, "0", 0, 20000, NULL, "stations created at start", R},
+        {"autostart_protocols", PL_CONFIG_LIST, "ocpp1.6", 0, 0, "ocpp1.6 ocpp2.0.1", "their protocols", R},
+        {"autostart_sessions", PL_CONFIG_BOOL, "no", 0, 0, NULL, "they charge at random", R},
+        {"autostart_csms_url", PL_CONFIG_STRING, NULL, 0, 0, NULL, "their CSMS (default: this gateway)", R},
+        {"autostart_csms_ca_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA file for a wss:// CSMS", R},
+        {"id_prefix", PL_CONFIG_STRING, "SIM-", 0, 0, NULL, "station id prefix (one protocol)", R},
+        {"heartbeat_s", PL_CONFIG_INT, "60", 1, 86400, NULL, "heartbeat interval", R},
+        {"heartbeat_fixed", PL_CONFIG_BOOL, "no", 0, 0, NULL, "ignore the CSMS's interval", R},
+        {"meter_interval_s", PL_CONFIG_INT, "10", 1, 86400, NULL, "meter values interval", R},
+        {"ramp_per_s", PL_CONFIG_INT, "200", 0, 1000000, NULL, "connections opened per second", R},
+        {"source_spread", PL_CONFIG_INT, "0", 0, 254, NULL, "connect from 127.0.0.1..N", R},
+        {"validate", PL_CONFIG_BOOL, "yes", 0, 0, NULL, "validate the stations' own frames", R},
+        {"closed_loop", PL_CONFIG_BOOL, "no", 0, 0, NULL, "send the next message on each answer", R},
+        {"closed_loop_action", PL_CONFIG_ENUM, "Heartbeat", 0, 0, "Heartbeat MeterValues", "what it sends", R},
+        {"run_seconds", PL_CONFIG_INT, "0", 0, 86400 * 7, NULL, "write the report after this long", R},
+        {"report_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "where the report goes", R},
+    };
+#undef R
+    int rc = host->config_declare(self, keys, sizeof keys / sizeof keys[0]);
+    if (rc != PL_OK)
+        return rc;
     struct sim *s = calloc(1, sizeof *s);
     if (!s)
         return PL_ENOMEM;
@@ -805,7 +831,7 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     s->self = self;
     s->ocpp = host->ocpp;
     int keyreq = 1;
-    int rc = read_config(s, &keyreq);
+    rc = read_config(s, &keyreq);
     if (rc != PL_OK)
         goto fail;
     if (!keyreq)

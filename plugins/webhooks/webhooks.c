@@ -630,6 +630,23 @@ static const struct {
 
 static int wh_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
+    /* read once here: a change needs a restart (SIGHUP says so) */
+    static const struct pl_config_key keys[] = {
+        {"max_attempts", PL_CONFIG_INT, "10", 1, 100, NULL, "deliveries tried per event", PL_CONFIG_RESTART},
+        {"base_delay_ms", PL_CONFIG_INT, "1000", 1, 3600000, NULL, "first retry delay, doubled each time",
+         PL_CONFIG_RESTART},
+        {"max_delay_ms", PL_CONFIG_INT, "3600000", 1, 86400000, NULL, "longest retry delay", PL_CONFIG_RESTART},
+        {"timeout_ms", PL_CONFIG_INT, "10000", 100, 300000, NULL, "one delivery's timeout", PL_CONFIG_RESTART},
+        {"per_receiver", PL_CONFIG_INT, "4", 1, 256, NULL, "deliveries in flight per webhook", PL_CONFIG_RESTART},
+        {"disable_after", PL_CONFIG_INT, "50", 1, 1000000, NULL, "failed deliveries in a row that disable a webhook",
+         PL_CONFIG_RESTART},
+        {"batch", PL_CONFIG_INT, "100", 1, 10000, NULL, "outbox rows read at once", PL_CONFIG_RESTART},
+        {"ca_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA file for https receivers (default: the system's)",
+         PL_CONFIG_RESTART},
+    };
+    int rc = host->config_declare(self, keys, sizeof keys / sizeof keys[0]);
+    if (rc != PL_OK)
+        return rc;
     struct wh *w = calloc(1, sizeof *w);
     if (!w)
         return PL_ENOMEM;
