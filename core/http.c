@@ -1683,8 +1683,10 @@ static int local_route(struct pl_request *r)
     char *split = strdup(r->path), *segs[MAX_SEGS + 1], allow[ALLOW_MAX] = "";
     int n = split ? split_path(split, segs, MAX_SEGS) : -1;
     r->route = n < 0 ? NULL : find_route(r->method, segs, n, allow);
-    if (r->route)
+    if (r->route) {
+        r->route->requests++; /* as for a request from the wire: request_free counts down */
         decode_params(r, segs, n);
+    }
     free(split);
     if (r->route)
         return 1;
