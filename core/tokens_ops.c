@@ -233,6 +233,51 @@ static char *fields_text(json_t *args)
     return text;
 }
 
+/* The "id" argument as text for a query, or the op finished with the error. */
+static int take_id(struct op *o, char id[24])
+{
+    long long v = arg_id(o);
+    if (!v) {
+        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
+        return -1;
+    }
+    snprintf(id, 24, "%lld", v);
+    return 0;
+}
+
+/* A query whose one parameter is the id. */
+static void by_id(struct op *o, const char *sql, pl_db_cb cb)
+{
+    char id[24];
+    if (take_id(o, id) != 0)
+        return;
+    const char *p[1] = {id};
+    query(o, sql, 1, p, cb);
+}
+
+/* An update of the fields present ($1 the id, $2 the fields as JSON); required may not
+ * be set to null. */
+static void update_fields(struct op *o, const struct field *fields, const char *required,
+                          const char *sql, pl_db_cb cb)
+{
+    char err[200], id[24];
+    if (take_id(o, id) != 0)
+        return;
+    if (check_fields(o->args, fields, NULL, err, sizeof err) != 0) {
+        finish(o, PL_EINVAL, NULL, "%s", err);
+        return;
+    }
+    json_t *v = json_object_get(o->args, required);
+    if (v && json_is_null(v)) {
+        finish(o, PL_EINVAL, NULL, "%s: required", required);
+        return;
+    }
+    char *text = fields_text(o->args);
+    const char *p[2] = {id, text};
+    query(o, sql, 2, p, cb);
+    free(text);
+}
+
 static json_t *first_row(pl_db_result *res)
 {
     json_t *rows = db_json(res);
@@ -305,26 +350,7 @@ static void token_create(struct op *o)
 
 static void token_update(struct op *o)
 {
-    char err[200], id[24];
-    long long tid = arg_id(o);
-    if (!tid) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
-        return;
-    }
-    if (check_fields(o->args, token_fields, NULL, err, sizeof err) != 0) {
-        finish(o, PL_EINVAL, NULL, "%s", err);
-        return;
-    }
-    json_t *v = json_object_get(o->args, "id_token");
-    if (v && json_is_null(v)) {
-        finish(o, PL_EINVAL, NULL, "id_token: required");
-        return;
-    }
-    snprintf(id, sizeof id, "%lld", tid);
-    char *text = fields_text(o->args);
-    const char *p[2] = {id, text};
-    query(o, SQL_TOKEN_UPDATE, 2, p, token_changed);
-    free(text);
+    update_fields(o, token_fields, "id_token", SQL_TOKEN_UPDATE, token_changed);
 }
 
 static void token_got(pl_db_result *res, void *arg)
@@ -343,15 +369,7 @@ static void token_got(pl_db_result *res, void *arg)
 
 static void token_get(struct op *o)
 {
-    char id[24];
-    long long tid = arg_id(o);
-    if (!tid) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
-        return;
-    }
-    snprintf(id, sizeof id, "%lld", tid);
-    const char *p[1] = {id};
-    query(o, "SELECT " TOKEN_COLS " FROM id_tokens t WHERE t.id = $1::bigint", 1, p, token_got);
+    by_id(o, "SELECT " TOKEN_COLS " FROM id_tokens t WHERE t.id = $1::bigint", token_got);
 }
 
 /* A token with transactions is deactivated (its sessions keep their history). */
@@ -389,15 +407,7 @@ static void token_deleted(pl_db_result *res, void *arg)
 
 static void token_delete(struct op *o)
 {
-    char id[24];
-    long long tid = arg_id(o);
-    if (!tid) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
-        return;
-    }
-    snprintf(id, sizeof id, "%lld", tid);
-    const char *p[1] = {id};
-    query(o, SQL_TOKEN_DELETE, 1, p, token_deleted);
+    by_id(o, SQL_TOKEN_DELETE, token_deleted);
 }
 
 /* ---- lists with cursors: the cursor is the last id of the page ---- */
@@ -565,12 +575,8 @@ static void status_changed(pl_db_result *res, void *arg)
 static void token_set_status(struct op *o, const char *status)
 {
     char id[24];
-    long long tid = arg_id(o);
-    if (!tid) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
+    if (take_id(o, id) != 0)
         return;
-    }
-    snprintf(id, sizeof id, "%lld", tid);
     const char *p[2] = {id, status};
     query(o, SQL_TOKEN_STATUS, 2, p, status_changed);
 }
@@ -701,39 +707,12 @@ static void customer_create(struct op *o)
 
 static void customer_update(struct op *o)
 {
-    char err[200], id[24];
-    long long cid = arg_id(o);
-    if (!cid) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
-        return;
-    }
-    if (check_fields(o->args, customer_fields, NULL, err, sizeof err) != 0) {
-        finish(o, PL_EINVAL, NULL, "%s", err);
-        return;
-    }
-    json_t *n = json_object_get(o->args, "name");
-    if (n && json_is_null(n)) {
-        finish(o, PL_EINVAL, NULL, "name: required");
-        return;
-    }
-    snprintf(id, sizeof id, "%lld", cid);
-    char *text = fields_text(o->args);
-    const char *p[2] = {id, text};
-    query(o, SQL_CUSTOMER_UPDATE, 2, p, customer_changed);
-    free(text);
+    update_fields(o, customer_fields, "name", SQL_CUSTOMER_UPDATE, customer_changed);
 }
 
 static void customer_get(struct op *o)
 {
-    char id[24];
-    long long cid = arg_id(o);
-    if (!cid) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
-        return;
-    }
-    snprintf(id, sizeof id, "%lld", cid);
-    const char *p[1] = {id};
-    query(o, "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = $1::bigint", 1, p, customer_changed);
+    by_id(o, "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = $1::bigint", customer_changed);
 }
 
 static void customer_deleted(pl_db_result *res, void *arg)
@@ -755,15 +734,7 @@ static void customer_deleted(pl_db_result *res, void *arg)
 
 static void customer_delete(struct op *o)
 {
-    char id[24];
-    long long cid = arg_id(o);
-    if (!cid) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
-        return;
-    }
-    snprintf(id, sizeof id, "%lld", cid);
-    const char *p[1] = {id};
-    query(o, "DELETE FROM customers WHERE id = $1::bigint RETURNING id", 1, p, customer_deleted);
+    by_id(o, "DELETE FROM customers WHERE id = $1::bigint RETURNING id", customer_deleted);
 }
 
 static void customer_list(struct op *o)
