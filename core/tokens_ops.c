@@ -233,6 +233,28 @@ static char *fields_text(json_t *args)
     return text;
 }
 
+static json_t *first_row(pl_db_result *res)
+{
+    json_t *rows = db_json(res);
+    json_t *row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return row;
+}
+
+/* The row a statement answered, or NULL with the op finished (database error, or
+ * "no such <what>"). */
+static json_t *landed_row(struct op *o, pl_db_result *res, const char *what)
+{
+    if (!db_ok(res)) {
+        finish_db(o, res);
+        return NULL;
+    }
+    json_t *row = first_row(res);
+    if (!row)
+        finish(o, PL_ENOENT, NULL, "no such %s", what);
+    return row;
+}
+
 /* The "id" argument as text for a query, or the op finished with the error. */
 static int take_id(struct op *o, char id[24])
 {
@@ -278,13 +300,6 @@ static void update_fields(struct op *o, const struct field *fields, const char *
     free(text);
 }
 
-static json_t *first_row(pl_db_result *res)
-{
-    json_t *rows = db_json(res);
-    json_t *row = json_incref(json_array_get(rows, 0));
-    json_decref(rows);
-    return row;
-}
 
 /* ------------------------------------------------------------------------
  * Tokens.
@@ -319,15 +334,9 @@ static const char SQL_TOKEN_UPDATE[] =
 static void token_changed(pl_db_result *res, void *arg)
 {
     struct op *o = arg;
-    if (!db_ok(res)) {
-        finish_db(o, res);
+    json_t *row = landed_row(o, res, "token");
+    if (!row)
         return;
-    }
-    json_t *row = first_row(res);
-    if (!row) {
-        finish(o, PL_ENOENT, NULL, "no such token");
-        return;
-    }
     tokens_apply_row(row);
     const char *topic = strcmp(o->name, "token.create") == 0 ? "token.created" : "token.updated";
     bus_emit(topic, NULL, json_incref(row));
@@ -658,15 +667,9 @@ static void tokens_import(struct op *o)
 static void customer_changed(pl_db_result *res, void *arg)
 {
     struct op *o = arg;
-    if (!db_ok(res)) {
-        finish_db(o, res);
+    json_t *row = landed_row(o, res, "customer");
+    if (!row)
         return;
-    }
-    json_t *row = first_row(res);
-    if (!row) {
-        finish(o, PL_ENOENT, NULL, "no such customer");
-        return;
-    }
     tokens_apply_customer((long long)json_integer_value(json_object_get(row, "id")),
                           json_string_value(json_object_get(row, "status")),
                           json_is_true(json_object_get(row, "allow_concurrent")));
