@@ -215,7 +215,7 @@ static void revoked(pl_db_result *res, void *arg)
     if (!db_ok(res))
         http_reply_error(o->req, 503, "DATABASE_ERROR", "database error: %s", db_error(res));
     else if (db_ntuples(res) < 1)
-        http_reply_error(o->req, 404, "NOT_FOUND", "no key named %s", o->name);
+        http_reply_error(o->req, 404, "KEY_NOT_FOUND", "no key named %s", o->name);
     else {
         apikey_drop_managed(o->name); /* 401 from the next request on */
         json_t *rows = db_json(res);
@@ -232,7 +232,7 @@ static void key_revoke(pl_request *req, void *arg)
     (void)arg;
     const char *name = http_req_param(req, "name");
     if (!name_ok(name)) {
-        http_reply_error(req, 404, "NOT_FOUND", "no key named %s", name ? name : "");
+        http_reply_error(req, 404, "KEY_NOT_FOUND", "no key named %s", name ? name : "");
         return;
     }
     if (apikey_configured(name)) {
