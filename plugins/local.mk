@@ -1,4 +1,4 @@
-include plugins/common/local.mk
+include plugins/ocpp_common/local.mk
 include plugins/ocpp16/local.mk
 include plugins/ocpp201/local.mk
 include plugins/headless/local.mk

@@ -1,7 +1,7 @@
 /*
  * ocpp16.c — the OCPP 1.6 central system plugin's descriptor.  The "ocpp1.6" handler,
  * handshakes, one connection per charge point and attaching to the registry are the
- * shared session lifecycle (plugins/common/session.h); what is 1.6 is the driver
+ * shared session lifecycle (plugins/ocpp_common/session.h); what is 1.6 is the driver
  * (driver.c) and the handlers of charge point messages (handlers.c).
  */
 #include "ocpp16.h"

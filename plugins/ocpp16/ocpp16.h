@@ -1,7 +1,7 @@
 /*
  * ocpp16.h — shared state of the OCPP 1.6 central system plugin: CP->CS handlers
  * (handlers.c), the neutral driver (driver.c) and the plugin descriptor (ocpp16.c); the
- * connection lifecycle is plugins/common/session.c.
+ * connection lifecycle is plugins/ocpp_common/session.c.
  */
 #ifndef OCPP16_H
 #define OCPP16_H

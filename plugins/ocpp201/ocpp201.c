@@ -2,7 +2,7 @@
  * ocpp201.c — the OCPP 2.0.1 CSMS plugin's descriptor.  The "ocpp2.0.1" handler (same
  * listener as 1.6: the negotiated subprotocol picks the plugin), handshakes, one
  * connection per station and attaching to the registry are the shared session
- * lifecycle (plugins/common/session.h); what is 2.0.1 is the driver (driver.c) and the
+ * lifecycle (plugins/ocpp_common/session.h); what is 2.0.1 is the driver (driver.c) and the
  * handlers of station messages (handlers.c).
  */
 #include "ocpp201.h"
