@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <jansson.h>
 
 enum pl_price_type {
     PL_PRICE_ENERGY = 0,  /* per kWh, quantity in Wh */
@@ -78,6 +79,14 @@ struct pl_tariff {
     int has_min, has_max;
     int64_t min_excl, min_incl, max_excl, max_incl; /* minor units */
 };
+/* ISO 4217 minor-unit digits (0 for JPY, 3 for KWD, 2 for the rest). */
+int pl_currency_exponent(const char *code);
+
+/* A tariff definition (OCPI 2.2.1 names; see pricing_json.c) → *t. Money, VAT percent,
+ * kWh and kW are decimal strings or integers, never JSON reals. 0, or -1 with a message
+ * naming the field in err. A named time_zone is loaded into the zone cache here. */
+int pl_tariff_from_json(const json_t *def, struct pl_tariff *t, char *err, size_t len);
+
 /* Every restriction unset, no elements, UTC, exponent 2. */
 void pl_tariff_init(struct pl_tariff *t, const char *currency, int exponent);
 void pl_price_restrictions_init(struct pl_price_restrictions *r);

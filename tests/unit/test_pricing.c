@@ -497,6 +497,77 @@ START_TEST(zone_cache_offsets_and_names)
 }
 END_TEST
 
+/* The stored definition: the night tariff of case 12, written as JSON, with VAT 19 % and a
+ * minimum price, prices the same session: night 24 kWh × 0.20 = 480 ct, VAT 91.2 → 91,
+ * 571; day 6 kWh × 0.40 = 240 ct, VAT 45.6 → 46, 286; totals 720 / 857 (above the
+ * 5.00 / 5.95 minimum). */
+START_TEST(json_definition_prices_like_the_struct)
+{
+    json_error_t je;
+    json_t *def = json_loads(
+        "{\"currency\":\"EUR\",\"time_zone\":\"Europe/Berlin\",\"elements\":["
+        "{\"price_components\":[{\"type\":\"ENERGY\",\"price\":\"0.20\",\"vat\":\"19\"}],"
+        " \"restrictions\":{\"start_time\":\"22:00\",\"end_time\":\"06:00\"}},"
+        "{\"price_components\":[{\"type\":\"ENERGY\",\"price\":\"0.4\",\"vat\":\"19.00\","
+        "\"step_size\":1}]}],"
+        "\"min_price\":{\"excl_vat\":\"5.00\",\"incl_vat\":\"5.95\"}}",
+        0, &je);
+    ck_assert_ptr_nonnull(def);
+    struct pl_tariff t;
+    char err[128] = "";
+    ck_assert_msg(pl_tariff_from_json(def, &t, err, sizeof err) == 0, "%s", err);
+    json_decref(def);
+    ck_assert_int_eq(t.el[0].comp[0].price_micro, 200000);
+    ck_assert_int_eq(t.el[0].comp[0].vat_bp, 1900);
+    ck_assert_int_eq(t.min_excl, 500);
+    time_t s = utc(2026, 12, 3, 20, 0);
+    struct pl_meter_point p[] = {{s, 0, 3000, 1}, {s + 10 * H, 30000, 0, 1}};
+    price(&t, p, 2);
+    expect(0, PL_PRICE_ENERGY, 24000, 24000, 480, 91, 571);
+    expect(1, PL_PRICE_ENERGY, 6000, 6000, 240, 46, 286);
+    totals(2, 720, 857, PL_PRICE_UNBOUNDED);
+}
+END_TEST
+
+static void refused(const char *text, const char *field)
+{
+    json_error_t je;
+    json_t *def = json_loads(text, 0, &je);
+    ck_assert_msg(def != NULL, "bad test JSON: %s", je.text);
+    struct pl_tariff t;
+    char err[128] = "";
+    ck_assert_int_eq(pl_tariff_from_json(def, &t, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, field) != NULL, "'%s' does not name %s", err, field);
+    json_decref(def);
+}
+
+#define EL "\"elements\":[{\"price_components\":[{\"type\":\"FLAT\",\"price\":\"1\"}]}]"
+START_TEST(json_definitions_refused_with_the_field_named)
+{
+    refused("{\"currency\":\"eur\"," EL "}", "currency");
+    refused("{\"currency\":\"EUR\",\"time_zone\":\"Nowhere/City\"," EL "}", "time_zone");
+    refused("{\"currency\":\"EUR\",\"elements\":[]}", "elements");
+    refused("{\"currency\":\"EUR\",\"elements\":[{\"price_components\":[{\"type\":\"ENERGY\","
+            "\"price\":0.30}]}]}", "price"); /* a float is refused */
+    refused("{\"currency\":\"EUR\",\"elements\":[{\"price_components\":[{\"type\":\"ENERGY\","
+            "\"price\":\"0.1234567\"}]}]}", "price");
+    refused("{\"currency\":\"EUR\",\"elements\":[{\"price_components\":[{\"type\":\"RESERVATION\","
+            "\"price\":\"1\"}]}]}", "type");
+    refused("{\"currency\":\"EUR\",\"elements\":[{\"price_components\":[{\"type\":\"FLAT\","
+            "\"price\":\"1\"}],\"restrictions\":{\"start_time\":\"25:00\"}}]}", "start_time");
+    refused("{\"currency\":\"EUR\",\"elements\":[{\"price_components\":[{\"type\":\"FLAT\","
+            "\"price\":\"1\"}],\"restrictions\":{\"day_of_week\":[\"FUNDAY\"]}}]}", "day_of_week");
+    refused("{\"currency\":\"EUR\"," EL ",\"min_price\":{\"excl_vat\":\"9\",\"incl_vat\":\"9\"},"
+            "\"max_price\":{\"excl_vat\":\"5\",\"incl_vat\":\"6\"}}", "min_price");
+    /* JPY has no minor unit: a price bound with decimals is refused, whole yen accepted. */
+    refused("{\"currency\":\"JPY\"," EL ",\"min_price\":{\"excl_vat\":\"1.5\",\"incl_vat\":\"2\"}}",
+            "min_price");
+    ck_assert_int_eq(pl_currency_exponent("JPY"), 0);
+    ck_assert_int_eq(pl_currency_exponent("KWD"), 3);
+    ck_assert_int_eq(pl_currency_exponent("CHF"), 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pricing");
@@ -523,6 +594,8 @@ int main(void)
     tcase_add_test(tc, date_range_and_no_matching_element);
     tcase_add_test(tc, malformed_sessions_are_refused);
     tcase_add_test(tc, zone_cache_offsets_and_names);
+    tcase_add_test(tc, json_definition_prices_like_the_struct);
+    tcase_add_test(tc, json_definitions_refused_with_the_field_named);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK); /* the zone cache is shared between cases */
