@@ -137,6 +137,15 @@ int pl_price_session(const struct pl_tariff *t, const struct pl_meter_point *pts
                      struct pl_price_result *out, const char **err);
 void pl_price_result_free(struct pl_price_result *r);
 
+/* Minor units as a decimal string in the currency's digits: (12345, 2) → "123.45". */
+void pl_money_format(int64_t minor, int exponent, char *buf, size_t len);
+/* A priced session as JSON (new reference): currency, energy_wh, charging_seconds,
+ * parking_seconds, components [{element, type, quantity, billed, unit, vat_rate,
+ * excl_vat, vat, incl_vat}], periods [{start, end, energy_wh, charging, elements
+ * {ENERGY: index, ...}}], components_total and total {excl_vat, incl_vat}, bound
+ * ("min_price" / "max_price" / null). Amounts are decimal strings, never reals. */
+json_t *pl_price_result_json(const struct pl_tariff *t, const struct pl_price_result *r);
+
 /* Round half-up of num / den for num >= 0, den > 0 (exposed for the tests). */
 int64_t pl_div_round_half_up(int64_t num, int64_t den);
 

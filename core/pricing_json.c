@@ -220,3 +220,81 @@ int pl_tariff_from_json(const json_t *def, struct pl_tariff *t, char *err, size_
         return fail(err, len, "min_price above max_price", "min_price");
     return 0;
 }
+
+/* ------------------------------------------------------------- results ---- */
+
+void pl_money_format(int64_t minor, int exponent, char *buf, size_t len)
+{
+    int64_t scale = 1;
+    for (int i = 0; i < exponent; i++)
+        scale *= 10;
+    const char *sign = minor < 0 ? "-" : "";
+    uint64_t m = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
+    if (exponent == 0)
+        snprintf(buf, len, "%s%llu", sign, (unsigned long long)m);
+    else
+        snprintf(buf, len, "%s%llu.%0*llu", sign, (unsigned long long)(m / (uint64_t)scale),
+                 exponent, (unsigned long long)(m % (uint64_t)scale));
+}
+
+static json_t *money(int64_t minor, int exponent)
+{
+    char buf[32];
+    pl_money_format(minor, exponent, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *pair(int64_t excl, int64_t incl, int exponent)
+{
+    return json_pack("{s:o, s:o}", "excl_vat", money(excl, exponent), "incl_vat",
+                     money(incl, exponent));
+}
+
+static json_t *utc_string(time_t t)
+{
+    struct tm tm;
+    char buf[32];
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+static const char *const units[PL_PRICE_TYPES] = {"Wh", "s", "s", "session"};
+
+static json_t *component_json(const struct pl_priced_component *c, int exp)
+{
+    return json_pack("{s:i, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "element", c->element,
+                     "type", pl_price_type_name(c->type), "quantity", (json_int_t)c->quantity,
+                     "billed", (json_int_t)c->billed, "unit", units[c->type], "vat_rate",
+                     money(c->vat_bp, 2), "excl_vat", money(c->excl, exp), "vat",
+                     money(c->vat, exp), "incl_vat", money(c->incl, exp));
+}
+
+static json_t *period_json(const struct pl_priced_period *p)
+{
+    json_t *els = json_object();
+    for (int k = 0; k < PL_PRICE_FLAT; k++)
+        if (p->element[k] >= 0)
+            json_object_set_new(els, pl_price_type_name((enum pl_price_type)k),
+                                json_integer(p->element[k]));
+    return json_pack("{s:o, s:o, s:I, s:b, s:o}", "start", utc_string(p->start), "end",
+                     utc_string(p->end), "energy_wh", (json_int_t)p->wh, "charging",
+                     p->charging, "elements", els);
+}
+
+json_t *pl_price_result_json(const struct pl_tariff *t, const struct pl_price_result *r)
+{
+    static const char *const bounds[] = {NULL, "min_price", "max_price"};
+    json_t *comps = json_array(), *periods = json_array();
+    for (size_t i = 0; i < r->ncomp; i++)
+        json_array_append_new(comps, component_json(&r->comp[i], t->exponent));
+    for (size_t i = 0; i < r->nperiods; i++)
+        json_array_append_new(periods, period_json(&r->periods[i]));
+    return json_pack("{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o*}", "currency", t->currency,
+                     "energy_wh", (json_int_t)r->energy_wh, "charging_seconds",
+                     (json_int_t)r->charging_s, "parking_seconds", (json_int_t)r->parking_s,
+                     "components", comps, "periods", periods, "components_total",
+                     pair(r->components_excl, r->components_incl, t->exponent), "total",
+                     pair(r->total_excl, r->total_incl, t->exponent), "bound",
+                     bounds[r->bound] ? json_string(bounds[r->bound]) : json_null());
+}

@@ -568,6 +568,51 @@ START_TEST(json_definitions_refused_with_the_field_named)
 }
 END_TEST
 
+/* The JSON of case 8 (parking): amounts as decimal strings in the currency's digits. */
+START_TEST(result_json_amounts_are_decimal_strings)
+{
+    struct pl_tariff t;
+    pl_tariff_init(&t, "EUR", 2);
+    struct pl_price_element *e = element(&t);
+    comp(e, PL_PRICE_ENERGY, EUR(0.30), 1900, 0);
+    comp(e, PL_PRICE_PARKING, EUR(3.00), 1900, 0);
+    t.has_min = 1;
+    t.min_excl = 1000;
+    t.min_incl = 1190;
+    time_t s = utc(2026, 6, 1, 10, 0);
+    struct pl_meter_point p[] = {{s, 0, 10000, 1}, {s + 5400, 15000, 0, 0},
+                                 {s + 7800, 15000, 0, 0}};
+    price(&t, p, 3);
+    json_t *j = pl_price_result_json(&t, &res);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    /* energy 450 ct, VAT 85.5 → 86, 536; parking 200 ct, VAT 38, 238; 650 / 774 < min */
+    ck_assert_str_eq(text,
+        "{\"bound\":\"min_price\",\"charging_seconds\":5400,"
+        "\"components\":[{\"billed\":15000,\"element\":0,\"excl_vat\":\"4.50\","
+        "\"incl_vat\":\"5.36\",\"quantity\":15000,\"type\":\"ENERGY\",\"unit\":\"Wh\","
+        "\"vat\":\"0.86\",\"vat_rate\":\"19.00\"},{\"billed\":2400,\"element\":0,"
+        "\"excl_vat\":\"2.00\",\"incl_vat\":\"2.38\",\"quantity\":2400,"
+        "\"type\":\"PARKING_TIME\",\"unit\":\"s\",\"vat\":\"0.38\",\"vat_rate\":\"19.00\"}],"
+        "\"components_total\":{\"excl_vat\":\"6.50\",\"incl_vat\":\"7.74\"},"
+        "\"currency\":\"EUR\",\"energy_wh\":15000,\"parking_seconds\":2400,"
+        "\"periods\":[{\"charging\":true,\"elements\":{\"ENERGY\":0},"
+        "\"end\":\"2026-06-01T11:30:00Z\",\"energy_wh\":15000,"
+        "\"start\":\"2026-06-01T10:00:00Z\"},{\"charging\":false,"
+        "\"elements\":{\"ENERGY\":0,\"PARKING_TIME\":0},\"end\":\"2026-06-01T12:10:00Z\","
+        "\"energy_wh\":0,\"start\":\"2026-06-01T11:30:00Z\"}],"
+        "\"total\":{\"excl_vat\":\"10.00\",\"incl_vat\":\"11.90\"}}");
+    free(text);
+    json_decref(j);
+    char buf[32];
+    pl_money_format(432, 0, buf, sizeof buf);
+    ck_assert_str_eq(buf, "432");
+    pl_money_format(97, 3, buf, sizeof buf);
+    ck_assert_str_eq(buf, "0.097");
+    pl_money_format(5, 2, buf, sizeof buf);
+    ck_assert_str_eq(buf, "0.05");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pricing");
@@ -596,6 +641,7 @@ int main(void)
     tcase_add_test(tc, zone_cache_offsets_and_names);
     tcase_add_test(tc, json_definition_prices_like_the_struct);
     tcase_add_test(tc, json_definitions_refused_with_the_field_named);
+    tcase_add_test(tc, result_json_amounts_are_decimal_strings);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK); /* the zone cache is shared between cases */
