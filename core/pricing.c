@@ -488,3 +488,39 @@ void pl_price_result_free(struct pl_price_result *r)
     r->periods = NULL;
     r->nperiods = 0;
 }
+
+/* ------------------------------------------------------- meter samples ---- */
+
+/* Samples at one instant merged; an instant without an energy reading only lends its
+ * power to the point before. Charging = the register rises until the next point. */
+size_t pl_meter_points_build(const struct pl_meter_sample *s, size_t n, struct pl_meter_point *out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && out[m - 1].t == s[i].t) {
+            if (s[i].has_wh)
+                out[m - 1].wh = s[i].wh;
+            if (s[i].has_w)
+                out[m - 1].w = s[i].w;
+            continue;
+        }
+        if (!s[i].has_wh) {
+            if (m && s[i].has_w)
+                out[m - 1].w = s[i].w;
+            continue;
+        }
+        out[m++] = (struct pl_meter_point){s[i].t, s[i].wh, s[i].has_w ? s[i].w : -1, 0};
+    }
+    for (size_t i = 0; i + 1 < m; i++) {
+        int64_t dwh = out[i + 1].wh - out[i].wh, dt = out[i + 1].t - out[i].t;
+        out[i].charging = dwh > 0;
+        if (out[i].w < 0) /* no power measured: the period's average */
+            out[i].w = dt > 0 && dwh > 0 ? dwh * 3600 / dt : 0;
+    }
+    if (m) { /* the last point only closes the last period */
+        out[m - 1].charging = 0;
+        if (out[m - 1].w < 0)
+            out[m - 1].w = 0;
+    }
+    return m;
+}

@@ -100,6 +100,18 @@ struct pl_meter_point {
     int charging;    /* 1 = drawing power (TIME), 0 = connected, parked (PARKING_TIME) */
 };
 
+/* A reading as stations send it (sorted by time): the energy register and/or the power. */
+struct pl_meter_sample {
+    time_t t;
+    int64_t wh, w;
+    int has_wh, has_w;
+};
+/* Readings → meter points (out has room for n): readings at the same instant merge, a
+ * power-only reading sets the power of the point before it; a period is charging when
+ * the register rises in it (else parking); without a measured power, a period's power is
+ * its average (Wh × 3600 / s). Returns the number of points written. */
+size_t pl_meter_points_build(const struct pl_meter_sample *s, size_t n, struct pl_meter_point *out);
+
 /* One cut of a period and the element index (or -1) that priced each dimension. */
 struct pl_priced_period {
     time_t start, end;

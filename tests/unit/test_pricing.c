@@ -613,6 +613,41 @@ START_TEST(result_json_amounts_are_decimal_strings)
 }
 END_TEST
 
+/* Readings to points: 10:00 register 1 000 Wh; 10:30 power 22 kW alone (lent to 10:00);
+ * 11:00 register 12 000 Wh and 0 W at the same instant (merged); 11:40 12 000 Wh (no
+ * rise: parking). Then priced with case 8's tariff: 11 kWh × 0.30 = 330 ct, 1 h × 1.00 =
+ * 100 ct, 40 min × 3.00/h = 200 ct; 630 ct. */
+START_TEST(readings_become_charging_and_parking_points)
+{
+    time_t s = utc(2026, 6, 1, 10, 0);
+    struct pl_meter_sample in[] = {{s, 1000, 0, 1, 0}, {s + 1800, 0, 22000, 0, 1},
+                                   {s + H, 12000, 0, 1, 0}, {s + H, 0, 0, 0, 1},
+                                   {s + H + 2400, 12000, 0, 1, 0}};
+    struct pl_meter_point p[5];
+    ck_assert_uint_eq(pl_meter_points_build(in, 5, p), 3);
+    ck_assert_int_eq(p[0].w, 22000);
+    ck_assert_int_eq(p[0].charging, 1);
+    ck_assert_int_eq(p[1].w, 0);
+    ck_assert_int_eq(p[1].charging, 0);
+    struct pl_meter_sample avg[] = {{s, 0, 0, 1, 0}, {s + 1800, 5500, 0, 1, 0}};
+    struct pl_meter_point q[2];
+    ck_assert_uint_eq(pl_meter_points_build(avg, 2, q), 2);
+    ck_assert_int_eq(q[0].w, 11000); /* 5.5 kWh in half an hour */
+
+    struct pl_tariff t;
+    pl_tariff_init(&t, "EUR", 2);
+    struct pl_price_element *e = element(&t);
+    comp(e, PL_PRICE_ENERGY, EUR(0.30), 0, 0);
+    comp(e, PL_PRICE_TIME, EUR(1.00), 0, 0);
+    comp(e, PL_PRICE_PARKING, EUR(3.00), 0, 0);
+    price(&t, p, 3);
+    expect(0, PL_PRICE_ENERGY, 11000, 11000, 330, 0, 330);
+    expect(0, PL_PRICE_TIME, H, H, 100, 0, 100);
+    expect(0, PL_PRICE_PARKING, 2400, 2400, 200, 0, 200);
+    totals(3, 630, 630, PL_PRICE_UNBOUNDED);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pricing");
@@ -642,6 +677,7 @@ int main(void)
     tcase_add_test(tc, json_definition_prices_like_the_struct);
     tcase_add_test(tc, json_definitions_refused_with_the_field_named);
     tcase_add_test(tc, result_json_amounts_are_decimal_strings);
+    tcase_add_test(tc, readings_become_charging_and_parking_points);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK); /* the zone cache is shared between cases */
