@@ -22,6 +22,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/model_read.c core/model_read.h \
 	core/fdwatch.c core/fdwatch.h \
 	core/tokens.c core/tokens_ops.c core/tokens.h \
+	core/pricing.c core/pricing_json.c core/pricing.h \
 	core/command.c core/command.h \
 	core/plugin_loader.c core/plugin_loader.h \
 	core/host.c core/host.h \
@@ -36,7 +37,8 @@ pipelet_CFLAGS = $(AM_CFLAGS)
 pipelet_LDADD = core/libpipeletcore.la
 
 # The core's SQL migrations are compiled in (core/sql_core.c is generated from core/sql/*.sql).
-CORE_SQL = core/sql/001_station_model.sql core/sql/002_customers_tokens.sql
+CORE_SQL = core/sql/001_station_model.sql core/sql/002_customers_tokens.sql \
+	core/sql/003_tariffs_cdrs.sql
 EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh
 core/sql_core.c: $(CORE_SQL) $(top_srcdir)/scripts/sql2c.sh
 	$(AM_V_GEN)$(SHELL) $(top_srcdir)/scripts/sql2c.sh core_migrations $(addprefix $(top_srcdir)/,$(CORE_SQL)) > $@.tmp && mv $@.tmp $@

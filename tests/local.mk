@@ -5,6 +5,7 @@ include tests/unit/db.mk
 include tests/unit/ocpp.mk
 include tests/unit/station.mk
 include tests/unit/security.mk
+include tests/unit/pricing.mk
 include tests/plugins/local.mk
 
 # The harness reports a skipped test as a bare "SKIP: name".  The tests that need
