@@ -9,6 +9,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/metrics.c core/metrics.h \
 	core/db.c core/db.h \
 	core/http.c core/http.h \
+	core/http_gate.c core/http_gate.h \
 	core/apikey.c core/apikey.h \
 	core/keys.c core/keys.h \
 	core/httpclient.c core/httpclient.h \
