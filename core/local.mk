@@ -13,6 +13,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/apikey.c core/apikey.h \
 	core/keys.c core/keys.h \
 	core/httpclient.c core/httpclient.h \
+	core/tls.c core/tls.h \
 	core/ws_frame.c core/ws_frame.h \
 	core/ws.c core/ws.h \
 	core/ocpp_schema.c core/ocpp_schema.h \
