@@ -15,6 +15,7 @@
 #include "config.h"
 #include "db.h"
 #include "http_gate.h"
+#include "tls.h"
 #include "keys.h"
 #include "metrics.h"
 #include "registry.h"
@@ -24,6 +25,7 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -46,6 +48,7 @@ struct route {
     int nsegs;
     int nliteral;
     int scope;
+    unsigned flags; /* PL_ROUTE_* */
     pl_route_cb cb;
     void *arg;
     pl_plugin_handle *owner;
@@ -78,6 +81,7 @@ struct pl_request {
     json_t *json;
     int scope;
     const char *key_name;
+    char *client_subject;         /* the verified client certificate's subject, or NULL */
     struct close_cb *close_cbs;
     int replied, streaming, closed;
     uint64_t started_ms;
@@ -94,6 +98,7 @@ static struct {
     int public_health, health_strict;
     struct route *routes;
     uint64_t start_ms;
+    SSL_CTX *tls; /* our reference to the listener's context; NULL: plain HTTP */
 } H;
 
 static const char *method_name(enum evhttp_cmd_type t)
@@ -146,6 +151,7 @@ static void request_free(struct pl_request *r)
     free(r->body);
     free(r->method);
     free(r->path);
+    free(r->client_subject);
     free(r);
 }
 
@@ -315,6 +321,7 @@ const char *http_req_method(pl_request *r) { return r->method; }
 const char *http_req_path(pl_request *r) { return r->path; }
 int http_req_scope(pl_request *r) { return r->scope; }
 const char *http_req_key_name(pl_request *r) { return r->key_name; }
+const char *http_req_client_cert_subject(pl_request *r) { return r->client_subject; }
 json_t *http_req_json(pl_request *r) { return r->json; }
 
 const char *http_req_param(pl_request *r, const char *name)
@@ -373,7 +380,20 @@ static int split_path(char *path, char **segs, int max)
 int http_http_route(pl_plugin_handle *self, const char *method, const char *pattern,
                     int auth_scope, pl_route_cb cb, void *arg)
 {
-    if (!method || !pattern || pattern[0] != '/' || !cb)
+    struct pl_http_route_opts o = {.size = sizeof o, .method = method, .pattern = pattern,
+                                   .auth_scope = auth_scope};
+    return http_http_route_opts(self, &o, cb, arg);
+}
+
+int http_http_route_opts(pl_plugin_handle *self, const struct pl_http_route_opts *opts,
+                         pl_route_cb cb, void *arg)
+{
+    struct pl_http_route_opts o = {0}; /* fields beyond the caller's size are unset */
+    if (!opts || opts->size < offsetof(struct pl_http_route_opts, flags) + sizeof o.flags)
+        return PL_EINVAL;
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    const char *method = o.method, *pattern = o.pattern;
+    if (!method || !pattern || pattern[0] != '/' || !cb || (o.flags & ~PL_ROUTE_CLIENT_CERT))
         return PL_EINVAL;
     for (struct route *x = H.routes; x; x = x->next)
         if (strcmp(x->method, method) == 0 && strcmp(x->pattern, pattern) == 0)
@@ -399,7 +419,8 @@ int http_http_route(pl_plugin_handle *self, const char *method, const char *patt
     }
     r->nsegs = n;
     free(copy);
-    r->scope = auth_scope;
+    r->scope = o.auth_scope;
+    r->flags = o.flags;
     r->cb = cb;
     r->arg = arg;
     r->owner = self;
@@ -614,6 +635,19 @@ static int params_valid(struct pl_request *r)
     return 1;
 }
 
+/* A route flagged PL_ROUTE_CLIENT_CERT admits only requests that came with a verified
+ * client certificate (an in-process request never has one): before the key, since for
+ * such a route the certificate is the caller's identity. */
+static int client_cert_ok(struct pl_request *r)
+{
+    if (!(r->route->flags & PL_ROUTE_CLIENT_CERT) || r->client_subject)
+        return 1;
+    http_reply_error(r, 403, "CLIENT_CERT_REQUIRED",
+                     "%s %s needs a client certificate (TLS, verified against the gateway's "
+                     "client CA)", r->method, r->route->pattern);
+    return 0;
+}
+
 /* Key and scope (401/403).  Failed authentications drain a budget per client address;
  * while it is empty that address gets 429 for every request without a valid key (a
  * valid key still works: only guessing is slowed down). */
@@ -747,11 +781,27 @@ static int read_body(struct pl_request *r)
     return 1;
 }
 
+/* A connection a TLS listener could not give its TLS layer (out of memory: evhttp made a
+ * plain one) is never served. */
+static int plain_on_tls_listener(struct evhttp_request *req, struct http_gate *g)
+{
+    if (!H.tls || g)
+        return 0;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    return !bev || !bufferevent_openssl_get_ssl(bev);
+}
+
 static void handle(struct evhttp_request *req, void *unused)
 {
     (void)unused;
     struct http_gate *g = http_gate_of_request(req);
     http_gate_dispatched(g);
+    if (plain_on_tls_listener(req, g)) {
+        error_direct(req, 400, "TLS_REQUIRED", "this listener speaks HTTPS only", "Connection",
+                     "close");
+        return;
+    }
     const char *method = method_name(evhttp_request_get_command(req));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -783,6 +833,7 @@ static void handle(struct evhttp_request *req, void *unused)
     r->method = strdup(method);
     r->path = path;
     r->started_ms = core_now_ms();
+    r->client_subject = http_gate_client_subject(g);
     decode_params(r, segs, n);
     free(split);
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -790,7 +841,7 @@ static void handle(struct evhttp_request *req, void *unused)
         http_reply_error(r, 400, "INVALID_QUERY", "malformed query string");
         return;
     }
-    if (!authorize(r) || !rate_ok(r) || !params_valid(r) || !read_body(r))
+    if (!client_cert_ok(r) || !authorize(r) || !rate_ok(r) || !params_valid(r) || !read_body(r))
         return;
     r->conn = evhttp_request_get_connection(req);
     evhttp_connection_set_closecb(r->conn, on_conn_close, r);
@@ -1041,7 +1092,7 @@ int http_dispatch(pl_plugin_handle *self, const struct pl_http_local_req *req,
         http_reply_error(r, 400, "BAD_REQUEST", "headers must be \"Name: value\" lines");
         return PL_OK;
     }
-    if (!local_authorize(r, q.scope) || !local_params_valid(r, query) ||
+    if (!client_cert_ok(r) || !local_authorize(r, q.scope) || !local_params_valid(r, query) ||
         !local_read_body(r, q.body, q.body_len))
         return PL_OK;
     r->route->cb(r, r->route->arg);
@@ -1112,6 +1163,28 @@ static void metrics_route(pl_request *r, void *arg)
     evbuffer_free(b);
 }
 
+/* [http] tls_cert and tls_key (both or neither), tls_client_ca (only with them). */
+static int tls_listener(void)
+{
+    const char *cert = core_config_get("http", "tls_cert"), *key = core_config_get("http", "tls_key");
+    const char *client_ca = core_config_get("http", "tls_client_ca");
+    cert = cert && *cert ? cert : NULL;
+    key = key && *key ? key : NULL;
+    if (!cert != !key || (client_ca && *client_ca && !cert)) {
+        const char *set = cert ? "tls_cert" : key ? "tls_key" : "tls_client_ca";
+        core_log(PL_LOG_ERROR, "http", "%s: [http] %s needs %s", config_where("http", set), set,
+                 cert ? "tls_key" : "tls_cert");
+        return -1;
+    }
+    if (!cert)
+        return 0;
+    SSL_CTX *ctx = tls_server_ctx(cert, key, client_ca);
+    if (!ctx || SSL_CTX_up_ref(ctx) != 1)
+        return -1;
+    H.tls = ctx;
+    return 0;
+}
+
 int http_init(void)
 {
     long port, body_limit, rate, burst, fail_rate, fail_burst, request_timeout, idle_timeout;
@@ -1146,6 +1219,8 @@ int http_init(void)
     const char *listen = core_config_get("http", "listen");
     if (!listen || !*listen)
         listen = "0.0.0.0";
+    if (tls_listener() != 0)
+        return -1;
     H.http = evhttp_new(core_base);
     if (!H.http)
         return -1;
@@ -1153,7 +1228,7 @@ int http_init(void)
      * strictly, could answer in HTML; the timeouts are the gate's (evhttp's would be
      * reset by every byte, and would cut server-sent event streams whose client is
      * silent). */
-    evhttp_set_bevcb(H.http, http_gate_new, NULL);
+    evhttp_set_bevcb(H.http, http_gate_new, H.tls);
     evhttp_set_max_body_size(H.http, (ev_ssize_t)body_limit);
     evhttp_set_max_headers_size(H.http, HTTP_GATE_HEAD_LIMIT);
     evhttp_set_allowed_methods(H.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
@@ -1180,7 +1255,9 @@ int http_init(void)
     http_http_route(NULL, "GET", "/api/v1/health", PL_AUTH_CONFIG, health, NULL);
     http_http_route(NULL, "GET", "/metrics", PL_AUTH_CONFIG, metrics_route, NULL);
     http_http_route(NULL, "GET", "/api/v1/metrics", PL_AUTH_CONFIG, metrics_route, NULL);
-    core_log(PL_LOG_INFO, "http", "listening on %s:%d", listen, H.port);
+    core_log(PL_LOG_INFO, "http", "listening on %s:%d (%s)", listen, H.port,
+             !H.tls ? "http" : core_config_get("http", "tls_client_ca") ? "https, client certificates"
+                                                                        : "https");
     return 0;
 }
 
@@ -1195,6 +1272,11 @@ void http_shutdown(void)
         evhttp_free(H.http);
         H.http = NULL;
     }
+    if (H.tls) {
+        SSL_CTX_free(H.tls);
+        H.tls = NULL;
+    }
+    tls_shutdown(); /* http_shutdown is the last TLS user to stop (main.c) */
     while (H.routes) {
         struct route *r = H.routes;
         H.routes = r->next;

@@ -21,10 +21,12 @@
  * then frees a "Connection: close" connection with the answer still unsent). */
 #include "http_gate.h"
 #include "metrics.h"
+#include "tls.h"
 
 #include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdarg.h>
@@ -223,6 +225,9 @@ static void gate_refusal_progress(struct http_gate *g)
     }
     if (!g->shut) {
         g->shut = 1;
+        SSL *ssl = bufferevent_openssl_get_ssl(g->sock);
+        if (ssl) /* close_notify first: a TLS client takes a bare close for truncation */
+            SSL_shutdown(ssl);
         shutdown(bufferevent_getfd(g->sock), SHUT_WR);
         g->refusal_due = core_now_ms() + LINGER_MS;
     }
@@ -666,15 +671,30 @@ static void gate_free(void *arg)
     free(g);
 }
 
+/* The socket side: a plain socket, or TLS (accepting once evhttp gives it the fd). */
+static struct bufferevent *gate_socket(struct event_base *base, SSL_CTX *tls)
+{
+    if (!tls)
+        return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = SSL_new(tls);
+    struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl,
+                                                                   BUFFEREVENT_SSL_ACCEPTING,
+                                                                   BEV_OPT_CLOSE_ON_FREE)
+                                  : NULL;
+    if (ssl && !bev)
+        SSL_free(ssl);
+    return bev;
+}
+
 /* evhttp_set_bevcb: every accepted connection gets a gate (on failure evhttp makes a
- * plain bufferevent and the connection goes unguarded; logged). */
+ * plain bufferevent and the connection goes unguarded; logged; http.c refuses such a
+ * connection on a TLS listener). */
 struct bufferevent *http_gate_new(struct event_base *base, void *arg)
 {
-    (void)arg;
     struct http_gate *g = calloc(1, sizeof *g);
     if (!g)
         goto fail;
-    g->sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    g->sock = gate_socket(base, arg);
     g->held = evbuffer_new();
     g->timer = evtimer_new(base, gate_on_timer, g);
     if (!g->sock || !g->held || !g->timer)
@@ -708,3 +728,7 @@ fail:
     return NULL;
 }
 
+char *http_gate_client_subject(struct http_gate *g)
+{
+    return g ? tls_peer_subject(bufferevent_openssl_get_ssl(g->sock)) : NULL;
+}

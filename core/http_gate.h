@@ -25,13 +25,18 @@ struct http_gate_limits {
 /* Set before the listener accepts (http_init). */
 void http_gate_configure(const struct http_gate_limits *lim);
 /* The evhttp_set_bevcb callback: a new connection's gate, or NULL (out of memory:
- * evhttp then reads the connection unguarded; logged). */
+ * evhttp then reads the connection unguarded; logged).  arg: NULL for plain HTTP, or the
+ * listener's SSL_CTX (the gate then filters the decrypted bytes of a TLS bufferevent;
+ * without TLS there is no connection: a failure to make one closes it). */
 struct bufferevent *http_gate_new(struct event_base *base, void *arg);
 /* The gate of the connection a request came on; NULL when it has none (left). */
 struct http_gate *http_gate_of_request(struct evhttp_request *req);
 /* A request went to a handler / was answered (both NULL-safe). */
 void http_gate_dispatched(struct http_gate *g);
 void http_gate_answered(struct http_gate *g);
+/* The subject of the verified client certificate of the gate's connection (RFC 2253),
+ * or NULL (plain HTTP, none presented, g NULL).  New: the caller frees it. */
+char *http_gate_client_subject(struct http_gate *g);
 /* The reason phrase of an HTTP status ("Not Found"). */
 const char *http_status_reason(int status);
 
