@@ -15,10 +15,10 @@
 #include "config.h"
 #include "db.h"
 #include "http_gate.h"
-#include "tls.h"
 #include "keys.h"
 #include "metrics.h"
 #include "registry.h"
+#include "tls.h"
 #include "util.h"
 #include "ws.h"
 

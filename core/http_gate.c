@@ -677,13 +677,10 @@ static struct bufferevent *gate_socket(struct event_base *base, SSL_CTX *tls)
     if (!tls)
         return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     SSL *ssl = SSL_new(tls);
-    struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl,
-                                                                   BUFFEREVENT_SSL_ACCEPTING,
-                                                                   BEV_OPT_CLOSE_ON_FREE)
-                                  : NULL;
-    if (ssl && !bev)
-        SSL_free(ssl);
-    return bev;
+    /* frees ssl itself when it fails (BEV_OPT_CLOSE_ON_FREE) */
+    return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                BEV_OPT_CLOSE_ON_FREE)
+               : NULL;
 }
 
 /* evhttp_set_bevcb: every accepted connection gets a gate (on failure evhttp makes a

@@ -186,12 +186,9 @@ static struct bufferevent *tls_bufferevent(const struct pl_http_fetch_opts *o, c
     SSL *ssl = tls_client_ssl(tls_client_ctx(o->ca_file, o->client_cert, o->client_key), host);
     if (!ssl)
         return NULL;
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        core_base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (!bev)
-        SSL_free(ssl);
-    return bev;
+    /* frees ssl itself when it fails (BEV_OPT_CLOSE_ON_FREE) */
+    return bufferevent_openssl_socket_new(core_base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 }
 
 /* The connection, the request with its headers and body, and the deadline. */

@@ -989,8 +989,8 @@ void ws_listener_free(ws_listener *l)
 
 /* ---------- client ---------- */
 
-/* The shared client contexts are tls.c's now; this stays for callers that free them
- * at exit. */
+/* The client contexts are tls.c's, shared with outbound HTTPS and the REST listener;
+ * at exit (ocppj_shutdown) its cache lets go of them (open connections keep theirs). */
 void ws_client_tls_free(void)
 {
     tls_shutdown();
