@@ -424,6 +424,9 @@ static const struct pl_config_key core_http[] = {
     {"idle_timeout", PL_CONFIG_INT, "60", 1, 86400, NULL, "idle keep-alive connections closed after, s", R},
     {"auth_fail_burst", PL_CONFIG_INT, "10", 1, 1000000, NULL, "failed logins per address before 429", R},
     {"auth_fail_rate", PL_CONFIG_INT, "6", 0, 1000000, NULL, "failed logins per minute refilled (0: no limit)", R},
+    {"tls_cert", PL_CONFIG_STRING, NULL, 0, 0, NULL, "server certificate chain (PEM): the listener speaks HTTPS only", R},
+    {"tls_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "its private key (PEM, not encrypted)", R},
+    {"tls_client_ca", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CAs client certificates are verified against (PEM)", R},
 };
 static const struct pl_config_key core_ocpp[] = {
     {"listen", PL_CONFIG_STRING, "0.0.0.0", 0, 0, NULL, "OCPP listener address", R},

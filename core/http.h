@@ -1,9 +1,9 @@
 /*
- * http.h — the HTTP server: one evhttp listener behind a per-connection gate (request
- * framing checks, JSON refusals, request and idle timeouts), a router with {param}
- * segments and per-route auth scopes, JSON bodies and errors, rate limits, streaming
- * replies; the core routes /health and /metrics.  The request functions implement
- * pl_host fields.
+ * http.h — the HTTP server: one evhttp listener (HTTPS when [http] tls_cert is set)
+ * behind a per-connection gate (request framing checks, JSON refusals, request and idle
+ * timeouts), a router with {param} segments, per-route auth scopes and client-certificate
+ * requirements, JSON bodies and errors, rate limits, streaming replies; the core routes
+ * /health and /metrics.  The request functions implement pl_host fields.
  */
 #ifndef PIPELET_HTTP_H
 #define PIPELET_HTTP_H
@@ -18,6 +18,8 @@ json_t *http_routes_json(void);
 
 int http_http_route(pl_plugin_handle *self, const char *method, const char *pattern,
                     int auth_scope, pl_route_cb cb, void *arg);
+int http_http_route_opts(pl_plugin_handle *self, const struct pl_http_route_opts *o,
+                         pl_route_cb cb, void *arg);
 /* Remove every route registered by owner (a plugin going away); returns how many. */
 int http_remove_owner(pl_plugin_handle *owner);
 const char *http_req_method(pl_request *req);
@@ -29,6 +31,7 @@ const char *http_req_body(pl_request *req, size_t *len);
 json_t *http_req_json(pl_request *req);
 int http_req_scope(pl_request *req);
 const char *http_req_key_name(pl_request *req);
+const char *http_req_client_cert_subject(pl_request *req);
 void http_req_on_close(pl_request *req, pl_request_close_cb cb, void *arg);
 void http_reply_header(pl_request *req, const char *name, const char *value);
 void http_reply_json(pl_request *req, int status, json_t *body);

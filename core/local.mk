@@ -9,9 +9,11 @@ core_libpipeletcore_la_SOURCES = \
 	core/metrics.c core/metrics.h \
 	core/db.c core/db.h \
 	core/http.c core/http.h \
+	core/http_gate.c core/http_gate.h \
 	core/apikey.c core/apikey.h \
 	core/keys.c core/keys.h \
 	core/httpclient.c core/httpclient.h \
+	core/tls.c core/tls.h \
 	core/ws_frame.c core/ws_frame.h \
 	core/ws.c core/ws.h \
 	core/ocpp_schema.c core/ocpp_schema.h \

@@ -16,6 +16,7 @@
  */
 #include "ws.h"
 #include "core.h"
+#include "tls.h"
 #include "util.h"
 #include "ws_frame.h"
 
@@ -31,7 +32,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -989,57 +989,11 @@ void ws_listener_free(ws_listener *l)
 
 /* ---------- client ---------- */
 
-/* TLS client contexts, one per CA file (NULL: the system store), shared by every
- * connection: loading a CA bundle per connection cost milliseconds and most of a
- * megabyte each, for a fleet of thousands of wss:// stations. */
-#define TLS_CTX_MAX 16
-static struct {
-    char *ca_file;
-    SSL_CTX *ctx;
-} tls_ctxs[TLS_CTX_MAX];
-
-static SSL_CTX *client_tls_ctx(const char *ca_file)
-{
-    for (int i = 0; i < TLS_CTX_MAX && tls_ctxs[i].ctx; i++)
-        if ((!ca_file && !tls_ctxs[i].ca_file) ||
-            (ca_file && tls_ctxs[i].ca_file && !strcmp(ca_file, tls_ctxs[i].ca_file)))
-            return tls_ctxs[i].ctx;
-    int slot = 0;
-    while (slot < TLS_CTX_MAX && tls_ctxs[slot].ctx)
-        slot++;
-    if (slot == TLS_CTX_MAX) {
-        core_log(PL_LOG_ERROR, "ws", "more than %d CA files for outgoing TLS", TLS_CTX_MAX);
-        return NULL;
-    }
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx)
-        return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
-                : SSL_CTX_set_default_verify_paths(ctx) != 1) {
-        core_log(PL_LOG_ERROR, "ws", "cannot load CA certificates from %s",
-                 ca_file ? ca_file : "the system store");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    if (ca_file && !(tls_ctxs[slot].ca_file = strdup(ca_file))) {
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    tls_ctxs[slot].ctx = ctx;
-    return ctx;
-}
-
+/* The client contexts are tls.c's, shared with outbound HTTPS and the REST listener;
+ * at exit (ocppj_shutdown) its cache lets go of them (open connections keep theirs). */
 void ws_client_tls_free(void)
 {
-    for (int i = 0; i < TLS_CTX_MAX; i++) {
-        if (tls_ctxs[i].ctx)
-            SSL_CTX_free(tls_ctxs[i].ctx);
-        free(tls_ctxs[i].ca_file);
-        tls_ctxs[i].ctx = NULL;
-        tls_ctxs[i].ca_file = NULL;
-    }
+    tls_shutdown();
 }
 
 ws_conn *ws_connect(const char *url, const char *subprotocol, const char *authorization,
@@ -1113,20 +1067,13 @@ ws_conn *ws_connect(const char *url, const char *subprotocol, const char *author
         }
     }
     if (tls) {
-        SSL_CTX *ctx = client_tls_ctx(ca_file);
-        SSL *ssl = ctx ? SSL_new(ctx) : NULL; /* holds its own reference to ctx */
+        /* one context per CA file, shared by the whole fleet; verified against host */
+        SSL *ssl = tls_client_ssl(tls_client_ctx(ca_file, NULL, NULL), host);
         if (!ssl) {
             if (fd >= 0)
                 close(fd);
             goto fail;
         }
-        SSL_set_tlsext_host_name(ssl, host);
-        /* the certificate must name the host we asked for (DNS name or IP address) */
-        struct in_addr a4;
-        if (inet_pton(AF_INET, host, &a4) == 1)
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
-        else
-            SSL_set1_host(ssl, host);
         c->bev = bufferevent_openssl_socket_new(core_base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                 BEV_OPT_CLOSE_ON_FREE);
     } else {

@@ -40,6 +40,11 @@
  *                    certificate provider, timers, migrations not yet applied, bus
  *                    subscriptions, remote authorizers) when its init fails and after
  *                    its fini.  Nothing changed for 1.0 and 1.1 plugins.
+ *                    pl_host.http_fetch_opts (struct pl_http_fetch_opts: outbound
+ *                    HTTPS with a client certificate), pl_host.http_route_opts (struct
+ *                    pl_http_route_opts, PL_ROUTE_CLIENT_CERT) and
+ *                    pl_host.req_client_cert_subject: mutual TLS on the REST listener
+ *                    ([http] tls_cert, tls_key, tls_client_ca).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -184,6 +189,48 @@ struct pl_http_response {
     double latency_ms;
 };
 typedef void (*pl_http_done_cb)(const struct pl_http_response *resp, void *arg);
+
+/* An outbound request (ABI 1.2, pl_host.http_fetch_opts).  Size-prefixed: set size to
+ * sizeof(struct pl_http_fetch_opts) and zero what you do not use (designated
+ * initializers do); the host reads only the first size bytes, so fields added later
+ * count as unset for older plugins.  Borrowed for the call: everything is copied (the
+ * files are read) before http_fetch_opts returns. */
+struct pl_http_fetch_opts {
+    uint32_t size;
+    const char *method;         /* "GET", "POST" (NULL: POST), "PUT", "PATCH", "DELETE", "HEAD" */
+    const char *url;            /* http:// or https:// */
+    const char *const *headers; /* NULL or NULL-terminated "Name: value" strings */
+    const void *body;           /* NULL or body_len bytes */
+    size_t body_len;
+    unsigned timeout_ms;        /* the whole exchange: connect, TLS, request, response */
+    /* https only.  The server's certificate is verified against ca_file (PEM; NULL: the
+     * system store) and must name the URL's host (DNS name or IP address). */
+    const char *ca_file;
+    /* https only: a client certificate, presented when the server asks for one (mutual
+     * TLS, e.g. OICP towards Hubject).  PEM paths, both or neither; client_cert may hold
+     * the chain (leaf first); the key must not be encrypted.  Contexts are built once
+     * per distinct (ca_file, client_cert, client_key) and shared; a replaced file is
+     * read at the next start of the daemon. */
+    const char *client_cert;
+    const char *client_key;
+};
+
+/* Route registration with options (ABI 1.2, pl_host.http_route_opts).  Size-prefixed
+ * like pl_http_fetch_opts. */
+struct pl_http_route_opts {
+    uint32_t size;
+    const char *method;   /* "GET", "POST", ... */
+    const char *pattern;  /* as for http_route: "/api/v1/stations/{id}" */
+    int auth_scope;       /* enum pl_auth_scope: the API-key scope the route needs */
+    unsigned flags;       /* PL_ROUTE_* */
+};
+/* The request must come over TLS with a client certificate that verified against
+ * [http] tls_client_ca; otherwise the router answers 403 CLIENT_CERT_REQUIRED before
+ * the key check and the handler never runs.  The route's auth_scope still applies
+ * (PL_AUTH_NONE: the certificate alone admits).  A request made with http_dispatch
+ * carries no certificate and is refused likewise.  Which certificate it was is the
+ * handler's business: req_client_cert_subject. */
+#define PL_ROUTE_CLIENT_CERT 1u
 
 /* Event bus.  Every event is an envelope object:
  *   {"id": uuid, "type": topic, "time": RFC 3339, "station": id|null, "data": {...}}
@@ -413,6 +460,28 @@ struct pl_host {
      * declarations and the daemon is not running, so init must return at once, having
      * registered and allocated nothing. */
     int (*config_declare)(pl_plugin_handle *self, const struct pl_config_key *keys, size_t n);
+
+    /* --- ABI 1.2: TLS (core/tls.c): client certificates out and in */
+    /* http_fetch with options (struct pl_http_fetch_opts above): a client certificate
+     * for mutual TLS.  Same contract as http_fetch (which is this with no client
+     * certificate): PL_OK and cb runs exactly once, later, never from inside this call;
+     * PL_EINVAL for a missing url/cb, a URL that is not http(s), a size too small to
+     * hold url, or client_cert without client_key; PL_ERR when a certificate, key or CA
+     * file cannot be loaded (logged with OpenSSL's reason) — cb is not called then. */
+    int (*http_fetch_opts)(pl_plugin_handle *self, const struct pl_http_fetch_opts *o,
+                           pl_http_done_cb cb, void *arg);
+    /* http_route with options (struct pl_http_route_opts above), e.g. PL_ROUTE_CLIENT_CERT.
+     * Returns as http_route (PL_EEXIST for a duplicate method+pattern, PL_EINVAL for an
+     * unknown flag or a size too small to hold flags). */
+    int (*http_route_opts)(pl_plugin_handle *self, const struct pl_http_route_opts *o,
+                           pl_route_cb cb, void *arg);
+    /* The subject of the client certificate the request came with, RFC 2253
+     * ("CN=DE*ABC,O=Example CPO,C=DE"), when the [http] listener speaks TLS, has a
+     * tls_client_ca, and the client presented a certificate that verified against it;
+     * else NULL (on any route, flagged or not).  Borrowed: valid until the request is
+     * answered.  Check it against who may call the route: verification says only that
+     * the client CA issued it. */
+    const char *(*req_client_cert_subject)(pl_request *req);
 };
 
 #ifdef __cplusplus

@@ -4,7 +4,8 @@
  * Retry-After), UTF-8 parameters, streamed replies; and of its connection gate: requests
  * libevent would answer with HTML or read ambiguously (duplicate Content-Length, unknown
  * methods, oversized heads and bodies) answered with JSON, slow and idle clients timed
- * out.  A real listener, libevent's HTTP client and raw sockets on one loop. */
+ * out; routes that need a client certificate refuse requests without one.  A real
+ * listener, libevent's HTTP client and raw sockets on one loop. */
 #include <check.h>
 #include <event2/buffer.h>
 #include <event2/dns.h>
@@ -543,6 +544,57 @@ START_TEST(failure_table_is_bounded_and_keeps_active_clients)
 }
 END_TEST
 
+/* PL_ROUTE_CLIENT_CERT on a plain listener: no request can carry a certificate, so the
+ * route refuses every one, before the key check (the handler never runs); the other
+ * routes are untouched and see no subject.  (Over TLS: tests/unit/test_tls.c.) */
+static int cert_calls;
+
+static void h_cert(pl_request *req, void *arg)
+{
+    (void)arg;
+    cert_calls++;
+    http_reply_json(req, 200, json_pack("{s:s?}", "subject", http_req_client_cert_subject(req)));
+}
+
+static void on_local(const struct pl_http_local_resp *resp, void *arg)
+{
+    *(int *)arg = resp->status;
+}
+
+START_TEST(client_certificate_routes_refuse_requests_without_one)
+{
+    struct answer a = call("GET", "/t/cert", "op-key-00000001", NULL);
+    assert_error(&a, 403, "CLIENT_CERT_REQUIRED");
+    a = call("GET", "/t/cert", NULL, NULL); /* no key either: still the certificate's 403 */
+    assert_error(&a, 403, "CLIENT_CERT_REQUIRED");
+    int status = 0;
+    struct pl_http_local_req q = {.size = sizeof q, .method = "GET", .path = "/t/cert",
+                                  .scope = PL_AUTH_ADMIN};
+    ck_assert_int_eq(http_dispatch(NULL, &q, on_local, &status), PL_OK);
+    ck_assert_int_eq(status, 403); /* in process: no certificate either */
+    ck_assert_int_eq(cert_calls, 0);
+    a = call("GET", "/t/nocert", "read-key-000001", NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(a.body, "{\"subject\":null}");
+    ck_assert_int_eq(cert_calls, 1);
+}
+END_TEST
+
+START_TEST(route_options_are_checked)
+{
+    struct pl_http_route_opts o = {.size = sizeof o, .method = "GET", .pattern = "/t/opts",
+                                   .auth_scope = PL_AUTH_READ, .flags = 0x80};
+    ck_assert_int_eq(http_http_route_opts(NULL, &o, h_cert, NULL), PL_EINVAL); /* unknown flag */
+    o.flags = PL_ROUTE_CLIENT_CERT;
+    o.size = (uint32_t)offsetof(struct pl_http_route_opts, flags); /* flags cut off */
+    ck_assert_int_eq(http_http_route_opts(NULL, &o, h_cert, NULL), PL_EINVAL);
+    ck_assert_int_eq(http_http_route_opts(NULL, NULL, h_cert, NULL), PL_EINVAL);
+    o.size = sizeof o;
+    o.pattern = "/t/cert"; /* taken */
+    ck_assert_int_eq(http_http_route_opts(NULL, &o, h_cert, NULL), PL_EEXIST);
+}
+END_TEST
+
 int main(void)
 {
     core_base = event_base_new();
@@ -571,6 +623,10 @@ int main(void)
     http_http_route(NULL, "GET", "/t/open", PL_AUTH_NONE, h_compact, NULL);
     http_http_route(NULL, "GET", "/t/conflict", PL_AUTH_READ, h_conflict, NULL);
     http_http_route(NULL, "GET", "/t/stream", PL_AUTH_READ, h_stream, NULL);
+    struct pl_http_route_opts cert = {.size = sizeof cert, .method = "GET", .pattern = "/t/cert",
+                                      .auth_scope = PL_AUTH_NONE, .flags = PL_ROUTE_CLIENT_CERT};
+    http_http_route_opts(NULL, &cert, h_cert, NULL);
+    http_http_route(NULL, "GET", "/t/nocert", PL_AUTH_READ, h_cert, NULL);
 
     Suite *s = suite_create("http");
     TCase *tc = tcase_create("router");
@@ -590,6 +646,8 @@ int main(void)
     tcase_add_test(tc, idle_keep_alive_connections_time_out);
     tcase_add_test(tc, parameters_must_be_utf8);
     tcase_add_test(tc, json_bodies_need_a_json_content_type);
+    tcase_add_test(tc, client_certificate_routes_refuse_requests_without_one);
+    tcase_add_test(tc, route_options_are_checked);
     suite_add_tcase(s, tc);
     int rc = unit_run_suite(s);
     http_shutdown();
