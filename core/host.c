@@ -216,6 +216,9 @@ const struct pl_host *host_table(void)
         h.fd_watch_update = fdwatch_update;
         h.fd_watch_free = fdwatch_free;
         h.config_declare = loader_config_declare;
+        h.http_fetch_opts = httpclient_http_fetch_opts;
+        h.http_route_opts = http_http_route_opts;
+        h.req_client_cert_subject = http_req_client_cert_subject;
     }
     return &h;
 }

@@ -1,13 +1,32 @@
 /* test_core.c — the specification of the small core modules: INI config, event bus,
  * and the util helpers (hashing, base64, UTF-8, RFC 3339, passwords). */
 #include <check.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "config.h"
 #include "core.h"
+#include "host.h"
 #include "util.h"
+
+/* PL_HOST_HAS() says a service exists when the table is long enough: every entry of the
+ * table must then be filled, or a plugin calls through NULL.  The table after the size
+ * field is pointers only. */
+START_TEST(every_host_service_is_filled)
+{
+    const struct pl_host *h = host_table();
+    ck_assert_uint_eq(h->size, sizeof *h);
+    const char *base = (const char *)h;
+    size_t first = offsetof(struct pl_host, log);
+    for (size_t off = first; off + sizeof(void *) <= sizeof *h; off += sizeof(void *)) {
+        void *p;
+        memcpy(&p, base + off, sizeof p);
+        ck_assert_msg(p != NULL, "pl_host entry at offset %zu is NULL", off);
+    }
+}
+END_TEST
 
 START_TEST(config_parses_sections_keys_comments_and_quotes)
 {
@@ -158,6 +177,7 @@ int main(void)
 {
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, every_host_service_is_filled);
     tcase_add_test(tc, config_parses_sections_keys_comments_and_quotes);
     tcase_add_test(tc, config_errors_name_file_and_line);
     tcase_add_test(tc, config_typed_getters_and_overrides);
