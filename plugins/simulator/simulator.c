@@ -816,7 +816,7 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         {"source_spread", PL_CONFIG_INT, "0", 0, 254, NULL, "connect from 127.0.0.1..N", R},
         {"validate", PL_CONFIG_BOOL, "yes", 0, 0, NULL, "validate the stations' own frames", R},
         {"closed_loop", PL_CONFIG_BOOL, "no", 0, 0, NULL, "send the next message on each answer", R},
-        {"closed_loop_action", PL_CONFIG_ENUM, "Heartbeat", 0, 0, "Heartbeat MeterValues", "what it sends", R},
+        {"closed_loop_action", PL_CONFIG_ENUM, "Heartbeat", 0, 0, "Heartbeat MeterValues Authorize", "what it sends", R},
         {"run_seconds", PL_CONFIG_INT, "0", 0, 86400 * 7, NULL, "write the report after this long", R},
         {"report_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "where the report goes", R},
     };
