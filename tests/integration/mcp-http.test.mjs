@@ -1,0 +1,103 @@
+// mcp-http.test.mjs — the mcp plugin through an independent client: the official
+// @modelcontextprotocol/sdk Client over Streamable HTTP against a real daemon with a
+// real strict-mode OCPP 1.6 station.  Proves version negotiation, the tool catalog
+// (schemas and annotations), tool calls running the REST routes with the caller's
+// scope, the JSON-RPC errors the spec prescribes, and the Origin check.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startGateway } from './lib/harness.mjs';
+import { connectStation } from './lib/stations.mjs';
+
+describe('mcp over Streamable HTTP', () => {
+  let gw, st;
+  before(async () => {
+    gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'mcp'] });
+    st = await connectStation(gw, { protocol: 'ocpp1.6' });
+  });
+  after(async () => {
+    await st?.client.close({ force: true }).catch(() => {});
+    if (gw) assert.equal(await gw.stop(), 0, gw.logs().split('\n').filter((l) => /Sanitizer|ERROR/.test(l)).join('\n'));
+  });
+
+  async function connect(key) {
+    const client = new Client({ name: 'mcp-test', version: '1.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${gw.http}/mcp`), {
+      requestInit: { headers: { 'X-API-Key': key } },
+    });
+    await client.connect(transport);
+    return client;
+  }
+
+  test('initialize negotiates a version and lists typed tools by scope', async () => {
+    const op = await connect(gw.keys.operator);
+    assert.ok(['2025-11-25', '2025-06-18', '2025-03-26'].includes(op.transport.protocolVersion ?? '2025-06-18'));
+    assert.equal(op.getServerVersion().name, 'pipelet');
+    const { tools } = await op.listTools();
+    const names = tools.map((t) => t.name);
+    for (const n of ['list_stations', 'get_station', 'reset_station', 'create_token', 'remote_start']) assert.ok(names.includes(n), n);
+    for (const t of tools) {
+      assert.equal(t.inputSchema.type, 'object', t.name);
+      assert.equal(typeof t.description, 'string');
+      assert.equal(typeof t.annotations.readOnlyHint, 'boolean');
+    }
+    const rd = await connect(gw.keys.read);
+    const readNames = (await rd.listTools()).tools.map((t) => t.name);
+    assert.ok(readNames.includes('get_station'));
+    assert.ok(!readNames.includes('reset_station'), 'a read key does not see operator tools');
+    await op.close();
+    await rd.close();
+  });
+
+  test('read tools run the REST routes against a real station', async () => {
+    const c = await connect(gw.keys.read);
+    let r = await c.callTool({ name: 'list_stations', arguments: {} });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(JSON.stringify(r.structuredContent).includes(st.id));
+    r = await c.callTool({ name: 'get_station', arguments: { station_id: st.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    r = await c.callTool({ name: 'get_station_liveness', arguments: { station_id: st.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    r = await c.callTool({ name: 'get_station', arguments: { station_id: 'NOPE' } });
+    assert.equal(r.isError, true);
+    assert.equal(r.structuredContent.http_status, 404);
+    assert.equal(typeof r.structuredContent.code, 'string');
+    // a read key calling an operator tool: the REST route's own 403
+    r = await c.callTool({ name: 'reset_station', arguments: { station_id: st.id, type: 'Soft' } });
+    assert.equal(r.isError, true);
+    assert.equal(r.structuredContent.http_status, 403);
+    await c.close();
+  });
+
+  test('an operator tool reaches the station', async () => {
+    const c = await connect(gw.keys.operator);
+    const r = await c.callTool({ name: 'reset_station', arguments: { station_id: st.id, type: 'Soft' } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(st.log.some((m) => m.action === 'Reset'), 'the station got a Reset');
+    await c.close();
+  });
+
+  test('unknown tool, missing and mistyped arguments are -32602', async () => {
+    const c = await connect(gw.keys.read);
+    for (const args of [{ name: 'no_such_tool', arguments: {} }, { name: 'get_station', arguments: {} },
+      { name: 'get_station', arguments: { station_id: 42 } }]) {
+      await assert.rejects(c.callTool(args), (e) => e.code === -32602, JSON.stringify(args));
+    }
+    await c.close();
+  });
+
+  test('a foreign Origin gets 403, no key gets 401', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const h = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    let r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, 'X-API-Key': gw.keys.read, Origin: 'https://evil.example' } });
+    assert.equal(r.status, 403);
+    assert.equal((await r.json()).code, 'FORBIDDEN_ORIGIN');
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: h });
+    assert.equal(r.status, 401);
+    assert.equal(typeof (await r.json()).code, 'string');
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, 'X-API-Key': gw.keys.read } });
+    assert.equal(r.status, 200);
+    assert.deepEqual((await r.json()).result, {});
+  });
+});
