@@ -100,4 +100,28 @@ describe('mcp over Streamable HTTP', () => {
     assert.equal(r.status, 200);
     assert.deepEqual((await r.json()).result, {});
   });
+
+  test('raw JSON-RPC: version negotiation, session end, unknown method', async () => {
+    const h = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-API-Key': gw.keys.read };
+    const rpc = (body, extra = {}) => fetch(`${gw.http}/mcp`, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', ...body }), headers: { ...h, ...extra } });
+    const init = (v) => rpc({ id: 1, method: 'initialize', params: { protocolVersion: v, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    let r = await init('2024-11-05');
+    assert.equal((await r.json()).result.protocolVersion, '2024-11-05');
+    r = await init('1999-01-01');
+    assert.equal((await r.json()).result.protocolVersion, '2025-11-25', 'an unknown version gets the latest');
+    const sid = r.headers.get('mcp-session-id');
+    assert.match(sid, /^[0-9a-f-]{36}$/);
+    r = await rpc({ method: 'notifications/initialized' }, { 'Mcp-Session-Id': sid });
+    assert.equal(r.status, 202);
+    r = await rpc({ id: 2, method: 'no/such' }, { 'Mcp-Session-Id': sid });
+    assert.equal((await r.json()).error.code, -32601);
+    r = await fetch(`${gw.http}/mcp`, { method: 'DELETE', headers: { ...h, 'Mcp-Session-Id': sid } });
+    assert.equal(r.status, 204);
+    r = await rpc({ id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid });
+    assert.equal(r.status, 404);
+    assert.equal((await r.json()).code, 'SESSION_NOT_FOUND');
+    r = await rpc({ id: 4, method: 'ping' }, { 'MCP-Protocol-Version': '1999-01-01' });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).code, 'UNSUPPORTED_PROTOCOL_VERSION');
+  });
 });
