@@ -97,8 +97,8 @@ const struct mcp_tool mcp_tools[] = {
      "Start charging on a station for an ID token (OCPP RemoteStartTransaction / "
      "RequestStartTransaction).",
      "POST", "/api/v1/transactions", O, 0, 0, 0,
-     OBJ("\"station\":{\"type\":\"string\"},\"id_token\":{\"type\":\"string\"},"
-         "\"connector\":{\"type\":\"integer\"}", "\"station\",\"id_token\"")},
+     OBJ(STATION_ID ",\"id_token\":{\"type\":\"string\"},"
+         "\"connector\":{\"type\":\"integer\"}", "\"station_id\",\"id_token\"")},
     {"remote_stop", "Stop a running charging session.",
      "POST", "/api/v1/transactions/{id}/stop", O, 0, 1, 1,
      OBJ("\"id\":{\"type\":\"string\"}", "\"id\"")},

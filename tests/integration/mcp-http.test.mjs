@@ -75,6 +75,17 @@ describe('mcp over Streamable HTTP', () => {
     const r = await c.callTool({ name: 'reset_station', arguments: { station_id: st.id, type: 'Soft' } });
     assert.ok(!r.isError, JSON.stringify(r));
     assert.ok(st.log.some((m) => m.action === 'Reset'), 'the station got a Reset');
+    let t = await c.callTool({ name: 'trigger_message', arguments: { station_id: st.id, message: 'Heartbeat' } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    assert.ok(st.log.some((m) => m.action === 'TriggerMessage'));
+    t = await c.callTool({ name: 'create_customer', arguments: { name: 'MCP Fleet' } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    assert.equal(t.structuredContent.name, 'MCP Fleet');
+    t = await c.callTool({ name: 'create_token', arguments: { id_token: 'MCPTOKEN1', customer_id: t.structuredContent.id } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    t = await c.callTool({ name: 'remote_start', arguments: { station_id: st.id, id_token: 'MCPTOKEN1', connector: 1 } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    assert.ok(st.log.some((m) => m.action === 'RemoteStartTransaction'));
     await c.close();
   });
 
