@@ -59,6 +59,17 @@ describe('mcp over Streamable HTTP', () => {
     assert.ok(!r.isError, JSON.stringify(r));
     r = await c.callTool({ name: 'get_station_liveness', arguments: { station_id: st.id } });
     assert.ok(!r.isError, JSON.stringify(r));
+    r = await c.callTool({ name: 'get_configuration', arguments: { station_id: st.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    for (const name of ['get_health', 'list_customers', 'list_tokens', 'list_transactions']) {
+      r = await c.callTool({ name, arguments: {} });
+      assert.ok(!r.isError, `${name}: ${JSON.stringify(r)}`);
+    }
+    const st2 = await connectStation(gw, { protocol: 'ocpp2.0.1' });
+    r = await c.callTool({ name: 'get_station', arguments: { station_id: st2.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(JSON.stringify(r.structuredContent).includes('2.0.1'), JSON.stringify(r.structuredContent));
+    await st2.client.close({ force: true });
     r = await c.callTool({ name: 'get_station', arguments: { station_id: 'NOPE' } });
     assert.equal(r.isError, true);
     assert.equal(r.structuredContent.http_status, 404);
