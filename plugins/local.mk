@@ -4,3 +4,4 @@ include plugins/ocpp201/local.mk
 include plugins/headless/local.mk
 include plugins/simulator/local.mk
 include plugins/webhooks/local.mk
+include plugins/mcp/local.mk

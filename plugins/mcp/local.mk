@@ -1,0 +1,8 @@
+plugin_LTLIBRARIES += plugins/mcp/mcp.la
+plugins_mcp_mcp_la_SOURCES = plugins/mcp/mcp.c plugins/mcp/tools.c plugins/mcp/mcp.h
+plugins_mcp_mcp_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
+plugins_mcp_mcp_la_LIBADD = $(PLUGIN_LINK_LIBS)
+
+bin_PROGRAMS += pipelet-mcp
+pipelet_mcp_SOURCES = plugins/mcp/bridge.c
+pipelet_mcp_LDADD = $(JANSSON_LIBS)

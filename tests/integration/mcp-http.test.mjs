@@ -1,0 +1,149 @@
+// mcp-http.test.mjs — the mcp plugin through an independent client: the official
+// @modelcontextprotocol/sdk Client over Streamable HTTP against a real daemon with a
+// real strict-mode OCPP 1.6 station.  Proves version negotiation, the tool catalog
+// (schemas and annotations), tool calls running the REST routes with the caller's
+// scope, the JSON-RPC errors the spec prescribes, and the Origin check.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startGateway } from './lib/harness.mjs';
+import { connectStation } from './lib/stations.mjs';
+
+describe('mcp over Streamable HTTP', () => {
+  let gw, st;
+  before(async () => {
+    gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'mcp'] });
+    st = await connectStation(gw, { protocol: 'ocpp1.6' });
+  });
+  after(async () => {
+    await st?.client.close({ force: true }).catch(() => {});
+    if (gw) assert.equal(await gw.stop(), 0, gw.logs().split('\n').filter((l) => /Sanitizer|ERROR/.test(l)).join('\n'));
+  });
+
+  async function connect(key) {
+    const client = new Client({ name: 'mcp-test', version: '1.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${gw.http}/mcp`), {
+      requestInit: { headers: { 'X-API-Key': key } },
+    });
+    await client.connect(transport);
+    return client;
+  }
+
+  test('initialize negotiates a version and lists typed tools by scope', async () => {
+    const op = await connect(gw.keys.operator);
+    assert.ok(['2025-11-25', '2025-06-18', '2025-03-26'].includes(op.transport.protocolVersion ?? '2025-06-18'));
+    assert.equal(op.getServerVersion().name, 'pipelet');
+    const { tools } = await op.listTools();
+    const names = tools.map((t) => t.name);
+    for (const n of ['list_stations', 'get_station', 'reset_station', 'create_token', 'remote_start']) assert.ok(names.includes(n), n);
+    for (const t of tools) {
+      assert.equal(t.inputSchema.type, 'object', t.name);
+      assert.equal(typeof t.description, 'string');
+      assert.equal(typeof t.annotations.readOnlyHint, 'boolean');
+    }
+    const rd = await connect(gw.keys.read);
+    const readNames = (await rd.listTools()).tools.map((t) => t.name);
+    assert.ok(readNames.includes('get_station'));
+    assert.ok(!readNames.includes('reset_station'), 'a read key does not see operator tools');
+    await op.close();
+    await rd.close();
+  });
+
+  test('read tools run the REST routes against a real station', async () => {
+    const c = await connect(gw.keys.read);
+    let r = await c.callTool({ name: 'list_stations', arguments: {} });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(JSON.stringify(r.structuredContent).includes(st.id));
+    r = await c.callTool({ name: 'get_station', arguments: { station_id: st.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    r = await c.callTool({ name: 'get_station_liveness', arguments: { station_id: st.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    r = await c.callTool({ name: 'get_configuration', arguments: { station_id: st.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    for (const name of ['get_health', 'list_customers', 'list_tokens', 'list_transactions']) {
+      r = await c.callTool({ name, arguments: {} });
+      assert.ok(!r.isError, `${name}: ${JSON.stringify(r)}`);
+    }
+    const st2 = await connectStation(gw, { protocol: 'ocpp2.0.1' });
+    r = await c.callTool({ name: 'get_station', arguments: { station_id: st2.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(JSON.stringify(r.structuredContent).includes('2.0.1'), JSON.stringify(r.structuredContent));
+    await st2.client.close({ force: true });
+    r = await c.callTool({ name: 'get_station', arguments: { station_id: 'NOPE' } });
+    assert.equal(r.isError, true);
+    assert.equal(r.structuredContent.http_status, 404);
+    assert.equal(typeof r.structuredContent.code, 'string');
+    // a read key calling an operator tool: the REST route's own 403
+    r = await c.callTool({ name: 'reset_station', arguments: { station_id: st.id, type: 'Soft' } });
+    assert.equal(r.isError, true);
+    assert.equal(r.structuredContent.http_status, 403);
+    await c.close();
+  });
+
+  test('an operator tool reaches the station', async () => {
+    const c = await connect(gw.keys.operator);
+    const r = await c.callTool({ name: 'reset_station', arguments: { station_id: st.id, type: 'Soft' } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(st.log.some((m) => m.action === 'Reset'), 'the station got a Reset');
+    let t = await c.callTool({ name: 'trigger_message', arguments: { station_id: st.id, message: 'Heartbeat' } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    assert.ok(st.log.some((m) => m.action === 'TriggerMessage'));
+    t = await c.callTool({ name: 'create_customer', arguments: { name: 'MCP Fleet' } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    assert.equal(t.structuredContent.name, 'MCP Fleet');
+    t = await c.callTool({ name: 'create_token', arguments: { id_token: 'MCPTOKEN1', customer_id: t.structuredContent.id } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    t = await c.callTool({ name: 'remote_start', arguments: { station_id: st.id, id_token: 'MCPTOKEN1', connector: 1 } });
+    assert.ok(!t.isError, JSON.stringify(t));
+    assert.ok(st.log.some((m) => m.action === 'RemoteStartTransaction'));
+    await c.close();
+  });
+
+  test('unknown tool, missing and mistyped arguments are -32602', async () => {
+    const c = await connect(gw.keys.read);
+    for (const args of [{ name: 'no_such_tool', arguments: {} }, { name: 'get_station', arguments: {} },
+      { name: 'get_station', arguments: { station_id: 42 } }]) {
+      await assert.rejects(c.callTool(args), (e) => e.code === -32602, JSON.stringify(args));
+    }
+    await c.close();
+  });
+
+  test('a foreign Origin gets 403, no key gets 401', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const h = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+    let r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, 'X-API-Key': gw.keys.read, Origin: 'https://evil.example' } });
+    assert.equal(r.status, 403);
+    assert.equal((await r.json()).code, 'FORBIDDEN_ORIGIN');
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: h });
+    assert.equal(r.status, 401);
+    assert.equal(typeof (await r.json()).code, 'string');
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, 'X-API-Key': gw.keys.read } });
+    assert.equal(r.status, 200);
+    assert.deepEqual((await r.json()).result, {});
+  });
+
+  test('raw JSON-RPC: version negotiation, session end, unknown method', async () => {
+    const h = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'X-API-Key': gw.keys.read };
+    const rpc = (body, extra = {}) => fetch(`${gw.http}/mcp`, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', ...body }), headers: { ...h, ...extra } });
+    const init = (v) => rpc({ id: 1, method: 'initialize', params: { protocolVersion: v, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+    let r = await init('2024-11-05');
+    assert.equal((await r.json()).result.protocolVersion, '2024-11-05');
+    r = await init('1999-01-01');
+    assert.equal((await r.json()).result.protocolVersion, '2025-11-25', 'an unknown version gets the latest');
+    const sid = r.headers.get('mcp-session-id');
+    assert.match(sid, /^[0-9a-f-]{36}$/);
+    r = await rpc({ method: 'notifications/initialized' }, { 'Mcp-Session-Id': sid });
+    assert.equal(r.status, 202);
+    r = await rpc({ id: 2, method: 'no/such' }, { 'Mcp-Session-Id': sid });
+    assert.equal((await r.json()).error.code, -32601);
+    r = await fetch(`${gw.http}/mcp`, { method: 'DELETE', headers: { ...h, 'Mcp-Session-Id': sid } });
+    assert.equal(r.status, 204);
+    r = await rpc({ id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid });
+    assert.equal(r.status, 404);
+    assert.equal((await r.json()).code, 'SESSION_NOT_FOUND');
+    r = await rpc({ id: 4, method: 'ping' }, { 'MCP-Protocol-Version': '1999-01-01' });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).code, 'UNSUPPORTED_PROTOCOL_VERSION');
+  });
+});
