@@ -1,15 +1,16 @@
 /*
- * delivery.c — the outbox and the delivery engine of the webhooks plugin.
+ * delivery.c — the delivery engine of the webhooks plugin.
  *
  * Every bus event that matches an enabled subscription is written to the
- * webhook_deliveries table (the outbox) before any attempt is made, so nothing is
- * lost across restarts or database outages.  A poller picks, for each (subscription,
+ * webhook_deliveries table (the outbox, outbox.c) before any attempt is made, so nothing
+ * is lost across restarts or database outages.  A poller picks, for each (subscription,
  * station) pair, only the oldest pending delivery — which keeps deliveries in order
  * per subscription and station — and sends it with an HMAC-SHA256 signature.  A
  * failed attempt is rescheduled with exponential back-off and jitter until
  * max_attempts; a subscription failing disable_after times in a row is disabled.
  * At-least-once: a crash between a receiver's 2xx and our commit resends the same
- * event id, which receivers de-duplicate on.
+ * event id, which receivers de-duplicate on.  Before each request the receiver's host
+ * must pass the address policy (urlcheck.c), after resolution for a name (resolve.c).
  */
 #include "webhooks.h"
 
@@ -19,6 +20,9 @@
 #include <time.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #define POLL_INTERVAL_MS 500
 
@@ -50,108 +54,6 @@ void wh_sign(const char *secret, const char *timestamp, const char *body, size_t
     free(msg);
     for (unsigned i = 0; i < mdlen; i++)
         sprintf(out + 2 * i, "%02x", md[i]);
-}
-
-/* ---------- outbox ---------- */
-
-static int sub_matches(const struct wh_sub *s, const char *topic, const char *station)
-{
-    int ev = 0;
-    for (size_t i = 0; i < s->nevents && !ev; i++)
-        ev = wh_topic_match(s->events[i], topic);
-    if (!ev)
-        return 0;
-    if (s->nstations == 0)
-        return 1;
-    for (size_t i = 0; station && i < s->nstations; i++)
-        if (strcmp(s->stations[i], station) == 0)
-            return 1;
-    return 0;
-}
-
-static void outbox_flush(struct wh *w);
-
-static void on_outbox_written(pl_db_result *res, void *arg)
-{
-    struct wh *w = arg;
-    w->outbox_writing = 0;
-    if (!w->host->db_ok(res)) {
-        w->host->log(w->self, PL_LOG_ERROR, "outbox write failed: %s", w->host->db_error(res));
-        w->host->metric_add("pipelet_webhook_outbox_errors_total", 1);
-    } else {
-        wh_delivery_kick(w);
-    }
-    outbox_flush(w);
-}
-
-/* Write every pending row in one INSERT.  Only one is in flight at a time: with a pool
- * of connections, separate INSERTs could commit out of order and the delivery ids —
- * which order deliveries per subscription and station — would not follow the events. */
-static void outbox_flush(struct wh *w)
-{
-    if (w->outbox_writing || !w->outbox_pending || json_array_size(w->outbox_pending) == 0)
-        return;
-    char *rows = json_dumps(w->outbox_pending, JSON_COMPACT);
-    if (!rows)
-        return;
-    const char *params[] = {rows};
-    if (w->host->db_query(w->self,
-                          "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, "
-                          "station_id, body) SELECT x.webhook_id::uuid, x.event_id::uuid, "
-                          "x.event_type, x.station_id, x.body FROM ROWS FROM (jsonb_to_recordset($1::jsonb) "
-                          "AS (webhook_id text, event_id text, event_type text, station_id text, "
-                          "body text)) WITH ORDINALITY AS x(webhook_id, event_id, event_type, "
-                          "station_id, body, n) ORDER BY x.n",
-                          1, params, on_outbox_written, w) == PL_OK) {
-        w->outbox_writing = 1;
-        json_array_clear(w->outbox_pending);
-    } else {
-        w->host->log(w->self, PL_LOG_ERROR, "outbox queue full: %zu events wait",
-                     json_array_size(w->outbox_pending));
-    }
-    free(rows);
-}
-
-void wh_outbox_free(struct wh *w)
-{
-    json_decref(w->outbox_pending);
-    w->outbox_pending = NULL;
-}
-
-void wh_outbox_on_event(const char *topic, json_t *env, void *arg)
-{
-    struct wh *w = arg;
-    const char *station = json_string_value(json_object_get(env, "station"));
-    json_t *body = NULL;
-    char *body_text = NULL;
-    for (struct wh_sub *s = w->subs; s; s = s->next) {
-        if (!sub_matches(s, topic, station))
-            continue;
-        if (!body_text) {
-            /* the delivered envelope: id, type, created_at, station, data */
-            body = json_pack("{s:O, s:s, s:O, s:O, s:O}", "id", json_object_get(env, "id"), "type",
-                             topic, "created_at", json_object_get(env, "time"), "station",
-                             json_object_get(env, "station"), "data", json_object_get(env, "data"));
-            body_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-            if (!body_text)
-                break;
-        }
-        if (!w->outbox_pending)
-            w->outbox_pending = json_array();
-        if (json_array_size(w->outbox_pending) >= 100000) {
-            w->host->log(w->self, PL_LOG_ERROR, "outbox backlog full: event %s (%s) not recorded",
-                         json_string_value(json_object_get(env, "id")), topic);
-            w->host->metric_add("pipelet_webhook_outbox_errors_total", 1);
-            break;
-        }
-        json_array_append_new(w->outbox_pending,
-                              json_pack("{s:s, s:O, s:s, s:s, s:s}", "webhook_id", s->id, "event_id",
-                                        json_object_get(env, "id"), "event_type", topic,
-                                        "station_id", station ? station : "", "body", body_text));
-    }
-    free(body_text);
-    json_decref(body);
-    outbox_flush(w);
 }
 
 /* ---------- sending ---------- */
@@ -207,23 +109,124 @@ static void inflight_remove(struct wh *w, struct wh_inflight *f)
     free(f);
 }
 
-static int send_signed(struct wh *w, const char *url, const char *secret, const char *event_id,
-                       const char *event_type, long long delivery_id, const char *body,
-                       pl_http_done_cb cb, void *arg)
+/* One signed request, from the policy check to the answer. */
+struct wh_send {
+    struct wh *w;
+    char *url, *secret, *event_id, *event_type, *body;
+    long long delivery_id;
+    struct wh_url u;
+    uint64_t started;
+    pl_http_done_cb cb;
+    void *arg;
+};
+
+static void send_free(struct wh_send *s)
 {
+    free(s->url);
+    free(s->secret);
+    free(s->event_id);
+    free(s->event_type);
+    free(s->body);
+    free(s);
+}
+
+/* Answer without a response: the policy refused, or the request could not start. */
+static void send_fail(struct wh_send *s, const char *error)
+{
+    struct pl_http_response r = {.size = sizeof r, .error = error, .body = "",
+                                 .latency_ms = (double)(s->w->host->now_ms() - s->started)};
+    s->cb(&r, s->arg);
+    send_free(s);
+}
+
+static void send_now(struct wh_send *s)
+{
+    struct wh *w = s->w;
     char ts[24], sig[65], h_id[96], h_type[160], h_ts[64], h_sig[96], h_del[64], h_ua[64];
     snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
-    wh_sign(secret, ts, body, strlen(body), sig);
-    snprintf(h_id, sizeof h_id, "X-Pipelet-Event-Id: %s", event_id);
-    snprintf(h_type, sizeof h_type, "X-Pipelet-Event-Type: %s", event_type);
+    wh_sign(s->secret, ts, s->body, strlen(s->body), sig);
+    snprintf(h_id, sizeof h_id, "X-Pipelet-Event-Id: %s", s->event_id);
+    snprintf(h_type, sizeof h_type, "X-Pipelet-Event-Type: %s", s->event_type);
     snprintf(h_ts, sizeof h_ts, "X-Pipelet-Timestamp: %s", ts);
     snprintf(h_sig, sizeof h_sig, "X-Pipelet-Signature: v1=%s", sig);
-    snprintf(h_del, sizeof h_del, "X-Pipelet-Delivery-Id: %lld", delivery_id);
+    snprintf(h_del, sizeof h_del, "X-Pipelet-Delivery-Id: %lld", s->delivery_id);
     snprintf(h_ua, sizeof h_ua, "User-Agent: pipelet-webhooks/%s", w->host->version);
     const char *headers[] = {"Content-Type: application/json", h_ua, h_id, h_type, h_ts,
                              h_sig, h_del, NULL};
-    return w->host->http_fetch(w->self, "POST", url, headers, body, strlen(body),
-                               (unsigned)w->timeout_ms, w->ca_file, cb, arg);
+    /* what is left of the attempt's time after the lookup */
+    uint64_t spent = w->host->now_ms() - s->started;
+    unsigned left = spent + 100 < (uint64_t)w->timeout_ms ? (unsigned)(w->timeout_ms - spent) : 100;
+    if (w->host->http_fetch(w->self, "POST", s->url, headers, s->body, strlen(s->body), left,
+                            w->ca_file, s->cb, s->arg) != PL_OK) {
+        send_fail(s, "cannot start request");
+        return;
+    }
+    send_free(s);
+}
+
+/* Every address of the name must be public: the connection may use any of them. */
+static void on_resolved(void *arg, const struct addrinfo *ai, const char *error)
+{
+    struct wh_send *s = arg;
+    char msg[400];
+    if (!ai) {
+        snprintf(msg, sizeof msg, "dns: %s: %s", s->u.host, error ? error : "no address");
+        send_fail(s, msg);
+        return;
+    }
+    for (; ai; ai = ai->ai_next) {
+        const char *why = wh_addr_forbidden(ai->ai_addr);
+        if (!why)
+            continue;
+        char addr[INET6_ADDRSTRLEN] = "?";
+        const void *raw = ai->ai_family == AF_INET6
+                              ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                              : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        inet_ntop(ai->ai_family, raw, addr, sizeof addr);
+        snprintf(msg, sizeof msg, WH_ERR_FORBIDDEN ": %s resolves to %s (%s); set [webhooks] "
+                 "allow_private = yes to deliver there", s->u.host, addr, why);
+        send_fail(s, msg);
+        return;
+    }
+    send_now(s);
+}
+
+void wh_send(struct wh *w, const char *url, const char *secret, const char *event_id,
+             const char *event_type, long long delivery_id, const char *body,
+             pl_http_done_cb cb, void *arg)
+{
+    struct wh_send *s = calloc(1, sizeof *s);
+    if (!s) {
+        struct pl_http_response r = {.size = sizeof r, .error = "out of memory", .body = ""};
+        cb(&r, arg);
+        return;
+    }
+    *s = (struct wh_send){w, strdup(url ?: ""), strdup(secret ?: ""), strdup(event_id ?: ""),
+                          strdup(event_type ?: ""), strdup(body ?: ""), delivery_id,
+                          .started = w->host->now_ms(), .cb = cb, .arg = arg};
+    if (!s->url || !s->secret || !s->event_id || !s->event_type || !s->body) {
+        send_fail(s, "out of memory");
+        return;
+    }
+    /* URLs stored before these checks existed are held to them too */
+    const char *why = wh_url_parse(s->url, &s->u);
+    char msg[400];
+    if (why) {
+        snprintf(msg, sizeof msg, "invalid url: %s", why);
+        send_fail(s, msg);
+        return;
+    }
+    if (w->allow_private) {
+        send_now(s);
+    } else if ((why = wh_url_host_forbidden(&s->u))) {
+        snprintf(msg, sizeof msg, WH_ERR_FORBIDDEN ": %s (%s); set [webhooks] allow_private = yes "
+                 "to deliver there", s->u.host, why);
+        send_fail(s, msg);
+    } else if (wh_url_is_literal(&s->u)) {
+        send_now(s);
+    } else if (wh_resolve(w, s->u.host, (unsigned)w->timeout_ms, on_resolved, s) != PL_OK) {
+        send_fail(s, "dns: cannot start the lookup");
+    }
 }
 
 static void on_attempt_recorded(pl_db_result *res, void *arg)
@@ -342,12 +345,8 @@ static void on_due(pl_db_result *res, void *arg)
         f->next = w->inflight_list;
         w->inflight_list = f;
         w->inflight++;
-        if (send_signed(w, h->db_value(res, i, 7), h->db_value(res, i, 8), f->event_id,
-                        h->db_value(res, i, 3), did, h->db_value(res, i, 5), on_delivered,
-                        f) != PL_OK) {
-            struct pl_http_response fail = {.size = sizeof fail, .error = "cannot start request"};
-            on_delivered(&fail, f);
-        }
+        wh_send(w, h->db_value(res, i, 7), h->db_value(res, i, 8), f->event_id,
+                h->db_value(res, i, 3), did, h->db_value(res, i, 5), on_delivered, f);
     }
     w->nsettled = 0; /* later polls start after those records committed */
     if (w->kick) {
@@ -383,7 +382,11 @@ void wh_delivery_kick(struct wh *w)
 
 static void on_tick(void *arg)
 {
-    wh_delivery_kick(arg);
+    struct wh *w = arg;
+    /* until the first list arrives events cannot be routed: keep asking */
+    if (!w->subs_loaded && !w->subs_loading)
+        wh_reload_subs(w);
+    wh_delivery_kick(w);
 }
 
 int wh_delivery_start(struct wh *w)
@@ -443,12 +446,13 @@ int wh_send_test(struct wh *w, json_t *row, wh_test_cb cb, void *arg)
                              json_string_value(json_object_get(row, "id")));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    int rc = text ? send_signed(w, json_string_value(json_object_get(row, "url")),
-                                json_string_value(json_object_get(row, "secret")), t->event_id,
-                                "webhook.test", 0, text, on_test_done, t)
-                  : PL_ENOMEM;
-    free(text);
-    if (rc != PL_OK)
+    if (!text) {
         free(t);
-    return rc;
+        return PL_ENOMEM;
+    }
+    wh_send(w, json_string_value(json_object_get(row, "url")),
+            json_string_value(json_object_get(row, "secret")), t->event_id, "webhook.test", 0, text,
+            on_test_done, t);
+    free(text);
+    return PL_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/rand.h>
 
 static const struct pl_migration migrations[] = {
@@ -71,6 +72,21 @@ int wh_topic_match(const char *pattern, const char *topic)
     return strcmp(pattern, topic) == 0;
 }
 
+int wh_sub_matches(const struct wh_sub *s, const char *topic, const char *station)
+{
+    int ev = 0;
+    for (size_t i = 0; i < s->nevents && !ev; i++)
+        ev = wh_topic_match(s->events[i], topic);
+    if (!ev)
+        return 0;
+    if (s->nstations == 0)
+        return 1;
+    for (size_t i = 0; station && i < s->nstations; i++)
+        if (strcmp(s->stations[i], station) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---------- in-memory cache of enabled subscriptions ---------- */
 
 static void subs_free(struct wh_sub *s)
@@ -108,6 +124,7 @@ static void load_subs(struct wh *w, pl_db_result *res);
 static void on_subs_loaded(pl_db_result *res, void *arg)
 {
     struct subs_reload *l = arg;
+    l->w->subs_loading--;
     load_subs(l->w, res);
     if (l->done)
         l->done(l->arg);
@@ -138,7 +155,10 @@ static void load_subs(struct wh *w, pl_db_result *res)
     json_decref(rows);
     subs_free(w->subs);
     w->subs = list;
-    w->subs_loaded = 1;
+    if (!w->subs_loaded) {
+        w->subs_loaded = 1;
+        wh_outbox_routes_known(w);
+    }
 }
 
 /* Reload the routing list; done(arg), if given, runs once it is in place (or the
@@ -152,8 +172,10 @@ static void reload_subs_then(struct wh *w, void (*done)(void *arg), void *arg)
         if (w->host->db_query(w->self,
                               "SELECT id::text, to_jsonb(events) AS events, to_jsonb(stations) AS stations "
                               "FROM webhooks WHERE enabled",
-                              0, NULL, on_subs_loaded, l) == PL_OK)
+                              0, NULL, on_subs_loaded, l) == PL_OK) {
+            w->subs_loading++;
             return;
+        }
         free(l);
     }
     w->host->log(w->self, PL_LOG_WARN, "cannot queue the subscription reload");
@@ -168,10 +190,27 @@ void wh_reload_subs(struct wh *w)
 
 /* ---------- request validation ---------- */
 
-static int valid_url(const char *u)
+/* Replies 400 and returns -1 unless v is a URL deliveries may go to.  Names are
+ * judged again after resolution, at every delivery. */
+static int check_url(struct wh *w, pl_request *req, json_t *v)
 {
-    return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
-           strlen(u) > 8 && strlen(u) < 2048;
+    const struct pl_host *h = w->host;
+    struct wh_url u;
+    const char *why = json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v)
+                          ? wh_url_parse(json_string_value(v), &u)
+                          : "url must be an http:// or https:// URL";
+    if (why) {
+        h->reply_error(req, 400, "WEBHOOK_URL_INVALID", "%s", why);
+        return -1;
+    }
+    if (!w->allow_private && (why = wh_url_host_forbidden(&u))) {
+        h->reply_error(req, 400, "WEBHOOK_URL_FORBIDDEN",
+                       "url host %s is a %s address; webhooks go to public addresses unless "
+                       "[webhooks] allow_private = yes",
+                       u.host, why);
+        return -1;
+    }
+    return 0;
 }
 
 static int valid_string_array(json_t *a, int allow_empty)
@@ -197,10 +236,8 @@ static int check_body(struct wh *w, pl_request *req, json_t *b, int partial)
     }
     json_t *v;
     if ((v = json_object_get(b, "url"))) {
-        if (!valid_url(json_string_value(v))) {
-            h->reply_error(req, 400, "INVALID_PARAMETER", "url must be an http:// or https:// URL");
+        if (check_url(w, req, v) != 0)
             return -1;
-        }
     } else if (!partial) {
         h->reply_error(req, 400, "MISSING_PARAMETER", "url is required");
         return -1;
@@ -228,9 +265,12 @@ static int check_body(struct wh *w, pl_request *req, json_t *b, int partial)
         h->reply_error(req, 400, "INVALID_PARAMETER", "description must be a string");
         return -1;
     }
+    /* used whole as the HMAC key: a NUL inside would cut it where C strings end */
     if ((v = json_object_get(b, "secret")) &&
-        (!json_is_string(v) || json_string_length(v) < 16 || json_string_length(v) > 256)) {
-        h->reply_error(req, 400, "INVALID_PARAMETER", "secret must be a string of 16 to 256 characters");
+        (!json_is_string(v) || json_string_length(v) < 16 || json_string_length(v) > 256 ||
+         strlen(json_string_value(v)) != json_string_length(v))) {
+        h->reply_error(req, 400, "INVALID_PARAMETER",
+                       "secret must be a string of 16 to 256 bytes without NUL characters");
         return -1;
     }
     return 0;
@@ -266,6 +306,7 @@ struct wh_req {
     int mutates;      /* create, update, delete: the routing list changes */
     char *secret;     /* echoed once, on creation */
     json_t *reply;    /* held until the routing list includes the change */
+    struct wh_test_slot *test; /* POST /test: its rate-limit slot, busy until answered */
 };
 
 static struct wh_req *wh_req_new(struct wh *w, pl_request *req, int status)
@@ -281,6 +322,10 @@ static struct wh_req *wh_req_new(struct wh *w, pl_request *req, int status)
 
 static void wh_req_free(struct wh_req *r)
 {
+    if (r->test) { /* the next test of this webhook may start a second after this answer */
+        r->test->busy = 0;
+        r->test->at_ms = r->w->host->now_ms();
+    }
     json_decref(r->reply);
     free(r->secret);
     free(r);
@@ -346,17 +391,17 @@ static void create_webhook(pl_request *req, void *arg)
     json_t *b = h->req_json(req);
     if (check_body(w, req, b, 0) != 0)
         return;
-    char id[37], secret[65];
+    char id[37], made[55];
     h->uuid(id);
+    /* a given secret is used as given (check_body bounds it); ours is whsec_ + 48 hex */
     const char *given = json_string_value(json_object_get(b, "secret"));
-    if (given) {
-        snprintf(secret, sizeof secret, "%s", given);
-    } else {
+    const char *secret = given ? given : made;
+    if (!given) {
         unsigned char raw[24];
         RAND_bytes(raw, sizeof raw);
-        strcpy(secret, "whsec_");
+        strcpy(made, "whsec_");
         for (size_t i = 0; i < sizeof raw; i++)
-            sprintf(secret + 6 + 2 * i, "%02x", raw[i]);
+            sprintf(made + 6 + 2 * i, "%02x", raw[i]);
     }
     json_t *stations = json_object_get(b, "stations");
     char *events = json_text(json_object_get(b, "events"));
@@ -372,7 +417,10 @@ static void create_webhook(pl_request *req, void *arg)
     struct wh_req *r = wh_req_new(w, req, 201);
     if (r) {
         r->mutates = 1;
-        r->secret = strdup(secret);
+        if (!(r->secret = strdup(secret))) { /* never answer 201 without the secret */
+            wh_req_free(r);
+            r = NULL;
+        }
     }
     if (!r || h->db_query(w->self,
                           "INSERT INTO webhooks (id, url, events, stations, secret, enabled, description) "
@@ -561,18 +609,81 @@ static void redeliver(pl_request *req, void *arg)
     }
 }
 
-/* POST /webhooks/{id}/test: load the row (with its secret), send now, report. */
+/* ---------- POST /webhooks/{id}/test ----------
+ * It must not be a port scanner: its URL rules are the deliveries', its answer says
+ * only the HTTP status when one came (otherwise "delivery failed", sent after the full
+ * timeout, so a refused connection looks like a silent one), and each subscription is
+ * tested at most once a second. */
+
+struct wh_padded { /* a failed test's answer, held until the attempt's timeout */
+    struct wh_req *r;
+    json_t *out;
+    pl_timer *timer;
+    struct wh_padded *next;
+};
+
+static void padded_reply(struct wh_padded *p)
+{
+    struct wh *w = p->r->w;
+    for (struct wh_padded **pp = &w->padded; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    w->host->timer_free(p->timer);
+    w->host->reply_json(p->r->req, 200, p->out);
+    wh_req_free(p->r);
+    free(p);
+}
+
+static void on_padded(void *arg)
+{
+    padded_reply(arg);
+}
+
+static void reply_test(struct wh_req *r, json_t *out, double latency_ms)
+{
+    struct wh *w = r->w;
+    struct wh_padded *p = w->stopping ? NULL : calloc(1, sizeof *p);
+    if (p && latency_ms < (double)w->timeout_ms) {
+        p->timer = w->host->timer_new(w->self, on_padded, p);
+        if (p->timer) {
+            *p = (struct wh_padded){r, out, p->timer, w->padded};
+            w->padded = p;
+            w->host->timer_start(p->timer, (uint64_t)((double)w->timeout_ms - latency_ms), 0);
+            return;
+        }
+    }
+    free(p);
+    w->host->reply_json(r->req, 200, out);
+    wh_req_free(r);
+}
+
 static void on_test_sent(void *arg, const struct pl_http_response *resp, const char *event_id)
 {
     struct wh_req *r = arg;
     const struct pl_host *h = r->w->host;
-    json_t *out = json_pack("{s:s, s:b, s:f}", "event_id", event_id, "delivered",
-                            resp->status >= 200 && resp->status < 300, "latency_ms",
-                            resp->latency_ms);
-    json_object_set_new(out, "response_code", resp->status ? json_integer(resp->status) : json_null());
-    json_object_set_new(out, "error", resp->error ? json_string(resp->error) : json_null());
-    h->reply_json(r->req, 200, out);
-    wh_req_free(r);
+    json_t *out = json_pack("{s:s, s:b}", "event_id", event_id, "delivered",
+                            resp->status >= 200 && resp->status < 300);
+    if (resp->status) {
+        json_object_set_new(out, "response_code", json_integer(resp->status));
+        json_object_set_new(out, "latency_ms", json_real(resp->latency_ms));
+        json_object_set_new(out, "error", json_null());
+        h->reply_json(r->req, 200, out);
+        wh_req_free(r);
+        return;
+    }
+    /* the policy's refusal names no port and no connection state: it may be said */
+    int policy = resp->error && strncmp(resp->error, WH_ERR_FORBIDDEN, strlen(WH_ERR_FORBIDDEN)) == 0;
+    json_object_set_new(out, "response_code", json_null());
+    json_object_set_new(out, "latency_ms", json_null());
+    json_object_set_new(out, "error", json_string(policy ? resp->error : "delivery failed"));
+    if (policy) {
+        h->reply_json(r->req, 200, out);
+        wh_req_free(r);
+        return;
+    }
+    reply_test(r, out, resp->latency_ms);
 }
 
 static void on_test_row(pl_db_result *res, void *arg)
@@ -596,19 +707,51 @@ static void on_test_row(pl_db_result *res, void *arg)
     json_decref(rows);
 }
 
+/* One test per subscription at a time, the next a second after its answer; at most
+ * WH_TEST_SLOTS in all.  NULL when refused. */
+static struct wh_test_slot *test_slot(struct wh *w, const char *id)
+{
+    uint64_t now = w->host->now_ms();
+    struct wh_test_slot *free_slot = NULL;
+    for (size_t i = 0; i < WH_TEST_SLOTS; i++) {
+        struct wh_test_slot *t = &w->tests[i];
+        int live = t->busy || (t->id[0] && now - t->at_ms < 1000);
+        if (live && strcasecmp(t->id, id) == 0) /* ids are case-blind uuids */
+            return NULL;
+        if (!live && !free_slot)
+            free_slot = t;
+    }
+    if (free_slot) {
+        snprintf(free_slot->id, sizeof free_slot->id, "%s", id);
+        free_slot->at_ms = now;
+        free_slot->busy = 1;
+    }
+    return free_slot;
+}
+
 static void test_webhook(pl_request *req, void *arg)
 {
     struct wh *w = arg;
     const char *id = id_param(w, req);
     if (!id)
         return;
+    struct wh_test_slot *slot = test_slot(w, id);
+    if (!slot) {
+        w->host->reply_header(req, "Retry-After", "1");
+        w->host->reply_error(req, 429, "RATE_LIMITED",
+                             "one test per webhook at a time and per second; retry after 1 s");
+        return;
+    }
     const char *p[] = {id};
     struct wh_req *r = wh_req_new(w, req, 200);
     if (!r || w->host->db_query(w->self, "SELECT id::text, url, secret FROM webhooks WHERE id = $1", 1,
                                 p, on_test_row, r) != PL_OK) {
         free(r);
+        slot->busy = 0;
         w->host->reply_error(req, 503, "BUSY", "database queue full");
+        return;
     }
+    r->test = slot;
 }
 
 /* ---------- lifecycle ---------- */
@@ -643,6 +786,10 @@ static int wh_init(pl_plugin_handle *self, const struct pl_host *host, void **st
         {"batch", PL_CONFIG_INT, "100", 1, 10000, NULL, "outbox rows read at once", PL_CONFIG_RESTART},
         {"ca_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA file for https receivers (default: the system's)",
          PL_CONFIG_RESTART},
+        {"pending_max", PL_CONFIG_INT, "100000", 1, 100000000, NULL,
+         "events kept in memory while the outbox cannot be written; newer ones are dropped", PL_CONFIG_RESTART},
+        {"allow_private", PL_CONFIG_BOOL, "no", 0, 0, NULL,
+         "deliver to loopback, private, link-local and other non-public addresses", PL_CONFIG_RESTART},
     };
     int rc = host->config_declare(self, keys, sizeof keys / sizeof keys[0]);
     if (rc != PL_OK)
@@ -658,9 +805,13 @@ static int wh_init(pl_plugin_handle *self, const struct pl_host *host, void **st
         host->config_int(self, "timeout_ms", 10000, 100, 300000, &w->timeout_ms) ||
         host->config_int(self, "per_receiver", 4, 1, 256, &w->per_receiver) ||
         host->config_int(self, "disable_after", 50, 1, 1000000, &w->disable_after) ||
-        host->config_int(self, "batch", 100, 1, 10000, &w->batch))
+        host->config_int(self, "batch", 100, 1, 10000, &w->batch) ||
+        host->config_int(self, "pending_max", 100000, 1, 100000000, &w->pending_max) ||
+        host->config_bool(self, "allow_private", 0, &w->allow_private))
         goto fail;
     w->ca_file = host->config_get(self, "ca_file", NULL);
+    if (wh_outbox_start(w) != PL_OK)
+        goto fail;
     if (host->db_migrations(self, migrations, sizeof migrations / sizeof migrations[0]) != PL_OK)
         goto fail;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -673,6 +824,7 @@ static int wh_init(pl_plugin_handle *self, const struct pl_host *host, void **st
     *state = w;
     return PL_OK;
 fail:
+    /* the loader removes our registrations (timers, routes, the subscription) */
     free(w);
     return PL_ERR;
 }
@@ -694,6 +846,9 @@ static void wh_fini(void *state)
 {
     struct wh *w = state;
     wh_delivery_stop(w);
+    wh_resolve_shutdown(w); /* answers lookups: orphaned deliveries, tests (unpadded) */
+    while (w->padded)
+        padded_reply(w->padded);
     wh_outbox_free(w);
     w->host->bus_unsubscribe(w->bus);
     subs_free(w->subs);

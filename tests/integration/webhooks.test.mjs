@@ -46,13 +46,15 @@ async function station(gw, id) {
   return c;
 }
 
-const fastRetries = { webhooks: { base_delay_ms: 50, max_delay_ms: 200, timeout_ms: 500, max_attempts: 4, disable_after: 6 } };
+// the receivers of these tests listen on 127.0.0.1: a private address
+const local = { webhooks: { allow_private: 'yes' } };
+const fastRetries = { webhooks: { allow_private: 'yes', base_delay_ms: 50, max_delay_ms: 200, timeout_ms: 500, max_attempts: 4, disable_after: 6 } };
 
 test('CRUD with validation, scopes and 404s', async () => {
-  const gw = await startGateway({ plugins: ['webhooks'] });
+  const gw = await startGateway({ plugins: ['webhooks'], config: local });
   try {
     let r = await gw.api('POST', '/api/v1/webhooks', { url: 'ftp://x', events: ['*'] });
-    assert.equal(r.status, 400); assert.equal(r.body.code, 'INVALID_PARAMETER');
+    assert.equal(r.status, 400); assert.equal(r.body.code, 'WEBHOOK_URL_INVALID');
     r = await gw.api('POST', '/api/v1/webhooks', { url: 'http://127.0.0.1:1/x' });
     assert.equal(r.status, 400); assert.equal(r.body.code, 'MISSING_PARAMETER');
     r = await gw.api('POST', '/api/v1/webhooks', '{"url":', {});
@@ -91,7 +93,7 @@ test('CRUD with validation, scopes and 404s', async () => {
 
 test('test endpoint reports status and latency; signatures verify', async () => {
   const rx = await receiver(() => 200);
-  const gw = await startGateway({ plugins: ['webhooks'] });
+  const gw = await startGateway({ plugins: ['webhooks'], config: local });
   try {
     const c = await gw.api('POST', '/api/v1/webhooks', { url: rx.url, events: ['*'], secret: 'a-secret-of-16-chars!' });
     const r = await gw.api('POST', `/api/v1/webhooks/${c.body.id}/test`);
@@ -106,6 +108,7 @@ test('test endpoint reports status and latency; signatures verify', async () => 
     assert.ok(verify(e, 'a-secret-of-16-chars!'));
     assert.ok(!verify(e, 'another-secret-xxxxx'));
     rx.respond = () => 500;
+    await new Promise((res) => setTimeout(res, 1100)); // one test per second
     const r2 = await gw.api('POST', `/api/v1/webhooks/${c.body.id}/test`);
     assert.equal(r2.body.delivered, false); assert.equal(r2.body.response_code, 500);
   } finally {
@@ -189,7 +192,7 @@ test('timeouts and refused connections are retried then failed; a failing subscr
 test('a gateway killed mid-delivery delivers everything after a restart (same event ids)', async () => {
   let mode = 'hang';
   const rx = await receiver(() => mode);
-  const gw = await startGateway({ plugins: ['ocpp16', 'webhooks'], config: { webhooks: { base_delay_ms: 50, max_delay_ms: 100, timeout_ms: 20000 } } });
+  const gw = await startGateway({ plugins: ['ocpp16', 'webhooks'], config: { webhooks: { allow_private: 'yes', base_delay_ms: 50, max_delay_ms: 100, timeout_ms: 20000 } } });
   try {
     await gw.api('POST', '/api/v1/webhooks', { url: rx.url, events: ['station.status'] });
     const s = await station(gw, 'WH-K');
@@ -214,7 +217,7 @@ test('a gateway killed mid-delivery delivers everything after a restart (same ev
 
 test('a command sent with Prefer: respond-async reports its outcome as a command.completed webhook', async () => {
   const rx = await receiver(() => 200);
-  const gw = await startGateway({ plugins: ['ocpp16', 'headless', 'webhooks'] });
+  const gw = await startGateway({ plugins: ['ocpp16', 'headless', 'webhooks'], config: local });
   try {
     const hook = await gw.api('POST', '/api/v1/webhooks', { url: rx.url, events: ['command.completed'] });
     const c = new RPCClient({ endpoint: gw.ws, identity: 'WH-CMD', protocols: ['ocpp1.6'], strictMode: true, reconnect: false });
