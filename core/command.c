@@ -41,7 +41,7 @@ struct pl_command {
     struct pl_command *h_prev, *h_next; /* history, newest first */
 };
 
-static struct registry_map *commands; /* id -> command (the history) */
+static struct hashmap *commands; /* id -> command (the history) */
 static struct pl_command *h_head, *h_tail;
 static size_t h_count;
 
@@ -155,7 +155,7 @@ static void h_trim(void)
         struct pl_command *prev = c->h_prev;
         if (c->status != PL_CMD_PENDING && !c->notify_pending) {
             h_unlink(c);
-            registry_map_del(commands, c->id);
+            hashmap_del(commands, c->id);
             command_free(c);
         }
         c = prev;
@@ -164,9 +164,9 @@ static void h_trim(void)
 
 static int h_add(struct pl_command *c)
 {
-    if (!commands && !(commands = registry_map_new()))
+    if (!commands && !(commands = hashmap_new()))
         return PL_ENOMEM;
-    if (registry_map_put(commands, c->id, c) != PL_OK)
+    if (hashmap_put(commands, c->id, c) != PL_OK)
         return PL_ENOMEM;
     c->h_next = h_head;
     if (h_head)
@@ -202,7 +202,7 @@ static json_t *command_to_json(struct pl_command *c)
 
 json_t *station_api_command_json(const char *command_id)
 {
-    struct pl_command *c = registry_map_get(commands, command_id);
+    struct pl_command *c = hashmap_get(commands, command_id);
     return c ? command_to_json(c) : NULL;
 }
 
@@ -446,6 +446,6 @@ void command_shutdown(void)
         h_unlink(c);
         command_free(c);
     }
-    registry_map_free(commands);
+    hashmap_free(commands);
     commands = NULL;
 }

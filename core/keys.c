@@ -22,7 +22,7 @@
 #define USED_WRITE_MS 60000
 #define NAME_MAX_LEN 64
 
-static struct registry_map *last_written; /* managed key name -> uint64_t* last write */
+static struct hashmap *last_written; /* managed key name -> uint64_t* last write */
 static struct event *refresh;
 static int loaded;
 
@@ -73,10 +73,10 @@ void keys_used(const char *name)
 {
     if (!name || apikey_configured(name))
         return;
-    if (!last_written && !(last_written = registry_map_new()))
+    if (!last_written && !(last_written = hashmap_new()))
         return;
     uint64_t now = core_now_ms();
-    uint64_t *t = registry_map_get(last_written, name);
+    uint64_t *t = hashmap_get(last_written, name);
     if (t && now - *t < USED_WRITE_MS)
         return;
     if (!t) {
@@ -86,7 +86,7 @@ void keys_used(const char *name)
             return;
         t = (uint64_t *)block;
         memcpy(block + sizeof(uint64_t), name, n + 1);
-        if (registry_map_put(last_written, block + sizeof(uint64_t), block) != 0) {
+        if (hashmap_put(last_written, block + sizeof(uint64_t), block) != 0) {
             free(block);
             return;
         }
@@ -282,7 +282,7 @@ void keys_shutdown(void)
     if (refresh)
         event_free(refresh);
     refresh = NULL;
-    registry_map_foreach(last_written, free_block, NULL);
-    registry_map_free(last_written);
+    hashmap_foreach(last_written, free_block, NULL);
+    hashmap_free(last_written);
     last_written = NULL;
 }

@@ -19,6 +19,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/ocpp_schema.c core/ocpp_schema.h \
 	core/ocpp16_messages.c core/ocpp201_messages.c \
 	core/ocppj.c core/ocppj.h \
+	core/hashmap.c core/hashmap.h \
 	core/registry.c core/registry.h \
 	core/model.c core/model.h \
 	core/model_read.c core/model_read.h \

@@ -70,7 +70,7 @@ struct wchain {
     int orphan; /* the model shut down while its head was in flight: freed when it lands */
 };
 
-static struct registry_map *chains;
+static struct hashmap *chains;
 static uint64_t write_seq;
 static size_t writes_pending;
 static unsigned long writes_dropped;
@@ -274,7 +274,7 @@ static void chain_pump(struct wchain *ch)
     if (ch->head && !ch->inflight && !ch->ready)
         ready_push(ch);
     else if (!ch->head && !ch->inflight && !ch->ready) {
-        registry_map_del(chains, ch->id);
+        hashmap_del(chains, ch->id);
         chain_free(ch);
         return;
     }
@@ -303,12 +303,12 @@ int model_write(const char *station_id, const char *sql, int nparams,
 {
     if (model_closed)
         return PL_EOFFLINE;
-    if (!chains && !(chains = registry_map_new()))
+    if (!chains && !(chains = hashmap_new()))
         return PL_ENOMEM;
-    struct wchain *ch = registry_map_get(chains, station_id);
+    struct wchain *ch = hashmap_get(chains, station_id);
     if (!ch) {
         ch = calloc(1, sizeof *ch);
-        if (!ch || !(ch->id = strdup(station_id)) || registry_map_put(chains, ch->id, ch)) {
+        if (!ch || !(ch->id = strdup(station_id)) || hashmap_put(chains, ch->id, ch)) {
             if (ch)
                 free(ch->id);
             free(ch);
@@ -1026,7 +1026,7 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
     }
     /* a transaction's samples go in after its row: when writes of the station are
      * still queued (its StartTransaction, say), they wait for the last of them */
-    struct wchain *ch = station_tx_id ? registry_map_get(chains, st->id) : NULL;
+    struct wchain *ch = station_tx_id ? hashmap_get(chains, st->id) : NULL;
     uint64_t barrier = ch && ch->tail ? ch->tail->seq : 0;
     size_t i;
     json_t *smp;
@@ -1236,8 +1236,8 @@ void model_shutdown(void)
     if (group_retry)
         event_free(group_retry);
     group_retry = NULL;
-    registry_map_foreach(chains, free_chain, NULL);
-    registry_map_free(chains);
+    hashmap_foreach(chains, free_chain, NULL);
+    hashmap_free(chains);
     chains = NULL;
     writes_pending = 0;
     while (sq_head) {

@@ -14,147 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------------------
- * A string-keyed hash map (chained, grows x2).
- * ---------------------------------------------------------------------- */
-struct map_node {
-    const char *key;
-    void *val;
-    uint32_t hash;
-    struct map_node *next;
-};
-
-struct registry_map {
-    struct map_node **b;
-    size_t nb, count;
-};
-
-static uint32_t map_hash(const char *s)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
-struct registry_map *registry_map_new(void)
-{
-    struct registry_map *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    m->nb = 64;
-    m->b = calloc(m->nb, sizeof *m->b);
-    if (!m->b) {
-        free(m);
-        return NULL;
-    }
-    return m;
-}
-
-static struct map_node **map_slot(struct registry_map *m, const char *key, uint32_t h)
-{
-    struct map_node **pp = &m->b[h & (m->nb - 1)];
-    while (*pp && ((*pp)->hash != h || strcmp((*pp)->key, key) != 0))
-        pp = &(*pp)->next;
-    return pp;
-}
-
-void *registry_map_get(struct registry_map *m, const char *key)
-{
-    if (!m || !key)
-        return NULL;
-    struct map_node *n = *map_slot(m, key, map_hash(key));
-    return n ? n->val : NULL;
-}
-
-static void map_grow(struct registry_map *m)
-{
-    size_t nb = m->nb * 2;
-    struct map_node **b = calloc(nb, sizeof *b);
-    if (!b)
-        return; /* stays correct, only slower */
-    for (size_t i = 0; i < m->nb; i++) {
-        struct map_node *n = m->b[i], *next;
-        for (; n; n = next) {
-            next = n->next;
-            n->next = b[n->hash & (nb - 1)];
-            b[n->hash & (nb - 1)] = n;
-        }
-    }
-    free(m->b);
-    m->b = b;
-    m->nb = nb;
-}
-
-int registry_map_put(struct registry_map *m, const char *key, void *val)
-{
-    uint32_t h = map_hash(key);
-    struct map_node **pp = map_slot(m, key, h);
-    if (*pp) {
-        (*pp)->key = key;
-        (*pp)->val = val;
-        return PL_OK;
-    }
-    struct map_node *n = calloc(1, sizeof *n);
-    if (!n)
-        return PL_ENOMEM;
-    n->key = key;
-    n->val = val;
-    n->hash = h;
-    *pp = n;
-    if (++m->count > m->nb)
-        map_grow(m);
-    return PL_OK;
-}
-
-void *registry_map_del(struct registry_map *m, const char *key)
-{
-    if (!m || !key)
-        return NULL;
-    struct map_node **pp = map_slot(m, key, map_hash(key));
-    struct map_node *n = *pp;
-    if (!n)
-        return NULL;
-    void *val = n->val;
-    *pp = n->next;
-    free(n);
-    m->count--;
-    return val;
-}
-
-size_t registry_map_count(struct registry_map *m)
-{
-    return m ? m->count : 0;
-}
-
-void registry_map_foreach(struct registry_map *m, void (*fn)(void *val, void *arg), void *arg)
-{
-    if (!m)
-        return;
-    for (size_t i = 0; i < m->nb; i++)
-        for (struct map_node *n = m->b[i]; n; n = n->next)
-            fn(n->val, arg);
-}
-
-void registry_map_free(struct registry_map *m)
-{
-    if (!m)
-        return;
-    for (size_t i = 0; i < m->nb; i++) {
-        struct map_node *n = m->b[i], *next;
-        for (; n; n = next) {
-            next = n->next;
-            free(n);
-        }
-    }
-    free(m->b);
-    free(m);
-}
 
 /* ------------------------------------------------------------------------
  * Stations.
  * ---------------------------------------------------------------------- */
-static struct registry_map *stations; /* connected: id -> pl_station */
+static struct hashmap *stations; /* connected: id -> pl_station */
 static struct pl_station *all;        /* every live object, replaced ones included */
 
 static const char SQL_ATTACH[] =
@@ -219,7 +83,7 @@ pl_station *station_api_attach(pl_plugin_handle *self, const char *station_id,
         json_decref(conn_info);
         return NULL;
     }
-    if (!stations && !(stations = registry_map_new())) {
+    if (!stations && !(stations = hashmap_new())) {
         json_decref(conn_info);
         return NULL;
     }
@@ -244,17 +108,17 @@ pl_station *station_api_attach(pl_plugin_handle *self, const char *station_id,
     memcpy(st->last_seen, st->connected_since, sizeof st->last_seen);
     st->last_seen_written_ms = core_now_ms();
 
-    struct pl_station *old = registry_map_get(stations, station_id);
+    struct pl_station *old = hashmap_get(stations, station_id);
     if (old) {
         /* The old connection's plugin closes its socket and detaches it later;
          * until then the object stays valid but is no longer findable. */
-        registry_map_del(stations, station_id);
+        hashmap_del(stations, station_id);
         old->replaced = 1;
         station_inherit(st, old);
         core_log(PL_LOG_INFO, "station", "station=%s replaced by a new connection", station_id);
         command_fail_pending(old, "replaced by a new connection");
     }
-    if (!st->conn_info || registry_map_put(stations, st->id, st) != PL_OK) {
+    if (!st->conn_info || hashmap_put(stations, st->id, st) != PL_OK) {
         station_free(st);
         json_decref(conn_info);
         return NULL;
@@ -286,8 +150,8 @@ void station_api_detach(pl_station *st)
         station_free(st);
         return;
     }
-    if (registry_map_get(stations, st->id) == st)
-        registry_map_del(stations, st->id);
+    if (hashmap_get(stations, st->id) == st)
+        hashmap_del(stations, st->id);
     command_fail_pending(st, "station disconnected");
 
     char now[40];
@@ -303,7 +167,7 @@ void station_api_detach(pl_station *st)
 
 pl_station *station_api_find(const char *station_id)
 {
-    return registry_map_get(stations, station_id);
+    return hashmap_get(stations, station_id);
 }
 
 const char *station_api_id(pl_station *st)
@@ -318,12 +182,12 @@ const char *station_api_protocol(pl_station *st)
 
 int station_api_online(const char *station_id)
 {
-    return registry_map_get(stations, station_id) != NULL;
+    return hashmap_get(stations, station_id) != NULL;
 }
 
 size_t registry_online_count(void)
 {
-    return registry_map_count(stations);
+    return hashmap_count(stations);
 }
 
 static json_t *str_or_null(const char *s)
@@ -391,13 +255,13 @@ static void collect_station(void *val, void *arg)
 json_t *station_api_list_online(void)
 {
     json_t *arr = json_array();
-    size_t n = registry_map_count(stations);
+    size_t n = hashmap_count(stations);
     if (!n)
         return arr;
     struct pl_station **v = malloc(n * sizeof *v), **p = v;
     if (!v)
         return arr;
-    registry_map_foreach(stations, collect_station, &p);
+    hashmap_foreach(stations, collect_station, &p);
     qsort(v, n, sizeof *v, cmp_station); /* stable order for clients */
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, station_api_snapshot(v[i]));
@@ -429,7 +293,7 @@ struct msglog {
     struct msglog *lru_prev, *lru_next;
 };
 
-static struct registry_map *logs;
+static struct hashmap *logs;
 static struct msglog *lru_head, *lru_tail; /* head = least recently written */
 static long msglog_cap = -1;
 
@@ -443,19 +307,19 @@ static void entry_clear(struct msg_entry *e)
  * from the network, so the table is bounded; past it an entry keeps no action name
  * (its frame still has it). */
 #define ACTION_NAMES_MAX 4096
-static struct registry_map *action_names;
+static struct hashmap *action_names;
 
 static const char *intern_action(const char *action)
 {
     if (!action)
         return NULL;
-    if (!action_names && !(action_names = registry_map_new()))
+    if (!action_names && !(action_names = hashmap_new()))
         return NULL;
-    const char *known = registry_map_get(action_names, action);
-    if (known || registry_map_count(action_names) >= ACTION_NAMES_MAX)
+    const char *known = hashmap_get(action_names, action);
+    if (known || hashmap_count(action_names) >= ACTION_NAMES_MAX)
         return known;
     char *copy = strdup(action);
-    if (!copy || registry_map_put(action_names, copy, copy) != PL_OK) {
+    if (!copy || hashmap_put(action_names, copy, copy) != PL_OK) {
         free(copy);
         return NULL;
     }
@@ -507,15 +371,15 @@ static struct msglog *msglog_get(const char *station_id, int create)
             n = MSGLOG_DEFAULT;
         msglog_cap = n;
     }
-    if (!logs && !(logs = registry_map_new()))
+    if (!logs && !(logs = hashmap_new()))
         return NULL;
-    struct msglog *l = registry_map_get(logs, station_id);
+    struct msglog *l = hashmap_get(logs, station_id);
     if (l || !create || msglog_cap == 0)
         return l;
-    while (registry_map_count(logs) >= MSGLOG_MAX_RINGS && lru_head) {
+    while (hashmap_count(logs) >= MSGLOG_MAX_RINGS && lru_head) {
         struct msglog *old = lru_head;
         lru_unlink(old);
-        registry_map_del(logs, old->id);
+        hashmap_del(logs, old->id);
         msglog_free(old);
     }
     /* rings start small and grow to the configured size: most of 10,000 idle stations
@@ -529,7 +393,7 @@ static struct msglog *msglog_get(const char *station_id, int create)
         return NULL;
     }
     l->cap = first;
-    if (registry_map_put(logs, l->id, l) != PL_OK) {
+    if (hashmap_put(logs, l->id, l) != PL_OK) {
         msglog_free(l);
         return NULL;
     }
@@ -714,13 +578,13 @@ void registry_shutdown(void)
     model_shutdown();
     while (all)
         station_free(all);
-    registry_map_free(stations);
+    hashmap_free(stations);
     stations = NULL;
-    registry_map_foreach(logs, free_log, NULL);
-    registry_map_free(logs);
+    hashmap_foreach(logs, free_log, NULL);
+    hashmap_free(logs);
     logs = NULL;
-    registry_map_foreach(action_names, free_action_name, NULL);
-    registry_map_free(action_names);
+    hashmap_foreach(action_names, free_action_name, NULL);
+    hashmap_free(action_names);
     action_names = NULL;
     lru_head = lru_tail = NULL;
     msglog_cap = -1;

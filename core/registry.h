@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include "core.h"
+#include "hashmap.h"
 
 /* Record one OCPP frame (raw JSON text) in the station's bounded log.
  * dir: "in" (station -> gateway) or "out".  action may be NULL (results/errors). */
@@ -42,18 +43,6 @@ json_t *station_api_messages(const char *station_id, const char *action, const c
                              int limit);
 json_t *station_api_list_online(void);
 
-/* ---- a small string-keyed hash map shared by registry.c, model.c, command.c ----
- * The key is borrowed: it must stay valid while the entry is in the map (point it
- * into the value). */
-struct registry_map;
-struct registry_map *registry_map_new(void);
-void *registry_map_get(struct registry_map *m, const char *key);
-int registry_map_put(struct registry_map *m, const char *key, void *val); /* replaces */
-void *registry_map_del(struct registry_map *m, const char *key);          /* the old value */
-size_t registry_map_count(struct registry_map *m);
-/* Calls fn for every value; fn must not change the map. */
-void registry_map_foreach(struct registry_map *m, void (*fn)(void *val, void *arg), void *arg);
-void registry_map_free(struct registry_map *m); /* values are not freed */
 
 /* ---- the station object (core internal: model.c and command.c read it) ---- */
 #define REGISTRY_MAX_CONNECTORS 128 /* per station; a peer cannot grow it further */

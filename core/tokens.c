@@ -47,10 +47,10 @@ struct active_tx {
     size_t n;
 };
 
-static struct registry_map *by_value;   /* value -> struct token (chain of types) */
-static struct registry_map *by_id;      /* id text -> struct token */
-static struct registry_map *customers;  /* id text -> struct customer */
-static struct registry_map *active;     /* value -> struct active_tx */
+static struct hashmap *by_value;   /* value -> struct token (chain of types) */
+static struct hashmap *by_id;      /* id text -> struct token */
+static struct hashmap *customers;  /* id text -> struct customer */
+static struct hashmap *active;     /* value -> struct active_tx */
 static int loaded, loading;
 static char refreshed_upto[40];         /* the newest updated_at seen (server clock) */
 static struct event *refresh_timer;
@@ -84,7 +84,7 @@ static void token_free(struct token *t)
 
 static struct token *find(const char *value, const char *type)
 {
-    struct token *t = registry_map_get(by_value, value);
+    struct token *t = hashmap_get(by_value, value);
     if (!type)
         return t; /* 1.6 has no type: the first (types are kept in a stable order) */
     for (; t; t = t->next_type)
@@ -104,18 +104,18 @@ static struct token *unlink_any(long long id)
 {
     char key[24];
     snprintf(key, sizeof key, "%lld", id);
-    struct token *t = registry_map_del(by_id, key);
+    struct token *t = hashmap_del(by_id, key);
     if (!t)
         return NULL;
-    struct token *head = registry_map_get(by_value, t->value), *prev = NULL;
+    struct token *head = hashmap_get(by_value, t->value), *prev = NULL;
     for (struct token *x = head; x && x != t; x = x->next_type)
         prev = x;
     if (prev)
         prev->next_type = t->next_type;
     else if (t->next_type)
-        registry_map_put(by_value, t->next_type->value, t->next_type);
+        hashmap_put(by_value, t->next_type->value, t->next_type);
     else
-        registry_map_del(by_value, t->value);
+        hashmap_del(by_value, t->value);
     t->next_type = NULL;
     return t;
 }
@@ -125,8 +125,8 @@ void tokens_apply_row(json_t *row)
     const char *value = json_string_value(json_object_get(row, "id_token"));
     const char *type = json_string_value(json_object_get(row, "type"));
     long long id = (long long)json_integer_value(json_object_get(row, "id"));
-    if (!value || !type || !id || (!by_value && !(by_value = registry_map_new())) ||
-        (!by_id && !(by_id = registry_map_new())))
+    if (!value || !type || !id || (!by_value && !(by_value = hashmap_new())) ||
+        (!by_id && !(by_id = hashmap_new())))
         return;
     struct token *old = unlink_any(id);
     struct token *t = calloc(1, sizeof *t);
@@ -143,7 +143,7 @@ void tokens_apply_row(json_t *row)
     token_free(old);
     t->id = id;
     snprintf(t->idkey, sizeof t->idkey, "%lld", id);
-    if (registry_map_put(by_id, t->idkey, t) != 0) {
+    if (hashmap_put(by_id, t->idkey, t) != 0) {
         token_free(t);
         return;
     }
@@ -165,10 +165,10 @@ void tokens_apply_row(json_t *row)
             t->stations[t->nstations++] = strdup(json_string_value(v));
     }
     /* keep the types of one value in a stable order: the lowest id answers 1.6 */
-    struct token *head = registry_map_get(by_value, t->value);
+    struct token *head = hashmap_get(by_value, t->value);
     if (!head || head->id > t->id) {
         t->next_type = head;
-        registry_map_put(by_value, t->value, t);
+        hashmap_put(by_value, t->value, t);
         return;
     }
     while (head->next_type && head->next_type->id < t->id)
@@ -184,17 +184,17 @@ void tokens_forget(long long id)
 
 void tokens_apply_customer(long long id, const char *status, int allow_concurrent)
 {
-    if (!customers && !(customers = registry_map_new()))
+    if (!customers && !(customers = hashmap_new()))
         return;
     char key[24];
     snprintf(key, sizeof key, "%lld", id);
-    struct customer *c = registry_map_get(customers, key);
+    struct customer *c = hashmap_get(customers, key);
     if (!c) {
         if (!(c = calloc(1, sizeof *c)))
             return;
         c->id = id;
         snprintf(c->key, sizeof c->key, "%s", key);
-        if (registry_map_put(customers, c->key, c) != 0) {
+        if (hashmap_put(customers, c->key, c) != 0) {
             free(c);
             return;
         }
@@ -207,7 +207,7 @@ void tokens_forget_customer(long long id)
 {
     char key[24];
     snprintf(key, sizeof key, "%lld", id);
-    free(registry_map_del(customers, key));
+    free(hashmap_del(customers, key));
 }
 
 static struct customer *customer_of(const struct token *t)
@@ -216,7 +216,7 @@ static struct customer *customer_of(const struct token *t)
     if (!t->customer_id)
         return NULL;
     snprintf(key, sizeof key, "%lld", t->customer_id);
-    return registry_map_get(customers, key);
+    return hashmap_get(customers, key);
 }
 
 int tokens_loaded(void)
@@ -227,12 +227,12 @@ int tokens_loaded(void)
 /* ---- active transactions (ConcurrentTx) ---- */
 static void active_add(const char *value, const char *station)
 {
-    if (!value || !*value || !station || (!active && !(active = registry_map_new())))
+    if (!value || !*value || !station || (!active && !(active = hashmap_new())))
         return;
-    struct active_tx *a = registry_map_get(active, value);
+    struct active_tx *a = hashmap_get(active, value);
     if (!a) {
         if (!(a = calloc(1, sizeof *a)) || !(a->value = strdup(value)) ||
-            registry_map_put(active, a->value, a) != 0) {
+            hashmap_put(active, a->value, a) != 0) {
             if (a)
                 free(a->value);
             free(a);
@@ -258,7 +258,7 @@ static void active_free(struct active_tx *a)
 
 static void active_remove(const char *value, const char *station)
 {
-    struct active_tx *a = value ? registry_map_get(active, value) : NULL;
+    struct active_tx *a = value ? hashmap_get(active, value) : NULL;
     if (!a || !station)
         return;
     for (size_t i = 0; i < a->n; i++)
@@ -268,7 +268,7 @@ static void active_remove(const char *value, const char *station)
             break;
         }
     if (a->n == 0) {
-        registry_map_del(active, value);
+        hashmap_del(active, value);
         active_free(a);
     }
 }
@@ -276,7 +276,7 @@ static void active_remove(const char *value, const char *station)
 /* Charging at a station other than this one? */
 static int active_elsewhere(const char *value, const char *station)
 {
-    struct active_tx *a = registry_map_get(active, value);
+    struct active_tx *a = hashmap_get(active, value);
     for (size_t i = 0; a && i < a->n; i++)
         if (!station || strcmp(a->stations[i], station) != 0)
             return 1;
@@ -337,7 +337,7 @@ static void loaded_tokens(pl_db_result *res, void *arg)
     if (!loaded)
         core_log(PL_LOG_INFO, "tokens", "token table loaded (%zu tokens)", ntok);
     loaded = 1;
-    metrics_set("pipelet_tokens", (double)registry_map_count(by_value));
+    metrics_set("pipelet_tokens", (double)hashmap_count(by_value));
     long secs;
     core_config_int("core", "token_refresh", 30, 1, 86400, &secs);
     schedule_refresh((unsigned)secs * 1000);
@@ -415,7 +415,7 @@ static void remember_seen(struct token *t, const char *station)
 size_t tokens_seen_at(const char *value, const char **out, size_t max)
 {
     size_t n = 0;
-    for (struct token *t = value ? registry_map_get(by_value, value) : NULL; t; t = t->next_type)
+    for (struct token *t = value ? hashmap_get(by_value, value) : NULL; t; t = t->next_type)
         for (int i = 0; i < SEEN_MAX && n < max; i++)
             if (t->seen[i])
                 out[n++] = t->seen[i];
@@ -708,7 +708,7 @@ static int by_id_token(const void *a, const void *b)
 json_t *tokens_local_list(const char *station_id)
 {
     struct list_ctx c = {station_id, json_array()};
-    registry_map_foreach(by_value, collect_entry, &c);
+    hashmap_foreach(by_value, collect_entry, &c);
     size_t n = json_array_size(c.out);
     json_t **v = n ? malloc(n * sizeof *v) : NULL;
     if (v) {
@@ -767,14 +767,14 @@ void tokens_shutdown(void)
     if (refresh_timer)
         event_free(refresh_timer);
     refresh_timer = NULL;
-    registry_map_foreach(by_value, free_token_chain, NULL);
-    registry_map_free(by_value);
-    registry_map_free(by_id);
+    hashmap_foreach(by_value, free_token_chain, NULL);
+    hashmap_free(by_value);
+    hashmap_free(by_id);
     by_id = NULL;
-    registry_map_foreach(customers, free_plain, NULL);
-    registry_map_free(customers);
-    registry_map_foreach(active, free_active, NULL);
-    registry_map_free(active);
+    hashmap_foreach(customers, free_plain, NULL);
+    hashmap_free(customers);
+    hashmap_foreach(active, free_active, NULL);
+    hashmap_free(active);
     by_value = customers = active = NULL;
     for (int i = 0; i < nauthorizers; i++)
         free(authorizers[i].name);

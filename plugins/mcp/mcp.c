@@ -410,9 +410,21 @@ static int load_schemas(struct mcp *m)
 
 static int mcp_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
-    if (!PL_HOST_HAS(host, http_dispatch))
+    if (!PL_HOST_HAS(host, http_dispatch) || !PL_HOST_HAS(host, config_declare))
         return PL_ENOTSUP;
+    static const struct pl_config_key keys[] = {
+        {"max_sessions", PL_CONFIG_INT, "64", 1, 100000, NULL, "legacy-era sessions at once", PL_CONFIG_RESTART},
+        {"session_idle_timeout", PL_CONFIG_INT, "3600", 1, 604800, NULL, "idle session closed after, s",
+         PL_CONFIG_RESTART},
+        {"allowed_origins", PL_CONFIG_STRING, "", 0, 0, NULL,
+         "Origins besides the listener's own, space-separated", PL_CONFIG_RESTART},
+    };
+    int rc = host->config_declare(self, keys, sizeof keys / sizeof keys[0]);
+    if (rc != PL_OK)
+        return rc; /* PL_ESTATE in --check-config: nothing registered */
     struct mcp *m = calloc(1, sizeof *m);
+    if (!m)
+        return PL_ENOMEM;
     long idle_s = 0;
     m->self = self, m->host = host;
     if (host->config_int(self, "max_sessions", 64, 1, 100000, &m->max_sessions) < 0 ||

@@ -82,7 +82,7 @@ const basicAuthVar = (value) => ({ setVariableData: [{ attributeValue: value, co
 test('credentials: admin scope to set them, "***" in the message log, commands and events', async () => {
   const rx = await receiver();
   const gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'webhooks'],
-    config: { ocpp16: { unknown_stations: 'accept' }, ocpp201: { unknown_stations: 'accept' } } });
+    config: { ocpp16: { unknown_stations: 'accept' }, ocpp201: { unknown_stations: 'accept' }, webhooks: { allow_private: 'yes' } } });
   let st16;
   let st201;
   try {

@@ -23,7 +23,7 @@ describe('customers and tokens over REST', () => {
   before(async () => {
     gw = await startGateway({
       plugins: ['ocpp16', 'headless', 'webhooks'],
-      config: { core: { auth_unknown: 'reject' }, webhooks: { base_delay_ms: 50, max_delay_ms: 200 } },
+      config: { core: { auth_unknown: 'reject' }, webhooks: { base_delay_ms: 50, max_delay_ms: 200, allow_private: 'yes' } },
     });
   });
   // a clean exit: no sanitizer report (leaks, use after free) on the way out

@@ -2,12 +2,15 @@
  * and the util helpers (hashing, base64, UTF-8, RFC 3339, passwords). */
 #include <check.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "config.h"
 #include "core.h"
+#include "hashmap.h"
 #include "host.h"
 #include "util.h"
 
@@ -25,6 +28,35 @@ START_TEST(every_host_service_is_filled)
         memcpy(&p, base + off, sizeof p);
         ck_assert_msg(p != NULL, "pl_host entry at offset %zu is NULL", off);
     }
+}
+END_TEST
+
+static void sum_values(void *val, void *arg)
+{
+    *(long *)arg += (long)(intptr_t)val;
+}
+
+START_TEST(hashmap_puts_gets_replaces_deletes_and_grows)
+{
+    struct hashmap *m = hashmap_new();
+    static char keys[1000][8];
+    for (int i = 0; i < 1000; i++) { /* past 64 buckets: it grows, entries stay found */
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        ck_assert_int_eq(hashmap_put(m, keys[i], (void *)(intptr_t)(i + 1)), PL_OK);
+    }
+    ck_assert_uint_eq(hashmap_count(m), 1000);
+    ck_assert_int_eq((int)(intptr_t)hashmap_get(m, "k999"), 1000);
+    ck_assert_ptr_null(hashmap_get(m, "k1000"));
+    ck_assert_int_eq(hashmap_put(m, keys[5], (void *)(intptr_t)42), PL_OK); /* replaces */
+    ck_assert_uint_eq(hashmap_count(m), 1000);
+    ck_assert_int_eq((int)(intptr_t)hashmap_del(m, "k5"), 42);
+    ck_assert_ptr_null(hashmap_del(m, "k5"));
+    long sum = 0;
+    hashmap_foreach(m, sum_values, &sum);
+    ck_assert_int_eq(sum, 1000L * 1001 / 2 - 6);
+    ck_assert_ptr_null(hashmap_get(NULL, "x"));
+    ck_assert_uint_eq(hashmap_count(NULL), 0);
+    hashmap_free(m);
 }
 END_TEST
 
@@ -178,6 +210,7 @@ int main(void)
     Suite *s = suite_create("core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, every_host_service_is_filled);
+    tcase_add_test(tc, hashmap_puts_gets_replaces_deletes_and_grows);
     tcase_add_test(tc, config_parses_sections_keys_comments_and_quotes);
     tcase_add_test(tc, config_errors_name_file_and_line);
     tcase_add_test(tc, config_typed_getters_and_overrides);
