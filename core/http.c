@@ -84,6 +84,7 @@ struct pl_request {
     char *client_subject;         /* the verified client certificate's subject, or NULL */
     struct close_cb *close_cbs;
     int replied, streaming, closed;
+    int in_close_cbs, free_pending; /* see on_conn_close */
     uint64_t started_ms;
     struct local_ctx *local;      /* in-process (http_dispatch): answered to a callback */
 };
@@ -134,6 +135,10 @@ static void route_free(struct route *r)
 
 static void request_free(struct pl_request *r)
 {
+    if (r->in_close_cbs) { /* answered from a close callback: freed once they all ran */
+        r->free_pending = 1;
+        return;
+    }
     local_free(r->local);
     if (r->route && --r->route->requests == 0 && r->route->removed)
         route_free(r->route);
@@ -164,8 +169,14 @@ static void on_conn_close(struct evhttp_connection *conn, void *arg)
     r->closed = 1;
     r->conn = NULL;
     r->gate = NULL; /* freed with the connection */
+    /* a callback may answer (and so free) the request: it stays until the last one ran
+     * (found by fuzz_http: a stream ended inside its close callback) */
+    r->in_close_cbs = 1;
     for (struct close_cb *c = r->close_cbs; c; c = c->next)
         c->cb(r, c->arg);
+    r->in_close_cbs = 0;
+    if (r->free_pending)
+        request_free(r);
 }
 
 static void finish_metrics(struct pl_request *r, int status)

@@ -729,3 +729,12 @@ char *http_gate_client_subject(struct http_gate *g)
 {
     return g ? tls_peer_subject(bufferevent_openssl_get_ssl(g->sock)) : NULL;
 }
+
+size_t http_gate_count(void)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < GATE_SLOTS; i++)
+        for (struct http_gate *g = gates[i]; g; g = g->hnext)
+            n++;
+    return n;
+}

@@ -34,6 +34,8 @@ struct http_gate *http_gate_of_request(struct evhttp_request *req);
 /* A request went to a handler / was answered (both NULL-safe). */
 void http_gate_dispatched(struct http_gate *g);
 void http_gate_answered(struct http_gate *g);
+/* Connections the gate guards now (tests, fuzzing: none may be left behind). */
+size_t http_gate_count(void);
 /* The subject of the verified client certificate of the gate's connection (RFC 2253),
  * or NULL (plain HTTP, none presented, g NULL).  New: the caller frees it. */
 char *http_gate_client_subject(struct http_gate *g);
