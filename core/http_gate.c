@@ -137,6 +137,14 @@ struct http_gate *http_gate_of_request(struct evhttp_request *req)
 
 static void gate_arm(struct http_gate *g, enum gate_timer kind, uint64_t due)
 {
+    /* A pending kick is not replaced: it runs gate_update, which arms the right clock,
+     * and gate_pump, which tells evhttp its answer went out.  Replacing it (a request
+     * arriving in the loop turn between the answer leaving the socket and the kick)
+     * left evhttp waiting for that news forever, in write mode with its read callback
+     * unset, and the next request on the keep-alive connection unread until the
+     * request timeout closed it. */
+    if (g->timer_kind == TIMER_KICK && kind != TIMER_KICK)
+        return;
     if (kind == g->timer_kind && due == g->timer_due)
         return;
     g->timer_kind = kind;
@@ -256,6 +264,14 @@ static void gate_on_timer(evutil_socket_t fd, short what, void *arg)
         gate_pump(g); /* last: it may end in evhttp freeing the connection */
         return;
     }
+    core_log(PL_LOG_DEBUG, "http",
+             "gate timer %d: state %d got_bytes %d started %d passed %u dispatched %u answered %u "
+             "held %zu in %zu out %zu sock-out %zu enabled %d sock-enabled %d fd %d",
+             (int)kind, (int)g->state, g->got_bytes, g->started, g->passed, g->dispatched, g->answered,
+             evbuffer_get_length(g->held), evbuffer_get_length(bufferevent_get_input(g->bev)),
+             evbuffer_get_length(bufferevent_get_output(g->bev)),
+             evbuffer_get_length(bufferevent_get_output(g->sock)), (int)bufferevent_get_enabled(g->bev),
+             (int)bufferevent_get_enabled(g->sock), (int)bufferevent_getfd(g->sock));
     if (kind == TIMER_REQUEST && g->got_bytes && g->state != GATE_REFUSED) {
         gate_refuse(g, 408, "REQUEST_TIMEOUT", "the request did not arrive within %u s",
                     (unsigned)(L.request_timeout_ms / 1000));

@@ -447,6 +447,36 @@ START_TEST(slow_requests_time_out)
 }
 END_TEST
 
+/* A client that sends its next request the moment an answer arrives, on the same
+ * keep-alive connection: the request can reach the gate before the gate has told evhttp
+ * that the answer went out (both land in one loop turn).  Each request must still be
+ * answered at once; it once waited for the request timeout and was closed. */
+START_TEST(next_request_right_behind_an_answer_is_read)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    static const char get[] = "GET /t/open HTTP/1.1\r\nHost: t\r\n\r\n";
+    static char in[131072]; /* 200 small answers */
+    size_t in_len = 0;
+    in[0] = '\0';
+    for (int i = 1; i <= 200; i++) {
+        ck_assert_int_eq(send(fd, get, sizeof get - 1, MSG_NOSIGNAL), (ssize_t)(sizeof get - 1));
+        uint64_t deadline = core_now_ms() + 1500;
+        while (count_of(in, "HTTP/1.1 ") < i) { /* 200, or 429 past the rate limit */
+            ck_assert_msg(core_now_ms() < deadline, "request %d was not answered", i);
+            event_base_loop(core_base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+            ssize_t r = recv(fd, in + in_len, sizeof in - 1 - in_len, MSG_DONTWAIT);
+            ck_assert_msg(r != 0, "request %d: the connection was closed", i);
+            if (r > 0)
+                in[in_len += (size_t)r] = '\0';
+        }
+    }
+    close(fd);
+}
+END_TEST
+
 START_TEST(idle_keep_alive_connections_time_out)
 {
     struct raw *c = raw_exchange("GET /t/open HTTP/1.1\r\nHost: t\r\n\r\n", 33, 0, 10000);
@@ -644,6 +674,7 @@ int main(void)
     tcase_add_test(tc, what_libevent_would_answer_in_html_is_json);
     tcase_add_test(tc, slow_requests_time_out);
     tcase_add_test(tc, idle_keep_alive_connections_time_out);
+    tcase_add_test(tc, next_request_right_behind_an_answer_is_read);
     tcase_add_test(tc, parameters_must_be_utf8);
     tcase_add_test(tc, json_bodies_need_a_json_content_type);
     tcase_add_test(tc, client_certificate_routes_refuse_requests_without_one);

@@ -148,15 +148,7 @@ export async function startGateway(opts = {}) {
       payload = typeof body === 'string' ? body : JSON.stringify(body);
       headers['Content-Type'] = headers['Content-Type'] || 'application/json';
     }
-    // Known open bug (see the session notes): now and then a request on a fresh HTTP
-    // connection right after a station's WebSocket closed is held by the gate until its
-    // request timeout and the connection closed ("fetch failed").  A read is retried
-    // once so the suites keep testing their subject; tests/integration/http-*.test.mjs
-    // exercise the gate itself without retries.
-    const res = await fetch(gw.http + path, { method, headers, body: payload }).catch((e) => {
-      if (method !== 'GET' || !/fetch failed/.test(String(e?.message))) throw e;
-      return fetch(gw.http + path, { method, headers, body: payload });
-    });
+    const res = await fetch(gw.http + path, { method, headers, body: payload });
     const text = await res.text();
     let json = null;
     try { json = text ? JSON.parse(text) : null; } catch { json = null; }
