@@ -4,41 +4,34 @@
  */
 #include "ocpp16.h"
 
-#include "outcome.h"
+#include "execute.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-struct call_ctx {
-    struct ocpp_session *cx;
-    pl_command *cmd;
-    int op;
-};
-
-
-static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **status)
+static json_t *o16_result(struct ocpp_session *cx, int op, json_t *raw)
 {
     json_t *res = json_object();
     json_object_set(res, "raw", raw);
-    *status = json_string_value(json_object_get(raw, "status"));
-    switch (cc->op) {
+    const char *status = json_string_value(json_object_get(raw, "status"));
+    (void)cx;
+    switch (op) {
     case PL_OP_GET_CONFIGURATION: {
         json_t *keys = json_array(), *k;
         size_t i;
         json_array_foreach(json_object_get(raw, "configurationKey"), i, k) {
             json_t *v = json_object_get(k, "value");
             const char *key = json_string_value(json_object_get(k, "key"));
-            json_t *entry = json_pack("{s:s, s:O, s:b}", "key", key ? key : "", "value", v ? v : json_null(),
-                                      "readonly", json_is_true(json_object_get(k, "readonly")));
-            json_array_append(keys, entry);
-            O16(cc->cx)->st->put_doc(cc->cx->station, "configuration", key ? key : "", entry);
+            json_array_append_new(keys, json_pack("{s:s, s:O, s:b}", "key", key ? key : "", "value",
+                                                  v ? v : json_null(), "readonly",
+                                                  json_is_true(json_object_get(k, "readonly"))));
         }
         json_object_set_new(res, "keys", keys);
         json_t *unknown = json_object_get(raw, "unknownKey");
         json_object_set_new(res, "unknown", unknown ? json_incref(unknown) : json_array());
-        *status = "Accepted";
+        status = "Accepted";
         break;
     }
     case PL_OP_GET_LOCAL_LIST_VERSION:
@@ -56,54 +49,8 @@ static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **sta
     default:
         break;
     }
-    json_object_set_new(res, "status", json_string(*status ? *status : "Accepted"));
+    json_object_set_new(res, "status", json_string(status ? status : "Accepted"));
     return res;
-}
-
-static void after_accept(struct call_ctx *cc)
-{
-    json_t *a = O16(cc->cx)->st->command_args(cc->cmd);
-    const struct pl_station_api *st = O16(cc->cx)->st;
-    if (cc->op == PL_OP_SET_CONFIGURATION) {
-        const char *key = json_string_value(json_object_get(a, "key"));
-        st->put_doc(cc->cx->station, "configuration", key ? key : "",
-                    json_pack("{s:s?, s:O?, s:b}", "key", key, "value", json_object_get(a, "value"), "readonly", 0));
-    } else if (cc->op == PL_OP_SET_CHARGING_PROFILE) {
-        json_t *prof = json_object_get(a, "profile");
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(prof, "chargingProfileId")));
-        st->put_doc(cc->cx->station, "charging_profile", key, json_deep_copy(a));
-    } else if (cc->op == PL_OP_RESERVE) {
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(a, "reservation_id")));
-        st->put_doc(cc->cx->station, "reservation", key, json_deep_copy(a));
-    } else if (cc->op == PL_OP_CANCEL_RESERVATION) {
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(a, "reservation_id")));
-        st->put_doc(cc->cx->station, "reservation", key, NULL);
-    }
-}
-
-static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r)
-{
-    struct call_ctx *cc = arg;
-    const struct pl_station_api *st = O16(cc->cx)->st;
-    (void)c;
-    switch (r->kind) {
-    case PL_OCPP_RESULT: {
-        const char *status = NULL;
-        json_t *res = neutral_result(cc, r->payload, &status);
-        int ok = outcome_status_ok(status);
-        if (ok)
-            after_accept(cc);
-        st->complete(cc->cmd, ok ? PL_CMD_ACCEPTED : PL_CMD_REJECTED, res, NULL);
-        break;
-    }
-    default:
-        outcome_complete_failure(st, cc->cmd, r);
-        break;
-    }
-    free(cc);
 }
 
 static int int_arg(json_t *a, const char *k, json_int_t def)
@@ -112,10 +59,12 @@ static int int_arg(json_t *a, const char *k, json_int_t def)
     return (int)(json_is_integer(v) ? json_integer_value(v) : def);
 }
 
-static const char *build(int op, json_t *a, json_t **payload, char *err, size_t errlen)
+static const char *o16_build(struct ocpp_session *cx, int op, json_t *a, json_t **payload, int *rc,
+                             char *err, size_t errlen)
 {
     const char *s;
     json_t *x;
+    (void)cx;
     switch (op) {
     case PL_OP_RAW_CALL:
         s = json_string_value(json_object_get(a, "action"));
@@ -294,46 +243,18 @@ static const char *build(int op, json_t *a, json_t **payload, char *err, size_t 
         }
         return "DataTransfer";
     default:
+        *rc = PL_ENOTSUP;
         snprintf(err, errlen, "operation not supported by OCPP 1.6");
         return NULL;
     }
 }
 
+static const struct ocpp_codec o16_codec = {o16_build, o16_result};
+
 static int o16_execute(void *drv_arg, pl_station *station, pl_command *cmd)
 {
-    struct ocpp_session *cx = drv_arg;
-    struct o16 *p = O16(cx);
-    const struct pl_station_api *st = p->st;
-    int op = st->command_op(cmd);
     (void)station;
-    if (op == PL_OP_DISCONNECT) {
-        p->ocpp->close(cx->c, 1000, "disconnected by the operator");
-        st->complete(cmd, PL_CMD_ACCEPTED, json_pack("{s:s}", "status", "Accepted"), NULL);
-        return PL_OK;
-    }
-    char err[600] = "";
-    json_t *payload = NULL;
-    const char *action = build(op, st->command_args(cmd), &payload, err, sizeof err);
-    if (!action) {
-        json_decref(payload);
-        st->command_set_error(cmd, "%s", err[0] ? err : "action is required");
-        return strstr(err, "not supported") ? PL_ENOTSUP : PL_EINVAL;
-    }
-    struct call_ctx *cc = calloc(1, sizeof *cc);
-    if (!cc) {
-        json_decref(payload);
-        return PL_ENOMEM;
-    }
-    cc->cx = cx;
-    cc->cmd = cmd;
-    cc->op = op;
-    int rc = p->ocpp->call(cx->c, action, payload, (unsigned)p->com.call_timeout_ms, on_result, cc, err, sizeof err);
-    if (rc != PL_OK) {
-        free(cc);
-        st->command_set_error(cmd, "%s", err[0] ? err : "cannot send the call");
-        return rc;
-    }
-    return PL_OK;
+    return ocpp_execute(drv_arg, &o16_codec, cmd);
 }
 
 const struct pl_driver o16_driver = {

@@ -285,24 +285,6 @@ static void stop_transaction(struct ocpp_session *cx, const char *msg_id, json_t
     ocpp_answer_arm(a);
 }
 
-struct mv_ctx {
-    struct o16 *p;
-    pl_ocpp_conn *c;
-    char msg_id[40];
-};
-
-/* The answer goes out once the values are durable: a charge point deletes what was
- * acknowledged, so a crash in between must not lose it. */
-static void on_meter_committed(void *arg, int ok)
-{
-    struct mv_ctx *m = arg;
-    if (ok)
-        m->p->ocpp->reply(m->c, m->msg_id, json_object());
-    else /* the charge point keeps the values and sends them again */
-        m->p->ocpp->reply_error(m->c, m->msg_id, "InternalError", "meter values not stored", NULL);
-    free(m);
-}
-
 static void meter_values(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
@@ -310,16 +292,14 @@ static void meter_values(struct ocpp_session *cx, const char *msg_id, json_t *p)
     char txid[32];
     if (tx)
         snprintf(txid, sizeof txid, "%lld", (long long)json_integer_value(tx));
-    struct mv_ctx *m = calloc(1, sizeof *m);
-    if (!m) {
-        O16(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+    /* answered once the values are durable: a charge point deletes what was
+     * acknowledged, so a crash in between must not lose it */
+    struct ocpp_answer *a = ocpp_answer_new(cx, msg_id, NULL);
+    if (!a)
         return;
-    }
-    m->p = O16(cx);
-    m->c = cx->c;
-    snprintf(m->msg_id, sizeof m->msg_id, "%s", msg_id);
-    S(cx)->meter_values_durable(cx->station, connector, connector ? 1 : 0, tx ? txid : NULL,
-                                samples_from(cx, json_object_get(p, "meterValue")), on_meter_committed, m);
+    ocpp_answer_samples(a, cx, connector, connector ? 1 : 0, tx ? txid : NULL,
+                        samples_from(cx, json_object_get(p, "meterValue")));
+    ocpp_answer_arm(a);
 }
 
 /* ---- everything else: records ---- */

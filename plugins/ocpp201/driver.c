@@ -5,20 +5,11 @@
  */
 #include "ocpp201.h"
 
-#include "outcome.h"
+#include "execute.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct call_ctx {
-    struct o201 *p;
-    pl_command *cmd;
-    int op;
-    char key[256];   /* GET/SET_CONFIGURATION: the neutral key asked for */
-};
-
-/* Statuses that mean "the station did it (or will)". */
 
 /* "Component[.instance][@evse]/Variable[.instance]" -> component + variable objects */
 static int parse_key(const char *key, json_t **comp, json_t **var)
@@ -54,12 +45,13 @@ static int parse_key(const char *key, json_t **comp, json_t **var)
     return 0;
 }
 
-static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **status)
+static json_t *o201_result(struct ocpp_session *cx, int op, json_t *raw)
 {
     json_t *res = json_object();
     json_object_set(res, "raw", raw);
-    *status = json_string_value(json_object_get(raw, "status"));
-    switch (cc->op) {
+    const char *status = json_string_value(json_object_get(raw, "status"));
+    (void)cx;
+    switch (op) {
     case PL_OP_GET_CONFIGURATION: {
         json_t *keys = json_array(), *unknown = json_array();
         size_t i;
@@ -78,12 +70,12 @@ static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **sta
         }
         json_object_set_new(res, "keys", keys);
         json_object_set_new(res, "unknown", unknown);
-        *status = "Accepted";
+        status = "Accepted";
         break;
     }
     case PL_OP_SET_CONFIGURATION: {
         json_t *r = json_array_get(json_object_get(raw, "setVariableResult"), 0);
-        *status = json_string_value(json_object_get(r, "attributeStatus"));
+        status = json_string_value(json_object_get(r, "attributeStatus"));
         break;
     }
     case PL_OP_GET_LOCAL_LIST_VERSION:
@@ -104,27 +96,8 @@ static json_t *neutral_result(struct call_ctx *cc, json_t *raw, const char **sta
     default:
         break;
     }
-    json_object_set_new(res, "status", *status ? json_string(*status) : json_string("Accepted"));
+    json_object_set_new(res, "status", json_string(status ? status : "Accepted"));
     return res;
-}
-
-static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r)
-{
-    struct call_ctx *cc = arg;
-    const struct pl_station_api *st = cc->p->st;
-    (void)c;
-    switch (r->kind) {
-    case PL_OCPP_RESULT: {
-        const char *status = NULL;
-        json_t *res = neutral_result(cc, r->payload, &status);
-        st->complete(cc->cmd, outcome_status_ok(status) ? PL_CMD_ACCEPTED : PL_CMD_REJECTED, res, NULL);
-        break;
-    }
-    default:
-        outcome_complete_failure(st, cc->cmd, r);
-        break;
-    }
-    free(cc);
 }
 
 static json_int_t next_request_id(struct o201 *p)
@@ -153,9 +126,10 @@ static json_t *id_token(json_t *args, const char *key, const char *type_key)
 
 /* Build the 2.0.1 action and payload for a neutral op.  Returns the action or NULL
  * with err set. */
-static const char *build(struct o201 *p, int op, json_t *a, json_t **payload, char *err,
-                         size_t errlen)
+static const char *o201_build(struct ocpp_session *cx, int op, json_t *a, json_t **payload, int *rc,
+                              char *err, size_t errlen)
 {
+    struct o201 *p = O201(cx);
     const char *s;
     json_t *x;
     switch (op) {
@@ -359,47 +333,18 @@ static const char *build(struct o201 *p, int op, json_t *a, json_t **payload, ch
             json_object_set(*payload, "data", x);
         return "DataTransfer";
     default:
+        *rc = PL_ENOTSUP;
         snprintf(err, errlen, "operation not supported by OCPP 2.0.1");
         return NULL;
     }
 }
 
+static const struct ocpp_codec o201_codec = {o201_build, o201_result};
+
 static int o201_execute(void *drv_arg, pl_station *station, pl_command *cmd)
 {
-    struct ocpp_session *cx = drv_arg;
-    struct o201 *p = O201(cx);
-    const struct pl_station_api *st = p->st;
-    int op = st->command_op(cmd);
     (void)station;
-    if (op == PL_OP_DISCONNECT) {
-        p->ocpp->close(cx->c, 1000, "disconnected by the operator");
-        st->complete(cmd, PL_CMD_ACCEPTED, json_pack("{s:s}", "status", "Accepted"), NULL);
-        return PL_OK;
-    }
-    char err[512] = "";
-    json_t *payload = NULL;
-    const char *action = build(p, op, st->command_args(cmd), &payload, err, sizeof err);
-    if (!action) {
-        st->command_set_error(cmd, "%s", err[0] ? err : "invalid arguments");
-        json_decref(payload);
-        return op > 0 && op < PL_OP__COUNT && err[0] && strstr(err, "not supported") ? PL_ENOTSUP : PL_EINVAL;
-    }
-    struct call_ctx *cc = calloc(1, sizeof *cc);
-    if (!cc) {
-        json_decref(payload);
-        return PL_ENOMEM;
-    }
-    cc->p = p;
-    cc->cmd = cmd;
-    cc->op = op;
-    int rc = p->ocpp->call(cx->c, action, payload, (unsigned)p->com.call_timeout_ms, on_result, cc, err,
-                           sizeof err);
-    if (rc != PL_OK) {
-        free(cc);
-        st->command_set_error(cmd, "%s", err[0] ? err : "cannot send the call");
-        return rc == PL_EBUSY ? PL_EBUSY : PL_EINVAL;
-    }
-    return PL_OK;
+    return ocpp_execute(drv_arg, &o201_codec, cmd);
 }
 
 const struct pl_driver o201_driver = {

@@ -263,36 +263,15 @@ static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_
     ocpp_answer_arm(a);
 }
 
-struct mv_ctx {
-    struct o201 *p;
-    pl_ocpp_conn *c;
-    char msg_id[40];
-};
-
-/* Answer once the values are durable (the station deletes what was acknowledged). */
-static void on_meter_committed(void *arg, int ok)
-{
-    struct mv_ctx *m = arg;
-    if (ok)
-        m->p->ocpp->reply(m->c, m->msg_id, json_object());
-    else
-        m->p->ocpp->reply_error(m->c, m->msg_id, "InternalError", "meter values not stored", NULL);
-    free(m);
-}
-
 static void meter_values(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     int evse = (int)json_integer_value(json_object_get(p, "evseId"));
-    struct mv_ctx *m = calloc(1, sizeof *m);
-    if (!m) {
-        O201(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
+    /* answered once the values are durable (the station deletes what was acknowledged) */
+    struct ocpp_answer *a = ocpp_answer_new(cx, msg_id, NULL);
+    if (!a)
         return;
-    }
-    m->p = O201(cx);
-    m->c = cx->c;
-    snprintf(m->msg_id, sizeof m->msg_id, "%s", msg_id);
-    S(cx)->meter_values_durable(cx->station, evse, evse ? 1 : 0, NULL,
-                                samples_from(json_object_get(p, "meterValue")), on_meter_committed, m);
+    ocpp_answer_samples(a, cx, evse, evse ? 1 : 0, NULL, samples_from(json_object_get(p, "meterValue")));
+    ocpp_answer_arm(a);
 }
 
 /* ---- device model ---- */

@@ -33,7 +33,7 @@ static void finish(struct ocpp_answer *a)
     if (a->lost)
         a->ocpp->reply_error(a->c, a->msg_id, "InternalError",
                              "not stored: keep the message and send it again", NULL);
-    json_t *payload = a->build(a); /* also frees the protocol's data */
+    json_t *payload = a->build ? a->build(a) : NULL; /* also frees the protocol's data */
     if (!a->lost)
         a->ocpp->reply(a->c, a->msg_id, payload ? payload : json_object());
     else

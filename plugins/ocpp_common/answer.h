@@ -11,7 +11,7 @@
 #include "session.h"
 
 struct ocpp_answer;
-/* Builds the payload (new) once everything landed and was stored. */
+/* Builds the payload (new) once everything landed and was stored.  NULL: the answer is {}. */
 typedef json_t *(*ocpp_answer_build)(struct ocpp_answer *a);
 
 struct ocpp_answer {

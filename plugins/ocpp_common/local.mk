@@ -3,6 +3,7 @@
 noinst_LTLIBRARIES += plugins/ocpp_common/libplocppcommon.la
 plugins_ocpp_common_libplocppcommon_la_SOURCES = plugins/ocpp_common/answer.c plugins/ocpp_common/answer.h \
 	plugins/ocpp_common/creds.c plugins/ocpp_common/creds.h \
+	plugins/ocpp_common/execute.c plugins/ocpp_common/execute.h \
 	plugins/ocpp_common/outcome.c plugins/ocpp_common/outcome.h \
 	plugins/ocpp_common/session.c plugins/ocpp_common/session.h \
 	plugins/ocpp_common/signcert.c plugins/ocpp_common/signcert.h
