@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "http.h"
+#include "openapi.h"
 #include "httpclient.h"
 #include "metrics.h"
 #include "ocppj.h"
@@ -219,6 +220,7 @@ const struct pl_host *host_table(void)
         h.http_fetch_opts = httpclient_http_fetch_opts;
         h.http_route_opts = http_http_route_opts;
         h.req_client_cert_subject = http_req_client_cert_subject;
+        h.http_describe = openapi_describe;
     }
     return &h;
 }

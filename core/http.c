@@ -15,6 +15,8 @@
 #include "config.h"
 #include "db.h"
 #include "http_gate.h"
+#include "jsonschema.h"
+#include "openapi.h"
 #include "keys.h"
 #include "metrics.h"
 #include "registry.h"
@@ -54,6 +56,9 @@ struct route {
     pl_plugin_handle *owner;
     int requests; /* unanswered requests naming it: a removed route lives until 0 */
     int removed;
+    json_t *doc;         /* its OpenAPI operation (http_describe), or NULL */
+    json_t *body_schema; /* borrowed from doc: the JSON request body's schema */
+    int body_required;
     struct route *next;
 };
 
@@ -126,6 +131,7 @@ static struct evkeyvalq *output_headers(struct pl_request *r);
 
 static void route_free(struct route *r)
 {
+    json_decref(r->doc);
     for (int i = 0; i < MAX_SEGS; i++)
         free(r->segs[i]);
     free(r->method);
@@ -792,6 +798,35 @@ static int read_body(struct pl_request *r)
     return 1;
 }
 
+/* The body against the route's description (its OpenAPI requestBody): the schema the
+ * document shows is the one enforced, so the two cannot drift.  A CSV body (read_body let
+ * it through unparsed) is its handler's to read. */
+static int body_valid(struct pl_request *r)
+{
+    const struct route *rt = r->route;
+    if (!rt->body_schema)
+        return 1;
+    if (!r->json) {
+        int blank = 1;
+        for (size_t i = 0; i < r->body_len && blank; i++)
+            blank = strchr(" \n\r\t", r->body[i]) != NULL;
+        if (!blank || !rt->body_required)
+            return 1;
+        http_reply_error(r, 400, "MISSING_PARAMETER", "this route needs a JSON request body");
+        return 0;
+    }
+    char err[320], field[128];
+    enum jsonschema_fault f = jsonschema_validate(rt->body_schema, openapi_root(), r->json, err,
+                                                  sizeof err, field, sizeof field);
+    if (f == JSONSCHEMA_OK)
+        return 1;
+    json_t *e = json_pack("{s:s+, s:s, s:s}", "error", "invalid request body: ", err, "code",
+                          f == JSONSCHEMA_MISSING ? "MISSING_PARAMETER" : "INVALID_PARAMETER",
+                          "field", field);
+    http_reply_json(r, 400, e);
+    return 0;
+}
+
 /* A connection a TLS listener could not give its TLS layer (out of memory: evhttp made a
  * plain one) is never served. */
 static int plain_on_tls_listener(struct evhttp_request *req, struct http_gate *g)
@@ -852,7 +887,8 @@ static void handle(struct evhttp_request *req, void *unused)
         http_reply_error(r, 400, "INVALID_QUERY", "malformed query string");
         return;
     }
-    if (!client_cert_ok(r) || !authorize(r) || !rate_ok(r) || !params_valid(r) || !read_body(r))
+    if (!client_cert_ok(r) || !authorize(r) || !rate_ok(r) || !params_valid(r) || !read_body(r) ||
+        !body_valid(r))
         return;
     r->conn = evhttp_request_get_connection(req);
     evhttp_connection_set_closecb(r->conn, on_conn_close, r);
@@ -1104,7 +1140,7 @@ int http_dispatch(pl_plugin_handle *self, const struct pl_http_local_req *req,
         return PL_OK;
     }
     if (!client_cert_ok(r) || !local_authorize(r, q.scope) || !local_params_valid(r, query) ||
-        !local_read_body(r, q.body, q.body_len))
+        !local_read_body(r, q.body, q.body_len) || !body_valid(r))
         return PL_OK;
     r->route->cb(r, r->route->arg);
     return PL_OK;
@@ -1296,4 +1332,34 @@ void http_shutdown(void)
             route_free(r);
     }
     apikey_free();
+}
+
+/* ---------- route descriptions (core/openapi.c) ---------- */
+
+int http_route_describe(pl_plugin_handle *owner, const char *method, const char *pattern,
+                        json_t *operation)
+{
+    for (struct route *r = H.routes; r; r = r->next) {
+        if (r->removed || r->owner != owner || strcasecmp(r->method, method) != 0 ||
+            strcmp(r->pattern, pattern) != 0)
+            continue;
+        json_decref(r->doc);
+        r->doc = json_incref(operation);
+        json_t *body = json_object_get(operation, "requestBody");
+        r->body_schema = json_object_get(json_object_get(json_object_get(body, "content"),
+                                                         "application/json"),
+                                         "schema");
+        r->body_required = json_is_true(json_object_get(body, "required"));
+        return PL_OK;
+    }
+    return PL_ENOENT;
+}
+
+void http_routes_foreach(void (*cb)(const char *method, const char *pattern, int scope,
+                                    pl_plugin_handle *owner, json_t *doc, void *arg),
+                         void *arg)
+{
+    for (struct route *r = H.routes; r; r = r->next)
+        if (!r->removed)
+            cb(r->method, r->pattern, r->scope, r->owner, r->doc, arg);
 }

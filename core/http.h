@@ -20,6 +20,14 @@ int http_http_route(pl_plugin_handle *self, const char *method, const char *patt
                     int auth_scope, pl_route_cb cb, void *arg);
 int http_http_route_opts(pl_plugin_handle *self, const struct pl_http_route_opts *o,
                          pl_route_cb cb, void *arg);
+/* Attach an OpenAPI operation (borrowed; a reference is kept) to owner's route method +
+ * pattern; its requestBody's JSON schema is then enforced.  PL_ENOENT: no such route. */
+int http_route_describe(pl_plugin_handle *owner, const char *method, const char *pattern,
+                        json_t *operation);
+/* Every registered route, with its operation or NULL. */
+void http_routes_foreach(void (*cb)(const char *method, const char *pattern, int scope,
+                                    pl_plugin_handle *owner, json_t *doc, void *arg),
+                         void *arg);
 /* Remove every route registered by owner (a plugin going away); returns how many. */
 int http_remove_owner(pl_plugin_handle *owner);
 const char *http_req_method(pl_request *req);

@@ -10,6 +10,8 @@ core_libpipeletcore_la_SOURCES = \
 	core/db.c core/db.h \
 	core/http.c core/http.h \
 	core/http_gate.c core/http_gate.h \
+	core/jsonschema.c core/jsonschema.h \
+	core/openapi.c core/openapi.h \
 	core/apikey.c core/apikey.h \
 	core/keys.c core/keys.h \
 	core/httpclient.c core/httpclient.h \
@@ -31,6 +33,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/host.c core/host.h \
 	core/certs.c core/certs.h core/certsign.c core/certsign.h \
 	core/sql_core.c
+nodist_core_libpipeletcore_la_SOURCES = core/openapi_json.c
 core_libpipeletcore_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) $(OPENSSL_CFLAGS)
 core_libpipeletcore_la_LIBADD = $(LIBEVENT_LIBS) $(JANSSON_LIBS) $(LIBPQ_LIBS) $(OPENSSL_LIBS)
 
@@ -42,8 +45,13 @@ pipelet_LDADD = core/libpipeletcore.la
 # The core's SQL migrations are compiled in (core/sql_core.c is generated from core/sql/*.sql).
 CORE_SQL = core/sql/001_station_model.sql core/sql/002_customers_tokens.sql \
 	core/sql/003_tariffs_cdrs.sql core/sql/004_sites.sql
-EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh
+EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh core/openapi.json scripts/text2c.sh
 core/sql_core.c: $(CORE_SQL) $(top_srcdir)/scripts/sql2c.sh
 	$(AM_V_GEN)$(SHELL) $(top_srcdir)/scripts/sql2c.sh core_migrations $(addprefix $(top_srcdir)/,$(CORE_SQL)) > $@.tmp && mv $@.tmp $@
-BUILT_SOURCES = core/sql_core.c
-CLEANFILES += core/sql_core.c
+BUILT_SOURCES = core/sql_core.c core/openapi_json.c
+CLEANFILES += core/sql_core.c core/openapi_json.c
+
+# The core's part of the API description (core/openapi.c), compiled in.
+core/openapi_json.c: $(top_srcdir)/core/openapi.json $(top_srcdir)/scripts/text2c.sh
+	$(AM_V_GEN)$(MKDIR_P) core && \
+	$(SHELL) $(top_srcdir)/scripts/text2c.sh core_openapi_json $(top_srcdir)/core/openapi.json > $@.tmp && mv $@.tmp $@

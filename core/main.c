@@ -9,6 +9,7 @@
 #include "db.h"
 #include "host.h"
 #include "http.h"
+#include "openapi.h"
 #include "httpclient.h"
 #include "metrics.h"
 #include "model.h"
@@ -267,6 +268,8 @@ int main(int argc, char **argv)
     if (http_init() != 0 || ocppj_init() != 0 || certs_init() != 0)
         goto out;
     keys_init();
+    if (openapi_init() != 0)
+        goto out;
     if (loader_load_all(host_table()) != 0) {
         core_log(PL_LOG_ERROR, "core", "a required plugin failed: stopping");
         goto out_plugins;
@@ -322,6 +325,7 @@ out:
     if (!db_closed)
         db_shutdown();
     metrics_free();
+    openapi_shutdown();
     certs_shutdown();
     if (core_dns)
         evdns_base_free(core_dns, 0);

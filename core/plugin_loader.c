@@ -8,6 +8,7 @@
  * are checked at init, in --check-config and on SIGHUP.
  */
 #include "plugin_loader.h"
+#include "openapi.h"
 #include "bus.h"
 #include "certs.h"
 #include "config.h"
@@ -195,6 +196,7 @@ void loader_config_read(pl_plugin_handle *self, const char *key)
  * the memory their arguments point to with it).  Said in the log when anything was. */
 static void release_registrations(struct pl_plugin_handle *h, int level, const char *when)
 {
+    openapi_remove_owner(h); /* its components; its operations went with its routes */
     int routes = http_remove_owner(h), handlers = ocppj_remove_owner(h),
         provider = certs_remove_owner(h), timers = host_timers_free_owner(h),
         migrations = db_remove_migrations(h->name), subs = bus_unsubscribe_owner(h),

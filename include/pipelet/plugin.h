@@ -45,6 +45,10 @@
  *                    pl_http_route_opts, PL_ROUTE_CLIENT_CERT) and
  *                    pl_host.req_client_cert_subject: mutual TLS on the REST listener
  *                    ([http] tls_cert, tls_key, tls_client_ca).
+ *                    pl_host.http_describe: a plugin gives its part of the OpenAPI
+ *                    description (paths and components, in its own folder); the host
+ *                    serves the assembled document at /api/v1/openapi.json and enforces
+ *                    each described JSON request body before the handler runs.
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -482,6 +486,17 @@ struct pl_host {
      * answered.  Check it against who may call the route: verification says only that
      * the client CA issued it. */
     const char *(*req_client_cert_subject)(pl_request *req);
+
+    /* --- ABI 1.2: the API description.  fragment (borrowed) is an OpenAPI 3.1 object with
+     * "paths" (each operation attaches to this plugin's route of that method and pattern,
+     * registered first) and "components" (schemas, parameters, responses joining the
+     * document's; a name the core or an earlier plugin defined keeps its first
+     * definition; "#/components/..." refs resolve against the whole document).  From then
+     * on the router checks a described route's JSON body against its requestBody schema
+     * and answers 400 MISSING_PARAMETER / INVALID_PARAMETER with "field" before the
+     * handler runs.  Call it again to replace.  Returns PL_OK; PL_ENOENT when a described
+     * path is not a route of this plugin (logged; the rest is attached); PL_EINVAL. */
+    int (*http_describe)(pl_plugin_handle *self, json_t *fragment);
 };
 
 #ifdef __cplusplus

@@ -1,7 +1,8 @@
 /*
  * headless.c — the headless plugin: its lifecycle and the route table of the REST
  * gateway (/api/v1) and the OCPP server API (/ocpp/v1).  The table is the single list
- * of what this plugin serves; openapi.json must describe exactly these routes.
+ * of what this plugin serves; openapi.json (its part of the API description, given to the
+ * host) must describe exactly these routes.
  */
 #include "headless.h"
 
@@ -67,10 +68,8 @@ static const struct hl_route routes[] = {
     {"GET", "/api/v1/commands/{id}", R, hl_command_get, 0},
     /* system */
     {"GET", "/api/v1/system", R, hl_system, 0},
-    {"GET", "/api/v1/system/routes", A, hl_system_routes, 0},
     {"GET", "/api/v1/health", PL_AUTH_CONFIG, hl_health, 1},
     {"GET", "/api/v1/metrics", PL_AUTH_CONFIG, hl_metrics, 1},
-    {"GET", "/api/v1/openapi.json", PL_AUTH_NONE, hl_openapi, 0},
     /* OCPP server API */
     {"GET", "/ocpp/v1/stations", R, hl_ocpp_stations, 0},
     {"POST", "/ocpp/v1/stations/{id}/calls/{action}", O, hl_ocpp_call, 0},
@@ -108,14 +107,6 @@ static int headless_init(pl_plugin_handle *self, const struct pl_host *host, voi
     hl->st = host->stations;
     /* customers and tokens arrived with ABI 1.2; without them those routes answer 501 */
     hl->tokens = PL_HOST_HAS(host, tokens) ? host->tokens : NULL;
-    /* A broken embedded document is a build bug: say so loudly, keep serving. */
-    json_error_t jerr;
-    json_t *doc = json_loadb(hl_openapi_json, (size_t)hl_openapi_json_len, 0, &jerr);
-    if (!doc)
-        host->log(self, PL_LOG_ERROR, "embedded openapi.json is invalid: %s (line %d)",
-                  jerr.text, jerr.line);
-    json_decref(doc);
-
     size_t n;
     const struct hl_route *r = hl_routes(&n);
     for (size_t i = 0; i < n; i++) {
@@ -132,6 +123,7 @@ static int headless_init(pl_plugin_handle *self, const struct pl_host *host, voi
             return rc;
         }
     }
+    hl_describe(hl);
     *state = hl;
     return PL_OK;
 }

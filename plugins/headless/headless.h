@@ -103,11 +103,10 @@ void hl_command_get(pl_request *req, void *arg);
 void hl_command_list(pl_request *req, void *arg);
 /* system.c */
 void hl_system(pl_request *req, void *arg);
-void hl_system_routes(pl_request *req, void *arg);
 void hl_health(pl_request *req, void *arg);
 void hl_metrics(pl_request *req, void *arg);
-/* openapi.c */
-void hl_openapi(pl_request *req, void *arg);
+/* openapi.c: give the host this plugin's part of the API description */
+void hl_describe(struct headless *hl);
 /* ocpp_api.c */
 void hl_ocpp_stations(pl_request *req, void *arg);
 void hl_ocpp_call(pl_request *req, void *arg);
@@ -115,7 +114,7 @@ void hl_ocpp_messages(pl_request *req, void *arg);
 void hl_ocpp_config_dump(pl_request *req, void *arg);
 void hl_ocpp_config_restore(pl_request *req, void *arg);
 
-/* ---- openapi_json.c (generated from openapi.json by json2c.sh) ---- */
+/* ---- openapi_json.c (generated from openapi.json by scripts/text2c.sh) ---- */
 extern const char hl_openapi_json[];
 extern const unsigned long hl_openapi_json_len;
 

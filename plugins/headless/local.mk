@@ -17,13 +17,13 @@ nodist_plugins_headless_headless_la_SOURCES = plugins/headless/openapi_json.c
 plugins_headless_headless_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/headless
 plugins_headless_headless_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
 plugins_headless_headless_la_LIBADD = $(PLUGIN_LINK_LIBS)
-EXTRA_DIST += plugins/headless/README.md plugins/headless/openapi.json plugins/headless/json2c.sh
+EXTRA_DIST += plugins/headless/README.md plugins/headless/openapi.json
 CLEANFILES += plugins/headless/openapi_json.c
 
 # The OpenAPI document is compiled in (no data file to install or lose).
-plugins/headless/openapi_json.c: $(top_srcdir)/plugins/headless/openapi.json $(top_srcdir)/plugins/headless/json2c.sh
+plugins/headless/openapi_json.c: $(top_srcdir)/plugins/headless/openapi.json $(top_srcdir)/scripts/text2c.sh
 	$(AM_V_GEN)$(MKDIR_P) plugins/headless && \
-	$(SHELL) $(top_srcdir)/plugins/headless/json2c.sh hl_openapi_json $(top_srcdir)/plugins/headless/openapi.json > $@.tmp && mv $@.tmp $@
+	$(SHELL) $(top_srcdir)/scripts/text2c.sh hl_openapi_json $(top_srcdir)/plugins/headless/openapi.json > $@.tmp && mv $@.tmp $@
 
 # The plugin against a mock host (Check): validation, outcome mapping, async, restore.
 check_PROGRAMS += plugins/headless/test_headless

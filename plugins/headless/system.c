@@ -63,33 +63,6 @@ void hl_system(pl_request *req, void *arg)
     h->reply_json(req, 200, body);
 }
 
-static const char *scope_name(int scope)
-{
-    switch (scope) {
-    case PL_AUTH_NONE: return "none";
-    case PL_AUTH_READ: return "read";
-    case PL_AUTH_OPERATOR: return "operator";
-    case PL_AUTH_ADMIN: return "admin";
-    default: return "config";
-    }
-}
-
-void hl_system_routes(pl_request *req, void *arg)
-{
-    struct headless *hl = arg;
-    size_t n;
-    const struct hl_route *r = hl_routes(&n);
-    json_t *items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s}", "method", r[i].method,
-                                               "pattern", r[i].pattern, "scope",
-                                               scope_name(r[i].scope), "plugin", "headless"));
-    hl->host->reply_json(req, 200,
-                         json_pack("{s:o, s:s}", "items", items, "source",
-                                   "the headless plugin's own route table (the ABI has no "
-                                   "access to the core router)"));
-}
-
 void hl_health(pl_request *req, void *arg)
 {
     struct headless *hl = arg;

@@ -511,12 +511,15 @@ START_TEST(system_and_openapi)
     ck_assert_int_eq(r->status, 200);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r->reply, "abi"), "major")), 1);
     ck_assert_int_eq(json_array_size(json_object_get(r->reply, "plugins")), 2);
-    r = call("GET", "/api/v1/openapi.json", NULL, NULL, NULL, NULL);
-    ck_assert_int_eq(r->status, 200);
-    json_t *paths = json_object_get(r->reply, "paths");
+    /* the plugin's part of the API description covers its whole route table */
+    json_t *doc = json_loadb(hl_openapi_json, (size_t)hl_openapi_json_len, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_t *paths = json_object_get(doc, "paths");
     size_t n;
     const struct hl_route *rt = hl_routes(&n);
     for (size_t i = 0; i < n; i++) {
+        if (rt[i].optional) /* the core serves and describes it */
+            continue;
         char m[8];
         size_t k;
         for (k = 0; rt[i].method[k] && k < sizeof m - 1; k++)
@@ -525,6 +528,7 @@ START_TEST(system_and_openapi)
         ck_assert_msg(json_object_get(json_object_get(paths, rt[i].pattern), m),
                       "%s %s missing from openapi.json", rt[i].method, rt[i].pattern);
     }
+    json_decref(doc);
 }
 END_TEST
 
