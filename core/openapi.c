@@ -132,6 +132,37 @@ static const char *scope_name(int scope)
     }
 }
 
+/* An operationId where the description gives none, so a client generator names a method
+ * for each operation: "post" + "Stations" + "ById" + "Reset" for POST
+ * /api/v1/stations/{id}/reset ("api" and "v1" left out; unique as method + pattern are). */
+static json_t *operation_id(const char *lower_method, const char *pattern)
+{
+    char id[256];
+    size_t n = (size_t)snprintf(id, sizeof id, "%s", lower_method);
+    for (const char *p = pattern; *p && n < sizeof id - 8;) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        int param = len > 1 && p[0] == '{';
+        if (len && !(len == 3 && !strncmp(p, "api", 3)) && !(len == 2 && !strncmp(p, "v1", 2))) {
+            if (param)
+                n += (size_t)snprintf(id + n, sizeof id - n, "By");
+            int up = 1;
+            for (size_t i = param; i < len - (size_t)param && n < sizeof id - 1; i++) {
+                if (!isalnum((unsigned char)p[i])) {
+                    up = 1;
+                    continue;
+                }
+                id[n++] = up ? (char)toupper((unsigned char)p[i]) : p[i];
+                up = 0;
+            }
+            id[n] = '\0';
+        }
+        p += len;
+    }
+    return json_string(id);
+}
+
 static void add_path(const char *method, const char *pattern, int scope, pl_plugin_handle *owner,
                      json_t *doc, void *arg)
 {
@@ -151,6 +182,8 @@ static void add_path(const char *method, const char *pattern, int scope, pl_plug
     lower[n] = '\0';
     json_t *op = json_copy(doc); /* shallow: x-scope is the router's word, not the text's */
     json_object_set_new(op, "x-scope", json_string(scope_name(scope)));
+    if (!json_object_get(op, "operationId"))
+        json_object_set_new(op, "operationId", operation_id(lower, pattern));
     if (scope == PL_AUTH_NONE)
         json_object_set_new(op, "security", json_array());
     json_object_set_new(item, lower, op);
