@@ -249,16 +249,4 @@ static const char *o16_build(struct ocpp_session *cx, int op, json_t *a, json_t 
     }
 }
 
-static const struct ocpp_codec o16_codec = {o16_build, o16_result};
-
-static int o16_execute(void *drv_arg, pl_station *station, pl_command *cmd)
-{
-    (void)station;
-    return ocpp_execute(drv_arg, &o16_codec, cmd);
-}
-
-const struct pl_driver o16_driver = {
-    .size = sizeof(struct pl_driver),
-    .protocol = "ocpp1.6",
-    .execute = o16_execute,
-};
+const struct ocpp_codec o16_codec = {o16_build, o16_result};

@@ -17,7 +17,7 @@ static int o16_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         return PL_ENOMEM;
     p->host = host;
     p->self = self;
-    if (ocpp_common_init(&p->com, host, self, "ocpp1.6", &o16_driver, o16_on_call, p) != PL_OK) {
+    if (ocpp_common_init(&p->com, host, self, "ocpp1.6", &o16_codec, o16_on_call, p) != PL_OK) {
         free(p);
         return PL_ERR;
     }

@@ -23,7 +23,7 @@ static inline struct o16 *O16(const struct ocpp_session *cx)
     return cx->plugin;
 }
 
-extern const struct pl_driver o16_driver;
+extern const struct ocpp_codec o16_codec; /* driver.c */
 void o16_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
                  json_t *payload);
 

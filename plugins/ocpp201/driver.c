@@ -339,16 +339,4 @@ static const char *o201_build(struct ocpp_session *cx, int op, json_t *a, json_t
     }
 }
 
-static const struct ocpp_codec o201_codec = {o201_build, o201_result};
-
-static int o201_execute(void *drv_arg, pl_station *station, pl_command *cmd)
-{
-    (void)station;
-    return ocpp_execute(drv_arg, &o201_codec, cmd);
-}
-
-const struct pl_driver o201_driver = {
-    .size = sizeof(struct pl_driver),
-    .protocol = "ocpp2.0.1",
-    .execute = o201_execute,
-};
+const struct ocpp_codec o201_codec = {o201_build, o201_result};

@@ -23,7 +23,7 @@ static int o201_init(pl_plugin_handle *self, const struct pl_host *host, void **
         free(p);
         return PL_ERR;
     }
-    if (ocpp_common_init(&p->com, host, self, "ocpp2.0.1", &o201_driver, o201_on_call, p) != PL_OK) {
+    if (ocpp_common_init(&p->com, host, self, "ocpp2.0.1", &o201_codec, o201_on_call, p) != PL_OK) {
         free(p);
         return PL_ERR;
     }

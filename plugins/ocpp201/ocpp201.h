@@ -24,7 +24,7 @@ static inline struct o201 *O201(const struct ocpp_session *cx)
     return cx->plugin;
 }
 
-extern const struct pl_driver o201_driver;
+extern const struct ocpp_codec o201_codec; /* driver.c */
 
 void o201_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
                   json_t *payload);

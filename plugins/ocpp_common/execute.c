@@ -128,3 +128,10 @@ int ocpp_execute(struct ocpp_session *cx, const struct ocpp_codec *codec, pl_com
     }
     return PL_OK;
 }
+
+int ocpp_driver_execute(void *drv_arg, pl_station *station, pl_command *cmd)
+{
+    struct ocpp_session *cx = drv_arg;
+    (void)station;
+    return ocpp_execute(cx, cx->common->codec, cmd);
+}

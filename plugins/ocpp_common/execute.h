@@ -28,5 +28,8 @@ struct ocpp_codec {
  * PL_OK (the command completes later), or PL_ENOTSUP / PL_EINVAL / PL_EBUSY / PL_ENOMEM
  * with the command's error set. */
 int ocpp_execute(struct ocpp_session *cx, const struct ocpp_codec *codec, pl_command *cmd);
+/* The pl_driver execute every OCPP plugin attaches its stations with (session.c): drv_arg
+ * is the connection's struct ocpp_session, the codec its plugin's. */
+int ocpp_driver_execute(void *drv_arg, pl_station *station, pl_command *cmd);
 
 #endif

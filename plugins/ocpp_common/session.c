@@ -2,6 +2,7 @@
  * session.c — the connection lifecycle shared by the OCPP protocol plugins (session.h).
  */
 #include "session.h"
+#include "execute.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -138,7 +139,7 @@ static void on_open(void *arg, pl_ocpp_conn *c)
     }
     json_t *info = json_pack("{s:s, s:s, s:i}", "remote_addr", k->ocpp->remote_addr(c), "subprotocol",
                              k->subprotocol, "security_profile", creds_has_password(k->creds, id) ? 1 : 0);
-    cx->station = k->st->attach(k->self, id, k->driver, cx, info);
+    cx->station = k->st->attach(k->self, id, &k->driver, cx, info);
     if (!cx->station || live_put(k, id, c) != PL_OK) {
         if (cx->station)
             k->st->detach(cx->station);
@@ -196,8 +197,8 @@ static void refresh_creds(void *arg)
 }
 
 int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugin_handle *self,
-                     const char *subprotocol, const struct pl_driver *driver, ocpp_call_handler call_handler,
-                     void *plugin)
+                     const char *subprotocol, const struct ocpp_codec *codec,
+                     ocpp_call_handler call_handler, void *plugin)
 {
     memset(k, 0, sizeof *k);
     k->host = host;
@@ -206,7 +207,9 @@ int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugi
     k->st = host->stations;
     k->subprotocol = subprotocol;
     k->plugin = plugin;
-    k->driver = driver;
+    k->codec = codec;
+    k->driver = (struct pl_driver){.size = sizeof k->driver, .protocol = subprotocol,
+                                   .execute = ocpp_driver_execute};
     k->on_call = call_handler;
     k->handler = (struct pl_ocpp_handler){sizeof k->handler, subprotocol, on_authorize, on_open, on_call, on_close};
     /* the settings every OCPP plugin shares ([ocpp16], [ocpp201]) */

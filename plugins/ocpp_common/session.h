@@ -18,6 +18,7 @@
 #include "creds.h"
 
 struct live_entry;
+struct ocpp_codec; /* execute.h */
 
 /* A station's connection, as every protocol plugin keeps it (the pl_ocpp_conn's data). */
 struct ocpp_common;
@@ -45,7 +46,8 @@ struct ocpp_common {
     struct creds *creds;
     /* private */
     void *plugin;
-    const struct pl_driver *driver;
+    const struct ocpp_codec *codec;     /* the version's CALLs (execute.h) */
+    struct pl_driver driver;            /* runs commands through codec */
     ocpp_call_handler on_call;
     struct pl_ocpp_handler handler;
     pl_timer *creds_timer;
@@ -55,9 +57,10 @@ struct ocpp_common {
 
 /* Reads the shared settings, loads credentials, registers the password routes and the
  * subprotocol's handler: handshakes, opening and closing connections are done here,
- * station CALLs go to on_call(plugin, ...), commands to the plugin's driver. */
+ * station CALLs go to on_call(plugin, ...), commands through the version's codec
+ * (execute.h). */
 int ocpp_common_init(struct ocpp_common *k, const struct pl_host *host, pl_plugin_handle *self,
-                     const char *subprotocol, const struct pl_driver *driver, ocpp_call_handler on_call,
+                     const char *subprotocol, const struct ocpp_codec *codec, ocpp_call_handler on_call,
                      void *plugin);
 void ocpp_common_start(struct ocpp_common *k);  /* credential refresh every 30 s */
 void ocpp_common_reload(struct ocpp_common *k); /* SIGHUP: refresh now */
