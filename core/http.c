@@ -807,6 +807,11 @@ static int body_valid(struct pl_request *r)
     if (!rt->body_schema)
         return 1;
     if (!r->json) {
+        const char *ctype = http_req_header(r, "Content-Type");
+        while (ctype && *ctype == ' ')
+            ctype++;
+        if (ctype && strncasecmp(ctype, "text/csv", 8) == 0)
+            return 1; /* read_body let it through: its handler reads it */
         int blank = 1;
         for (size_t i = 0; i < r->body_len && blank; i++)
             blank = strchr(" \n\r\t", r->body[i]) != NULL;
@@ -820,8 +825,11 @@ static int body_valid(struct pl_request *r)
                                                   sizeof err, field, sizeof field);
     if (f == JSONSCHEMA_OK)
         return 1;
-    json_t *e = json_pack("{s:s+, s:s, s:s}", "error", "invalid request body: ", err, "code",
-                          f == JSONSCHEMA_MISSING ? "MISSING_PARAMETER" : "INVALID_PARAMETER",
+    json_t *e = json_pack("{s:s, s:s, s:s}", "error", err, "code",
+                          f == JSONSCHEMA_MISSING ? "MISSING_PARAMETER"
+                          : f == JSONSCHEMA_ENUM  ? "INVALID_ENUM"
+                          : !field[0]             ? "INVALID_BODY" /* the body itself */
+                                                  : "INVALID_PARAMETER",
                           "field", field);
     http_reply_json(r, 400, e);
     return 0;

@@ -29,7 +29,7 @@ static enum jsonschema_fault fail(struct ctx *c, enum jsonschema_fault f, const 
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     if (c->err && c->errlen)
-        snprintf(c->err, c->errlen, "%s%s%s", path, *path ? ": " : "", why);
+        snprintf(c->err, c->errlen, "%s %s", *path ? path : "the body", why);
     if (c->field && c->fieldlen)
         snprintf(c->field, c->fieldlen, "%s", path);
     return f;
@@ -102,6 +102,22 @@ static int check_type(json_t *v, json_t *type, char *want, size_t wantlen)
     return ok;
 }
 
+/* How a value is named in a message: "a positive integer" for an integer of minimum 1, as
+ * people say it, else the type with its article. */
+static const char *kind_of(json_t *s, const char *type)
+{
+    static char buf[80];
+    json_t *min = json_object_get(s, "minimum");
+    if (!strcmp(type, "integer") && json_is_number(min) && !json_object_get(s, "maximum")) {
+        if (json_number_value(min) == 0)
+            return "a non-negative integer";
+        if (json_number_value(min) == 1)
+            return "a positive integer";
+    }
+    snprintf(buf, sizeof buf, "%s %s", strchr("aeiou", type[0]) ? "an" : "a", type);
+    return buf;
+}
+
 static size_t utf8_chars(const char *s)
 {
     size_t n = 0;
@@ -146,7 +162,7 @@ static enum jsonschema_fault check_object(struct ctx *c, json_t *s, json_t *v, c
         json_t *ps = json_object_get(props, key);
         join(sub, sizeof sub, path, key);
         if (!ps && json_is_false(extra))
-            return fail(c, JSONSCHEMA_INVALID, sub, "is not a known property");
+            return fail(c, JSONSCHEMA_INVALID, sub, "is not a known field");
         if (!ps && json_is_object(extra))
             ps = extra;
         enum jsonschema_fault f = ps ? validate(c, ps, val, sub) : JSONSCHEMA_OK;
@@ -156,13 +172,29 @@ static enum jsonschema_fault check_object(struct ctx *c, json_t *s, json_t *v, c
     return JSONSCHEMA_OK;
 }
 
+/* "1 to 36 characters", "at least 1 item", "at most 20 items": a size as people say it */
+static const char *size_range(json_t *s, const char *minkey, const char *maxkey, const char *unit,
+                              char *buf, size_t len)
+{
+    json_t *lo = json_object_get(s, minkey), *hi = json_object_get(s, maxkey);
+    long long a = json_integer_value(lo), b = json_integer_value(hi);
+    if (json_is_integer(lo) && json_is_integer(hi))
+        snprintf(buf, len, "%lld to %lld %ss", a, b, unit);
+    else if (json_is_integer(lo))
+        snprintf(buf, len, "at least %lld %s%s", a, unit, a == 1 ? "" : "s");
+    else
+        snprintf(buf, len, "at most %lld %s%s", b, unit, b == 1 ? "" : "s");
+    return buf;
+}
+
 static enum jsonschema_fault check_array(struct ctx *c, json_t *s, json_t *v, const char *path)
 {
     json_t *x;
+    char range[64];
     if ((x = json_object_get(s, "minItems")) && json_array_size(v) < (size_t)json_integer_value(x))
-        return fail(c, JSONSCHEMA_INVALID, path, "needs at least %lld items", (long long)json_integer_value(x));
+        return fail(c, JSONSCHEMA_INVALID, path, "needs %s", size_range(s, "minItems", "maxItems", "item", range, sizeof range));
     if ((x = json_object_get(s, "maxItems")) && json_array_size(v) > (size_t)json_integer_value(x))
-        return fail(c, JSONSCHEMA_INVALID, path, "takes at most %lld items", (long long)json_integer_value(x));
+        return fail(c, JSONSCHEMA_INVALID, path, "takes %s", size_range(s, "minItems", "maxItems", "item", range, sizeof range));
     json_t *items = json_object_get(s, "items");
     if (!json_is_object(items))
         return JSONSCHEMA_OK;
@@ -182,10 +214,12 @@ static enum jsonschema_fault check_string(struct ctx *c, json_t *s, json_t *v, c
 {
     const char *str = json_string_value(v);
     json_t *x;
-    if ((x = json_object_get(s, "minLength")) && utf8_chars(str) < (size_t)json_integer_value(x))
-        return fail(c, JSONSCHEMA_INVALID, path, "must be at least %lld characters", (long long)json_integer_value(x));
-    if ((x = json_object_get(s, "maxLength")) && utf8_chars(str) > (size_t)json_integer_value(x))
-        return fail(c, JSONSCHEMA_INVALID, path, "must be at most %lld characters", (long long)json_integer_value(x));
+    char range[64];
+    size_t n = utf8_chars(str);
+    if (((x = json_object_get(s, "minLength")) && n < (size_t)json_integer_value(x)) ||
+        ((x = json_object_get(s, "maxLength")) && n > (size_t)json_integer_value(x)))
+        return fail(c, JSONSCHEMA_INVALID, path, "must be %s",
+                    size_range(s, "minLength", "maxLength", "character", range, sizeof range));
     if ((x = json_object_get(s, "pattern")) && json_is_string(x) && !pattern_ok(json_string_value(x), str))
         return fail(c, JSONSCHEMA_INVALID, path, "must match %s", json_string_value(x));
     const char *fmt = json_string_value(json_object_get(s, "format"));
@@ -198,6 +232,14 @@ static enum jsonschema_fault check_number(struct ctx *c, json_t *s, json_t *v, c
 {
     double n = json_number_value(v);
     json_t *x;
+    char want[64];
+    json_t *type = json_object_get(s, "type");
+    if (type && is_type(v, "integer") && check_type(v, type, want, sizeof want) &&
+        strstr(want, "integer")) {
+        const char *kind = kind_of(s, "integer"); /* "a positive integer" */
+        if (strcmp(kind, "an integer") != 0 && n < json_number_value(json_object_get(s, "minimum")))
+            return fail(c, JSONSCHEMA_INVALID, path, "must be %s", kind);
+    }
     if ((x = json_object_get(s, "minimum")) && n < json_number_value(x))
         return fail(c, JSONSCHEMA_INVALID, path, "must be at least %g", json_number_value(x));
     if ((x = json_object_get(s, "maximum")) && n > json_number_value(x))
@@ -230,6 +272,20 @@ static void branch_names(json_t *branches, char *out, size_t len)
     }
 }
 
+static int fits_shape(struct ctx *c, json_t *branch, json_t *v)
+{
+    json_t *s = resolve(c, branch), *type = s ? json_object_get(s, "type") : NULL, *r;
+    char want[64];
+    size_t i;
+    if (!s || !type || !check_type(v, type, want, sizeof want))
+        return 0;
+    json_array_foreach(json_is_object(v) ? json_object_get(s, "required") : NULL, i, r) {
+        if (!json_object_get(v, json_string_value(r)))
+            return 0;
+    }
+    return 1;
+}
+
 static enum jsonschema_fault check_combinators(struct ctx *c, json_t *s, json_t *v, const char *path)
 {
     json_t *x, *b;
@@ -251,13 +307,32 @@ static enum jsonschema_fault check_combinators(struct ctx *c, json_t *s, json_t 
             if (validate(&quiet, b, v, path) == JSONSCHEMA_OK)
                 matched++;
         }
+        if (matched == 0) {
+            /* One form the value has the shape of (its type, its required members) is the
+             * form the client meant: its own error says what is wrong. */
+            json_t *fit = NULL;
+            size_t fits = 0;
+            json_array_foreach(branches, i, b) {
+                if (fits_shape(c, b, v)) {
+                    fit = b;
+                    fits++;
+                }
+            }
+            if (fits == 1)
+                return validate(c, fit, v, path);
+        }
         if (matched == 0 || (k && matched > 1)) {
             branch_names(branches, names, sizeof names);
             if (matched > 1)
                 return fail(c, JSONSCHEMA_INVALID, path, "matches more than one of its forms%s%s",
                             names[0] ? ": give only one of " : "", names);
+            if (names[0] && !strstr(names, " or ")) { /* one name: that member is missing */
+                char sub[256];
+                join(sub, sizeof sub, path, names);
+                return fail(c, JSONSCHEMA_MISSING, sub, "is required");
+            }
             if (names[0])
-                return fail(c, JSONSCHEMA_MISSING, path, "one of %s is required", names);
+                return fail(c, JSONSCHEMA_MISSING, path, "needs one of %s", names);
             return fail(c, JSONSCHEMA_INVALID, path, "matches none of its forms (%s)", first);
         }
     }
@@ -276,10 +351,13 @@ static enum jsonschema_fault validate(struct ctx *c, json_t *schema, json_t *v, 
         return JSONSCHEMA_OK; /* true, an unresolvable ref, or too deep: nothing to check */
     if (json_is_false(schema))
         return fail(c, JSONSCHEMA_INVALID, path, "is not allowed");
+    /* Described for clients, checked by the handler, which can say more (a bulk import
+     * names the row). */
+    if (json_is_true(json_object_get(s, "x-checked-by-handler")))
+        return JSONSCHEMA_OK;
     char want[64];
     if ((x = json_object_get(s, "type")) && !check_type(v, x, want, sizeof want))
-        return fail(c, JSONSCHEMA_INVALID, path, "must be %s %s, not %s",
-                    strchr("aeiou", want[0]) ? "an" : "a", want, type_of(v));
+        return fail(c, JSONSCHEMA_INVALID, path, "must be %s, not %s", kind_of(s, want), type_of(v));
     if ((x = json_object_get(s, "const")) && !json_equal(x, v))
         return fail(c, JSONSCHEMA_INVALID, path, "has the wrong value");
     if ((x = json_object_get(s, "enum")) && json_is_array(x)) {
@@ -293,7 +371,7 @@ static enum jsonschema_fault validate(struct ctx *c, json_t *schema, json_t *v, 
                 n += (size_t)snprintf(words + n, sizeof words - n, "%s%s", n ? ", " : "", json_string_value(e));
         }
         if (!found)
-            return fail(c, JSONSCHEMA_INVALID, path, "must be one of: %s", words);
+            return fail(c, JSONSCHEMA_ENUM, path, "must be one of: %s", words);
     }
     c->depth++;
     enum jsonschema_fault f = JSONSCHEMA_OK;

@@ -20,11 +20,12 @@ enum jsonschema_fault {
     JSONSCHEMA_OK = 0,
     JSONSCHEMA_MISSING, /* a required property is absent */
     JSONSCHEMA_INVALID, /* a value breaks its schema */
+    JSONSCHEMA_ENUM,    /* a value is not one of its enum */
 };
 
 /* Validate value against schema; root resolves $ref (may be NULL: no refs).  On a fault,
- * err says where and why ("connector: must be an integer", "either available or type is
- * required") and *field (if given) names the property at fault, "" for the body itself. */
+ * err says where and why ("connector must be an integer, not string", "the body
+ * needs one of available or type") and *field (if given) names the property at fault, "" for the body itself. */
 enum jsonschema_fault jsonschema_validate(json_t *schema, json_t *root, json_t *value, char *err,
                                           size_t errlen, char *field, size_t fieldlen);
 

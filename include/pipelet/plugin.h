@@ -493,7 +493,7 @@ struct pl_host {
      * document's; a name the core or an earlier plugin defined keeps its first
      * definition; "#/components/..." refs resolve against the whole document).  From then
      * on the router checks a described route's JSON body against its requestBody schema
-     * and answers 400 MISSING_PARAMETER / INVALID_PARAMETER with "field" before the
+     * and answers 400 MISSING_PARAMETER / INVALID_PARAMETER / INVALID_ENUM with "field" before the
      * handler runs.  Call it again to replace.  Returns PL_OK; PL_ENOENT when a described
      * path is not a route of this plugin (logged; the rest is attached); PL_EINVAL. */
     int (*http_describe)(pl_plugin_handle *self, json_t *fragment);
