@@ -15,7 +15,7 @@ describe('mcp over Streamable HTTP', () => {
   let gw, st;
   before(async () => {
     gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'mcp'],
-      config: { mcp: { allowed_hosts: '127.0.0.1 localhost' } } });
+      config: { mcp: { allowed_hosts: '127.0.0.1 localhost', max_sessions: 128 } } });
     st = await connectStation(gw, { protocol: 'ocpp1.6' });
   });
   after(async () => {
@@ -182,6 +182,20 @@ describe('mcp over Streamable HTTP', () => {
     assert.equal(r.status, 200, r.body);
     r = await post('127.0.0.1');
     assert.equal(r.status, 200, r.body);
+  });
+
+  test('100 concurrent sessions, each with its own id, all served', async () => {
+    const clients = await Promise.all(Array.from({ length: 100 }, () => connect(gw.keys.read)));
+    const ids = new Set(clients.map((c) => c.transport.sessionId));
+    assert.equal(ids.size, 100);
+    const results = await Promise.all(clients.map((c) => c.callTool({ name: 'get_station', arguments: { station_id: st.id } })));
+    for (const r of results) assert.ok(!r.isError && JSON.stringify(r.structuredContent).includes(st.id), JSON.stringify(r));
+    const lists = await Promise.all(clients.map((c) => c.listTools()));
+    for (const l of lists) assert.ok(l.tools.length > 0);
+    await Promise.all(clients.map((c) => c.transport.terminateSession().then(() => c.close())));
+    // the sessions are gone: their slots are free again
+    const again = await Promise.all(Array.from({ length: 100 }, () => connect(gw.keys.read)));
+    await Promise.all(again.map((c) => c.transport.terminateSession().then(() => c.close())));
   });
 
   test('raw JSON-RPC: version negotiation, session end, unknown method', async () => {
