@@ -217,6 +217,21 @@ describe('mcp over Streamable HTTP', () => {
     r = await rpc({ id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid });
     assert.equal(r.status, 404);
     assert.equal((await r.json()).code, 'SESSION_NOT_FOUND');
+    // tools/list: the cursor is opaque to the client but must be one the server gave
+    r = await rpc({ id: 5, method: 'tools/list', params: {} });
+    const page = (await r.json()).result;
+    assert.ok(page.tools.length > 0 && page.tools.length <= 50);
+    if (page.nextCursor) {
+      r = await rpc({ id: 6, method: 'tools/list', params: { cursor: page.nextCursor } });
+      assert.ok((await r.json()).result.tools.length > 0);
+    }
+    r = await rpc({ id: 7, method: 'tools/list', params: { cursor: 'garbage' } });
+    assert.equal((await r.json()).error.code, -32602);
+    // not JSON-RPC at all: -32600, never a crash
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body: JSON.stringify({ hello: 1 }), headers: h });
+    assert.equal((await r.json()).error.code, -32600);
+    r = await rpc({ id: 8, method: 'tools/call', params: { name: 'get_station', arguments: [1] } });
+    assert.equal((await r.json()).error.code, -32602);
     r = await rpc({ id: 4, method: 'ping' }, { 'MCP-Protocol-Version': '1999-01-01' });
     assert.equal(r.status, 400);
     assert.equal((await r.json()).code, 'UNSUPPORTED_PROTOCOL_VERSION');
