@@ -665,6 +665,23 @@ static int client_cert_ok(struct pl_request *r)
     return 0;
 }
 
+/* The API key: the X-API-Key header, else an "Authorization: Bearer <key>" header
+ * (RFC 6750; the scheme is case-insensitive).  NULL when neither is there. */
+static const char *request_key(struct pl_request *r)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(r->req);
+    const char *key = evhttp_find_header(h, "X-API-Key");
+    if (key)
+        return key;
+    const char *auth = evhttp_find_header(h, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    return *auth ? auth : NULL;
+}
+
 /* Key and scope (401/403).  Failed authentications drain a budget per client address;
  * while it is empty that address gets 429 for every request without a valid key (a
  * valid key still works: only guessing is slowed down). */
@@ -672,7 +689,7 @@ static int authorize(struct pl_request *r)
 {
     int need = r->route->scope == PL_AUTH_CONFIG ? (H.public_health ? PL_AUTH_NONE : PL_AUTH_READ)
                                                  : r->route->scope;
-    const char *key = evhttp_find_header(evhttp_request_get_input_headers(r->req), "X-API-Key");
+    const char *key = request_key(r);
     int scope = PL_AUTH_NONE;
     const char *key_name = NULL;
     if (!key || !apikey_check(key, &scope, &key_name)) {
@@ -692,9 +709,12 @@ static int authorize(struct pl_request *r)
                              wait);
         } else if (key) {
             authfail_record(client, H.authfail_rate, H.authfail_burst);
+            http_reply_header(r, "WWW-Authenticate", "Bearer realm=\"pipelet\", error=\"invalid_token\"");
             http_reply_error(r, 401, "UNAUTHORIZED", "invalid API key");
         } else {
-            http_reply_error(r, 401, "UNAUTHORIZED", "missing X-API-Key header");
+            http_reply_header(r, "WWW-Authenticate", "Bearer realm=\"pipelet\"");
+            http_reply_error(r, 401, "UNAUTHORIZED",
+                             "missing API key (X-API-Key or Authorization: Bearer header)");
         }
         return 0;
     }

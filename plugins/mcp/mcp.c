@@ -1,7 +1,8 @@
 /*
  * mcp.c — the mcp plugin: Streamable HTTP transport at /mcp and the JSON-RPC methods
  * of MCP (initialize, ping, tools/list, tools/call).  The route is registered with
- * scope READ so the core authenticates the X-API-Key header; the caller's scope and
+ * scope READ so the core authenticates the key (X-API-Key or Authorization: Bearer;
+ * without one, 401 with WWW-Authenticate: Bearer); the caller's scope and
  * key name are then handed to every tool call, which runs the REST route in-process.
  */
 #include "mcp.h"
@@ -88,8 +89,22 @@ static void rpc_error(struct mcp *m, pl_request *req, json_t *id, int code, cons
                                   msg));
 }
 
-/* ---- Origin: absent (non-browser clients), the listener's own Host, or configured ---- */
+/* ---- Origin and Host (DNS-rebinding protection) ---- */
 
+/* Whether word is one of the space- or comma-separated words of list. */
+static int in_list(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    if (!n)
+        return 0;
+    for (const char *p = strstr(list, word); p; p = strstr(p + 1, word))
+        if ((p == list || p[-1] == ' ' || p[-1] == ',') &&
+            (p[n] == '\0' || p[n] == ' ' || p[n] == ','))
+            return 1;
+    return 0;
+}
+
+/* Origin: absent (non-browser clients), the listener's own Host, or configured. */
 static int origin_allowed(struct mcp *m, pl_request *req)
 {
     const char *origin = m->host->req_header(req, "Origin");
@@ -99,13 +114,27 @@ static int origin_allowed(struct mcp *m, pl_request *req)
     const char *hp = strstr(origin, "://");
     if (host && hp && strcmp(hp + 3, host) == 0)
         return 1;
-    const char *list = m->host->config_get(m->self, "allowed_origins", "");
-    size_t n = strlen(origin);
-    for (const char *p = strstr(list, origin); p; p = strstr(p + 1, origin))
-        if ((p == list || p[-1] == ' ' || p[-1] == ',') &&
-            (p[n] == '\0' || p[n] == ' ' || p[n] == ','))
-            return 1;
-    return 0;
+    return in_list(m->host->config_get(m->self, "allowed_origins", ""), origin);
+}
+
+/* Host: any when allowed_hosts is empty; else the Host header (with its port, or its
+ * name alone) must be listed, so a rebound DNS name cannot reach the server. */
+static int host_allowed(struct mcp *m, pl_request *req)
+{
+    const char *list = m->host->config_get(m->self, "allowed_hosts", "");
+    if (!*list)
+        return 1;
+    const char *host = m->host->req_header(req, "Host");
+    if (!host)
+        return 0;
+    if (in_list(list, host))
+        return 1;
+    char name[256];
+    const char *colon = strrchr(host, ':');
+    if (!colon || strchr(colon, ']')) /* no port (or the colon is inside [v6]) */
+        return 0;
+    snprintf(name, sizeof name, "%.*s", (int)(colon - host), host);
+    return in_list(list, name);
 }
 
 /* ---- methods ---- */
@@ -279,6 +308,18 @@ static void do_tools_call(struct mcp *m, pl_request *req, json_t *id, json_t *pa
         rpc_error(m, req, id, -32602, "arguments must be an object");
         return;
     }
+    if (t->scope > m->host->req_scope(req)) { /* the REST route's own answer, not run */
+        char text[256];
+        snprintf(text, sizeof text, "this API key's scope does not allow the tool %s", t->name);
+        json_t *err = json_pack("{s:s, s:s, s:i}", "error", text, "code", "FORBIDDEN",
+                                "http_status", 403);
+        char *body = json_dumps(err, JSON_COMPACT);
+        rpc_result(m, req, id,
+                   json_pack("{s:[{s:s, s:s}], s:o, s:b}", "content", "type", "text", "text",
+                             body, "structuredContent", err, "isError", 1));
+        free(body);
+        return;
+    }
     json_t *rest = args ? json_deep_copy(args) : json_object();
     const char *bad = check_args(json_object_get(m->schemas, t->name), rest);
     if (bad) {
@@ -312,6 +353,10 @@ static int check_headers(struct mcp *m, pl_request *req, int initializing)
 {
     if (!origin_allowed(m, req)) {
         m->host->reply_error(req, 403, "FORBIDDEN_ORIGIN", "this Origin may not use /mcp");
+        return -1;
+    }
+    if (!host_allowed(m, req)) {
+        m->host->reply_error(req, 403, "FORBIDDEN_HOST", "this Host may not use /mcp");
         return -1;
     }
     const char *v = m->host->req_header(req, "MCP-Protocol-Version");
@@ -418,6 +463,9 @@ static int mcp_init(pl_plugin_handle *self, const struct pl_host *host, void **s
          PL_CONFIG_RESTART},
         {"allowed_origins", PL_CONFIG_STRING, "", 0, 0, NULL,
          "Origins besides the listener's own, space-separated", PL_CONFIG_RESTART},
+        {"allowed_hosts", PL_CONFIG_STRING, "", 0, 0, NULL,
+         "Host headers /mcp answers (name or name:port), space-separated; empty: any",
+         PL_CONFIG_RESTART},
     };
     int rc = host->config_declare(self, keys, sizeof keys / sizeof keys[0]);
     if (rc != PL_OK)

@@ -7,13 +7,15 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { request as httpRequest } from 'node:http';
 import { startGateway } from './lib/harness.mjs';
 import { connectStation } from './lib/stations.mjs';
 
 describe('mcp over Streamable HTTP', () => {
   let gw, st;
   before(async () => {
-    gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'mcp'] });
+    gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'mcp'],
+      config: { mcp: { allowed_hosts: '127.0.0.1 localhost', max_sessions: 128 } } });
     st = await connectStation(gw, { protocol: 'ocpp1.6' });
   });
   after(async () => {
@@ -21,10 +23,10 @@ describe('mcp over Streamable HTTP', () => {
     if (gw) assert.equal(await gw.stop(), 0, gw.logs().split('\n').filter((l) => /Sanitizer|ERROR/.test(l)).join('\n'));
   });
 
-  async function connect(key) {
+  async function connect(key, { bearer = false } = {}) {
     const client = new Client({ name: 'mcp-test', version: '1.0' });
     const transport = new StreamableHTTPClientTransport(new URL(`${gw.http}/mcp`), {
-      requestInit: { headers: { 'X-API-Key': key } },
+      requestInit: { headers: bearer ? { Authorization: `Bearer ${key}` } : { 'X-API-Key': key } },
     });
     await client.connect(transport);
     return client;
@@ -79,11 +81,31 @@ describe('mcp over Streamable HTTP', () => {
     assert.equal(r.isError, true);
     assert.equal(r.structuredContent.http_status, 404);
     assert.equal(typeof r.structuredContent.code, 'string');
-    // a read key calling an operator tool: the REST route's own 403
+    // a read key calling an operator tool: refused with the REST route's own 403 code,
+    // and the station never hears of it
+    const resets = st.log.filter((m) => m.action === 'Reset').length;
     r = await c.callTool({ name: 'reset_station', arguments: { station_id: st.id, type: 'Soft' } });
     assert.equal(r.isError, true);
     assert.equal(r.structuredContent.http_status, 403);
+    assert.equal(r.structuredContent.code, 'FORBIDDEN');
+    assert.equal(st.log.filter((m) => m.action === 'Reset').length, resets);
     await c.close();
+  });
+
+  test('Authorization: Bearer <key> works beside X-API-Key, with the key\'s scope', async () => {
+    const rd = await connect(gw.keys.read, { bearer: true });
+    const names = (await rd.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes('list_stations') && !names.includes('reset_station'), names.join());
+    const r = await rd.callTool({ name: 'list_stations', arguments: {} });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.ok(JSON.stringify(r.structuredContent).includes(st.id));
+    await rd.close();
+    const op = await connect(gw.keys.operator, { bearer: true });
+    assert.ok((await op.listTools()).tools.some((t) => t.name === 'reset_station'));
+    await op.close();
+    // the core reads Bearer for every route, not only /mcp
+    const res = await fetch(`${gw.http}/api/v1/stations`, { headers: { Authorization: `bearer ${gw.keys.read}` } });
+    assert.equal(res.status, 200);
   });
 
   test('an operator tool reaches the station', async () => {
@@ -122,10 +144,58 @@ describe('mcp over Streamable HTTP', () => {
     assert.equal((await r.json()).code, 'FORBIDDEN_ORIGIN');
     r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: h });
     assert.equal(r.status, 401);
-    assert.equal(typeof (await r.json()).code, 'string');
+    assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer /);
+    assert.equal((await r.json()).code, 'UNAUTHORIZED');
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, Authorization: 'Bearer not-a-key' } });
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer .*invalid_token/);
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, Authorization: `Basic ${gw.keys.read}` } });
+    assert.equal(r.status, 401, 'only the Bearer scheme carries a key');
+    // the listener's own Origin is fine
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, 'X-API-Key': gw.keys.read, Origin: gw.http } });
+    assert.equal(r.status, 200);
     r = await fetch(`${gw.http}/mcp`, { method: 'POST', body, headers: { ...h, 'X-API-Key': gw.keys.read } });
     assert.equal(r.status, 200);
     assert.deepEqual((await r.json()).result, {});
+  });
+
+  test('a Host not in allowed_hosts gets 403 (DNS rebinding)', async () => {
+    const post = (host) => new Promise((resolve, reject) => {
+      const u = new URL(`${gw.http}/mcp`);
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      const rq = httpRequest({ host: u.hostname, port: u.port, path: '/mcp', method: 'POST', agent: false,
+        headers: { Host: host, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream',
+          'X-API-Key': gw.keys.read, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        let d = '';
+        res.on('data', (c) => { d += c; });
+        res.on('end', () => resolve({ status: res.statusCode, body: d }));
+      });
+      rq.on('error', reject);
+      rq.end(body);
+    });
+    let r = await post('rebound.evil.example');
+    assert.equal(r.status, 403);
+    assert.equal(JSON.parse(r.body).code, 'FORBIDDEN_HOST');
+    r = await post('rebound.evil.example:80');
+    assert.equal(r.status, 403);
+    r = await post(`localhost:${new URL(gw.http).port}`);
+    assert.equal(r.status, 200, r.body);
+    r = await post('127.0.0.1');
+    assert.equal(r.status, 200, r.body);
+  });
+
+  test('100 concurrent sessions, each with its own id, all served', async () => {
+    const clients = await Promise.all(Array.from({ length: 100 }, () => connect(gw.keys.read)));
+    const ids = new Set(clients.map((c) => c.transport.sessionId));
+    assert.equal(ids.size, 100);
+    const results = await Promise.all(clients.map((c) => c.callTool({ name: 'get_station', arguments: { station_id: st.id } })));
+    for (const r of results) assert.ok(!r.isError && JSON.stringify(r.structuredContent).includes(st.id), JSON.stringify(r));
+    const lists = await Promise.all(clients.map((c) => c.listTools()));
+    for (const l of lists) assert.ok(l.tools.length > 0);
+    await Promise.all(clients.map((c) => c.transport.terminateSession().then(() => c.close())));
+    // the sessions are gone: their slots are free again
+    const again = await Promise.all(Array.from({ length: 100 }, () => connect(gw.keys.read)));
+    await Promise.all(again.map((c) => c.transport.terminateSession().then(() => c.close())));
   });
 
   test('raw JSON-RPC: version negotiation, session end, unknown method', async () => {
@@ -147,6 +217,21 @@ describe('mcp over Streamable HTTP', () => {
     r = await rpc({ id: 3, method: 'ping' }, { 'Mcp-Session-Id': sid });
     assert.equal(r.status, 404);
     assert.equal((await r.json()).code, 'SESSION_NOT_FOUND');
+    // tools/list: the cursor is opaque to the client but must be one the server gave
+    r = await rpc({ id: 5, method: 'tools/list', params: {} });
+    const page = (await r.json()).result;
+    assert.ok(page.tools.length > 0 && page.tools.length <= 50);
+    if (page.nextCursor) {
+      r = await rpc({ id: 6, method: 'tools/list', params: { cursor: page.nextCursor } });
+      assert.ok((await r.json()).result.tools.length > 0);
+    }
+    r = await rpc({ id: 7, method: 'tools/list', params: { cursor: 'garbage' } });
+    assert.equal((await r.json()).error.code, -32602);
+    // not JSON-RPC at all: -32600, never a crash
+    r = await fetch(`${gw.http}/mcp`, { method: 'POST', body: JSON.stringify({ hello: 1 }), headers: h });
+    assert.equal((await r.json()).error.code, -32600);
+    r = await rpc({ id: 8, method: 'tools/call', params: { name: 'get_station', arguments: [1] } });
+    assert.equal((await r.json()).error.code, -32602);
     r = await rpc({ id: 4, method: 'ping' }, { 'MCP-Protocol-Version': '1999-01-01' });
     assert.equal(r.status, 400);
     assert.equal((await r.json()).code, 'UNSUPPORTED_PROTOCOL_VERSION');

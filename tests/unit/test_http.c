@@ -73,7 +73,7 @@ static void h_stream(pl_request *req, void *arg)
 struct answer {
     int done, status;
     char body[4096];
-    char allow[128], retry_after[16], content_type[64];
+    char allow[128], retry_after[16], content_type[64], www_authenticate[128];
 };
 
 static void on_answer(struct evhttp_request *req, void *arg)
@@ -97,6 +97,8 @@ static void on_answer(struct evhttp_request *req, void *arg)
         snprintf(a->retry_after, sizeof a->retry_after, "%s", v);
     if ((v = evhttp_find_header(h, "Content-Type")))
         snprintf(a->content_type, sizeof a->content_type, "%s", v);
+    if ((v = evhttp_find_header(h, "WWW-Authenticate")))
+        snprintf(a->www_authenticate, sizeof a->www_authenticate, "%s", v);
 }
 
 static struct answer call_typed(const char *method, const char *target, const char *key,
@@ -117,7 +119,9 @@ static struct answer call_typed(const char *method, const char *target, const ch
     struct evhttp_request *req = evhttp_request_new(on_answer, &a);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Host", "127.0.0.1");
-    if (key)
+    if (key && strchr(key, ' ')) /* "Bearer k", "Basic k": an Authorization header */
+        evhttp_add_header(h, "Authorization", key);
+    else if (key)
         evhttp_add_header(h, "X-API-Key", key);
     if (content_type)
         evhttp_add_header(h, "Content-Type", content_type);
@@ -199,6 +203,33 @@ START_TEST(keys_and_scopes)
     ck_assert_int_eq(a.status, 200);
     a = call("GET", "/t/open", "not-a-key", NULL);
     ck_assert_int_eq(a.status, 200);
+}
+END_TEST
+
+/* RFC 6750: the key as a Bearer token (scheme case-insensitive); a 401 says which scheme */
+START_TEST(bearer_keys_and_www_authenticate)
+{
+    struct answer a = call("GET", "/t/stations/CP1", NULL, NULL);
+    assert_error(&a, 401, "UNAUTHORIZED");
+    ck_assert_str_eq(a.www_authenticate, "Bearer realm=\"pipelet\"");
+    a = call("GET", "/t/stations/CP1", "Bearer read-key-000001", NULL);
+    ck_assert_int_eq(a.status, 200);
+    json_t *j = json_of(&a);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "key")), "reader");
+    json_decref(j);
+    a = call("GET", "/t/stations/CP1", "bearer   read-key-000001", NULL);
+    ck_assert_int_eq(a.status, 200);
+    a = call("POST", "/t/stations/CP1/reset", "Bearer read-key-000001", "{}");
+    assert_error(&a, 403, "FORBIDDEN");
+    a = call("POST", "/t/stations/CP1/reset", "Bearer op-key-00000001", "{\"type\":\"Hard\"}");
+    ck_assert_int_eq(a.status, 202);
+    a = call("GET", "/t/stations/CP1", "Bearer not-a-key", NULL);
+    assert_error(&a, 401, "UNAUTHORIZED");
+    ck_assert_ptr_nonnull(strstr(a.www_authenticate, "invalid_token"));
+    a = call("GET", "/t/stations/CP1", "Basic read-key-000001", NULL);
+    assert_error(&a, 401, "UNAUTHORIZED");
+    a = call("GET", "/t/stations/CP1", "Bearer ", NULL);
+    assert_error(&a, 401, "UNAUTHORIZED");
 }
 END_TEST
 
@@ -664,6 +695,7 @@ int main(void)
     tcase_add_test(tc, path_parameters_are_decoded_and_literal_segments_win);
     tcase_add_test(tc, unknown_paths_are_404_and_wrong_methods_405_with_allow);
     tcase_add_test(tc, keys_and_scopes);
+    tcase_add_test(tc, bearer_keys_and_www_authenticate);
     tcase_add_test(tc, failed_authentications_are_limited_per_address);
     tcase_add_test(tc, failure_table_is_bounded_and_keeps_active_clients);
     tcase_add_test(tc, json_bodies_malformed_json_and_size_limit);
