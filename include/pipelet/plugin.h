@@ -499,6 +499,27 @@ struct pl_host {
     int (*http_describe)(pl_plugin_handle *self, json_t *fragment);
 };
 
+/* A plugin's description kept as JSON text in its folder (embedded at build time, for
+ * instance by scripts/text2c.sh) given to http_describe.  Nothing happens on a host older
+ * than 1.2 (the routes work, undescribed); a text that is not JSON or describes a route the
+ * plugin does not serve is logged, and the plugin keeps serving. */
+static inline void pl_http_describe_text(const struct pl_host *h, pl_plugin_handle *self,
+                                         const char *text, size_t len)
+{
+    if (!PL_HOST_HAS(h, http_describe) || !h->http_describe)
+        return;
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, 0, &jerr);
+    if (!doc) {
+        h->log(self, PL_LOG_ERROR, "embedded API description is invalid: %s (line %d)",
+               jerr.text, jerr.line);
+        return;
+    }
+    if (h->http_describe(self, doc) != PL_OK)
+        h->log(self, PL_LOG_WARN, "the API description names routes this plugin does not serve");
+    json_decref(doc);
+}
+
 #ifdef __cplusplus
 }
 #endif
