@@ -14,6 +14,7 @@ extern const unsigned long core_openapi_json_len;
 struct fragment {
     pl_plugin_handle *owner;
     json_t *components;
+    json_t *tags; /* the tags its operations use, with their descriptions */
     struct fragment *next;
 };
 
@@ -89,19 +90,20 @@ int openapi_describe(pl_plugin_handle *self, json_t *fragment)
         }
     }
     json_t *components = json_object_get(fragment, "components");
-    if (json_is_object(components)) {
-        struct fragment *f = O.frags;
-        while (f && f->owner != self)
-            f = f->next;
-        if (!f && (f = calloc(1, sizeof *f))) {
-            f->owner = self;
-            f->next = O.frags;
-            O.frags = f;
-        }
+    json_t *tags = json_object_get(fragment, "tags");
+    if (json_is_object(components) || json_is_array(tags)) {
+        struct fragment **pp = &O.frags; /* in load order: the first to name a thing keeps it */
+        while (*pp && (*pp)->owner != self)
+            pp = &(*pp)->next;
+        if (!*pp && (*pp = calloc(1, sizeof **pp)))
+            (*pp)->owner = self;
+        struct fragment *f = *pp;
         if (!f)
             return PL_ENOMEM;
         json_decref(f->components);
-        f->components = json_deep_copy(components);
+        json_decref(f->tags);
+        f->components = json_is_object(components) ? json_deep_copy(components) : json_object();
+        f->tags = json_is_array(tags) ? json_deep_copy(tags) : NULL;
         invalidate();
     }
     return missing ? PL_ENOENT : PL_OK;
@@ -115,6 +117,7 @@ void openapi_remove_owner(pl_plugin_handle *owner)
         struct fragment *f = *pp;
         *pp = f->next;
         json_decref(f->components);
+        json_decref(f->tags);
         free(f);
         invalidate();
         return;
@@ -193,6 +196,21 @@ json_t *openapi_document(void)
 {
     json_t *doc = json_copy(O.frame);
     json_object_set(doc, "components", json_object_get(openapi_root(), "components"));
+    /* the core's tags, then each plugin's new ones (json_copy of doc was shallow: copy the
+     * list before appending, so the frame's stays as it is) */
+    json_t *frame_tags = json_object_get(doc, "tags"), *t, *have;
+    json_t *tags = json_is_array(frame_tags) ? json_copy(frame_tags) : json_array();
+    json_object_set_new(doc, "tags", tags);
+    size_t i, j;
+    for (struct fragment *f = O.frags; f; f = f->next) {
+        json_array_foreach(f->tags, i, t) {
+            int dup = 0;
+            json_array_foreach(tags, j, have)
+                dup |= json_equal(json_object_get(have, "name"), json_object_get(t, "name"));
+            if (!dup && json_is_string(json_object_get(t, "name")))
+                json_array_append(tags, t);
+        }
+    }
     json_t *paths = json_object();
     http_routes_foreach(add_path, paths);
     json_object_set_new(doc, "paths", paths);

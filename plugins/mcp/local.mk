@@ -2,6 +2,13 @@ plugin_LTLIBRARIES += plugins/mcp/mcp.la
 plugins_mcp_mcp_la_SOURCES = plugins/mcp/mcp.c plugins/mcp/tools.c plugins/mcp/mcp.h
 plugins_mcp_mcp_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
 plugins_mcp_mcp_la_LIBADD = $(PLUGIN_LINK_LIBS)
+nodist_plugins_mcp_mcp_la_SOURCES = plugins/mcp/openapi_json.c
+EXTRA_DIST += plugins/mcp/openapi.json
+CLEANFILES += plugins/mcp/openapi_json.c
+
+plugins/mcp/openapi_json.c: $(top_srcdir)/plugins/mcp/openapi.json $(top_srcdir)/scripts/text2c.sh
+	$(AM_V_GEN)$(MKDIR_P) plugins/mcp && \
+	$(SHELL) $(top_srcdir)/scripts/text2c.sh mcp_openapi_json $(top_srcdir)/plugins/mcp/openapi.json > $@.tmp && mv $@.tmp $@
 
 bin_PROGRAMS += pipelet-mcp
 pipelet_mcp_SOURCES = plugins/mcp/bridge.c

@@ -489,6 +489,7 @@ static int mcp_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         mcp_free(m);
         return PL_ERR;
     }
+    pl_http_describe_text(host, self, mcp_openapi_json, (size_t)mcp_openapi_json_len);
     *state = m;
     return PL_OK;
 }

@@ -8,6 +8,10 @@
 #include <pipelet/plugin.h>
 #include <stddef.h>
 
+/* openapi.json, embedded at build time (scripts/text2c.sh) */
+extern const char mcp_openapi_json[];
+extern const unsigned long mcp_openapi_json_len;
+
 /* One tool: the REST route it runs and what a model needs to know about it. */
 struct mcp_tool {
     const char *name;

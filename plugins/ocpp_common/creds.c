@@ -21,6 +21,10 @@
 #define PASSWORD_MAX 40
 #define STATION_ID_MAX 48
 
+/* openapi.json, embedded at build time (scripts/text2c.sh) */
+extern const char ocpp_common_openapi_json[];
+extern const unsigned long ocpp_common_openapi_json_len;
+
 struct cred {
     char *id;
     char *hash; /* NULL: known, no password */
@@ -357,5 +361,8 @@ int creds_register_routes(struct creds *c)
                                 password_route, c);
     int b = c->host->http_route(c->self, "DELETE", "/ocpp/v1/stations/{id}/password", PL_AUTH_ADMIN,
                                 password_route, c);
+    if (a == PL_OK && b == PL_OK) /* ours (the other OCPP plugin may have them): describe them */
+        pl_http_describe_text(c->host, c->self, ocpp_common_openapi_json,
+                              (size_t)ocpp_common_openapi_json_len);
     return (a == PL_OK || a == PL_EEXIST) && (b == PL_OK || b == PL_EEXIST) ? PL_OK : PL_ERR;
 }
