@@ -72,12 +72,7 @@ describe('mcp over Streamable HTTP', () => {
     assert.ok(!r.isError, JSON.stringify(r));
     assert.ok(JSON.stringify(r.structuredContent).includes('2.0.1'), JSON.stringify(r.structuredContent));
     await st2.client.close({ force: true });
-    // Known issue, under investigation: a request on a kept-alive HTTP connection right
-    // after a station's WebSocket closes is now and then refused at the transport
-    // ("fetch failed"; seen about 1 run in 4 under ASan, also with plain REST reads).
-    // One retry keeps this suite about MCP; the HTTP layer's own tests cover the gate.
-    r = await c.callTool({ name: 'get_station', arguments: { station_id: 'NOPE' } })
-      .catch((e) => { if (!/fetch failed/.test(String(e?.message))) throw e; return c.callTool({ name: 'get_station', arguments: { station_id: 'NOPE' } }); });
+    r = await c.callTool({ name: 'get_station', arguments: { station_id: 'NOPE' } });
     assert.equal(r.isError, true);
     assert.equal(r.structuredContent.http_status, 404);
     assert.equal(typeof r.structuredContent.code, 'string');
