@@ -7,6 +7,7 @@
  * so a refusal names the field (and for an import the row).
  */
 #include "tokens.h"
+#include "domain.h"
 #include "bus.h"
 #include "command.h"
 #include "core.h"
@@ -21,54 +22,6 @@
 
 #define LIST_MAX 500
 #define IMPORT_MAX 100000
-
-struct op {
-    json_t *args;
-    pl_domain_cb cb;
-    void *arg;
-    const char *name;
-};
-
-static void finish(struct op *o, int rc, json_t *result, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void finish(struct op *o, int rc, json_t *result, const char *fmt, ...)
-{
-    char err[512] = "";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, sizeof err, fmt, ap);
-        va_end(ap);
-    }
-    if (o->cb)
-        o->cb(o->arg, rc, rc == PL_OK ? result : NULL, rc == PL_OK ? NULL : err);
-    json_decref(result);
-    json_decref(o->args);
-    free(o);
-}
-
-/* A database failure as a domain code: unique values, missing references, checks. */
-static void finish_db(struct op *o, pl_db_result *res)
-{
-    const char *state = db_sqlstate(res);
-    if (strcmp(state, "23505") == 0)
-        finish(o, PL_EEXIST, NULL, "already exists: %s", db_error(res));
-    else if (strcmp(state, "23503") == 0)
-        finish(o, PL_EINVAL, NULL, "customer_id: no such customer");
-    else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)
-        finish(o, PL_EINVAL, NULL, "invalid value: %s", db_error(res));
-    else
-        finish(o, PL_ERR, NULL, "database unavailable: %s", db_error(res));
-}
-
-static int query(struct op *o, const char *sql, int n, const char *const *p, pl_db_cb cb)
-{
-    int rc = db_query_as("core", sql, n, p, cb, o);
-    if (rc != PL_OK)
-        finish(o, PL_ERR, NULL, "database unavailable (%s)", rc == PL_EBUSY ? "queue full" : "not queued");
-    return rc;
-}
 
 /* ------------------------------------------------------------------------
  * Validation.
@@ -210,17 +163,6 @@ static int check_fields(json_t *obj, const struct field *fields, const char *con
     return 0;
 }
 
-static long long arg_id(struct op *o)
-{
-    json_t *id = json_object_get(o->args, "id");
-    if (json_is_integer(id) && json_integer_value(id) > 0)
-        return (long long)json_integer_value(id);
-    const char *s = json_string_value(id);
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    return s && *s && !*end && v > 0 ? v : 0;
-}
-
 /* The args without "id", as JSON text for the SQL ($n::jsonb). */
 static char *fields_text(json_t *args)
 {
@@ -233,70 +175,26 @@ static char *fields_text(json_t *args)
     return text;
 }
 
-static json_t *first_row(pl_db_result *res)
-{
-    json_t *rows = db_json(res);
-    json_t *row = json_incref(json_array_get(rows, 0));
-    json_decref(rows);
-    return row;
-}
-
-/* The row a statement answered, or NULL with the op finished (database error, or
- * "no such <what>"). */
-static json_t *landed_row(struct op *o, pl_db_result *res, const char *what)
-{
-    if (!db_ok(res)) {
-        finish_db(o, res);
-        return NULL;
-    }
-    json_t *row = first_row(res);
-    if (!row)
-        finish(o, PL_ENOENT, NULL, "no such %s", what);
-    return row;
-}
-
-/* The "id" argument as text for a query, or the op finished with the error. */
-static int take_id(struct op *o, char id[24])
-{
-    long long v = arg_id(o);
-    if (!v) {
-        finish(o, PL_EINVAL, NULL, "id: must be a positive integer");
-        return -1;
-    }
-    snprintf(id, 24, "%lld", v);
-    return 0;
-}
-
-/* A query whose one parameter is the id. */
-static void by_id(struct op *o, const char *sql, pl_db_cb cb)
-{
-    char id[24];
-    if (take_id(o, id) != 0)
-        return;
-    const char *p[1] = {id};
-    query(o, sql, 1, p, cb);
-}
-
 /* An update of the fields present ($1 the id, $2 the fields as JSON); required may not
  * be set to null. */
-static void update_fields(struct op *o, const struct field *fields, const char *required,
+static void update_fields(struct domain_op *o, const struct field *fields, const char *required,
                           const char *sql, pl_db_cb cb)
 {
     char err[200], id[24];
-    if (take_id(o, id) != 0)
+    if (op_take_id(o, id) != 0)
         return;
     if (check_fields(o->args, fields, NULL, err, sizeof err) != 0) {
-        finish(o, PL_EINVAL, NULL, "%s", err);
+        op_finish(o, PL_EINVAL, NULL, "%s", err);
         return;
     }
     json_t *v = json_object_get(o->args, required);
     if (v && json_is_null(v)) {
-        finish(o, PL_EINVAL, NULL, "%s: required", required);
+        op_finish(o, PL_EINVAL, NULL, "%s: required", required);
         return;
     }
     char *text = fields_text(o->args);
     const char *p[2] = {id, text};
-    query(o, sql, 2, p, cb);
+    op_query(o, sql, 2, p, cb);
     free(text);
 }
 
@@ -333,52 +231,52 @@ static const char SQL_TOKEN_UPDATE[] =
 
 static void token_changed(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
-    json_t *row = landed_row(o, res, "token");
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, "token");
     if (!row)
         return;
     tokens_apply_row(row);
     const char *topic = strcmp(o->name, "token.create") == 0 ? "token.created" : "token.updated";
     bus_emit(topic, NULL, json_incref(row));
-    finish(o, PL_OK, row, NULL);
+    op_finish(o, PL_OK, row, NULL);
 }
 
-static void token_create(struct op *o)
+static void token_create(struct domain_op *o)
 {
     char err[200];
     static const char *const req[] = {"id_token", NULL};
     if (check_fields(o->args, token_fields, req, err, sizeof err) != 0) {
-        finish(o, PL_EINVAL, NULL, "%s", err);
+        op_finish(o, PL_EINVAL, NULL, "%s", err);
         return;
     }
     char *text = fields_text(o->args);
     const char *p[1] = {text};
-    query(o, SQL_TOKEN_CREATE, 1, p, token_changed);
+    op_query(o, SQL_TOKEN_CREATE, 1, p, token_changed);
     free(text);
 }
 
-static void token_update(struct op *o)
+static void token_update(struct domain_op *o)
 {
     update_fields(o, token_fields, "id_token", SQL_TOKEN_UPDATE, token_changed);
 }
 
 static void token_got(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
+    struct domain_op *o = arg;
     if (!db_ok(res)) {
-        finish_db(o, res);
+        op_finish_db(o, res);
         return;
     }
-    json_t *row = first_row(res);
+    json_t *row = op_first_row(res);
     if (!row)
-        finish(o, PL_ENOENT, NULL, "no such token");
+        op_finish(o, PL_ENOENT, NULL, "no such token");
     else
-        finish(o, PL_OK, row, NULL);
+        op_finish(o, PL_OK, row, NULL);
 }
 
-static void token_get(struct op *o)
+static void token_get(struct domain_op *o)
 {
-    by_id(o, "SELECT " TOKEN_COLS " FROM id_tokens t WHERE t.id = $1::bigint", token_got);
+    op_by_id(o, "SELECT " TOKEN_COLS " FROM id_tokens t WHERE t.id = $1::bigint", token_got);
 }
 
 /* A token with transactions is deactivated (its sessions keep their history). */
@@ -392,40 +290,40 @@ static const char SQL_TOKEN_DELETE[] =
 
 static void token_deleted(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
+    struct domain_op *o = arg;
     if (!db_ok(res)) {
-        finish_db(o, res);
+        op_finish_db(o, res);
         return;
     }
-    json_t *row = first_row(res);
+    json_t *row = op_first_row(res);
     json_t *deact = json_object_get(row, "deactivated");
-    long long id = arg_id(o);
+    long long id = op_arg_id(o, "id");
     if (json_integer_value(json_object_get(row, "deleted")) > 0) {
         tokens_forget(id);
         bus_emit("token.deleted", NULL, json_pack("{s:I}", "id", (json_int_t)id));
-        finish(o, PL_OK, json_pack("{s:I, s:b, s:b}", "id", (json_int_t)id, "deleted", 1, "deactivated", 0), NULL);
+        op_finish(o, PL_OK, json_pack("{s:I, s:b, s:b}", "id", (json_int_t)id, "deleted", 1, "deactivated", 0), NULL);
     } else if (json_is_object(deact)) {
         tokens_apply_row(deact);
         bus_emit("token.updated", NULL, json_incref(deact));
-        finish(o, PL_OK, json_pack("{s:I, s:b, s:b}", "id", (json_int_t)id, "deleted", 0, "deactivated", 1), NULL);
+        op_finish(o, PL_OK, json_pack("{s:I, s:b, s:b}", "id", (json_int_t)id, "deleted", 0, "deactivated", 1), NULL);
     } else {
-        finish(o, PL_ENOENT, NULL, "no such token");
+        op_finish(o, PL_ENOENT, NULL, "no such token");
     }
     json_decref(row);
 }
 
-static void token_delete(struct op *o)
+static void token_delete(struct domain_op *o)
 {
-    by_id(o, SQL_TOKEN_DELETE, token_deleted);
+    op_by_id(o, SQL_TOKEN_DELETE, token_deleted);
 }
 
 /* ---- lists with cursors: the cursor is the last id of the page ---- */
-static int list_args(struct op *o, char *limit, size_t len, char *cursor, size_t clen)
+static int list_args(struct domain_op *o, char *limit, size_t len, char *cursor, size_t clen)
 {
     json_t *l = json_object_get(o->args, "limit");
     long long n = json_is_integer(l) ? json_integer_value(l) : 50;
     if (n < 1 || n > LIST_MAX) {
-        finish(o, PL_EINVAL, NULL, "limit: 1 to %d", LIST_MAX);
+        op_finish(o, PL_EINVAL, NULL, "limit: 1 to %d", LIST_MAX);
         return -1;
     }
     snprintf(limit, len, "%lld", n);
@@ -435,7 +333,7 @@ static int list_args(struct op *o, char *limit, size_t len, char *cursor, size_t
     if (cs && *cs) {
         long long v = strtoll(cs, &end, 10);
         if (*end || v < 0) {
-            finish(o, PL_EINVAL, NULL, "cursor: not a cursor this API returned");
+            op_finish(o, PL_EINVAL, NULL, "cursor: not a cursor this API returned");
             return -1;
         }
         snprintf(cursor, clen, "%lld", v);
@@ -447,9 +345,9 @@ static int list_args(struct op *o, char *limit, size_t len, char *cursor, size_t
 
 static void listed(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
+    struct domain_op *o = arg;
     if (!db_ok(res)) {
-        finish_db(o, res);
+        op_finish_db(o, res);
         return;
     }
     json_t *rows = db_json(res);
@@ -459,16 +357,16 @@ static void listed(pl_db_result *res, void *arg)
     char next[24] = "";
     if (json_array_size(rows) == limit && last)
         snprintf(next, sizeof next, "%lld", (long long)json_integer_value(json_object_get(last, "id")));
-    finish(o, PL_OK, json_pack("{s:o, s:s?}", "items", rows, "next_cursor", *next ? next : NULL), NULL);
+    op_finish(o, PL_OK, json_pack("{s:o, s:s?}", "items", rows, "next_cursor", *next ? next : NULL), NULL);
 }
 
-static const char *opt_str(struct op *o, const char *key)
+static const char *opt_str(struct domain_op *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o->args, key));
     return s && *s ? s : NULL;
 }
 
-static void token_list(struct op *o)
+static void token_list(struct domain_op *o)
 {
     char limit[16], cursor[24], cust[24] = "", act[8] = "";
     if (list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
@@ -477,7 +375,7 @@ static void token_list(struct op *o)
     if (c) {
         long long v = json_is_integer(c) ? json_integer_value(c) : json_string_value(c) ? strtoll(json_string_value(c), NULL, 10) : 0;
         if (v <= 0) {
-            finish(o, PL_EINVAL, NULL, "customer_id: must be a positive integer");
+            op_finish(o, PL_EINVAL, NULL, "customer_id: must be a positive integer");
             return;
         }
         snprintf(cust, sizeof cust, "%lld", v);
@@ -487,7 +385,7 @@ static void token_list(struct op *o)
         snprintf(act, sizeof act, "%s", json_is_true(a) || (json_string_value(a) && strcmp(json_string_value(a), "true") == 0) ? "true" : "false");
     const char *p[7] = {opt_str(o, "status"), opt_str(o, "type"), *cust ? cust : NULL,
                         opt_str(o, "q"), *act ? act : NULL, *cursor ? cursor : NULL, limit};
-    query(o,
+    op_query(o,
           "SELECT " TOKEN_COLS " FROM id_tokens t WHERE ($1::text IS NULL OR t.status = $1) "
           "AND ($2::text IS NULL OR t.token_type = $2) AND ($3::bigint IS NULL OR t.customer_id = $3) "
           "AND ($4::text IS NULL OR strpos(lower(t.id_token), lower($4)) > 0 "
@@ -520,7 +418,7 @@ static void send_differential(const char *station, int version, json_t *token, s
         json_array_append_new(pr->unreachable, json_string(station));
 }
 
-static void block_propagate(struct op *o, json_t *token, json_t *lists)
+static void block_propagate(struct domain_op *o, json_t *token, json_t *lists)
 {
     struct propagation pr = {json_array(), json_array(), json_array()};
     size_t i;
@@ -561,16 +459,16 @@ static const char SQL_TOKEN_STATUS[] =
 
 static void status_changed(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
+    struct domain_op *o = arg;
     if (!db_ok(res)) {
-        finish_db(o, res);
+        op_finish_db(o, res);
         return;
     }
-    json_t *row = first_row(res);
+    json_t *row = op_first_row(res);
     json_t *token = json_incref(json_object_get(row, "token"));
     if (!token) {
         json_decref(row);
-        finish(o, PL_ENOENT, NULL, "no such token");
+        op_finish(o, PL_ENOENT, NULL, "no such token");
         return;
     }
     tokens_apply_row(token);
@@ -578,28 +476,28 @@ static void status_changed(pl_db_result *res, void *arg)
     json_decref(row);
     bus_emit(strcmp(o->name, "token.block") == 0 ? "token.blocked" : "token.unblocked", NULL,
              json_incref(token));
-    finish(o, PL_OK, token, NULL);
+    op_finish(o, PL_OK, token, NULL);
 }
 
-static void token_set_status(struct op *o, const char *status)
+static void token_set_status(struct domain_op *o, const char *status)
 {
     char id[24];
-    if (take_id(o, id) != 0)
+    if (op_take_id(o, id) != 0)
         return;
     const char *p[2] = {id, status};
-    query(o, SQL_TOKEN_STATUS, 2, p, status_changed);
+    op_query(o, SQL_TOKEN_STATUS, 2, p, status_changed);
 }
 
-static void token_block(struct op *o) { token_set_status(o, "Blocked"); }
-static void token_unblock(struct op *o) { token_set_status(o, "Accepted"); }
+static void token_block(struct domain_op *o) { token_set_status(o, "Blocked"); }
+static void token_unblock(struct domain_op *o) { token_set_status(o, "Accepted"); }
 
 /* ---- bulk import: every row checked first (a refusal names row and field), then one
  * statement, so nothing is imported unless everything is ---- */
 static void imported(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
+    struct domain_op *o = arg;
     if (!db_ok(res)) {
-        finish_db(o, res);
+        op_finish_db(o, res);
         return;
     }
     json_t *rows = db_json(res);
@@ -607,15 +505,15 @@ static void imported(pl_db_result *res, void *arg)
     json_t *r;
     json_array_foreach(rows, i, r) tokens_apply_row(r);
     bus_emit("tokens.imported", NULL, json_pack("{s:i}", "imported", (int)json_array_size(rows)));
-    finish(o, PL_OK, json_pack("{s:i}", "imported", (int)json_array_size(rows)), NULL);
+    op_finish(o, PL_OK, json_pack("{s:i}", "imported", (int)json_array_size(rows)), NULL);
     json_decref(rows);
 }
 
-static void tokens_import(struct op *o)
+static void tokens_import(struct domain_op *o)
 {
     json_t *list = json_object_get(o->args, "tokens");
     if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > IMPORT_MAX) {
-        finish(o, PL_EINVAL, NULL, "tokens: an array of 1 to %d tokens", IMPORT_MAX);
+        op_finish(o, PL_EINVAL, NULL, "tokens: an array of 1 to %d tokens", IMPORT_MAX);
         return;
     }
     static const char *const req[] = {"id_token", NULL};
@@ -626,7 +524,7 @@ static void tokens_import(struct op *o)
         char err[200], key[80];
         if (check_fields(t, token_fields, req, err, sizeof err) != 0) {
             json_decref(seen);
-            finish(o, PL_EINVAL, NULL, "row %zu: %s", i + 1, err);
+            op_finish(o, PL_EINVAL, NULL, "row %zu: %s", i + 1, err);
             return;
         }
         const char *type = json_string_value(json_object_get(t, "type"));
@@ -639,9 +537,9 @@ static void tokens_import(struct op *o)
             long long first = (long long)json_integer_value(other); /* before seen goes */
             json_decref(seen);
             if (other)
-                finish(o, PL_EINVAL, NULL, "row %zu: id_token: the same as row %lld", i + 1, first);
+                op_finish(o, PL_EINVAL, NULL, "row %zu: id_token: the same as row %lld", i + 1, first);
             else
-                finish(o, PL_EEXIST, NULL, "row %zu: id_token: %s already exists", i + 1, value);
+                op_finish(o, PL_EEXIST, NULL, "row %zu: id_token: %s already exists", i + 1, value);
             return;
         }
         json_object_set_new(seen, key, json_integer((json_int_t)(i + 1)));
@@ -649,7 +547,7 @@ static void tokens_import(struct op *o)
     json_decref(seen);
     char *text = json_dumps(list, JSON_COMPACT);
     const char *p[1] = {text};
-    query(o,
+    op_query(o,
           "INSERT INTO id_tokens AS t (id_token, token_type, status, expiry, group_id, parent, "
           "customer_id, contract_id, stations) SELECT " TOKEN_VALUES("e.j")
           " FROM jsonb_array_elements($1::jsonb) AS e(j) RETURNING " TOKEN_COLS,
@@ -666,8 +564,8 @@ static void tokens_import(struct op *o)
 
 static void customer_changed(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
-    json_t *row = landed_row(o, res, "customer");
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, "customer");
     if (!row)
         return;
     tokens_apply_customer((long long)json_integer_value(json_object_get(row, "id")),
@@ -676,7 +574,7 @@ static void customer_changed(pl_db_result *res, void *arg)
     if (strcmp(o->name, "customer.get") != 0)
         bus_emit(strcmp(o->name, "customer.create") == 0 ? "customer.created" : "customer.updated",
                  NULL, json_incref(row));
-    finish(o, PL_OK, row, NULL);
+    op_finish(o, PL_OK, row, NULL);
 }
 
 #define CSET(col) col " = CASE WHEN $2::jsonb ? '" col "' THEN $2::jsonb->>'" col "' ELSE " col " END"
@@ -689,17 +587,17 @@ static const char SQL_CUSTOMER_UPDATE[] =
     "metadata = CASE WHEN $2::jsonb ? 'metadata' THEN coalesce($2::jsonb->'metadata', '{}'::jsonb) ELSE metadata END "
     "WHERE c.id = $1::bigint RETURNING " CUSTOMER_COLS;
 
-static void customer_create(struct op *o)
+static void customer_create(struct domain_op *o)
 {
     char err[200];
     static const char *const req[] = {"name", NULL};
     if (check_fields(o->args, customer_fields, req, err, sizeof err) != 0) {
-        finish(o, PL_EINVAL, NULL, "%s", err);
+        op_finish(o, PL_EINVAL, NULL, "%s", err);
         return;
     }
     char *text = fields_text(o->args);
     const char *p[1] = {text};
-    query(o,
+    op_query(o,
           "INSERT INTO customers AS c (name, email, phone, external_ref, language, status, "
           "allow_concurrent, metadata) SELECT j->>'name', j->>'email', j->>'phone', j->>'external_ref', "
           "j->>'language', coalesce(j->>'status', 'active'), coalesce((j->>'allow_concurrent')::boolean, false), "
@@ -708,45 +606,45 @@ static void customer_create(struct op *o)
     free(text);
 }
 
-static void customer_update(struct op *o)
+static void customer_update(struct domain_op *o)
 {
     update_fields(o, customer_fields, "name", SQL_CUSTOMER_UPDATE, customer_changed);
 }
 
-static void customer_get(struct op *o)
+static void customer_get(struct domain_op *o)
 {
-    by_id(o, "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = $1::bigint", customer_changed);
+    op_by_id(o, "SELECT " CUSTOMER_COLS " FROM customers c WHERE c.id = $1::bigint", customer_changed);
 }
 
 static void customer_deleted(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
+    struct domain_op *o = arg;
     if (!db_ok(res)) {
-        finish_db(o, res);
+        op_finish_db(o, res);
         return;
     }
     if (db_ntuples(res) < 1) {
-        finish(o, PL_ENOENT, NULL, "no such customer");
+        op_finish(o, PL_ENOENT, NULL, "no such customer");
         return;
     }
-    long long id = arg_id(o);
+    long long id = op_arg_id(o, "id");
     tokens_forget_customer(id);
     bus_emit("customer.deleted", NULL, json_pack("{s:I}", "id", (json_int_t)id));
-    finish(o, PL_OK, json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1), NULL);
+    op_finish(o, PL_OK, json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1), NULL);
 }
 
-static void customer_delete(struct op *o)
+static void customer_delete(struct domain_op *o)
 {
-    by_id(o, "DELETE FROM customers WHERE id = $1::bigint RETURNING id", customer_deleted);
+    op_by_id(o, "DELETE FROM customers WHERE id = $1::bigint RETURNING id", customer_deleted);
 }
 
-static void customer_list(struct op *o)
+static void customer_list(struct domain_op *o)
 {
     char limit[16], cursor[24];
     if (list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
         return;
     const char *p[4] = {opt_str(o, "status"), opt_str(o, "q"), *cursor ? cursor : NULL, limit};
-    query(o,
+    op_query(o,
           "SELECT " CUSTOMER_COLS " FROM customers c WHERE ($1::text IS NULL OR c.status = $1) "
           "AND ($2::text IS NULL OR strpos(lower(c.name), lower($2)) > 0 "
           "OR strpos(lower(coalesce(c.email, '')), lower($2)) > 0 "
@@ -784,9 +682,9 @@ static json_t *differential(json_t *want, json_t *have)
 
 static void list_read(pl_db_result *res, void *arg)
 {
-    struct op *o = arg;
+    struct domain_op *o = arg;
     if (!db_ok(res)) {
-        finish_db(o, res);
+        op_finish_db(o, res);
         return;
     }
     const char *station = json_string_value(json_object_get(o->args, "station_id"));
@@ -818,48 +716,45 @@ static void list_read(pl_db_result *res, void *arg)
                                           NULL, &rc, err, sizeof err);
     if (!cmd) {
         json_decref(entries);
-        finish(o, rc, NULL, "%s", err);
+        op_finish(o, rc, NULL, "%s", err);
         return;
     }
-    finish(o, PL_OK,
+    op_finish(o, PL_OK,
            json_pack("{s:s, s:s, s:i, s:s, s:o}", "station_id", station, "command_id",
                      station_api_command_id(cmd), "version", version + 1, "update_type", type,
                      "entries", entries),
            NULL);
 }
 
-static void local_list_sync(struct op *o)
+static void local_list_sync(struct domain_op *o)
 {
     const char *station = opt_str(o, "station_id");
     const char *type = opt_str(o, "update_type");
     if (!station || !util_station_id_valid(station, strlen(station))) {
-        finish(o, PL_EINVAL, NULL, "station_id: required");
+        op_finish(o, PL_EINVAL, NULL, "station_id: required");
         return;
     }
     if (type && strcmp(type, "Full") != 0 && strcmp(type, "Differential") != 0) {
-        finish(o, PL_EINVAL, NULL, "update_type: Full or Differential");
+        op_finish(o, PL_EINVAL, NULL, "update_type: Full or Differential");
         return;
     }
     if (!tokens_loaded()) {
-        finish(o, PL_ERR, NULL, "the token table is not loaded yet (database unavailable)");
+        op_finish(o, PL_ERR, NULL, "the token table is not loaded yet (database unavailable)");
         return;
     }
     if (!station_api_find(station)) {
-        finish(o, PL_EOFFLINE, NULL, "station %s is not connected", station);
+        op_finish(o, PL_EOFFLINE, NULL, "station %s is not connected", station);
         return;
     }
     const char *p[1] = {station};
-    query(o,
+    op_query(o,
           "SELECT kind, key, value FROM station_docs WHERE station_id = $1 "
           "AND kind IN ('local_list', 'local_list_version')",
           1, p, list_read);
 }
 
 /* ------------------------------------------------------------------------ */
-static const struct {
-    const char *name;
-    void (*fn)(struct op *o);
-} ops[] = {
+static const struct domain_table ops[] = {
     {"customer.create", customer_create}, {"customer.get", customer_get},
     {"customer.update", customer_update}, {"customer.delete", customer_delete},
     {"customer.list", customer_list},     {"token.create", token_create},
@@ -873,24 +768,6 @@ void tokens_ops_call(const char *op, json_t *args, pl_domain_cb cb, void *arg);
 
 void tokens_ops_call(const char *op, json_t *args, pl_domain_cb cb, void *arg)
 {
-    for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++) {
-        if (strcmp(ops[i].name, op) != 0)
-            continue;
-        struct op *o = calloc(1, sizeof *o);
-        if (!o) {
-            json_decref(args);
-            if (cb)
-                cb(arg, PL_ENOMEM, NULL, "out of memory");
-            return;
-        }
-        o->args = args ? args : json_object();
-        o->cb = cb;
-        o->arg = arg;
-        o->name = ops[i].name;
-        ops[i].fn(o);
-        return;
-    }
-    json_decref(args);
-    if (cb)
-        cb(arg, PL_ENOTSUP, NULL, "unknown operation");
+    domain_dispatch(ops, sizeof ops / sizeof ops[0], "customer_id: no such customer", op, args, cb,
+                    arg);
 }
