@@ -120,3 +120,54 @@ void op_by_id(struct domain_op *o, const char *sql, pl_db_cb cb)
     const char *p[1] = {id};
     op_query(o, sql, 1, p, cb);
 }
+
+int op_list_args(struct domain_op *o, char *limit, size_t len, char *cursor, size_t clen)
+{
+    json_t *l = json_object_get(o->args, "limit");
+    long long n = json_is_integer(l) ? json_integer_value(l) : 50;
+    if (n < 1 || n > DOMAIN_LIST_MAX) {
+        op_finish(o, PL_EINVAL, NULL, "limit: 1 to %d", DOMAIN_LIST_MAX);
+        return -1;
+    }
+    snprintf(limit, len, "%lld", n);
+    const char *cs = json_string_value(json_object_get(o->args, "cursor"));
+    char *end;
+    if (cs && *cs) {
+        long long v = strtoll(cs, &end, 10);
+        if (*end || v < 0) {
+            op_finish(o, PL_EINVAL, NULL, "cursor: not a cursor this API returned");
+            return -1;
+        }
+        snprintf(cursor, clen, "%lld", v);
+    } else {
+        cursor[0] = '\0';
+    }
+    return 0;
+}
+
+void op_page(struct domain_op *o, json_t *rows)
+{
+    json_t *l = json_object_get(o->args, "limit");
+    size_t limit = json_is_integer(l) ? (size_t)json_integer_value(l) : 50;
+    json_t *last = json_array_get(rows, json_array_size(rows) - 1);
+    char next[24] = "";
+    if (json_array_size(rows) == limit && last)
+        snprintf(next, sizeof next, "%lld", (long long)json_integer_value(json_object_get(last, "id")));
+    op_finish(o, PL_OK, json_pack("{s:o, s:s?}", "items", rows, "next_cursor", *next ? next : NULL), NULL);
+}
+
+void op_listed(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    if (!db_ok(res)) {
+        op_finish_db(o, res);
+        return;
+    }
+    op_page(o, db_json(res));
+}
+
+const char *op_opt_str(struct domain_op *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o->args, key));
+    return s && *s ? s : NULL;
+}

@@ -53,4 +53,16 @@ int op_take_id(struct domain_op *o, char id[24]);
 /* A query whose one parameter is the id. */
 void op_by_id(struct domain_op *o, const char *sql, pl_db_cb cb);
 
+
+/* Paging: "limit" (1 to DOMAIN_LIST_MAX, 50 by default) and "cursor" (the last id of the
+ * page before) as query text ("" for no cursor), or -1 with the op finished. */
+#define DOMAIN_LIST_MAX 500
+int op_list_args(struct domain_op *o, char *limit, size_t len, char *cursor, size_t clen);
+/* Finish with {"items": rows, "next_cursor"} (rows stolen): a full page has a next one. */
+void op_page(struct domain_op *o, json_t *rows);
+/* A db callback for a list query: op_page of its rows. */
+void op_listed(pl_db_result *res, void *arg);
+/* A non-empty string argument, or NULL. */
+const char *op_opt_str(struct domain_op *o, const char *key);
+
 #endif

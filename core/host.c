@@ -17,6 +17,7 @@
 #include "command.h"
 #include "certs.h"
 #include "tokens.h"
+#include "billing.h"
 #include "model_read.h"
 #include "fdwatch.h"
 
@@ -221,6 +222,7 @@ const struct pl_host *host_table(void)
         h.http_route_opts = http_http_route_opts;
         h.req_client_cert_subject = http_req_client_cert_subject;
         h.http_describe = openapi_describe;
+        h.billing = billing_api();
     }
     return &h;
 }

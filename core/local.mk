@@ -27,6 +27,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/model_read.c core/model_read.h \
 	core/fdwatch.c core/fdwatch.h \
 	core/tokens.c core/tokens_ops.c core/tokens.h core/domain.c core/domain.h \
+	core/billing.c core/billing.h \
 	core/pricing.c core/pricing_json.c core/pricing.h \
 	core/command.c core/command.h \
 	core/plugin_loader.c core/plugin_loader.h \

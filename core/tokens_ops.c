@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST_MAX 500
 #define IMPORT_MAX 100000
 
 /* ------------------------------------------------------------------------
@@ -318,58 +317,10 @@ static void token_delete(struct domain_op *o)
 }
 
 /* ---- lists with cursors: the cursor is the last id of the page ---- */
-static int list_args(struct domain_op *o, char *limit, size_t len, char *cursor, size_t clen)
-{
-    json_t *l = json_object_get(o->args, "limit");
-    long long n = json_is_integer(l) ? json_integer_value(l) : 50;
-    if (n < 1 || n > LIST_MAX) {
-        op_finish(o, PL_EINVAL, NULL, "limit: 1 to %d", LIST_MAX);
-        return -1;
-    }
-    snprintf(limit, len, "%lld", n);
-    json_t *c = json_object_get(o->args, "cursor");
-    const char *cs = json_string_value(c);
-    char *end;
-    if (cs && *cs) {
-        long long v = strtoll(cs, &end, 10);
-        if (*end || v < 0) {
-            op_finish(o, PL_EINVAL, NULL, "cursor: not a cursor this API returned");
-            return -1;
-        }
-        snprintf(cursor, clen, "%lld", v);
-    } else {
-        cursor[0] = '\0';
-    }
-    return 0;
-}
-
-static void listed(pl_db_result *res, void *arg)
-{
-    struct domain_op *o = arg;
-    if (!db_ok(res)) {
-        op_finish_db(o, res);
-        return;
-    }
-    json_t *rows = db_json(res);
-    json_t *l = json_object_get(o->args, "limit");
-    size_t limit = json_is_integer(l) ? (size_t)json_integer_value(l) : 50;
-    json_t *last = json_array_get(rows, json_array_size(rows) - 1);
-    char next[24] = "";
-    if (json_array_size(rows) == limit && last)
-        snprintf(next, sizeof next, "%lld", (long long)json_integer_value(json_object_get(last, "id")));
-    op_finish(o, PL_OK, json_pack("{s:o, s:s?}", "items", rows, "next_cursor", *next ? next : NULL), NULL);
-}
-
-static const char *opt_str(struct domain_op *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o->args, key));
-    return s && *s ? s : NULL;
-}
-
 static void token_list(struct domain_op *o)
 {
     char limit[16], cursor[24], cust[24] = "", act[8] = "";
-    if (list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
+    if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
         return;
     json_t *c = json_object_get(o->args, "customer_id");
     if (c) {
@@ -383,8 +334,8 @@ static void token_list(struct domain_op *o)
     json_t *a = json_object_get(o->args, "active");
     if (a)
         snprintf(act, sizeof act, "%s", json_is_true(a) || (json_string_value(a) && strcmp(json_string_value(a), "true") == 0) ? "true" : "false");
-    const char *p[7] = {opt_str(o, "status"), opt_str(o, "type"), *cust ? cust : NULL,
-                        opt_str(o, "q"), *act ? act : NULL, *cursor ? cursor : NULL, limit};
+    const char *p[7] = {op_opt_str(o, "status"), op_opt_str(o, "type"), *cust ? cust : NULL,
+                        op_opt_str(o, "q"), *act ? act : NULL, *cursor ? cursor : NULL, limit};
     op_query(o,
           "SELECT " TOKEN_COLS " FROM id_tokens t WHERE ($1::text IS NULL OR t.status = $1) "
           "AND ($2::text IS NULL OR t.token_type = $2) AND ($3::bigint IS NULL OR t.customer_id = $3) "
@@ -392,7 +343,7 @@ static void token_list(struct domain_op *o)
           "OR strpos(lower(coalesce(t.contract_id, '')), lower($4)) > 0) "
           "AND ($5::boolean IS NULL OR t.active = $5) AND ($6::bigint IS NULL OR t.id > $6) "
           "ORDER BY t.id LIMIT $7::int",
-          7, p, listed);
+          7, p, op_listed);
 }
 
 /* ---- block / unblock: stations that may still accept the token offline hear of it ---- */
@@ -432,9 +383,9 @@ static void block_propagate(struct domain_op *o, json_t *token, json_t *lists)
     const char *seen[16];
     size_t n = tokens_seen_at(json_string_value(json_object_get(token, "id_token")), seen, 16);
     for (size_t k = 0; k < n; k++) {
-        int listed = 0;
-        json_array_foreach(lists, i, l) listed |= strcmp(json_string_value(json_object_get(l, "station_id")), seen[k]) == 0;
-        if (listed)
+        int op_listed = 0;
+        json_array_foreach(lists, i, l) op_listed |= strcmp(json_string_value(json_object_get(l, "station_id")), seen[k]) == 0;
+        if (op_listed)
             continue;
         int rc;
         char err[200];
@@ -641,16 +592,16 @@ static void customer_delete(struct domain_op *o)
 static void customer_list(struct domain_op *o)
 {
     char limit[16], cursor[24];
-    if (list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
+    if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
         return;
-    const char *p[4] = {opt_str(o, "status"), opt_str(o, "q"), *cursor ? cursor : NULL, limit};
+    const char *p[4] = {op_opt_str(o, "status"), op_opt_str(o, "q"), *cursor ? cursor : NULL, limit};
     op_query(o,
           "SELECT " CUSTOMER_COLS " FROM customers c WHERE ($1::text IS NULL OR c.status = $1) "
           "AND ($2::text IS NULL OR strpos(lower(c.name), lower($2)) > 0 "
           "OR strpos(lower(coalesce(c.email, '')), lower($2)) > 0 "
           "OR strpos(lower(coalesce(c.external_ref, '')), lower($2)) > 0) "
           "AND ($3::bigint IS NULL OR c.id > $3) ORDER BY c.id LIMIT $4::int",
-          4, p, listed);
+          4, p, op_listed);
 }
 
 /* ------------------------------------------------------------------------
@@ -688,7 +639,7 @@ static void list_read(pl_db_result *res, void *arg)
         return;
     }
     const char *station = json_string_value(json_object_get(o->args, "station_id"));
-    const char *type = opt_str(o, "update_type");
+    const char *type = op_opt_str(o, "update_type");
     json_t *rows = db_json(res), *have = json_object();
     int version = 0;
     size_t i;
@@ -728,8 +679,8 @@ static void list_read(pl_db_result *res, void *arg)
 
 static void local_list_sync(struct domain_op *o)
 {
-    const char *station = opt_str(o, "station_id");
-    const char *type = opt_str(o, "update_type");
+    const char *station = op_opt_str(o, "station_id");
+    const char *type = op_opt_str(o, "update_type");
     if (!station || !util_station_id_valid(station, strlen(station))) {
         op_finish(o, PL_EINVAL, NULL, "station_id: required");
         return;

@@ -4,5 +4,6 @@ pkginclude_HEADERS = \
 	include/pipelet/station.h \
 	include/pipelet/certs.h \
 	include/pipelet/tokens.h \
+	include/pipelet/billing.h \
 	include/pipelet/model.h \
 	include/pipelet/pipelet.h

@@ -6,5 +6,6 @@
 #include <pipelet/station.h>
 #include <pipelet/certs.h>
 #include <pipelet/tokens.h>
+#include <pipelet/billing.h>
 #include <pipelet/model.h>
 #endif

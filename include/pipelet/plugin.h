@@ -49,6 +49,8 @@
  *                    description (paths and components, in its own folder); the host
  *                    serves the assembled document at /api/v1/openapi.json and enforces
  *                    each described JSON request body before the handler runs.
+ *                    pl_host.billing: tariffs, their assignments and what a session
+ *                    costs (pipelet/billing.h).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -497,6 +499,9 @@ struct pl_host {
      * handler runs.  Call it again to replace.  Returns PL_OK; PL_ENOENT when a described
      * path is not a route of this plugin (logged; the rest is attached); PL_EINVAL. */
     int (*http_describe)(pl_plugin_handle *self, json_t *fragment);
+
+    /* --- ABI 1.2: tariffs and session cost (pipelet/billing.h) */
+    const struct pl_billing_api *billing;
 };
 
 /* A plugin's description kept as JSON text in its folder (embedded at build time, for

@@ -29,6 +29,7 @@ static const struct hl_route routes[] = {
     {"POST", "/api/v1/transactions", O, hl_tx_start, 0},
     {"GET", "/api/v1/transactions/{id}", R, hl_tx_get, 0},
     {"POST", "/api/v1/transactions/{id}/stop", O, hl_tx_stop, 0},
+    {"GET", "/api/v1/transactions/{id}/cost", R, hl_tx_cost, 0},
     /* configuration and authorization */
     {"GET", "/api/v1/stations/{id}/configuration", R, hl_config_get, 0},
     {"PUT", "/api/v1/stations/{id}/configuration/{key}", O, hl_config_put, 0},
@@ -52,6 +53,16 @@ static const struct hl_route routes[] = {
     {"DELETE", "/api/v1/tokens/{id}", O, hl_token_delete, 0},
     {"POST", "/api/v1/tokens/{id}/block", O, hl_token_block, 0},
     {"POST", "/api/v1/tokens/{id}/unblock", O, hl_token_unblock, 0},
+    /* tariffs (the core's billing domain, pipelet/billing.h) */
+    {"POST", "/api/v1/tariffs", O, hl_tariff_create, 0},
+    {"GET", "/api/v1/tariffs", R, hl_tariff_list, 0},
+    {"GET", "/api/v1/tariffs/{id}", R, hl_tariff_get, 0},
+    {"PATCH", "/api/v1/tariffs/{id}", O, hl_tariff_update, 0},
+    {"DELETE", "/api/v1/tariffs/{id}", O, hl_tariff_delete, 0},
+    {"POST", "/api/v1/tariffs/{id}/assignments", O, hl_tariff_assign, 0},
+    {"GET", "/api/v1/tariffs/{id}/assignments", R, hl_tariff_assignments, 0},
+    {"DELETE", "/api/v1/tariff-assignments/{id}", O, hl_tariff_unassign, 0},
+    {"GET", "/api/v1/stations/{id}/tariff", R, hl_station_tariff, 0},
     /* triggers, data transfer, firmware */
     {"POST", "/api/v1/stations/{id}/trigger", O, hl_station_trigger, 0},
     {"POST", "/api/v1/stations/{id}/data-transfer", O, hl_station_data_transfer, 0},
@@ -107,6 +118,7 @@ static int headless_init(pl_plugin_handle *self, const struct pl_host *host, voi
     hl->st = host->stations;
     /* customers and tokens arrived with ABI 1.2; without them those routes answer 501 */
     hl->tokens = PL_HOST_HAS(host, tokens) ? host->tokens : NULL;
+    hl->billing = PL_HOST_HAS(host, billing) ? host->billing : NULL;
     size_t n;
     const struct hl_route *r = hl_routes(&n);
     for (size_t i = 0; i < n; i++) {

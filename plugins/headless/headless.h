@@ -34,6 +34,7 @@ struct headless {
     size_t nstarts;
     pl_subscription *start_sub; /* transaction.started, while starts is not empty */
     const struct pl_tokens_api *tokens; /* NULL on a host older than ABI 1.2 */
+    const struct pl_billing_api *billing; /* NULL on a host without the tariffs domain */
 };
 
 /* One entry of the route table (headless.c).  The table is also what
@@ -230,6 +231,18 @@ int hl_read_failed(struct headless *hl, pl_request *req, int rc, const char *err
 int hl_timeout_ms(struct headless *hl, pl_request *req, unsigned *ms);
 const char *hl_outcome_name(int status);
 
+/* ---- billing_routes.c: tariffs, assignments, session cost (host->billing) ---- */
+void hl_tariff_create(pl_request *req, void *arg);
+void hl_tariff_list(pl_request *req, void *arg);
+void hl_tariff_get(pl_request *req, void *arg);
+void hl_tariff_update(pl_request *req, void *arg);
+void hl_tariff_delete(pl_request *req, void *arg);
+void hl_tariff_assign(pl_request *req, void *arg);
+void hl_tariff_assignments(pl_request *req, void *arg);
+void hl_tariff_unassign(pl_request *req, void *arg);
+void hl_station_tariff(pl_request *req, void *arg);
+void hl_tx_cost(pl_request *req, void *arg);
+
 /* ---- tokens_routes.c: the customers and tokens domain (host->tokens) ---- */
 struct hl_domain_call;
 /* Answer a domain result; result borrowed (NULL unless rc == PL_OK).  Must reply. */
@@ -241,6 +254,9 @@ typedef void (*hl_domain_ok_fn)(struct hl_domain_call *dc, pl_request *req, json
  * 409 STATION_OFFLINE, PL_ERR 503 DATABASE_ERROR.  args stolen. */
 void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
                     const char *resource, int status, hl_domain_ok_fn ok, void *udata);
+/* The same for the tariffs domain (host->billing; check hl_billing_available first). */
+void hl_billing_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
+                     const char *resource, int status, hl_domain_ok_fn ok, void *udata);
 void *hl_domain_udata(struct hl_domain_call *dc);
 /* The same mapping for a domain error answered by hand (resource as above). */
 void hl_reply_domain_error(struct headless *hl, pl_request *req, int rc, const char *error,

@@ -9,6 +9,7 @@ HEADLESS_SRC = \
 	plugins/headless/config_routes.c \
 	plugins/headless/customers.c \
 	plugins/headless/tokens_routes.c \
+	plugins/headless/billing_routes.c \
 	plugins/headless/ocpp_api.c \
 	plugins/headless/system.c \
 	plugins/headless/openapi.c

@@ -23,6 +23,8 @@ static const char *const token_types[] = {"ISO14443", "ISO15693", "KeyCode", "eM
 /* ------------------------------------------------------------------------
  * The domain call and its answer.
  * ---------------------------------------------------------------------- */
+typedef void (*pl_domain_call_fn)(const char *op, json_t *args, pl_domain_cb cb, void *arg);
+
 struct hl_domain_call {
     struct headless *hl;
     pl_request *req;
@@ -135,8 +137,9 @@ static void on_domain(void *arg, int rc, json_t *result, const char *error)
     free(dc);
 }
 
-void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
-                    const char *resource, int status, hl_domain_ok_fn ok, void *udata)
+static void domain_call(struct headless *hl, pl_domain_call_fn call, pl_request *req, const char *op,
+                        json_t *args, const char *resource, int status, hl_domain_ok_fn ok,
+                        void *udata)
 {
     struct hl_domain_call *dc = calloc(1, sizeof *dc);
     if (!dc) {
@@ -150,7 +153,19 @@ void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t
     dc->status = status;
     dc->ok = ok;
     dc->udata = udata;
-    hl->tokens->call(op, args, on_domain, dc); /* may answer before returning */
+    call(op, args, on_domain, dc); /* may answer before returning */
+}
+
+void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
+                    const char *resource, int status, hl_domain_ok_fn ok, void *udata)
+{
+    domain_call(hl, hl->tokens->call, req, op, args, resource, status, ok, udata);
+}
+
+void hl_billing_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
+                     const char *resource, int status, hl_domain_ok_fn ok, void *udata)
+{
+    domain_call(hl, hl->billing->call, req, op, args, resource, status, ok, udata);
 }
 
 int hl_path_id(struct headless *hl, pl_request *req, char *buf, size_t len)

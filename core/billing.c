@@ -1,0 +1,646 @@
+/*
+ * billing.c — the tariffs domain (pipelet/billing.h): tariffs and their revisions,
+ * assignments, which tariff applies where and when, and what a session costs, priced
+ * by the pricing engine (pricing.c) from the meter values the session stored.
+ *
+ * Every definition is read by pl_tariff_from_json before it is stored, so a stored
+ * tariff always prices; a definition change adds a revision in the same statement that
+ * changes the tariff.  "Which tariff" is one query (RESOLVE below) used both by
+ * tariff.resolve and by transaction.cost, so the API's answer and a session's price
+ * cannot disagree.
+ */
+#include "billing.h"
+#include "bus.h"
+#include "core.h"
+#include "domain.h"
+#include "pricing.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* the latest revision of t (or, with an instant, the one in force then) */
+#define TARIFF_COLS                                                                           \
+    "t.id, t.name, t.currency, " TS("t.valid_from") " AS valid_from, " TS("t.valid_to")       \
+    " AS valid_to, r.revision, r.definition, " TS("t.created_at") " AS created_at, "           \
+    TS("t.updated_at") " AS updated_at, " TS("t.deleted_at") " AS deleted_at"
+#define LATEST_REVISION                                                                       \
+    " JOIN LATERAL (SELECT revision, definition FROM tariff_revisions WHERE tariff_id = t.id " \
+    "ORDER BY revision DESC LIMIT 1) r ON true "
+
+#define ASSIGNMENT_COLS                                                                       \
+    "a.id, a.tariff_id, a.station_id, a.site_id, a.customer_id, a.is_default AS \"default\", " \
+    TS("a.assigned_at") " AS assigned_at, " TS("a.ended_at") " AS ended_at, "                  \
+    "(a.ended_at IS NULL) AS active"
+
+/* What a tariff body may hold: its own fields and its definition's (pricing_json.c). */
+static const char *const meta_keys[] = {"name", "valid_from", "valid_to", NULL};
+static const char *const definition_keys[] = {"currency", "time_zone", "elements", "min_price",
+                                              "max_price", NULL};
+/* answered by the server, ignored when a client sends them back */
+static const char *const read_only[] = {"id", "revision", "created_at", "updated_at",
+                                        "deleted_at", NULL};
+
+static int in_list(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcmp(s, *words) == 0)
+            return 1;
+    return 0;
+}
+
+/* The stored row as the API answers it: the definition's fields beside the tariff's. */
+static json_t *tariff_json(json_t *row)
+{
+    json_t *def = json_object_get(row, "definition");
+    json_t *out = json_deep_copy(row);
+    json_object_del(out, "definition");
+    const char *k;
+    json_t *v;
+    json_object_foreach(def, k, v) {
+        if (in_list(k, definition_keys) && strcmp(k, "currency") != 0)
+            json_object_set(out, k, v);
+    }
+    return out;
+}
+
+/* Validate a body's keys and its meta fields; split the definition out.  0, or -1 with
+ * the op finished. */
+static int split_body(struct domain_op *o, json_t **def_out, int creating)
+{
+    const char *k;
+    json_t *v;
+    json_t *def = json_object();
+    json_object_foreach(o->args, k, v) {
+        if (in_list(k, definition_keys)) {
+            if (!creating || !json_is_null(v)) /* null on a change removes; on a create, absent */
+                json_object_set(def, k, v);
+        } else if (!in_list(k, meta_keys) && !in_list(k, read_only)) {
+            json_decref(def);
+            op_finish(o, PL_EINVAL, NULL, "%s: unknown field", k);
+            return -1;
+        }
+    }
+    json_t *name = json_object_get(o->args, "name");
+    if ((creating || name) &&
+        (!json_is_string(name) || json_string_length(name) < 1 || json_string_length(name) > 200)) {
+        json_decref(def);
+        op_finish(o, PL_EINVAL, NULL, "name: 1 to 200 characters");
+        return -1;
+    }
+    for (int i = 1; meta_keys[i]; i++) {
+        json_t *t = json_object_get(o->args, meta_keys[i]);
+        if (t && !json_is_null(t) &&
+            (!json_is_string(t) || util_parse_rfc3339(json_string_value(t), NULL) != 0)) {
+            json_decref(def);
+            op_finish(o, PL_EINVAL, NULL, "%s: an RFC 3339 time, or null", meta_keys[i]);
+            return -1;
+        }
+    }
+    *def_out = def;
+    return 0;
+}
+
+/* The definition priced once before it is stored: what cannot price is refused here. */
+static int definition_ok(struct domain_op *o, json_t *def)
+{
+    struct pl_tariff t;
+    char err[256];
+    if (pl_tariff_from_json(def, &t, err, sizeof err) != 0) {
+        op_finish(o, PL_EINVAL, NULL, "%s", err);
+        return 0;
+    }
+    return 1;
+}
+
+static const char *meta_text(struct domain_op *o, const char *key)
+{
+    return json_string_value(json_object_get(o->args, key));
+}
+
+/* ------------------------------------------------------------------------
+ * Tariffs.
+ * ---------------------------------------------------------------------- */
+static void tariff_answered(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, "tariff");
+    if (!row)
+        return;
+    json_t *t = tariff_json(row);
+    json_decref(row);
+    if (strcmp(o->name, "tariff.get") != 0)
+        bus_emit(strcmp(o->name, "tariff.create") == 0   ? "tariff.created"
+                 : strcmp(o->name, "tariff.delete") == 0 ? "tariff.deleted"
+                                                         : "tariff.updated",
+                 NULL, json_incref(t));
+    op_finish(o, PL_OK, t, NULL);
+}
+
+static void tariff_create(struct domain_op *o)
+{
+    json_t *def;
+    if (split_body(o, &def, 1) != 0)
+        return;
+    if (!definition_ok(o, def)) {
+        json_decref(def);
+        return;
+    }
+    char *text = json_dumps(def, JSON_COMPACT);
+    const char *p[5] = {meta_text(o, "name"), json_string_value(json_object_get(def, "currency")),
+                        meta_text(o, "valid_from"), meta_text(o, "valid_to"), text};
+    op_query(o,
+             "WITH t AS (INSERT INTO tariffs (name, currency, valid_from, valid_to) "
+             "VALUES ($1, $2, $3::timestamptz, $4::timestamptz) RETURNING *), "
+             "r AS (INSERT INTO tariff_revisions (tariff_id, revision, definition) "
+             "SELECT id, 1, $5::jsonb FROM t RETURNING revision, definition) "
+             "SELECT " TARIFF_COLS " FROM t, r",
+             5, p, tariff_answered);
+    free(text);
+    json_decref(def);
+}
+
+static void tariff_get(struct domain_op *o)
+{
+    op_by_id(o, "SELECT " TARIFF_COLS " FROM tariffs t" LATEST_REVISION "WHERE t.id = $1::bigint",
+             tariff_answered);
+}
+
+/* An update reads the definition in force, merges the change into it, prices it once,
+ * then writes the tariff and (when the definition changed) its next revision together.
+ * Two updates at once: the second one's revision collides and it answers 409. */
+static void tariff_update_read(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *def = o->state; /* the change's definition part, ours from here on */
+    o->state = NULL;
+    json_t *row = op_landed_row(o, res, "tariff");
+    if (!row) {
+        json_decref(def);
+        return;
+    }
+    if (!json_is_null(json_object_get(row, "deleted_at"))) {
+        json_decref(def);
+        json_decref(row);
+        op_finish(o, PL_ENOENT, NULL, "no such tariff (it was deleted)");
+        return;
+    }
+    int changed = json_object_size(def) > 0;
+    json_t *merged = json_deep_copy(json_object_get(row, "definition"));
+    const char *k;
+    json_t *v;
+    json_object_foreach(def, k, v) {
+        if (json_is_null(v))
+            json_object_del(merged, k); /* an optional part removed (min_price, time_zone) */
+        else
+            json_object_set(merged, k, v);
+    }
+    json_decref(def);
+    if (changed && !definition_ok(o, merged)) {
+        json_decref(merged);
+        json_decref(row);
+        return;
+    }
+    char id[24], rev[16];
+    snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(row, "id")));
+    snprintf(rev, sizeof rev, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(row, "revision")) + 1);
+    json_decref(row);
+    char *text = changed ? json_dumps(merged, JSON_COMPACT) : NULL;
+    json_t *a = o->args;
+    const char *p[8] = {id,
+                        meta_text(o, "name"),
+                        json_object_get(a, "valid_from") ? "1" : NULL,
+                        meta_text(o, "valid_from"),
+                        json_object_get(a, "valid_to") ? "1" : NULL,
+                        meta_text(o, "valid_to"),
+                        text,
+                        rev};
+    op_query(o,
+             "WITH t AS (UPDATE tariffs SET name = coalesce($2, name), "
+             "valid_from = CASE WHEN $3::text IS NULL THEN valid_from ELSE $4::timestamptz END, "
+             "valid_to = CASE WHEN $5::text IS NULL THEN valid_to ELSE $6::timestamptz END, "
+             "currency = coalesce($7::jsonb->>'currency', currency), updated_at = now() "
+             "WHERE id = $1::bigint AND deleted_at IS NULL RETURNING *), "
+             "n AS (INSERT INTO tariff_revisions (tariff_id, revision, definition) "
+             "SELECT id, $8::int, $7::jsonb FROM t WHERE $7::jsonb IS NOT NULL "
+             "RETURNING tariff_id, revision, definition) "
+             "SELECT " TARIFF_COLS " FROM t JOIN LATERAL (SELECT revision, definition FROM n "
+             "UNION ALL SELECT revision, definition FROM tariff_revisions "
+             "WHERE tariff_id = t.id AND NOT EXISTS (SELECT 1 FROM n) "
+             "ORDER BY revision DESC LIMIT 1) r ON true",
+             8, p, tariff_answered);
+    free(text);
+    json_decref(merged);
+}
+
+static void tariff_update(struct domain_op *o)
+{
+    json_t *def;
+    if (split_body(o, &def, 0) != 0)
+        return;
+    json_t *name = json_object_get(o->args, "name");
+    if (name && json_is_null(name)) {
+        json_decref(def);
+        op_finish(o, PL_EINVAL, NULL, "name: required");
+        return;
+    }
+    o->state = def;
+    char id[24];
+    if (op_take_id(o, id) != 0) {
+        json_decref(def);
+        return;
+    }
+    const char *p[1] = {id};
+    if (op_query(o, "SELECT " TARIFF_COLS " FROM tariffs t" LATEST_REVISION "WHERE t.id = $1::bigint",
+                 1, p, tariff_update_read) != PL_OK)
+        json_decref(def);
+}
+
+/* Deleted, not removed: the CDRs and past sessions still name it. Its assignments end. */
+static void tariff_delete(struct domain_op *o)
+{
+    op_by_id(o,
+             "WITH t AS (UPDATE tariffs SET deleted_at = now(), updated_at = now() "
+             "WHERE id = $1::bigint AND deleted_at IS NULL RETURNING *), "
+             "e AS (UPDATE tariff_assignments SET ended_at = now() "
+             "WHERE tariff_id IN (SELECT id FROM t) AND ended_at IS NULL RETURNING 1) "
+             "SELECT " TARIFF_COLS " FROM t" LATEST_REVISION,
+             tariff_answered);
+}
+
+static void tariffs_listed(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    if (!db_ok(res)) {
+        op_finish_db(o, res);
+        return;
+    }
+    json_t *rows = db_json(res), *out = json_array(), *r;
+    size_t i;
+    json_array_foreach(rows, i, r) json_array_append_new(out, tariff_json(r));
+    json_decref(rows);
+    op_page(o, out);
+}
+
+static void tariff_list(struct domain_op *o)
+{
+    char limit[16], cursor[24];
+    if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
+        return;
+    const char *p[3] = {json_is_true(json_object_get(o->args, "include_deleted")) ? "t" : "f",
+                        *cursor ? cursor : NULL, limit};
+    op_query(o,
+             "SELECT " TARIFF_COLS " FROM tariffs t" LATEST_REVISION
+             "WHERE (t.deleted_at IS NULL OR $1::boolean) AND ($2::bigint IS NULL OR t.id > $2) "
+             "ORDER BY t.id LIMIT $3::int",
+             3, p, tariffs_listed);
+}
+
+/* ------------------------------------------------------------------------
+ * Assignments.
+ * ---------------------------------------------------------------------- */
+static void assignment_answered(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, strcmp(o->name, "tariff.assign") == 0 ? "tariff"
+                                                                                : "active assignment");
+    if (!row)
+        return;
+    bus_emit(strcmp(o->name, "tariff.assign") == 0 ? "tariff.assigned" : "tariff.unassigned", NULL,
+             json_incref(row));
+    op_finish(o, PL_OK, row, NULL);
+}
+
+static void tariff_assign(struct domain_op *o)
+{
+    long long tariff = op_arg_id(o, "tariff_id");
+    if (!tariff) {
+        op_finish(o, PL_EINVAL, NULL, "tariff_id: must be a positive integer");
+        return;
+    }
+    const char *station = op_opt_str(o, "station_id");
+    long long site = op_arg_id(o, "site_id"), customer = op_arg_id(o, "customer_id");
+    int dflt = json_is_true(json_object_get(o->args, "default"));
+    if ((station != NULL) + (site != 0) + (customer != 0) + dflt != 1) {
+        op_finish(o, PL_EINVAL, NULL,
+                  "target: exactly one of station_id, site_id, customer_id or default: true");
+        return;
+    }
+    if (station && !util_station_id_valid(station, strlen(station))) {
+        op_finish(o, PL_EINVAL, NULL, "station_id: not a station id");
+        return;
+    }
+    o->fk_error = station ? "station_id: no such station"
+                  : site  ? "site_id: no such site"
+                          : "customer_id: no such customer";
+    char t[24], s[24], c[24];
+    snprintf(t, sizeof t, "%lld", tariff);
+    snprintf(s, sizeof s, "%lld", site);
+    snprintf(c, sizeof c, "%lld", customer);
+    const char *p[5] = {t, station, site ? s : NULL, customer ? c : NULL, dflt ? "t" : "f"};
+    /* the assignment it replaces (same target, still active) ends as this one starts; the
+     * insert reads "old" so that the update runs first */
+    op_query(o,
+             "WITH tf AS (SELECT id FROM tariffs WHERE id = $1::bigint AND deleted_at IS NULL), "
+             "old AS (UPDATE tariff_assignments SET ended_at = now() WHERE ended_at IS NULL "
+             "AND EXISTS (SELECT 1 FROM tf) AND (station_id = $2 OR site_id = $3::bigint "
+             "OR customer_id = $4::bigint OR (is_default AND $5::boolean)) RETURNING id), "
+             "a AS (INSERT INTO tariff_assignments (tariff_id, station_id, site_id, customer_id, is_default) "
+             "SELECT tf.id, $2, $3::bigint, $4::bigint, $5::boolean FROM tf "
+             "WHERE (SELECT count(*) FROM old) >= 0 RETURNING *) "
+             "SELECT " ASSIGNMENT_COLS " FROM a",
+             5, p, assignment_answered);
+}
+
+static void tariff_unassign(struct domain_op *o)
+{
+    op_by_id(o,
+             "UPDATE tariff_assignments a SET ended_at = now() WHERE a.id = $1::bigint "
+             "AND a.ended_at IS NULL RETURNING " ASSIGNMENT_COLS,
+             assignment_answered);
+}
+
+static void tariff_assignments(struct domain_op *o)
+{
+    char limit[16], cursor[24], t[24] = "", s[24] = "", c[24] = "";
+    if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
+        return;
+    long long tariff = op_arg_id(o, "tariff_id"), site = op_arg_id(o, "site_id"),
+              customer = op_arg_id(o, "customer_id");
+    if (tariff)
+        snprintf(t, sizeof t, "%lld", tariff);
+    if (site)
+        snprintf(s, sizeof s, "%lld", site);
+    if (customer)
+        snprintf(c, sizeof c, "%lld", customer);
+    json_t *active = json_object_get(o->args, "active");
+    const char *p[7] = {*t ? t : NULL, op_opt_str(o, "station_id"), *s ? s : NULL,
+                        *c ? c : NULL, json_is_boolean(active) ? (json_is_true(active) ? "t" : "f") : NULL,
+                        *cursor ? cursor : NULL, limit};
+    op_query(o,
+             "SELECT " ASSIGNMENT_COLS " FROM tariff_assignments a "
+             "WHERE ($1::bigint IS NULL OR a.tariff_id = $1) AND ($2::text IS NULL OR a.station_id = $2) "
+             "AND ($3::bigint IS NULL OR a.site_id = $3) AND ($4::bigint IS NULL OR a.customer_id = $4) "
+             "AND ($5::boolean IS NULL OR (a.ended_at IS NULL) = $5) "
+             "AND ($6::bigint IS NULL OR a.id > $6) ORDER BY a.id LIMIT $7::int",
+             7, p, op_listed);
+}
+
+/* ------------------------------------------------------------------------
+ * Which tariff: $1 station, $2 customer (or NULL), $3 the instant.  The most specific
+ * valid assignment: the customer's, the station's, its site's (a group before the site
+ * that holds it), the default; the revision in force at the instant.
+ * ---------------------------------------------------------------------- */
+static const char SQL_RESOLVE[] =
+    "WITH RECURSIVE chain(id, depth) AS ("
+    "SELECT site_id, 0 FROM stations WHERE id = $1 AND site_id IS NOT NULL "
+    "UNION ALL SELECT s.parent_id, c.depth + 1 FROM sites s JOIN chain c ON s.id = c.id "
+    "WHERE s.parent_id IS NOT NULL AND c.depth < 16) "
+    "SELECT " TARIFF_COLS ", row_to_json(x) AS assignment, "
+    "CASE WHEN a.customer_id IS NOT NULL THEN 'customer' WHEN a.station_id IS NOT NULL THEN 'station' "
+    "WHEN a.site_id IS NOT NULL THEN 'site' ELSE 'default' END AS level, "
+    TS("$3::timestamptz") " AS at "
+    "FROM tariff_assignments a JOIN tariffs t ON t.id = a.tariff_id "
+    "JOIN LATERAL (SELECT revision, definition FROM tariff_revisions WHERE tariff_id = t.id "
+    "AND created_at <= $3::timestamptz ORDER BY revision DESC LIMIT 1) r ON true "
+    "JOIN LATERAL (SELECT " ASSIGNMENT_COLS ") x ON true "
+    "WHERE a.assigned_at <= $3::timestamptz AND (a.ended_at IS NULL OR a.ended_at > $3::timestamptz) "
+    "AND (t.deleted_at IS NULL OR t.deleted_at > $3::timestamptz) "
+    "AND (t.valid_from IS NULL OR t.valid_from <= $3::timestamptz) "
+    "AND (t.valid_to IS NULL OR t.valid_to > $3::timestamptz) "
+    "AND (a.customer_id = $2::bigint OR a.station_id = $1 OR a.is_default "
+    "OR a.site_id IN (SELECT id FROM chain)) "
+    "ORDER BY CASE WHEN a.customer_id IS NOT NULL THEN 0 WHEN a.station_id IS NOT NULL THEN 1 "
+    "WHEN a.site_id IS NOT NULL THEN 2 + (SELECT min(depth) FROM chain WHERE chain.id = a.site_id) "
+    "ELSE 100 END, a.assigned_at DESC, a.id DESC LIMIT 1";
+
+static json_t *resolved_json(json_t *row)
+{
+    json_t *assignment = json_incref(json_object_get(row, "assignment"));
+    json_t *level = json_incref(json_object_get(row, "level"));
+    json_t *at = json_incref(json_object_get(row, "at"));
+    json_object_del(row, "assignment");
+    json_object_del(row, "level");
+    json_object_del(row, "at");
+    return json_pack("{s:o, s:o, s:o, s:o}", "tariff", tariff_json(row), "assignment", assignment,
+                     "level", level, "at", at);
+}
+
+static void resolved(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, "tariff applies there and then");
+    if (!row)
+        return;
+    json_t *out = resolved_json(row);
+    json_decref(row);
+    op_finish(o, PL_OK, out, NULL);
+}
+
+static void tariff_resolve(struct domain_op *o)
+{
+    const char *station = op_opt_str(o, "station_id"), *at = op_opt_str(o, "at");
+    if (!station || !util_station_id_valid(station, strlen(station))) {
+        op_finish(o, PL_EINVAL, NULL, "station_id: required, a station id");
+        return;
+    }
+    if (at && util_parse_rfc3339(at, NULL) != 0) {
+        op_finish(o, PL_EINVAL, NULL, "at: an RFC 3339 time");
+        return;
+    }
+    long long customer = op_arg_id(o, "customer_id");
+    char c[24];
+    snprintf(c, sizeof c, "%lld", customer);
+    const char *p[3] = {station, customer ? c : NULL, at ? at : "now"};
+    op_query(o, SQL_RESOLVE, 3, p, resolved);
+}
+
+/* ------------------------------------------------------------------------
+ * What a session costs: its readings (the start register, every energy register and
+ * power reading stored for it, the stop register) priced with the tariff in force at
+ * its start for its token's customer.  Without a tariff, or with fewer than two
+ * readings to price between, the answer says so instead of inventing a price.
+ * ---------------------------------------------------------------------- */
+struct costing {
+    json_t *tx; /* the session and its readings */
+};
+
+static void cost_answer(struct domain_op *o, json_t *tx, json_t *resolution)
+{
+    json_t *out = json_pack("{s:O, s:O, s:O, s:b}", "transaction_id", json_object_get(tx, "id"),
+                            "station_id", json_object_get(tx, "station_id"), "started_at",
+                            json_object_get(tx, "started_at"), "active",
+                            json_is_null(json_object_get(tx, "stopped_at")));
+    json_object_set(out, "stopped_at", json_object_get(tx, "stopped_at"));
+    if (!resolution) {
+        json_object_set_new(out, "status", json_string("no_tariff"));
+        op_finish(o, PL_OK, out, NULL);
+        return;
+    }
+    json_t *tariff = json_object_get(resolution, "tariff");
+    json_object_set(out, "tariff_id", json_object_get(tariff, "id"));
+    json_object_set(out, "tariff_revision", json_object_get(tariff, "revision"));
+    json_object_set(out, "level", json_object_get(resolution, "level"));
+    json_object_set(out, "currency", json_object_get(tariff, "currency"));
+
+    struct pl_tariff t;
+    char err[256];
+    json_t *def = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(tariff, k, v) if (in_list(k, definition_keys)) json_object_set(def, k, v);
+    int ok = pl_tariff_from_json(def, &t, err, sizeof err) == 0;
+    json_decref(def);
+    if (!ok) { /* stored definitions were checked: only a hand-edited row gets here */
+        json_decref(out);
+        op_finish(o, PL_ERR, NULL, "tariff %" JSON_INTEGER_FORMAT " does not price: %s",
+                  json_integer_value(json_object_get(tariff, "id")), err);
+        return;
+    }
+    json_t *readings = json_object_get(tx, "readings");
+    size_t n = json_array_size(readings), i;
+    struct pl_meter_sample *s = calloc(n + 1, sizeof *s);
+    struct pl_meter_point *pts = calloc(n + 1, sizeof *pts);
+    json_t *r;
+    size_t m = 0;
+    json_array_foreach(readings, i, r) {
+        /* [epoch seconds, "E" | "P", value in Wh or W] */
+        double at = json_number_value(json_array_get(r, 0)), val = json_number_value(json_array_get(r, 2));
+        const char *kind = json_string_value(json_array_get(r, 1));
+        if (!kind || !isfinite(val) || val < 0)
+            continue;
+        struct pl_meter_sample x = {.t = (time_t)floor(at)};
+        if (kind[0] == 'E')
+            x.wh = (int64_t)llround(val), x.has_wh = 1;
+        else
+            x.w = (int64_t)llround(val), x.has_w = 1;
+        s[m++] = x;
+    }
+    size_t np = s && pts ? pl_meter_points_build(s, m, pts) : 0;
+    struct pl_price_result pr;
+    const char *why = NULL;
+    if (np < 2 || pl_price_session(&t, pts, np, &pr, &why) != 0) {
+        json_object_set_new(out, "status", json_string("missing_meter_values"));
+        if (why)
+            json_object_set_new(out, "detail", json_string(why));
+    } else {
+        json_t *priced = pl_price_result_json(&t, &pr);
+        pl_price_result_free(&pr);
+        json_object_update(out, priced);
+        json_decref(priced);
+        json_object_set_new(out, "status", json_string("priced"));
+    }
+    free(s);
+    free(pts);
+    op_finish(o, PL_OK, out, NULL);
+}
+
+static void cost_resolved(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    struct costing *c = o->state;
+    o->state = NULL;
+    json_t *tx = c->tx;
+    free(c);
+    json_object_del(tx, "started_exact");
+    if (!db_ok(res)) {
+        json_decref(tx);
+        op_finish_db(o, res);
+        return;
+    }
+    json_t *row = op_first_row(res);
+    json_t *resolution = row ? resolved_json(row) : NULL;
+    json_decref(row);
+    cost_answer(o, tx, resolution);
+    json_decref(resolution);
+    json_decref(tx);
+}
+
+static void cost_read(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *tx = op_landed_row(o, res, "transaction");
+    if (!tx)
+        return;
+    struct costing *c = calloc(1, sizeof *c);
+    if (!c) {
+        json_decref(tx);
+        op_finish(o, PL_ENOMEM, NULL, "out of memory");
+        return;
+    }
+    c->tx = tx;
+    o->state = c;
+    char cust[24];
+    json_t *cid = json_object_get(tx, "customer_id");
+    snprintf(cust, sizeof cust, "%" JSON_INTEGER_FORMAT, json_integer_value(cid));
+    const char *p[3] = {json_string_value(json_object_get(tx, "station_id")),
+                        json_is_integer(cid) ? cust : NULL,
+                        json_string_value(json_object_get(tx, "started_exact"))};
+    if (op_query(o, SQL_RESOLVE, 3, p, cost_resolved) != PL_OK) {
+        json_decref(c->tx);
+        free(c);
+    }
+}
+
+/* Energy registers in Wh and power in W whatever unit the station reported them in;
+ * only whole-session readings (no phase), in time order. */
+static const char SQL_COST_READ[] =
+    "SELECT t.id, t.station_id, " TS("t.started_at") " AS started_at, " TS("t.stopped_at")
+    " AS stopped_at, (SELECT k.customer_id FROM id_tokens k WHERE k.id_token = t.id_token "
+    "ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) AS customer_id, "
+    "coalesce((SELECT json_agg(json_build_array(r.at, r.kind, r.value) ORDER BY r.at, r.ord) FROM ("
+    "SELECT extract(epoch FROM t.started_at) AS at, 'E' AS kind, t.meter_start AS value, 0 AS ord "
+    "WHERE t.meter_start IS NOT NULL "
+    "UNION ALL SELECT extract(epoch FROM mv.ts), "
+    "CASE WHEN mv.measurand = 'Power.Active.Import' THEN 'P' ELSE 'E' END, "
+    "mv.value * CASE WHEN mv.unit IN ('kWh', 'kW') THEN 1000 ELSE 1 END, 1 FROM meter_values mv "
+    "WHERE mv.transaction_id = t.id AND mv.phase IS NULL AND mv.measurand IN "
+    "('Energy.Active.Import.Register', 'Power.Active.Import') "
+    "AND mv.ts >= t.started_at AND (t.stopped_at IS NULL OR mv.ts <= t.stopped_at) "
+    "UNION ALL SELECT extract(epoch FROM t.stopped_at), 'E', t.meter_stop, 2 "
+    "WHERE t.stopped_at IS NOT NULL AND t.meter_stop IS NOT NULL) r), '[]') AS readings, "
+    "t.started_at::text AS started_exact "
+    "FROM transactions t WHERE t.id = $1::bigint OR (t.station_id = $2 AND t.station_tx_id = $3)";
+
+/* by the gateway's id, or by the station's own (station_id, station_tx_id) */
+static void transaction_cost(struct domain_op *o)
+{
+    long long id = op_arg_id(o, "id");
+    const char *station = op_opt_str(o, "station_id"), *stx = op_opt_str(o, "station_tx_id");
+    if (!id && !(station && stx)) {
+        op_finish(o, PL_EINVAL, NULL, "id: a transaction id, or station_id and station_tx_id");
+        return;
+    }
+    char t[24];
+    snprintf(t, sizeof t, "%lld", id);
+    const char *p[3] = {id ? t : NULL, id ? NULL : station, id ? NULL : stx};
+    op_query(o, SQL_COST_READ, 3, p, cost_read);
+}
+
+/* ------------------------------------------------------------------------ */
+static const struct domain_table ops[] = {
+    {"tariff.create", tariff_create},       {"tariff.get", tariff_get},
+    {"tariff.update", tariff_update},       {"tariff.delete", tariff_delete},
+    {"tariff.list", tariff_list},           {"tariff.assign", tariff_assign},
+    {"tariff.unassign", tariff_unassign},   {"tariff.assignments", tariff_assignments},
+    {"tariff.resolve", tariff_resolve},     {"transaction.cost", transaction_cost},
+};
+
+static void billing_call(const char *op, json_t *args, pl_domain_cb cb, void *arg)
+{
+    domain_dispatch(ops, sizeof ops / sizeof ops[0], NULL, op, args, cb, arg);
+}
+
+const struct pl_billing_api *billing_api(void)
+{
+    static const struct pl_billing_api api = {
+        .size = sizeof(struct pl_billing_api),
+        .call = billing_call,
+    };
+    return &api;
+}

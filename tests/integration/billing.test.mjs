@@ -1,0 +1,250 @@
+// billing.test.mjs — tariffs over REST against a real daemon and PostgreSQL: create,
+// read, change (a definition change adds a revision), delete (history kept), the body
+// checks naming the field, assignments (customer > station > site > default, replaced
+// and ended, never deleted), which tariff applies where and when, and what a session
+// costs, priced by hand here: an OCPP 1.6 station (ocpp-rpc, strict schemas) sends its
+// readings with timestamps an hour apart.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, psql } from './lib/harness.mjs';
+import { connectStation } from './lib/stations.mjs';
+
+function assertError(r, status, code, re) {
+  assert.equal(r.status, status, `expected ${status} ${code}, got ${r.status} ${r.text}`);
+  assert.equal(typeof r.body?.error, 'string', `error body: ${r.text}`);
+  if (code) assert.equal(r.body.code, code, r.text);
+  if (re) assert.match(r.body.error, re);
+}
+
+const AC = {
+  name: 'AC standard',
+  currency: 'EUR',
+  time_zone: 'Europe/Berlin',
+  elements: [{ price_components: [{ type: 'ENERGY', price: '0.30', vat: '19', step_size: 1 }, { type: 'FLAT', price: '1.00', vat: '19' }] }],
+};
+
+describe('tariffs and session cost over REST', () => {
+  let gw;
+  before(async () => {
+    gw = await startGateway({ plugins: ['ocpp16', 'headless', 'webhooks'], config: { core: { auth_unknown: 'accept' } } });
+  });
+  // statements that change rows (gw.sql reads); answers the first value, if any
+  const exec = (sql) => psql(gw.database, sql).trim();
+  after(async () => { if (gw) { const rc = await gw.stop(); if (process.env.DUMP) console.log(gw.logs()); assert.equal(rc, 0, gw.logs().split('\n').filter((l) => /Sanitizer|ERROR/.test(l)).join('\n')); } });
+
+  test('tariffs: create, read, change (revisions), list, delete keeps history', async () => {
+    let r = await gw.api('POST', '/api/v1/tariffs', AC);
+    assert.equal(r.status, 201, r.text);
+    const t = r.body;
+    assert.equal(r.headers.get('location'), `/api/v1/tariffs/${t.id}`);
+    assert.equal(t.revision, 1);
+    assert.equal(t.currency, 'EUR');
+    assert.equal(t.time_zone, 'Europe/Berlin');
+    assert.deepEqual(t.elements, AC.elements);
+    assert.equal(t.deleted_at, null);
+
+    r = await gw.api('GET', `/api/v1/tariffs/${t.id}`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body, t);
+
+    r = await gw.api('PATCH', `/api/v1/tariffs/${t.id}`, { name: 'AC standard 2027' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.name, 'AC standard 2027');
+    assert.equal(r.body.revision, 1, 'a new name is not a new price: no revision');
+
+    const dearer = [{ price_components: [{ type: 'ENERGY', price: '0.35', vat: '19' }] }];
+    r = await gw.api('PATCH', `/api/v1/tariffs/${t.id}`, { elements: dearer, min_price: { excl_vat: '0.50', incl_vat: '0.60' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.revision, 2);
+    assert.deepEqual(r.body.elements, dearer);
+    assert.equal(r.body.time_zone, 'Europe/Berlin', 'what the change did not name stays');
+    const revs = await gw.sql(`select revision from tariff_revisions where tariff_id = ${t.id} order by revision`);
+    assert.deepEqual(revs.map((x) => Number(x.revision)), [1, 2], 'the old revision is kept');
+    r = await gw.api('PATCH', `/api/v1/tariffs/${t.id}`, { min_price: null });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.revision, 3);
+    assert.equal(r.body.min_price, undefined, 'null removes an optional part');
+
+    const other = (await gw.api('POST', '/api/v1/tariffs', { ...AC, name: 'DC fast' })).body;
+    r = await gw.api('GET', '/api/v1/tariffs?limit=1');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.items.length, 1);
+    assert.ok(r.body.next_cursor);
+    const page2 = await gw.api('GET', `/api/v1/tariffs?limit=1&cursor=${encodeURIComponent(r.body.next_cursor)}`);
+    assert.equal(page2.status, 200, page2.text);
+    assert.notEqual(page2.body.items[0].id, r.body.items[0].id);
+
+    r = await gw.api('DELETE', `/api/v1/tariffs/${other.id}`);
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body.deleted_at);
+    r = await gw.api('GET', '/api/v1/tariffs');
+    assert.ok(!r.body.items.some((x) => x.id === other.id), 'deleted tariffs are not listed');
+    r = await gw.api('GET', '/api/v1/tariffs?include_deleted=true');
+    assert.ok(r.body.items.some((x) => x.id === other.id), 'unless asked for');
+    assertError(await gw.api('PATCH', `/api/v1/tariffs/${other.id}`, { name: 'x' }), 404, 'TARIFF_NOT_FOUND');
+    assertError(await gw.api('DELETE', `/api/v1/tariffs/${other.id}`), 404, 'TARIFF_NOT_FOUND');
+    assertError(await gw.api('GET', '/api/v1/tariffs/999999'), 404, 'TARIFF_NOT_FOUND');
+    assertError(await gw.api('GET', '/api/v1/tariffs/abc'), 400, 'INVALID_PARAMETER');
+  });
+
+  test('tariffs: a body that cannot price is refused naming the field; scopes', async () => {
+    const bad = async (body, code, field, re) => {
+      const r = await gw.api('POST', '/api/v1/tariffs', body);
+      assertError(r, 400, code, re);
+      if (field) assert.equal(r.body.field, field, r.text);
+    };
+    const { elements: _e, ...noElements } = AC;
+    await bad(noElements, 'MISSING_PARAMETER', 'elements', /elements is required/);
+    await bad({ ...AC, currency: 'euro' }, 'INVALID_PARAMETER', 'currency');
+    await bad({ ...AC, colour: 'red' }, 'INVALID_PARAMETER', 'colour', /not a known field/);
+    // money is never a float: a JSON real is refused
+    await bad({ ...AC, elements: [{ price_components: [{ type: 'ENERGY', price: 0.3 }] }] }, 'INVALID_PARAMETER', 'elements[0].price_components[0].price');
+    await bad({ ...AC, elements: [{ price_components: [{ type: 'KWH', price: '1' }] }] }, 'INVALID_ENUM', 'elements[0].price_components[0].type');
+    await bad({ ...AC, elements: [] }, 'INVALID_PARAMETER', 'elements');
+    // what only pricing can tell: the zone must exist
+    await bad({ ...AC, time_zone: 'Mars/Olympus_Mons' }, 'INVALID_PARAMETER', 'time_zone', /IANA/);
+    await bad({ ...AC, min_price: { excl_vat: '5', incl_vat: '6' }, max_price: { excl_vat: '1', incl_vat: '2' } }, 'INVALID_PARAMETER', 'min_price');
+
+    const reader = (await gw.api('POST', '/api/v1/keys', { name: 'billing-reader', scope: 'read' })).body;
+    const asReader = { key: reader.key };
+    assert.equal((await gw.api('GET', '/api/v1/tariffs', undefined, asReader)).status, 200);
+    assertError(await gw.api('POST', '/api/v1/tariffs', AC, asReader), 403, 'FORBIDDEN');
+  });
+
+  test('assignments: customer over station over site over default; replaced and ended, never deleted', async () => {
+    const mk = async (name) => (await gw.api('POST', '/api/v1/tariffs', { ...AC, name })).body;
+    const [dflt, stationT, siteT, custT] = [await mk('default'), await mk('station'), await mk('site'), await mk('customer')];
+    exec("insert into stations (id) values ('BILL-A'), ('BILL-B'), ('BILL-C') on conflict do nothing");
+    const site = exec("insert into sites (name) values ('Depot') returning id");
+    const group = exec(`insert into sites (name, parent_id) values ('Depot row 1', ${site}) returning id`);
+    exec(`update stations set site_id = ${group} where id = 'BILL-C'`);
+    const customer = (await gw.api('POST', '/api/v1/customers', { name: 'Tariff customer' })).body;
+
+    const which = async (station, q = '') => {
+      const r = await gw.api('GET', `/api/v1/stations/${station}/tariff${q}`);
+      return r.status === 200 ? [r.body.level, r.body.tariff.id] : [r.status, r.body.code];
+    };
+    assert.deepEqual(await which('BILL-A'), [404, 'TARIFF_NOT_FOUND'], 'nothing assigned yet');
+
+    let r = await gw.api('POST', `/api/v1/tariffs/${dflt.id}/assignments`, { default: true });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.body.default, true);
+    assert.equal(r.body.active, true);
+    assert.equal(r.headers.get('location'), `/api/v1/tariff-assignments/${r.body.id}`);
+    const stationA = (await gw.api('POST', `/api/v1/tariffs/${stationT.id}/assignments`, { station_id: 'BILL-A' })).body;
+    assert.equal((await gw.api('POST', `/api/v1/tariffs/${siteT.id}/assignments`, { site_id: Number(site) })).status, 201);
+    assert.equal((await gw.api('POST', `/api/v1/tariffs/${custT.id}/assignments`, { customer_id: customer.id })).status, 201);
+
+    assert.deepEqual(await which('BILL-A'), ['station', stationT.id]);
+    assert.deepEqual(await which('BILL-B'), ['default', dflt.id]);
+    assert.deepEqual(await which('BILL-C'), ['site', siteT.id], "a group's station gets its site's tariff");
+    assert.deepEqual(await which('BILL-A', `?customer_id=${customer.id}`), ['customer', custT.id]);
+    const yesterday = new Date(Date.now() - 86400e3).toISOString();
+    assert.deepEqual(await which('BILL-A', `?at=${encodeURIComponent(yesterday)}`), [404, 'TARIFF_NOT_FOUND'], 'nothing applied yesterday');
+
+    // a new station assignment replaces the old one, which ends (kept)
+    r = await gw.api('POST', `/api/v1/tariffs/${dflt.id}/assignments`, { station_id: 'BILL-A' });
+    assert.equal(r.status, 201, r.text);
+    r = await gw.api('GET', `/api/v1/tariffs/${stationT.id}/assignments`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.items.length, 1);
+    assert.equal(r.body.items[0].active, false);
+    assert.ok(r.body.items[0].ended_at);
+    r = await gw.api('GET', `/api/v1/tariffs/${stationT.id}/assignments?active=true`);
+    assert.deepEqual(r.body.items, []);
+
+    // ending an assignment: the next level applies
+    const replaced = (await gw.api('GET', `/api/v1/tariffs/${dflt.id}/assignments?active=true`)).body.items.find((a) => a.station_id === 'BILL-A');
+    r = await gw.api('DELETE', `/api/v1/tariff-assignments/${replaced.id}`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.active, false);
+    assertError(await gw.api('DELETE', `/api/v1/tariff-assignments/${replaced.id}`), 404, 'ASSIGNMENT_NOT_FOUND');
+    assert.deepEqual(await which('BILL-A'), ['default', dflt.id]);
+    assert.ok(stationA.id);
+
+    // refusals name the field
+    assertError(await gw.api('POST', `/api/v1/tariffs/${dflt.id}/assignments`, { station_id: 'NO-SUCH-STATION' }), 400, 'INVALID_PARAMETER', /station_id: no such station/);
+    assertError(await gw.api('POST', `/api/v1/tariffs/${dflt.id}/assignments`, { customer_id: 999999 }), 400, 'INVALID_PARAMETER', /customer_id: no such customer/);
+    assertError(await gw.api('POST', `/api/v1/tariffs/${dflt.id}/assignments`, { station_id: 'BILL-B', site_id: 1 }), 400);
+    assertError(await gw.api('POST', `/api/v1/tariffs/${dflt.id}/assignments`, {}), 400);
+    assertError(await gw.api('POST', '/api/v1/tariffs/999999/assignments', { station_id: 'BILL-B' }), 404, 'TARIFF_NOT_FOUND');
+
+    // deleting a tariff ends its assignments
+    assert.equal((await gw.api('DELETE', `/api/v1/tariffs/${custT.id}`)).status, 200);
+    assert.deepEqual(await which('BILL-A', `?customer_id=${customer.id}`), ['default', dflt.id]);
+    // leave no default behind for the cost test
+    for (const a of (await gw.api('GET', `/api/v1/tariffs/${dflt.id}/assignments?active=true`)).body.items) {
+      assert.equal((await gw.api('DELETE', `/api/v1/tariff-assignments/${a.id}`)).status, 200);
+    }
+  });
+
+  test('cost: a session priced with the tariff in force at its start, running and final', async () => {
+    const st = await connectStation(gw, { id: 'BILL-16' });
+    await st.boot();
+    await st.status(1, 'Available');
+    const t0 = Date.now() - 2 * 3600e3;
+    const at = (min) => new Date(t0 + min * 60e3).toISOString();
+    const start = async (tag) => String((await st.client.call('StartTransaction', { connectorId: 1, idTag: tag, meterStart: 1000, timestamp: at(0) })).transactionId);
+    const meter = (tx, min, wh) => st.client.call('MeterValues', {
+      connectorId: 1, transactionId: Number(tx),
+      meterValue: [{ timestamp: at(min), sampledValue: [{ value: String(wh), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }],
+    });
+    const stop = (tx, min, wh) => st.client.call('StopTransaction', { transactionId: Number(tx), meterStop: wh, timestamp: at(min), reason: 'Local' });
+    const txId = async (stationTx) => (await gw.sql(`select id from transactions where station_id = 'BILL-16' and station_tx_id = '${stationTx}'`))[0].id;
+
+    // no tariff applied when this one started
+    const early = await start('TAG-EARLY');
+    await stop(early, 10, 2000);
+    let r = await gw.api('GET', `/api/v1/transactions/${await txId(early)}/cost`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'no_tariff');
+    assert.equal(r.body.active, false);
+
+    // a tariff assigned to the station since yesterday (backdated: the test's sessions
+    // are stamped two hours ago by the station)
+    const tariff = (await gw.api('POST', '/api/v1/tariffs', AC)).body;
+    await gw.api('POST', `/api/v1/tariffs/${tariff.id}/assignments`, { station_id: 'BILL-16' });
+    exec(`update tariff_revisions set created_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    exec(`update tariff_assignments set assigned_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+
+    const tx = await start('TAG-PRICED');
+    const id = await txId(tx);
+    r = await gw.api('GET', `/api/v1/transactions/${id}/cost`);
+    assert.equal(r.body.status, 'missing_meter_values', 'one reading: nothing to price between yet');
+
+    await meter(tx, 30, 6000); // 5 kWh after 30 minutes
+    r = await gw.api('GET', `/api/v1/transactions/${id}/cost`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'priced', r.text);
+    assert.equal(r.body.active, true);
+    assert.equal(r.body.tariff_id, tariff.id);
+    assert.equal(r.body.tariff_revision, 1);
+    assert.equal(r.body.level, 'station');
+    assert.equal(r.body.energy_wh, 5000);
+    // 5 kWh × 0.30 = 1.50 (VAT 0.285 → 0.29), FLAT 1.00 (VAT 0.19)
+    assert.deepEqual(r.body.total, { excl_vat: '2.50', incl_vat: '2.98' });
+
+    // a later price change does not reprice a session that started before it
+    await gw.api('PATCH', `/api/v1/tariffs/${tariff.id}`, { elements: [{ price_components: [{ type: 'ENERGY', price: '9.99' }] }] });
+
+    await stop(tx, 60, 11000); // 10 kWh in the hour
+    r = await gw.api('GET', `/api/v1/transactions/${id}/cost`);
+    assert.equal(r.body.status, 'priced', r.text);
+    assert.equal(r.body.active, false);
+    assert.equal(r.body.tariff_revision, 1, 'the revision in force at the start');
+    assert.equal(r.body.energy_wh, 10000);
+    assert.equal(r.body.charging_seconds, 3600);
+    const energy = r.body.components.find((c) => c.type === 'ENERGY');
+    assert.deepEqual([energy.quantity, energy.excl_vat, energy.vat, energy.incl_vat], [10000, '3.00', '0.57', '3.57']);
+    const flat = r.body.components.find((c) => c.type === 'FLAT');
+    assert.deepEqual([flat.excl_vat, flat.incl_vat], ['1.00', '1.19']);
+    assert.deepEqual(r.body.total, { excl_vat: '4.00', incl_vat: '4.76' });
+
+    // the station's own id works too; unknown ids are 404
+    r = await gw.api('GET', `/api/v1/transactions/${encodeURIComponent(tx)}/cost?station_id=BILL-16`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.total, { excl_vat: '4.00', incl_vat: '4.76' });
+    assertError(await gw.api('GET', '/api/v1/transactions/999999/cost'), 404, 'TRANSACTION_NOT_FOUND');
+    await st.close();
+  });
+});
