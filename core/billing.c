@@ -466,53 +466,73 @@ static void tariff_resolve(struct domain_op *o)
  * its start for its token's customer.  Without a tariff, or with fewer than two
  * readings to price between, the answer says so instead of inventing a price.
  * ---------------------------------------------------------------------- */
-struct costing {
-    json_t *tx; /* the session and its readings */
-};
 
-static void cost_answer(struct domain_op *o, json_t *tx, json_t *resolution)
+/* Energy registers in Wh and power in W whatever unit the station reported them in;
+ * only whole-session readings (no phase), in time order.  $1 the gateway's id, or $2
+ * station and $3 its transaction id; $4 / $5 the stop time and register of a stop being
+ * written (NULL when reading a stored session). */
+static const char SQL_COST_READ[] =
+    "SELECT t.id, t.station_id, t.station_tx_id, t.evse, t.connector, t.id_token, "
+    TS("t.started_at") " AS started_at, " TS("coalesce(t.stopped_at, $4::timestamptz)")
+    " AS stopped_at, (t.stopped_at IS NOT NULL) AS ended, "
+    "(SELECT k.customer_id FROM id_tokens k WHERE k.id_token = t.id_token "
+    "ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) AS customer_id, "
+    "coalesce((SELECT json_agg(json_build_array(r.at, r.kind, r.value) ORDER BY r.at, r.ord) FROM ("
+    "SELECT extract(epoch FROM t.started_at) AS at, 'E' AS kind, t.meter_start AS value, 0 AS ord "
+    "WHERE t.meter_start IS NOT NULL "
+    "UNION ALL SELECT extract(epoch FROM mv.ts), "
+    "CASE WHEN mv.measurand = 'Power.Active.Import' THEN 'P' ELSE 'E' END, "
+    "mv.value * CASE WHEN mv.unit IN ('kWh', 'kW') THEN 1000 ELSE 1 END, 1 FROM meter_values mv "
+    "WHERE mv.transaction_id = t.id AND mv.phase IS NULL AND mv.measurand IN "
+    "('Energy.Active.Import.Register', 'Power.Active.Import') AND mv.ts >= t.started_at "
+    "AND (coalesce(t.stopped_at, $4::timestamptz) IS NULL OR mv.ts <= coalesce(t.stopped_at, $4::timestamptz)) "
+    "UNION ALL SELECT extract(epoch FROM coalesce(t.stopped_at, $4::timestamptz)), 'E', "
+    "coalesce(t.meter_stop, $5::float8), 2 WHERE coalesce(t.stopped_at, $4::timestamptz) IS NOT NULL "
+    "AND coalesce(t.meter_stop, $5::float8) IS NOT NULL) r), '[]') AS readings, "
+    "t.started_at::text AS started_exact "
+    "FROM transactions t WHERE t.id = $1::bigint OR (t.station_id = $2 AND t.station_tx_id = $3)";
+
+/* The session (a row of SQL_COST_READ) priced with the resolution (NULL: no tariff) as
+ * the cost answer (new), or NULL with err when a stored tariff does not price. */
+static json_t *price_session(json_t *tx, json_t *resolution, char *err, size_t errlen)
 {
     json_t *out = json_pack("{s:O, s:O, s:O, s:b}", "transaction_id", json_object_get(tx, "id"),
                             "station_id", json_object_get(tx, "station_id"), "started_at",
                             json_object_get(tx, "started_at"), "active",
-                            json_is_null(json_object_get(tx, "stopped_at")));
+                            !json_is_true(json_object_get(tx, "ended")));
     json_object_set(out, "stopped_at", json_object_get(tx, "stopped_at"));
     if (!resolution) {
         json_object_set_new(out, "status", json_string("no_tariff"));
-        op_finish(o, PL_OK, out, NULL);
-        return;
+        return out;
     }
     json_t *tariff = json_object_get(resolution, "tariff");
     json_object_set(out, "tariff_id", json_object_get(tariff, "id"));
     json_object_set(out, "tariff_revision", json_object_get(tariff, "revision"));
     json_object_set(out, "level", json_object_get(resolution, "level"));
     json_object_set(out, "currency", json_object_get(tariff, "currency"));
+    json_object_set(out, "tariff", tariff); /* as it was: a record keeps this snapshot */
 
     struct pl_tariff t;
-    char err[256];
     json_t *def = json_object();
     const char *k;
     json_t *v;
     json_object_foreach(tariff, k, v) if (in_list(k, definition_keys)) json_object_set(def, k, v);
-    int ok = pl_tariff_from_json(def, &t, err, sizeof err) == 0;
+    int ok = pl_tariff_from_json(def, &t, err, errlen) == 0;
     json_decref(def);
     if (!ok) { /* stored definitions were checked: only a hand-edited row gets here */
         json_decref(out);
-        op_finish(o, PL_ERR, NULL, "tariff %" JSON_INTEGER_FORMAT " does not price: %s",
-                  json_integer_value(json_object_get(tariff, "id")), err);
-        return;
+        return NULL;
     }
     json_t *readings = json_object_get(tx, "readings");
-    size_t n = json_array_size(readings), i;
+    size_t n = json_array_size(readings), i, m = 0;
     struct pl_meter_sample *s = calloc(n + 1, sizeof *s);
     struct pl_meter_point *pts = calloc(n + 1, sizeof *pts);
     json_t *r;
-    size_t m = 0;
     json_array_foreach(readings, i, r) {
         /* [epoch seconds, "E" | "P", value in Wh or W] */
         double at = json_number_value(json_array_get(r, 0)), val = json_number_value(json_array_get(r, 2));
         const char *kind = json_string_value(json_array_get(r, 1));
-        if (!kind || !isfinite(val) || val < 0)
+        if (!s || !kind || !isfinite(val) || val < 0)
             continue;
         struct pl_meter_sample x = {.t = (time_t)floor(at)};
         if (kind[0] == 'E')
@@ -537,75 +557,91 @@ static void cost_answer(struct domain_op *o, json_t *tx, json_t *resolution)
     }
     free(s);
     free(pts);
-    op_finish(o, PL_OK, out, NULL);
+    return out;
 }
 
-static void cost_resolved(pl_db_result *res, void *arg)
+/* Read a session and the tariff in force at its start, then price it: done(arg, tx,
+ * cost) with both borrowed — tx NULL for no such session, cost NULL with err for a
+ * database error or a tariff that does not price. */
+typedef void (*priced_fn)(void *arg, json_t *tx, json_t *cost, const char *err);
+struct pricing {
+    priced_fn done;
+    void *arg;
+    json_t *tx;
+};
+
+static void pricing_resolved(pl_db_result *res, void *arg)
 {
-    struct domain_op *o = arg;
-    struct costing *c = o->state;
-    o->state = NULL;
-    json_t *tx = c->tx;
-    free(c);
-    json_object_del(tx, "started_exact");
-    if (!db_ok(res)) {
-        json_decref(tx);
-        op_finish_db(o, res);
-        return;
+    struct pricing *pc = arg;
+    char err[256] = "";
+    json_t *cost = NULL;
+    if (!res || !db_ok(res)) {
+        snprintf(err, sizeof err, "database unavailable: %s", res ? db_error(res) : "not queued");
+    } else {
+        json_t *row = op_first_row(res);
+        json_t *resolution = row ? resolved_json(row) : NULL;
+        json_decref(row);
+        cost = price_session(pc->tx, resolution, err, sizeof err);
+        json_decref(resolution);
     }
-    json_t *row = op_first_row(res);
-    json_t *resolution = row ? resolved_json(row) : NULL;
-    json_decref(row);
-    cost_answer(o, tx, resolution);
-    json_decref(resolution);
-    json_decref(tx);
+    pc->done(pc->arg, pc->tx, cost, err);
+    json_decref(cost);
+    json_decref(pc->tx);
+    free(pc);
 }
 
-static void cost_read(pl_db_result *res, void *arg)
+static void pricing_read(pl_db_result *res, void *arg)
 {
-    struct domain_op *o = arg;
-    json_t *tx = op_landed_row(o, res, "transaction");
-    if (!tx)
-        return;
-    struct costing *c = calloc(1, sizeof *c);
-    if (!c) {
-        json_decref(tx);
-        op_finish(o, PL_ENOMEM, NULL, "out of memory");
+    struct pricing *pc = arg;
+    if (!res || !db_ok(res)) {
+        char err[256];
+        snprintf(err, sizeof err, "database unavailable: %s", res ? db_error(res) : "not queued");
+        pc->done(pc->arg, NULL, NULL, err);
+        free(pc);
         return;
     }
-    c->tx = tx;
-    o->state = c;
+    pc->tx = op_first_row(res);
+    if (!pc->tx) {
+        pc->done(pc->arg, NULL, NULL, NULL);
+        free(pc);
+        return;
+    }
     char cust[24];
-    json_t *cid = json_object_get(tx, "customer_id");
+    json_t *cid = json_object_get(pc->tx, "customer_id");
     snprintf(cust, sizeof cust, "%" JSON_INTEGER_FORMAT, json_integer_value(cid));
-    const char *p[3] = {json_string_value(json_object_get(tx, "station_id")),
-                        json_is_integer(cid) ? cust : NULL,
-                        json_string_value(json_object_get(tx, "started_exact"))};
-    if (op_query(o, SQL_RESOLVE, 3, p, cost_resolved) != PL_OK) {
-        json_decref(c->tx);
-        free(c);
-    }
+    char started[64];
+    snprintf(started, sizeof started, "%s",
+             json_string_value(json_object_get(pc->tx, "started_exact")) ? json_string_value(json_object_get(pc->tx, "started_exact")) : "");
+    json_object_del(pc->tx, "started_exact");
+    const char *p[3] = {json_string_value(json_object_get(pc->tx, "station_id")),
+                        json_is_integer(cid) ? cust : NULL, started};
+    if (db_query_as("core", SQL_RESOLVE, 3, p, pricing_resolved, pc) != PL_OK)
+        pricing_resolved(NULL, pc);
 }
 
-/* Energy registers in Wh and power in W whatever unit the station reported them in;
- * only whole-session readings (no phase), in time order. */
-static const char SQL_COST_READ[] =
-    "SELECT t.id, t.station_id, " TS("t.started_at") " AS started_at, " TS("t.stopped_at")
-    " AS stopped_at, (SELECT k.customer_id FROM id_tokens k WHERE k.id_token = t.id_token "
-    "ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) AS customer_id, "
-    "coalesce((SELECT json_agg(json_build_array(r.at, r.kind, r.value) ORDER BY r.at, r.ord) FROM ("
-    "SELECT extract(epoch FROM t.started_at) AS at, 'E' AS kind, t.meter_start AS value, 0 AS ord "
-    "WHERE t.meter_start IS NOT NULL "
-    "UNION ALL SELECT extract(epoch FROM mv.ts), "
-    "CASE WHEN mv.measurand = 'Power.Active.Import' THEN 'P' ELSE 'E' END, "
-    "mv.value * CASE WHEN mv.unit IN ('kWh', 'kW') THEN 1000 ELSE 1 END, 1 FROM meter_values mv "
-    "WHERE mv.transaction_id = t.id AND mv.phase IS NULL AND mv.measurand IN "
-    "('Energy.Active.Import.Register', 'Power.Active.Import') "
-    "AND mv.ts >= t.started_at AND (t.stopped_at IS NULL OR mv.ts <= t.stopped_at) "
-    "UNION ALL SELECT extract(epoch FROM t.stopped_at), 'E', t.meter_stop, 2 "
-    "WHERE t.stopped_at IS NOT NULL AND t.meter_stop IS NOT NULL) r), '[]') AS readings, "
-    "t.started_at::text AS started_exact "
-    "FROM transactions t WHERE t.id = $1::bigint OR (t.station_id = $2 AND t.station_tx_id = $3)";
+static void price(const char *const params[5], priced_fn done, void *arg)
+{
+    struct pricing *pc = calloc(1, sizeof *pc);
+    if (!pc) {
+        done(arg, NULL, NULL, "out of memory");
+        return;
+    }
+    pc->done = done;
+    pc->arg = arg;
+    if (db_query_as("core", SQL_COST_READ, 5, params, pricing_read, pc) != PL_OK)
+        pricing_read(NULL, pc);
+}
+
+static void cost_priced(void *arg, json_t *tx, json_t *cost, const char *err)
+{
+    struct domain_op *o = arg;
+    if (cost)
+        op_finish(o, PL_OK, json_incref(cost), NULL);
+    else if (!tx && !err)
+        op_finish(o, PL_ENOENT, NULL, "no such transaction");
+    else
+        op_finish(o, PL_ERR, NULL, "%s", err ? err : "cannot price");
+}
 
 /* by the gateway's id, or by the station's own (station_id, station_tx_id) */
 static void transaction_cost(struct domain_op *o)
@@ -618,8 +654,103 @@ static void transaction_cost(struct domain_op *o)
     }
     char t[24];
     snprintf(t, sizeof t, "%lld", id);
-    const char *p[3] = {id ? t : NULL, id ? NULL : station, id ? NULL : stx};
-    op_query(o, SQL_COST_READ, 3, p, cost_read);
+    const char *p[5] = {id ? t : NULL, id ? NULL : station, id ? NULL : stx, NULL, NULL};
+    price(p, cost_priced, o);
+}
+
+/* ------------------------------------------------------------------------
+ * The charge detail record of a session being stopped (billing.h).
+ * ---------------------------------------------------------------------- */
+struct stop_pricing {
+    billing_cdr_cb cb;
+    void *arg;
+};
+
+static void stop_priced(void *arg, json_t *tx, json_t *cost, const char *err)
+{
+    struct stop_pricing *sp = arg;
+    if (!tx && !err) { /* not a session the model knows: the stop says so */
+        sp->cb(sp->arg, 1, NULL);
+    } else if (tx && json_is_true(json_object_get(tx, "ended"))) {
+        sp->cb(sp->arg, 1, NULL); /* a repeated stop: its record exists */
+    } else if (!cost) {
+        core_log(PL_LOG_WARN, "billing", "cannot price the stop of %s: %s",
+                 tx ? json_string_value(json_object_get(tx, "station_id")) : "?", err ? err : "");
+        sp->cb(sp->arg, 0, NULL);
+    } else {
+        json_t *cdr = json_deep_copy(cost);
+        const char *copy[] = {"evse", "connector", "id_token", "customer_id", "station_tx_id", NULL};
+        for (int i = 0; copy[i]; i++)
+            json_object_set(cdr, copy[i], json_object_get(tx, copy[i]));
+        json_object_del(cdr, "active");
+        json_object_del(cdr, "level");
+        sp->cb(sp->arg, 1, cdr);
+        json_decref(cdr);
+    }
+    free(sp);
+}
+
+void billing_price_stop(const char *station_id, const char *station_tx_id, const char *stopped_at,
+                        const char *meter_stop, billing_cdr_cb cb, void *arg)
+{
+    struct stop_pricing *sp = calloc(1, sizeof *sp);
+    if (!sp) {
+        cb(arg, 0, NULL);
+        return;
+    }
+    sp->cb = cb;
+    sp->arg = arg;
+    const char *p[5] = {NULL, station_id, station_tx_id, stopped_at ? stopped_at : "now", meter_stop};
+    price(p, stop_priced, sp);
+}
+
+/* ------------------------------------------------------------------------
+ * Charge detail records: written with the stop (model.c), read here.
+ * ---------------------------------------------------------------------- */
+#define CDR_COLS                                                                              \
+    "c.id, c.transaction_id, c.station_id, c.station_tx_id, c.evse, c.connector, c.id_token, " \
+    "c.customer_id, " TS("c.started_at") " AS started_at, " TS("c.stopped_at") " AS stopped_at, " \
+    "c.energy_wh, c.charging_seconds, c.parking_seconds, c.tariff_id, c.tariff_revision, "     \
+    "c.tariff, c.currency, c.components, c.periods, "                                          \
+    "json_build_object('excl_vat', c.total_excl_vat::text, 'incl_vat', c.total_incl_vat::text) " \
+    "AS total, c.signed_meter_values, c.status, " TS("c.created_at") " AS created_at"
+
+static void cdr_answered(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, "charge detail record");
+    if (row)
+        op_finish(o, PL_OK, row, NULL);
+}
+
+static void cdr_get(struct domain_op *o)
+{
+    op_by_id(o, "SELECT " CDR_COLS " FROM cdrs c WHERE c.id = $1::bigint", cdr_answered);
+}
+
+static void cdr_list(struct domain_op *o)
+{
+    char limit[16], cursor[24], cust[24] = "", tx[24] = "";
+    if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
+        return;
+    long long c = op_arg_id(o, "customer_id"), t = op_arg_id(o, "transaction_id");
+    if (c)
+        snprintf(cust, sizeof cust, "%lld", c);
+    if (t)
+        snprintf(tx, sizeof tx, "%lld", t);
+    const char *from = op_opt_str(o, "from"), *to = op_opt_str(o, "to");
+    if ((from && util_parse_rfc3339(from, NULL) != 0) || (to && util_parse_rfc3339(to, NULL) != 0)) {
+        op_finish(o, PL_EINVAL, NULL, "%s: an RFC 3339 time", from && util_parse_rfc3339(from, NULL) ? "from" : "to");
+        return;
+    }
+    const char *p[7] = {op_opt_str(o, "station_id"), *cust ? cust : NULL, *tx ? tx : NULL, from, to,
+                        *cursor ? cursor : NULL, limit};
+    op_query(o,
+             "SELECT " CDR_COLS " FROM cdrs c WHERE ($1::text IS NULL OR c.station_id = $1) "
+             "AND ($2::bigint IS NULL OR c.customer_id = $2) AND ($3::bigint IS NULL OR c.transaction_id = $3) "
+             "AND ($4::timestamptz IS NULL OR c.stopped_at >= $4) AND ($5::timestamptz IS NULL OR c.stopped_at < $5) "
+             "AND ($6::bigint IS NULL OR c.id > $6) ORDER BY c.id LIMIT $7::int",
+             7, p, op_listed);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -629,6 +760,7 @@ static const struct domain_table ops[] = {
     {"tariff.list", tariff_list},           {"tariff.assign", tariff_assign},
     {"tariff.unassign", tariff_unassign},   {"tariff.assignments", tariff_assignments},
     {"tariff.resolve", tariff_resolve},     {"transaction.cost", transaction_cost},
+    {"cdr.get", cdr_get},                   {"cdr.list", cdr_list},
 };
 
 static void billing_call(const char *op, json_t *args, pl_domain_cb cb, void *arg)

@@ -6,4 +6,15 @@
 
 const struct pl_billing_api *billing_api(void);
 
+/* The charge detail record of a session about to be stopped at stopped_at (RFC 3339, or
+ * NULL for now) with the register meter_stop (Wh as text, or NULL: the last reading):
+ * its readings priced with the tariff in force at its start.  cb(arg, 1, cdr) with the
+ * record (borrowed; status "priced", "no_tariff" or "missing_meter_values"), cb(arg, 1,
+ * NULL) when there is nothing to record (no such session, or it already ended), cb(arg,
+ * 0, NULL) when the database could not be read: the stop must then not be
+ * acknowledged, or a session would end without its record. */
+typedef void (*billing_cdr_cb)(void *arg, int ok, json_t *cdr);
+void billing_price_stop(const char *station_id, const char *station_tx_id, const char *stopped_at,
+                        const char *meter_stop, billing_cdr_cb cb, void *arg);
+
 #endif

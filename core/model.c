@@ -13,6 +13,8 @@
  * so its transaction id resolves.
  */
 #include "model.h"
+#include "billing.h"
+#include "core.h"
 #include "bus.h"
 #include "db.h"
 #include "metrics.h"
@@ -519,6 +521,8 @@ struct tx_ctx {
     void *arg;
     char *station_id;
     char *station_tx_id;
+    char *stop[6];  /* a stop's parameters, kept while its record is priced */
+    json_t *cdr;    /* a stop's charge detail record, written with it */
 };
 
 /* A StartTransaction the station sends again (same connector, token and start time:
@@ -553,16 +557,32 @@ static const char SQL_TX_UPDATE[] =
     "seq_no = coalesce($8::int, seq_no), updated_at = now() "
     "WHERE station_id = $1 AND station_tx_id = $2 RETURNING " TX_COLS ", true AS fresh";
 
-/* A repeated stop answers with the row as it is (fresh = false). */
+/* A repeated stop answers with the row as it is (fresh = false).  The session's charge
+ * detail record ($7, priced by billing.c from what was committed before the stop) is
+ * inserted by the same statement, so a session never ends without its record and a
+ * record never exists for a session that did not end; the transaction keeps its total. */
 static const char SQL_TX_STOP[] =
     "WITH u AS (UPDATE transactions SET "
     "meter_stop = coalesce($3::float8, meter_last, meter_start), "
     "meter_last = coalesce($3::float8, meter_last), "
     "stopped_at = coalesce($4::timestamptz, now()), stop_reason = $5, stop_id_token = $6, "
+    "cost = CASE WHEN $7::jsonb->>'status' = 'priced' THEN ($7::jsonb->'total'->>'incl_vat')::numeric "
+    "ELSE cost END, "
     "updated_at = now() WHERE station_id = $1 AND station_tx_id = $2 AND stopped_at IS NULL "
-    "RETURNING " TX_COLS ", true AS fresh) "
-    "SELECT * FROM u UNION ALL SELECT " TX_COLS ", false FROM transactions "
-    "WHERE station_id = $1 AND station_tx_id = $2 AND NOT EXISTS (SELECT 1 FROM u)";
+    "RETURNING " TX_COLS ", true AS fresh), "
+    "c AS (INSERT INTO cdrs (transaction_id, station_id, station_tx_id, evse, connector, id_token, "
+    "customer_id, started_at, stopped_at, energy_wh, charging_seconds, parking_seconds, tariff_id, "
+    "tariff_revision, tariff, currency, components, periods, total_excl_vat, total_incl_vat, status) "
+    "SELECT u.id, u.station_id, u.station_tx_id, u.evse, u.connector, u.id_token, "
+    "(j->>'customer_id')::bigint, u.started_at::timestamptz, u.stopped_at::timestamptz, "
+    "(j->>'energy_wh')::bigint, (j->>'charging_seconds')::bigint, (j->>'parking_seconds')::bigint, "
+    "(j->>'tariff_id')::bigint, (j->>'tariff_revision')::int, j->'tariff', j->>'currency', "
+    "coalesce(j->'components', '[]'), coalesce(j->'periods', '[]'), "
+    "(j->'total'->>'excl_vat')::numeric, (j->'total'->>'incl_vat')::numeric, j->>'status' "
+    "FROM u, (SELECT $7::jsonb AS j) x WHERE x.j IS NOT NULL "
+    "ON CONFLICT (transaction_id) DO NOTHING RETURNING id) "
+    "SELECT u.*, (SELECT id FROM c) AS cdr_id FROM u UNION ALL SELECT " TX_COLS ", false, NULL::bigint "
+    "FROM transactions WHERE station_id = $1 AND station_tx_id = $2 AND NOT EXISTS (SELECT 1 FROM u)";
 
 static void tx_done(void *arg, pl_db_result *res)
 {
@@ -590,6 +610,8 @@ static void tx_done(void *arg, pl_db_result *res)
     if (!row)
         row = json_object();
     json_object_del(row, "fresh");
+    json_int_t cdr_id = json_integer_value(json_object_get(row, "cdr_id"));
+    json_object_del(row, "cdr_id");
     char id[32];
     int icol = col_index(res, "id");
     snprintf(id, sizeof id, "%s", icol >= 0 && db_value(res, 0, icol) ? db_value(res, 0, icol) : "");
@@ -604,10 +626,20 @@ static void tx_done(void *arg, pl_db_result *res)
     /* A resent Started or a repeated stop is answered but not announced twice. */
     if (fresh)
         bus_emit(topics[t->kind], t->station_id, json_incref(row));
+    if (fresh && cdr_id && t->cdr) {
+        json_object_set_new(t->cdr, "id", json_integer(cdr_id));
+        json_object_set(t->cdr, "transaction_id", json_object_get(row, "id"));
+        json_object_set(t->cdr, "started_at", json_object_get(row, "started_at"));
+        json_object_set(t->cdr, "stopped_at", json_object_get(row, "stopped_at"));
+        bus_emit("cdr.created", t->station_id, json_incref(t->cdr));
+    }
     json_decref(row);
 out:
     free(t->station_id);
     free(t->station_tx_id);
+    for (size_t i = 0; i < sizeof t->stop / sizeof t->stop[0]; i++)
+        free(t->stop[i]);
+    json_decref(t->cdr);
     free(t);
 }
 
@@ -690,6 +722,23 @@ void station_api_tx_update(pl_station *st, const char *station_tx_id, json_t *up
     json_decref(upd);
 }
 
+/* The record priced (or there is nothing to record): write the stop with it.  A
+ * database that could not be read does not get a stop without its record: the station
+ * hears "not stored" and sends the stop again. */
+static void stop_cdr_ready(void *arg, int ok, json_t *cdr)
+{
+    struct tx_ctx *t = arg;
+    if (!ok) {
+        tx_done(t, NULL);
+        return;
+    }
+    char *text = cdr ? json_dumps(cdr, JSON_COMPACT) : NULL;
+    t->cdr = json_incref(cdr);
+    const char *p[7] = {t->stop[0], t->stop[1], t->stop[2], t->stop[3], t->stop[4], t->stop[5], text};
+    tx_write(t, SQL_TX_STOP, 7, p);
+    free(text);
+}
+
 void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop, pl_tx_cb cb,
                          void *arg)
 {
@@ -699,20 +748,30 @@ void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop
             cb(arg, PL_TX_NOT_STORED, NULL, NULL);
         return;
     }
-    char b[40];
+    char b[40], now[40];
+    const char *at = ts_param(str_param(stop, "stopped_at"));
+    if (!at) { /* one instant for the price and the stop alike */
+        at = core_now_rfc3339(now, sizeof now);
+    }
     const char *p[6] = {
         st->id,
         station_tx_id,
         num_param(json_object_get(stop, "meter_stop"), b, sizeof b, 0),
-        ts_param(str_param(stop, "stopped_at")),
+        at,
         str_param(stop, "reason"),
         str_param(stop, "id_token"),
     };
     struct tx_ctx *t = tx_ctx_new(TX_STOP, st, station_tx_id, cb, arg);
-    if (!t && cb)
-        cb(arg, PL_TX_NOT_STORED, NULL, NULL);
-    tx_write(t, SQL_TX_STOP, 6, p);
+    if (!t) {
+        if (cb)
+            cb(arg, PL_TX_NOT_STORED, NULL, NULL);
+        json_decref(stop);
+        return;
+    }
+    for (int i = 0; i < 6; i++)
+        t->stop[i] = p[i] ? strdup(p[i]) : NULL;
     json_decref(stop);
+    billing_price_stop(t->stop[0], t->stop[1], t->stop[3], t->stop[2], stop_cdr_ready, t);
 }
 
 /* ------------------------------------------------------------------------

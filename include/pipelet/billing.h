@@ -51,6 +51,15 @@ struct pl_billing_api {
      *                 "tariff_revision", "level", "currency", "energy_wh",
      *                 "charging_seconds", "parking_seconds", "components", "periods",
      *                 "total": {"excl_vat", "incl_vat"}, "bound"}
+     *  cdr.get {"id"}  cdr.list {"station_id"?, "customer_id"?, "transaction_id"?,
+     *                 "from"?, "to"? (stop time, RFC 3339), "limit"?, "cursor"?}
+     * A charge detail record is written in the same database transaction as the stop of
+     * its session and never changes: {"id", "transaction_id", "station_id",
+     * "station_tx_id", "evse", "connector", "id_token", "customer_id", "started_at",
+     * "stopped_at", "energy_wh", "charging_seconds", "parking_seconds", "tariff_id",
+     * "tariff_revision", "tariff" (the tariff as it was), "currency", "components",
+     * "periods", "total": {"excl_vat", "incl_vat"}, "status", "created_at"}; "cdr.created"
+     * is published once it is committed.
      * A tariff is answered as {"id", "name", "currency", "time_zone"?, "elements",
      * "min_price"?, "max_price"?, "valid_from", "valid_to", "revision", "created_at",
      * "updated_at", "deleted_at"}; an assignment as {"id", "tariff_id", "station_id",

@@ -161,3 +161,41 @@ void hl_tx_cost(pl_request *req, void *arg)
                                     r.station_tx_id);
     hl_billing_call(hl, req, "transaction.cost", args, "transaction", 200, NULL, NULL);
 }
+
+/* GET /cdrs : charge detail records, oldest first, filtered by station, customer,
+ * transaction and stop time ([from, to)). */
+void hl_cdr_list(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    const char *station = hl->host->req_query(req, "station_id"), *from = NULL, *to = NULL;
+    long customer = 0, tx = 0;
+    if (billing_available(hl, req) < 0 ||
+        hl_query_int(hl, req, "customer_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &customer) < 0 ||
+        hl_query_int(hl, req, "transaction_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &tx) < 0 ||
+        hl_query_time(hl, req, "from", &from) < 0 || hl_query_time(hl, req, "to", &to) < 0)
+        return;
+    if (station && (!*station || strlen(station) > HL_STATION_ID_MAX)) {
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER", "station_id must be 1 to %d characters",
+                              HL_STATION_ID_MAX);
+        return;
+    }
+    json_t *args = json_pack("{s:s?, s:s?, s:s?}", "station_id", station, "from", from, "to", to);
+    if (customer)
+        json_object_set_new(args, "customer_id", json_integer(customer));
+    if (tx)
+        json_object_set_new(args, "transaction_id", json_integer(tx));
+    if (hl_domain_page_args(hl, req, args) < 0) {
+        json_decref(args);
+        return;
+    }
+    hl_billing_call(hl, req, "cdr.list", args, "cdr", 200, page_ok, NULL);
+}
+
+void hl_cdr_get(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    char id[24];
+    if (billing_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0)
+        return;
+    hl_billing_call(hl, req, "cdr.get", json_pack("{s:s}", "id", id), "cdr", 200, NULL, NULL);
+}

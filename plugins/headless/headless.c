@@ -63,6 +63,8 @@ static const struct hl_route routes[] = {
     {"GET", "/api/v1/tariffs/{id}/assignments", R, hl_tariff_assignments, 0},
     {"DELETE", "/api/v1/tariff-assignments/{id}", O, hl_tariff_unassign, 0},
     {"GET", "/api/v1/stations/{id}/tariff", R, hl_station_tariff, 0},
+    {"GET", "/api/v1/cdrs", R, hl_cdr_list, 0},
+    {"GET", "/api/v1/cdrs/{id}", R, hl_cdr_get, 0},
     /* triggers, data transfer, firmware */
     {"POST", "/api/v1/stations/{id}/trigger", O, hl_station_trigger, 0},
     {"POST", "/api/v1/stations/{id}/data-transfer", O, hl_station_data_transfer, 0},

@@ -199,6 +199,12 @@ describe('tariffs and session cost over REST', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.status, 'no_tariff');
     assert.equal(r.body.active, false);
+    // its record says so too: a session never ends without one
+    r = await gw.api('GET', `/api/v1/cdrs?transaction_id=${await txId(early)}`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.items.length, 1);
+    assert.equal(r.body.items[0].status, 'no_tariff');
+    assert.equal(r.body.items[0].tariff, null);
 
     // a tariff assigned to the station since yesterday (backdated: the test's sessions
     // are stamped two hours ago by the station)
@@ -239,6 +245,34 @@ describe('tariffs and session cost over REST', () => {
     const flat = r.body.components.find((c) => c.type === 'FLAT');
     assert.deepEqual([flat.excl_vat, flat.incl_vat], ['1.00', '1.19']);
     assert.deepEqual(r.body.total, { excl_vat: '4.00', incl_vat: '4.76' });
+
+    // the charge detail record, written with the stop: the tariff as it was, every
+    // component, the totals; immutable
+    r = await gw.api('GET', `/api/v1/cdrs?transaction_id=${id}`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.items.length, 1);
+    const cdr = r.body.items[0];
+    assert.equal(cdr.status, 'priced');
+    assert.equal(cdr.station_id, 'BILL-16');
+    assert.equal(cdr.station_tx_id, tx);
+    assert.equal(cdr.id_token, 'TAG-PRICED');
+    assert.equal(cdr.connector, 1);
+    assert.equal(cdr.energy_wh, 10000);
+    assert.equal(cdr.tariff_revision, 1);
+    assert.deepEqual(cdr.tariff.elements, AC.elements, 'a snapshot of the revision that priced it, not the one in force now');
+    assert.deepEqual(cdr.total, { excl_vat: '4.00', incl_vat: '4.76' });
+    assert.equal(cdr.components.length, 2);
+    assert.equal(cdr.started_at, at(0).replace(/\.\d+Z$/, 'Z'));
+    assert.deepEqual((await gw.api('GET', `/api/v1/cdrs/${cdr.id}`)).body, cdr);
+    const tr = await gw.api('GET', `/api/v1/transactions/${id}`);
+    assert.equal(Number(tr.body.cost), 4.76, 'the session keeps its total');
+    assert.throws(() => exec(`update cdrs set total_incl_vat = 0 where id = ${cdr.id}`), /immutable/);
+    // a repeated stop (its answer was lost) writes no second record
+    await stop(tx, 60, 11000);
+    r = await gw.api('GET', `/api/v1/cdrs?station_id=BILL-16`);
+    assert.equal(r.body.items.filter((c) => c.transaction_id === id).length, 1);
+    assertError(await gw.api('GET', '/api/v1/cdrs/999999'), 404, 'CDR_NOT_FOUND');
+    assertError(await gw.api('GET', '/api/v1/cdrs?from=yesterday'), 400, 'INVALID_PARAMETER');
 
     // the station's own id works too; unknown ids are 404
     r = await gw.api('GET', `/api/v1/transactions/${encodeURIComponent(tx)}/cost?station_id=BILL-16`);
