@@ -58,6 +58,18 @@ static int read_config(struct hello *h)
     return h->host->config_int(h->self, "max_name", 64, 1, 200, &h->max_name);
 }
 
+/* What GET /hello/v1/greeting takes and answers, in OpenAPI 3.1 (a bigger plugin keeps
+ * this in a .json file of its own folder and embeds it at build time). */
+static const char hello_description[] =
+    "{\"tags\": [{\"name\": \"Hello\", \"description\": \"The SDK's example plugin\"}],"
+    " \"paths\": {\"/hello/v1/greeting\": {\"get\": {"
+    "  \"summary\": \"A greeting\", \"tags\": [\"Hello\"],"
+    "  \"parameters\": [{\"name\": \"name\", \"in\": \"query\", \"schema\": {\"type\": \"string\"}}],"
+    "  \"responses\": {\"200\": {\"description\": \"The greeting\", \"content\": {\"application/json\":"
+    "   {\"schema\": {\"type\": \"object\", \"properties\": {\"greeting\": {\"type\": \"string\"},"
+    "    \"stations_seen\": {\"type\": \"integer\"}}}}}},"
+    "   \"400\": {\"$ref\": \"#/components/responses/BadRequest\"}}}}}}";
+
 static int hello_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
     /* First: in `pipelet --check-config` this answers PL_ESTATE and init stops here */
@@ -75,6 +87,9 @@ static int hello_init(pl_plugin_handle *self, const struct pl_host *host, void *
      * removes them all (ABI 1.2), so the failure path frees only our own memory. */
     if (host->http_route(self, "GET", "/hello/v1/greeting", PL_AUTH_NONE, get_greeting, h) != PL_OK)
         goto fail;
+    /* The route's description joins /api/v1/openapi.json (ABI 1.2; an older host skips
+     * it); the router then enforces any JSON body it describes. */
+    pl_http_describe_text(host, self, hello_description, sizeof hello_description - 1);
     h->sub = host->bus_subscribe(self, "station.connected", on_station_connected, h);
     if (!h->sub)
         goto fail; /* the route above is removed by the host, never called with freed h */
