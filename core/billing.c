@@ -205,7 +205,7 @@ static void tariff_update_read(pl_db_result *res, void *arg)
         json_decref(row);
         return;
     }
-    char id[24], rev[16];
+    char id[24], rev[24];
     snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(row, "id")));
     snprintf(rev, sizeof rev, "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(row, "revision")) + 1);
