@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "core.h"
 #include "domain.h"
+#include "hashmap.h"
 #include "pricing.h"
 #include "util.h"
 
@@ -36,6 +37,9 @@
     "a.id, a.tariff_id, a.station_id, a.site_id, a.customer_id, a.is_default AS \"default\", " \
     TS("a.assigned_at") " AS assigned_at, " TS("a.ended_at") " AS ended_at, "                  \
     "(a.ended_at IS NULL) AS active"
+
+/* Whether any tariff is assigned (running costs are priced only then), see below. */
+static enum { ASSIGN_UNKNOWN, ASSIGN_ASKING, ASSIGN_NONE, ASSIGN_SOME } assignments;
 
 /* What a tariff body may hold: its own fields and its definition's (pricing_json.c). */
 static const char *const meta_keys[] = {"name", "valid_from", "valid_to", NULL};
@@ -311,6 +315,8 @@ static void assignment_answered(pl_db_result *res, void *arg)
                                                                                 : "active assignment");
     if (!row)
         return;
+    if (strcmp(o->name, "tariff.assign") == 0)
+        assignments = ASSIGN_SOME; /* running costs are priced from now on */
     bus_emit(strcmp(o->name, "tariff.assign") == 0 ? "tariff.assigned" : "tariff.unassigned", NULL,
              json_incref(row));
     op_finish(o, PL_OK, row, NULL);
@@ -702,6 +708,130 @@ void billing_price_stop(const char *station_id, const char *station_tx_id, const
     sp->arg = arg;
     const char *p[5] = {NULL, station_id, station_tx_id, stopped_at ? stopped_at : "now", meter_stop};
     price(p, stop_priced, sp);
+}
+
+/* ------------------------------------------------------------------------
+ * The running cost of active sessions, priced again when their readings are committed
+ * (not by a timer scanning every session).  Nothing is priced while no tariff is
+ * assigned at all: the gateway without tariffs pays nothing for this.
+ * ---------------------------------------------------------------------- */
+#define ASSIGNMENTS_RECHECK_MS 60000 /* assignments made with plain SQL are seen within */
+
+static struct hashmap *running;  /* gateway id (text) -> struct run, one pricing each */
+static uint64_t assignments_checked_ms;
+
+struct run {
+    char id[24];
+    int again; /* readings committed while it was being priced */
+};
+
+static void run_price(struct run *r);
+
+static void cost_stored(pl_db_result *res, void *arg)
+{
+    json_t *event = arg;
+    if (res && db_ok(res) && db_ntuples(res) == 1) /* it changed: say so */
+        bus_emit("transaction.cost_updated", json_string_value(json_object_get(event, "station_id")),
+                 json_incref(event));
+    json_decref(event);
+}
+
+static void run_priced(void *arg, json_t *tx, json_t *cost, const char *err)
+{
+    struct run *r = arg;
+    (void)err;
+    const char *status = json_string_value(json_object_get(cost, "status"));
+    if (tx && cost && status && !strcmp(status, "priced") && !json_is_true(json_object_get(tx, "ended"))) {
+        json_t *total = json_object_get(cost, "total");
+        json_t *event = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "transaction_id",
+                                  json_object_get(tx, "id"), "station_id",
+                                  json_object_get(tx, "station_id"), "station_tx_id",
+                                  json_object_get(tx, "station_tx_id"), "currency",
+                                  json_object_get(cost, "currency"), "total", total, "energy_wh",
+                                  json_object_get(cost, "energy_wh"), "tariff_id",
+                                  json_object_get(cost, "tariff_id"), "tariff_revision",
+                                  json_object_get(cost, "tariff_revision"));
+        const char *p[2] = {r->id, json_string_value(json_object_get(total, "incl_vat"))};
+        if (!event || db_query_as("core",
+                                  "UPDATE transactions SET cost = $2::numeric, updated_at = now() "
+                                  "WHERE id = $1::bigint AND stopped_at IS NULL "
+                                  "AND cost IS DISTINCT FROM $2::numeric RETURNING id",
+                                  2, p, cost_stored, event) != PL_OK)
+            json_decref(event);
+    }
+    if (r->again && running) {
+        r->again = 0;
+        run_price(r);
+        return;
+    }
+    if (running)
+        hashmap_del(running, r->id);
+    free(r);
+}
+
+static void run_price(struct run *r)
+{
+    const char *p[5] = {r->id, NULL, NULL, NULL, NULL};
+    price(p, run_priced, r);
+}
+
+static void assignments_known(pl_db_result *res, void *arg)
+{
+    (void)arg;
+    const char *v = res && db_ok(res) && db_ntuples(res) == 1 ? db_value(res, 0, 0) : NULL;
+    assignments = !v ? ASSIGN_UNKNOWN : (v[0] == 't' ? ASSIGN_SOME : ASSIGN_NONE);
+    assignments_checked_ms = core_now_ms();
+}
+
+void billing_readings_committed(json_t *ids)
+{
+    if (!json_array_size(ids))
+        return;
+    if (assignments == ASSIGN_NONE && core_now_ms() - assignments_checked_ms > ASSIGNMENTS_RECHECK_MS)
+        assignments = ASSIGN_UNKNOWN;
+    if (assignments == ASSIGN_UNKNOWN) {
+        assignments = ASSIGN_ASKING;
+        if (db_query_as("core", "SELECT EXISTS (SELECT 1 FROM tariff_assignments WHERE ended_at IS NULL)",
+                        0, NULL, assignments_known, NULL) != PL_OK)
+            assignments = ASSIGN_UNKNOWN;
+        return; /* these readings are priced with the next ones, or on a read of the cost */
+    }
+    if (assignments != ASSIGN_SOME || (!running && !(running = hashmap_new())))
+        return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        char id[24];
+        snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        struct run *r = hashmap_get(running, id);
+        if (r) {
+            r->again = 1;
+            continue;
+        }
+        if (!(r = calloc(1, sizeof *r)))
+            continue;
+        memcpy(r->id, id, sizeof r->id);
+        if (hashmap_put(running, r->id, r) != PL_OK) {
+            free(r);
+            continue;
+        }
+        run_price(r);
+    }
+}
+
+static void run_free(void *val, void *arg)
+{
+    (void)arg;
+    free(val);
+}
+
+void billing_shutdown(void)
+{
+    if (!running)
+        return;
+    hashmap_foreach(running, run_free, NULL);
+    hashmap_free(running);
+    running = NULL;
 }
 
 /* ------------------------------------------------------------------------

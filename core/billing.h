@@ -17,4 +17,12 @@ typedef void (*billing_cdr_cb)(void *arg, int ok, json_t *cdr);
 void billing_price_stop(const char *station_id, const char *station_tx_id, const char *stopped_at,
                         const char *meter_stop, billing_cdr_cb cb, void *arg);
 
+/* Readings of the active sessions with these gateway ids (a JSON array of integers,
+ * borrowed; NULL: none) were committed: their running cost is priced again, stored in
+ * transactions.cost and published as "transaction.cost_updated" when it changed.  One
+ * pricing per session at a time; readings arriving meanwhile price it once more after. */
+void billing_readings_committed(json_t *ids);
+/* After db_shutdown: what was still being priced is dropped. */
+void billing_shutdown(void);
+
 #endif

@@ -3,6 +3,7 @@
  * signals (TERM/INT drain and stop, HUP reopens the log and reloads) and shutdown.
  */
 #include "core.h"
+#include "billing.h"
 #include "bus.h"
 #include "certs.h"
 #include "config.h"
@@ -315,6 +316,7 @@ out_plugins:
     httpclient_shutdown();
     registry_shutdown();
     db_shutdown();
+    billing_shutdown(); /* after the database: no pricing answers any more */
     db_closed = 1;
     tokens_shutdown();
     keys_shutdown();

@@ -847,8 +847,9 @@ static const char SQL_METER[] =
     "upd AS (UPDATE transactions t SET meter_last = greatest(t.meter_last, last.wh), "
     "updated_at = now() FROM last "
     "WHERE t.station_id = last.station_id AND t.station_tx_id = last.station_tx_id "
-    "AND t.stopped_at IS NULL RETURNING 1) "
-    "SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM upd) AS updated";
+    "AND t.stopped_at IS NULL RETURNING t.id) "
+    "SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM upd) AS updated, "
+    "(SELECT json_agg(id) FROM upd) AS transactions";
 
 static void meter_flush_now(void);
 static void meter_kick(void);
@@ -892,6 +893,14 @@ static void meter_done(pl_db_result *res, void *arg)
     for (size_t i = 0; i < b->n; i++)
         waiter_done(b->waiters[i], db_ok(res));
     free(b);
+    if (db_ok(res) && db_ntuples(res) == 1 && !model_closed) {
+        /* the sessions whose register moved: their running cost follows (billing.c) */
+        int col = col_index(res, "transactions");
+        const char *ids = col >= 0 ? db_value(res, 0, col) : NULL;
+        json_t *list = ids && *ids ? json_loads(ids, 0, NULL) : NULL;
+        billing_readings_committed(list);
+        json_decref(list);
+    }
     /* what arrived meanwhile is the next batch (group commit); a station waiting for
      * its answer must not wait for the timer on top */
     meter_kick();

@@ -229,6 +229,9 @@ describe('tariffs and session cost over REST', () => {
     assert.equal(r.body.energy_wh, 5000);
     // 5 kWh × 0.30 = 1.50 (VAT 0.285 → 0.29), FLAT 1.00 (VAT 0.19)
     assert.deepEqual(r.body.total, { excl_vat: '2.50', incl_vat: '2.98' });
+    // the running cost follows the committed readings: the session carries it
+    await gw.waitFor(async () => Number((await gw.api('GET', `/api/v1/transactions/${id}`)).body.cost) === 2.98,
+      10000, 'the running cost on the transaction');
 
     // a later price change does not reprice a session that started before it
     await gw.api('PATCH', `/api/v1/tariffs/${tariff.id}`, { elements: [{ price_components: [{ type: 'ENERGY', price: '9.99' }] }] });
