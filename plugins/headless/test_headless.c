@@ -45,7 +45,7 @@ static struct {
 } mock;
 
 struct route { const char *method, *pattern; int scope; pl_route_cb cb; void *arg; };
-static struct route routes[64];
+static struct route routes[128];
 static int nroutes;
 
 static void h_log(pl_plugin_handle *s, int l, const char *fmt, ...) { (void)s; (void)l; (void)fmt; }
@@ -57,6 +57,7 @@ static int h_route(pl_plugin_handle *self, const char *m, const char *p, int sco
                    void *arg)
 {
     (void)self;
+    ck_assert_int_lt(nroutes, (int)(sizeof routes / sizeof routes[0]));
     routes[nroutes++] = (struct route){m, p, scope, cb, arg};
     return PL_OK;
 }
