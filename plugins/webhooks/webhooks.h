@@ -7,6 +7,10 @@
 
 #include <pipelet/pipelet.h>
 
+/* openapi.json, embedded at build time (scripts/text2c.sh) */
+extern const char wh_openapi_json[];
+extern const unsigned long wh_openapi_json_len;
+
 struct wh_sub {
     char id[37];
     char **events;      /* patterns: "transaction.*", "*", exact */
