@@ -116,8 +116,8 @@ void hl_ocpp_config_dump(pl_request *req, void *arg);
 void hl_ocpp_config_restore(pl_request *req, void *arg);
 
 /* ---- openapi_json.c (generated from openapi.json by scripts/text2c.sh) ---- */
-extern const char hl_openapi_json[];
-extern const unsigned long hl_openapi_json_len;
+extern const char headless_openapi_json[];
+extern const unsigned long headless_openapi_json_len;
 
 /* ---- params.c: validation of path/query/body values.  Every getter returns 0 when
  * the value is valid (or absent and optional: *present = 0), else replies 400

@@ -21,11 +21,6 @@ plugins_headless_headless_la_LIBADD = $(PLUGIN_LINK_LIBS)
 EXTRA_DIST += plugins/headless/README.md plugins/headless/openapi.json
 CLEANFILES += plugins/headless/openapi_json.c
 
-# The OpenAPI document is compiled in (no data file to install or lose).
-plugins/headless/openapi_json.c: $(top_srcdir)/plugins/headless/openapi.json $(top_srcdir)/scripts/text2c.sh
-	$(AM_V_GEN)$(MKDIR_P) plugins/headless && \
-	$(SHELL) $(top_srcdir)/scripts/text2c.sh hl_openapi_json $(top_srcdir)/plugins/headless/openapi.json > $@.tmp && mv $@.tmp $@
-
 # The plugin against a mock host (Check): validation, outcome mapping, async, restore.
 check_PROGRAMS += plugins/headless/test_headless
 TESTS += plugins/headless/test_headless

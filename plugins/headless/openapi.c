@@ -8,5 +8,5 @@
 
 void hl_describe(struct headless *hl)
 {
-    pl_http_describe_text(hl->host, hl->self, hl_openapi_json, (size_t)hl_openapi_json_len);
+    pl_http_describe_text(hl->host, hl->self, headless_openapi_json, (size_t)headless_openapi_json_len);
 }

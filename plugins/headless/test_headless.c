@@ -513,7 +513,7 @@ START_TEST(system_and_openapi)
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r->reply, "abi"), "major")), 1);
     ck_assert_int_eq(json_array_size(json_object_get(r->reply, "plugins")), 2);
     /* the plugin's part of the API description covers its whole route table */
-    json_t *doc = json_loadb(hl_openapi_json, (size_t)hl_openapi_json_len, 0, NULL);
+    json_t *doc = json_loadb(headless_openapi_json, (size_t)headless_openapi_json_len, 0, NULL);
     ck_assert_ptr_nonnull(doc);
     json_t *paths = json_object_get(doc, "paths");
     size_t n;

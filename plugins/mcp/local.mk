@@ -6,10 +6,6 @@ nodist_plugins_mcp_mcp_la_SOURCES = plugins/mcp/openapi_json.c
 EXTRA_DIST += plugins/mcp/openapi.json
 CLEANFILES += plugins/mcp/openapi_json.c
 
-plugins/mcp/openapi_json.c: $(top_srcdir)/plugins/mcp/openapi.json $(top_srcdir)/scripts/text2c.sh
-	$(AM_V_GEN)$(MKDIR_P) plugins/mcp && \
-	$(SHELL) $(top_srcdir)/scripts/text2c.sh mcp_openapi_json $(top_srcdir)/plugins/mcp/openapi.json > $@.tmp && mv $@.tmp $@
-
 bin_PROGRAMS += pipelet-mcp
 pipelet_mcp_SOURCES = plugins/mcp/bridge.c
 pipelet_mcp_LDADD = $(JANSSON_LIBS)

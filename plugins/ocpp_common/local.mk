@@ -11,8 +11,3 @@ plugins_ocpp_common_libplocppcommon_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 nodist_plugins_ocpp_common_libplocppcommon_la_SOURCES = plugins/ocpp_common/openapi_json.c
 EXTRA_DIST += plugins/ocpp_common/openapi.json
 CLEANFILES += plugins/ocpp_common/openapi_json.c
-
-# The description of the routes registered here (station passwords), compiled in.
-plugins/ocpp_common/openapi_json.c: $(top_srcdir)/plugins/ocpp_common/openapi.json $(top_srcdir)/scripts/text2c.sh
-	$(AM_V_GEN)$(MKDIR_P) plugins/ocpp_common && \
-	$(SHELL) $(top_srcdir)/scripts/text2c.sh ocpp_common_openapi_json $(top_srcdir)/plugins/ocpp_common/openapi.json > $@.tmp && mv $@.tmp $@

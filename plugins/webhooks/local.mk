@@ -9,8 +9,3 @@ plugins_webhooks_webhooks_la_LIBADD = $(PLUGIN_LINK_LIBS) $(OPENSSL_LIBS) -lanl
 nodist_plugins_webhooks_webhooks_la_SOURCES = plugins/webhooks/openapi_json.c
 EXTRA_DIST += plugins/webhooks/openapi.json
 CLEANFILES += plugins/webhooks/openapi_json.c
-
-# The description of this plugin's routes, compiled in.
-plugins/webhooks/openapi_json.c: $(top_srcdir)/plugins/webhooks/openapi.json $(top_srcdir)/scripts/text2c.sh
-	$(AM_V_GEN)$(MKDIR_P) plugins/webhooks && \
-	$(SHELL) $(top_srcdir)/scripts/text2c.sh wh_openapi_json $(top_srcdir)/plugins/webhooks/openapi.json > $@.tmp && mv $@.tmp $@

@@ -818,7 +818,7 @@ static int wh_init(pl_plugin_handle *self, const struct pl_host *host, void **st
         if (host->http_route(self, routes[i].method, routes[i].path, PL_AUTH_ADMIN, routes[i].cb, w) !=
             PL_OK)
             goto fail;
-    pl_http_describe_text(host, self, wh_openapi_json, (size_t)wh_openapi_json_len);
+    pl_http_describe_text(host, self, webhooks_openapi_json, (size_t)webhooks_openapi_json_len);
     w->bus = host->bus_subscribe(self, "*", wh_outbox_on_event, w);
     if (!w->bus)
         goto fail;

@@ -8,8 +8,8 @@
 #include <pipelet/pipelet.h>
 
 /* openapi.json, embedded at build time (scripts/text2c.sh) */
-extern const char wh_openapi_json[];
-extern const unsigned long wh_openapi_json_len;
+extern const char webhooks_openapi_json[];
+extern const unsigned long webhooks_openapi_json_len;
 
 struct wh_sub {
     char id[37];
