@@ -4,3 +4,6 @@ plugins_simulator_simulator_la_SOURCES = plugins/simulator/simulator.c plugins/s
 	plugins/simulator/simulator.h
 plugins_simulator_simulator_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
 plugins_simulator_simulator_la_LIBADD = $(PLUGIN_LINK_LIBS) -lm
+nodist_plugins_simulator_simulator_la_SOURCES = plugins/simulator/openapi_json.c
+EXTRA_DIST += plugins/simulator/openapi.json
+CLEANFILES += plugins/simulator/openapi_json.c

@@ -842,6 +842,7 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         if ((rc = host->http_route(self, routes[i].m, routes[i].p, keyreq ? routes[i].scope : PL_AUTH_NONE,
                                    routes[i].cb, s)) != PL_OK)
             goto fail;
+    pl_http_describe_text(host, self, simulator_openapi_json, (size_t)simulator_openapi_json_len);
     *state = s; /* the bus subscription comes with the first /sim/v1/events client */
     return PL_OK;
 fail:

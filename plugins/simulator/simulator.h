@@ -8,6 +8,10 @@
 
 #include <pipelet/pipelet.h>
 
+/* openapi.json, embedded at build time (plugins/local.mk) */
+extern const char simulator_openapi_json[];
+extern const unsigned long simulator_openapi_json_len;
+
 #define SIM_MAX_CONNECTORS 8
 #define SIM_MAX_QUEUE 1000
 #define SIM_NKEYS 8
