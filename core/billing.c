@@ -711,6 +711,119 @@ void billing_price_stop(const char *station_id, const char *station_tx_id, const
 }
 
 /* ------------------------------------------------------------------------
+ * A quote: a hypothetical session priced with a tariff's current revision.  The session
+ * is start and stop with either the energy charged (drawn evenly from start until
+ * charging_until, by default the stop; parked after) or the register readings.
+ * ---------------------------------------------------------------------- */
+static int quote_time(struct domain_op *o, const char *key, int required, double *out)
+{
+    const char *v = op_opt_str(o, key);
+    int64_t ms;
+    if (!v && !required)
+        return 0;
+    if (!v || util_parse_rfc3339(v, &ms) != 0) {
+        op_finish(o, PL_EINVAL, NULL, "%s: %san RFC 3339 time", key, required ? "required, " : "");
+        return -1;
+    }
+    *out = (double)ms / 1000.0;
+    return 1;
+}
+
+/* The hypothetical session as SQL_COST_READ would give it, or NULL with the op finished. */
+static json_t *quote_session(struct domain_op *o)
+{
+    double start = 0, stop = 0, until = 0;
+    int has_until;
+    if (quote_time(o, "start", 1, &start) < 0 || quote_time(o, "stop", 1, &stop) < 0 ||
+        (has_until = quote_time(o, "charging_until", 0, &until)) < 0)
+        return NULL;
+    if (stop <= start) {
+        op_finish(o, PL_EINVAL, NULL, "stop: after start");
+        return NULL;
+    }
+    json_t *readings = json_array();
+    json_t *given = json_object_get(o->args, "readings"), *energy = json_object_get(o->args, "energy_wh");
+    if (json_is_array(given)) {
+        size_t i;
+        json_t *r;
+        double last = start;
+        json_array_foreach(given, i, r) {
+            const char *t = json_string_value(json_object_get(r, "at"));
+            json_t *wh = json_object_get(r, "energy_wh"), *w = json_object_get(r, "power_w");
+            int64_t ms;
+            if (!t || util_parse_rfc3339(t, &ms) != 0 || (double)ms / 1000.0 < last ||
+                (double)ms / 1000.0 > stop || (!json_is_number(wh) && !json_is_number(w))) {
+                json_decref(readings);
+                op_finish(o, PL_EINVAL, NULL,
+                          "readings[%zu]: {\"at\" (in order, between start and stop), \"energy_wh\" and/or \"power_w\"}", i);
+                return NULL;
+            }
+            last = (double)ms / 1000.0;
+            if (json_is_number(wh))
+                json_array_append_new(readings, json_pack("[f, s, f]", last, "E", json_number_value(wh)));
+            if (json_is_number(w))
+                json_array_append_new(readings, json_pack("[f, s, f]", last, "P", json_number_value(w)));
+        }
+    } else if (json_is_number(energy) && json_number_value(energy) >= 0) {
+        if (has_until && (until <= start || until > stop)) {
+            json_decref(readings);
+            op_finish(o, PL_EINVAL, NULL, "charging_until: between start and stop");
+            return NULL;
+        }
+        double end = has_until ? until : stop;
+        json_array_append_new(readings, json_pack("[f, s, f]", start, "E", 0.0));
+        json_array_append_new(readings, json_pack("[f, s, f]", end, "E", json_number_value(energy)));
+        if (end < stop)
+            json_array_append_new(readings, json_pack("[f, s, f]", stop, "E", json_number_value(energy)));
+    } else {
+        json_decref(readings);
+        op_finish(o, PL_EINVAL, NULL, "energy_wh: required (a number of Wh), or readings");
+        return NULL;
+    }
+    return json_pack("{s:n, s:n, s:s, s:s, s:b, s:o}", "id", "station_id", "started_at",
+                     op_opt_str(o, "start"), "stopped_at", op_opt_str(o, "stop"), "ended", 1,
+                     "readings", readings);
+}
+
+static void quote_read(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, "tariff");
+    if (!row)
+        return;
+    if (!json_is_null(json_object_get(row, "deleted_at"))) {
+        json_decref(row);
+        op_finish(o, PL_ENOENT, NULL, "no such tariff (it was deleted)");
+        return;
+    }
+    json_t *session = quote_session(o);
+    if (!session) {
+        json_decref(row);
+        return;
+    }
+    json_t *resolution = json_pack("{s:o, s:s}", "tariff", tariff_json(row), "level", "quote");
+    json_decref(row);
+    char err[256] = "";
+    json_t *cost = price_session(session, resolution, err, sizeof err);
+    json_decref(session);
+    json_decref(resolution);
+    if (!cost) {
+        op_finish(o, PL_ERR, NULL, "%s", err);
+        return;
+    }
+    const char *drop[] = {"transaction_id", "station_id", "active", "level", NULL};
+    for (int i = 0; drop[i]; i++)
+        json_object_del(cost, drop[i]);
+    op_finish(o, PL_OK, cost, NULL);
+}
+
+static void tariff_quote(struct domain_op *o)
+{
+    op_by_id(o, "SELECT " TARIFF_COLS " FROM tariffs t" LATEST_REVISION "WHERE t.id = $1::bigint",
+             quote_read);
+}
+
+/* ------------------------------------------------------------------------
  * The running cost of active sessions, priced again when their readings are committed
  * (not by a timer scanning every session).  Nothing is priced while no tariff is
  * assigned at all: the gateway without tariffs pays nothing for this.
@@ -873,14 +986,58 @@ static void cdr_list(struct domain_op *o)
         op_finish(o, PL_EINVAL, NULL, "%s: an RFC 3339 time", from && util_parse_rfc3339(from, NULL) ? "from" : "to");
         return;
     }
-    const char *p[7] = {op_opt_str(o, "station_id"), *cust ? cust : NULL, *tx ? tx : NULL, from, to,
-                        *cursor ? cursor : NULL, limit};
+    const char *p[8] = {op_opt_str(o, "station_id"), *cust ? cust : NULL, *tx ? tx : NULL, from, to,
+                        *cursor ? cursor : NULL, limit, op_opt_str(o, "id_token")};
     op_query(o,
              "SELECT " CDR_COLS " FROM cdrs c WHERE ($1::text IS NULL OR c.station_id = $1) "
              "AND ($2::bigint IS NULL OR c.customer_id = $2) AND ($3::bigint IS NULL OR c.transaction_id = $3) "
              "AND ($4::timestamptz IS NULL OR c.stopped_at >= $4) AND ($5::timestamptz IS NULL OR c.stopped_at < $5) "
+             "AND ($8::text IS NULL OR c.id_token = $8) "
              "AND ($6::bigint IS NULL OR c.id > $6) ORDER BY c.id LIMIT $7::int",
-             7, p, op_listed);
+             8, p, op_listed);
+}
+
+/* A customer's statement: its sessions' records stopped in [from, to), and the totals
+ * per currency (sums of the records' exact amounts). */
+static void statement_read(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    json_t *row = op_landed_row(o, res, "customer");
+    if (row)
+        op_finish(o, PL_OK, row, NULL);
+}
+
+static void customer_statement(struct domain_op *o)
+{
+    long long c = op_arg_id(o, "customer_id");
+    const char *from = op_opt_str(o, "from"), *to = op_opt_str(o, "to");
+    if (!c) {
+        op_finish(o, PL_EINVAL, NULL, "customer_id: a positive integer");
+        return;
+    }
+    if ((from && util_parse_rfc3339(from, NULL) != 0) || (to && util_parse_rfc3339(to, NULL) != 0)) {
+        op_finish(o, PL_EINVAL, NULL, "%s: an RFC 3339 time", from && util_parse_rfc3339(from, NULL) ? "from" : "to");
+        return;
+    }
+    char id[24];
+    snprintf(id, sizeof id, "%lld", c);
+    const char *p[3] = {id, from, to};
+    op_query(o,
+             "WITH x AS (SELECT " CDR_COLS ", c.total_excl_vat AS ex, c.total_incl_vat AS inc FROM cdrs c "
+             "WHERE c.customer_id = $1::bigint AND ($2::timestamptz IS NULL OR c.stopped_at >= $2) "
+             "AND ($3::timestamptz IS NULL OR c.stopped_at < $3)) "
+             "SELECT k.id AS customer_id, k.name, $2::text AS \"from\", $3::text AS \"to\", "
+             "coalesce((SELECT json_agg(json_build_object('currency', currency, 'sessions', n, "
+             "'energy_wh', wh, 'excl_vat', ex::text, 'incl_vat', inc::text) ORDER BY currency) FROM "
+             "(SELECT currency, count(*) AS n, sum(energy_wh) AS wh, sum(ex) AS ex, sum(inc) AS inc "
+             "FROM x WHERE status = 'priced' GROUP BY currency) t), '[]') AS totals, "
+             "(SELECT count(*) FROM x WHERE status <> 'priced') AS unpriced_sessions, "
+             "coalesce((SELECT json_agg(json_build_object('cdr_id', id, 'transaction_id', transaction_id, "
+             "'station_id', station_id, 'id_token', id_token, 'started_at', started_at, 'stopped_at', "
+             "stopped_at, 'energy_wh', energy_wh, 'currency', currency, 'total', total, 'status', status) "
+             "ORDER BY id) FROM x), '[]') AS sessions "
+             "FROM customers k WHERE k.id = $1::bigint",
+             3, p, statement_read);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -891,6 +1048,7 @@ static const struct domain_table ops[] = {
     {"tariff.unassign", tariff_unassign},   {"tariff.assignments", tariff_assignments},
     {"tariff.resolve", tariff_resolve},     {"transaction.cost", transaction_cost},
     {"cdr.get", cdr_get},                   {"cdr.list", cdr_list},
+    {"tariff.quote", tariff_quote},         {"customer.statement", customer_statement},
 };
 
 static void billing_call(const char *op, json_t *args, pl_domain_cb cb, void *arg)

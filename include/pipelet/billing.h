@@ -51,7 +51,13 @@ struct pl_billing_api {
      *                 "tariff_revision", "level", "currency", "energy_wh",
      *                 "charging_seconds", "parking_seconds", "components", "periods",
      *                 "total": {"excl_vat", "incl_vat"}, "bound"}
-     *  cdr.get {"id"}  cdr.list {"station_id"?, "customer_id"?, "transaction_id"?,
+     *  tariff.quote {"id", "start", "stop", "energy_wh" (drawn evenly until
+     *                 "charging_until"?, parked after) | "readings": [{"at", "energy_wh"?,
+     *                 "power_w"?}]} -> the hypothetical session priced by the current revision
+     *  customer.statement {"customer_id", "from"?, "to"?} -> {"customer_id", "name",
+     *                 "totals": [{"currency", "sessions", "energy_wh", "excl_vat",
+     *                 "incl_vat"}], "unpriced_sessions", "sessions": [...]}
+     *  cdr.get {"id"}  cdr.list {"station_id"?, "customer_id"?, "id_token"?, "transaction_id"?,
      *                 "from"?, "to"? (stop time, RFC 3339), "limit"?, "cursor"?}
      * A charge detail record is written in the same database transaction as the stop of
      * its session and never changes: {"id", "transaction_id", "station_id",

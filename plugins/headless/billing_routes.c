@@ -168,6 +168,7 @@ void hl_cdr_list(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
     const char *station = hl->host->req_query(req, "station_id"), *from = NULL, *to = NULL;
+    const char *token = hl->host->req_query(req, "id_token");
     long customer = 0, tx = 0;
     if (billing_available(hl, req) < 0 ||
         hl_query_int(hl, req, "customer_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &customer) < 0 ||
@@ -179,7 +180,12 @@ void hl_cdr_list(pl_request *req, void *arg)
                               HL_STATION_ID_MAX);
         return;
     }
-    json_t *args = json_pack("{s:s?, s:s?, s:s?}", "station_id", station, "from", from, "to", to);
+    if (token && (!*token || strlen(token) > 255)) {
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER", "id_token must be 1 to 255 characters");
+        return;
+    }
+    json_t *args = json_pack("{s:s?, s:s?, s:s?, s:s?}", "station_id", station, "from", from, "to", to,
+                             "id_token", token);
     if (customer)
         json_object_set_new(args, "customer_id", json_integer(customer));
     if (tx)
@@ -198,4 +204,29 @@ void hl_cdr_get(pl_request *req, void *arg)
     if (billing_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0)
         return;
     hl_billing_call(hl, req, "cdr.get", json_pack("{s:s}", "id", id), "cdr", 200, NULL, NULL);
+}
+
+/* POST /tariffs/{id}/quote : a hypothetical session priced by the tariff as it is now. */
+void hl_tariff_quote(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    json_t *body = hl_body(hl, req);
+    if (!body)
+        return;
+    json_object_del(body, "id");
+    tariff_by_id(req, hl, "tariff.quote", body);
+}
+
+/* GET /customers/{id}/statement?from=&to= : the customer's sessions and totals per currency. */
+void hl_customer_statement(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    char id[24];
+    const char *from = NULL, *to = NULL;
+    if (billing_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0 ||
+        hl_query_time(hl, req, "from", &from) < 0 || hl_query_time(hl, req, "to", &to) < 0)
+        return;
+    hl_billing_call(hl, req, "customer.statement",
+                    json_pack("{s:s, s:s?, s:s?}", "customer_id", id, "from", from, "to", to),
+                    "customer", 200, NULL, NULL);
 }

@@ -65,6 +65,8 @@ static const struct hl_route routes[] = {
     {"GET", "/api/v1/stations/{id}/tariff", R, hl_station_tariff, 0},
     {"GET", "/api/v1/cdrs", R, hl_cdr_list, 0},
     {"GET", "/api/v1/cdrs/{id}", R, hl_cdr_get, 0},
+    {"POST", "/api/v1/tariffs/{id}/quote", R, hl_tariff_quote, 0},
+    {"GET", "/api/v1/customers/{id}/statement", R, hl_customer_statement, 0},
     /* triggers, data transfer, firmware */
     {"POST", "/api/v1/stations/{id}/trigger", O, hl_station_trigger, 0},
     {"POST", "/api/v1/stations/{id}/data-transfer", O, hl_station_data_transfer, 0},

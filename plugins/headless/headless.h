@@ -244,6 +244,8 @@ void hl_station_tariff(pl_request *req, void *arg);
 void hl_tx_cost(pl_request *req, void *arg);
 void hl_cdr_list(pl_request *req, void *arg);
 void hl_cdr_get(pl_request *req, void *arg);
+void hl_tariff_quote(pl_request *req, void *arg);
+void hl_customer_statement(pl_request *req, void *arg);
 
 /* ---- tokens_routes.c: the customers and tokens domain (host->tokens) ---- */
 struct hl_domain_call;

@@ -194,9 +194,15 @@ static json_t *tx_answer(struct ocpp_answer *a)
     struct o201 *p = a->data;
     if (a->tx == PL_TX_UNKNOWN)
         p->host->log(p->self, PL_LOG_WARN, "TransactionEvent for an unknown transaction (answered)");
-    if (a->auth)
-        return json_pack("{s:o}", "idTokenInfo", id_token_info(a->auth));
-    return json_object();
+    json_t *out = a->auth ? json_pack("{s:o}", "idTokenInfo", id_token_info(a->auth)) : json_object();
+    /* the session's cost so far (final on Ended), when a tariff priced it: E02/E03 totalCost */
+    json_t *cost = json_object_get(a->tx_row, "cost");
+    double total = json_is_number(cost) ? json_number_value(cost)
+                   : json_is_string(cost) ? strtod(json_string_value(cost), NULL)
+                                          : -1;
+    if (total >= 0)
+        json_object_set_new(out, "totalCost", json_real(total));
+    return out;
 }
 
 static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_t *p)

@@ -39,6 +39,7 @@ static void finish(struct ocpp_answer *a)
     else
         json_decref(payload);
     json_decref(a->auth);
+    json_decref(a->tx_row);
     free(a);
 }
 
@@ -65,8 +66,9 @@ void ocpp_answer_samples(struct ocpp_answer *a, struct ocpp_session *cx, int evs
 static void on_tx(void *arg, int ok, const char *tx_id, json_t *row)
 {
     struct ocpp_answer *a = arg;
-    (void)row;
     a->tx = ok;
+    if (row && !a->tx_row)
+        a->tx_row = json_incref(row);
     if (ok == PL_TX_NOT_STORED)
         a->lost = 1;
     if (tx_id)

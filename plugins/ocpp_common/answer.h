@@ -23,6 +23,7 @@ struct ocpp_answer {
     int lost;                  /* something was not stored */
     int tx;                    /* PL_TX_* of the transaction write; -1 if none */
     char tx_id[32];            /* the core's id when stored */
+    json_t *tx_row;            /* the transaction as stored (its running cost, ...), or NULL */
     int asked_auth;
     json_t *auth;              /* the authorization's answer; NULL = none or no decision */
     void *data;                /* the protocol's own (freed by the protocol in build) */

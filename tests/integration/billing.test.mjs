@@ -26,7 +26,7 @@ const AC = {
 describe('tariffs and session cost over REST', () => {
   let gw;
   before(async () => {
-    gw = await startGateway({ plugins: ['ocpp16', 'headless', 'webhooks'], config: { core: { auth_unknown: 'accept' } } });
+    gw = await startGateway({ plugins: ['ocpp16', 'ocpp201', 'headless', 'webhooks'], config: { core: { auth_unknown: 'accept' } } });
   });
   // statements that change rows (gw.sql reads); answers the first value, if any
   const exec = (sql) => psql(gw.database, sql).trim();
@@ -277,11 +277,89 @@ describe('tariffs and session cost over REST', () => {
     assertError(await gw.api('GET', '/api/v1/cdrs/999999'), 404, 'CDR_NOT_FOUND');
     assertError(await gw.api('GET', '/api/v1/cdrs?from=yesterday'), 400, 'INVALID_PARAMETER');
 
+    // a customer's statement: its sessions' records and the totals per currency
+    const customer = (await gw.api('POST', '/api/v1/customers', { name: 'Statement customer' })).body;
+    assert.equal((await gw.api('POST', '/api/v1/tokens', { id_token: 'TAG-CUST', customer_id: customer.id })).status, 201);
+    const third = String((await st.client.call('StartTransaction', { connectorId: 1, idTag: 'TAG-CUST', meterStart: 20000, timestamp: at(70) })).transactionId);
+    await stop(third, 80, 22000); // 2 kWh: 0.60 + VAT 0.11, FLAT 1.00 + VAT 0.19
+    r = await gw.api('GET', `/api/v1/customers/${customer.id}/statement`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.totals, [{ currency: 'EUR', sessions: 1, energy_wh: 2000, excl_vat: '1.60', incl_vat: '1.90' }]);
+    assert.equal(r.body.sessions.length, 1);
+    assert.equal(r.body.unpriced_sessions, 0);
+    r = await gw.api('GET', `/api/v1/customers/${customer.id}/statement?to=${encodeURIComponent(at(0))}`);
+    assert.deepEqual(r.body.totals, [], 'nothing stopped before the window ends');
+    assertError(await gw.api('GET', '/api/v1/customers/999999/statement'), 404, 'CUSTOMER_NOT_FOUND');
+    r = await gw.api('GET', '/api/v1/cdrs?id_token=TAG-CUST');
+    assert.deepEqual(r.body.items.map((c) => c.id_token), ['TAG-CUST']);
+
     // the station's own id works too; unknown ids are 404
     r = await gw.api('GET', `/api/v1/transactions/${encodeURIComponent(tx)}/cost?station_id=BILL-16`);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.body.total, { excl_vat: '4.00', incl_vat: '4.76' });
     assertError(await gw.api('GET', '/api/v1/transactions/999999/cost'), 404, 'TRANSACTION_NOT_FOUND');
     await st.close();
+  });
+
+  test('cost: a 2.0.1 station hears the total in the TransactionEvent answers (totalCost)', async () => {
+    const st = await connectStation(gw, { id: 'BILL-201', protocol: 'ocpp2.0.1' });
+    await st.boot();
+    const tariff = (await gw.api('POST', '/api/v1/tariffs', AC)).body;
+    assert.equal((await gw.api('POST', `/api/v1/tariffs/${tariff.id}/assignments`, { station_id: 'BILL-201' })).status, 201);
+    exec(`update tariff_revisions set created_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    exec(`update tariff_assignments set assigned_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    const t0 = Date.now() - 2 * 3600e3;
+    const at = (min) => new Date(t0 + min * 60e3).toISOString();
+    const txId = 'tx-bill-201';
+    const reading = (min, wh, context) => [{ timestamp: at(min), sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register', context }] }];
+    let seq = 0;
+    await st.client.call('TransactionEvent', {
+      eventType: 'Started', timestamp: at(0), triggerReason: 'Authorized', seqNo: seq++,
+      transactionInfo: { transactionId: txId, chargingState: 'Charging' }, idToken: { idToken: 'TAG-201', type: 'ISO14443' },
+      evse: { id: 1, connectorId: 1 }, meterValue: reading(0, 1000, 'Transaction.Begin'),
+    });
+    await st.client.call('TransactionEvent', {
+      eventType: 'Updated', timestamp: at(30), triggerReason: 'MeterValuePeriodic', seqNo: seq++,
+      transactionInfo: { transactionId: txId }, meterValue: reading(30, 6000, 'Sample.Periodic'),
+    });
+    const ended = await st.client.call('TransactionEvent', {
+      eventType: 'Ended', timestamp: at(60), triggerReason: 'StopAuthorized', seqNo: seq++,
+      transactionInfo: { transactionId: txId, stoppedReason: 'Local' }, meterValue: reading(60, 11000, 'Transaction.End'),
+    });
+    assert.equal(ended.totalCost, 4.76, JSON.stringify(ended));
+    const r = await gw.api('GET', `/api/v1/cdrs?station_id=BILL-201`);
+    assert.equal(r.body.items.length, 1);
+    assert.deepEqual(r.body.items[0].total, { excl_vat: '4.00', incl_vat: '4.76' });
+    await st.close();
+  });
+
+  test('quote: a hypothetical session priced like a real one', async () => {
+    const t = (await gw.api('POST', '/api/v1/tariffs', {
+      name: 'AC with parking', currency: 'EUR', time_zone: 'Europe/Berlin',
+      elements: [{ price_components: [{ type: 'ENERGY', price: '0.39', vat: '19' }, { type: 'PARKING_TIME', price: '6.00', vat: '19', step_size: 60 }] }],
+    })).body;
+    // 22 kWh charged in 90 minutes, then 30 minutes parked
+    let r = await gw.api('POST', `/api/v1/tariffs/${t.id}/quote`, {
+      start: '2027-01-15T17:00:00Z', stop: '2027-01-15T19:00:00Z', energy_wh: 22000, charging_until: '2027-01-15T18:30:00Z',
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'priced');
+    assert.equal(r.body.parking_seconds, 1800);
+    const parking = r.body.components.find((c) => c.type === 'PARKING_TIME');
+    assert.deepEqual([parking.excl_vat, parking.incl_vat], ['3.00', '3.57']);
+    const energy = r.body.components.find((c) => c.type === 'ENERGY');
+    assert.deepEqual([energy.excl_vat, energy.vat, energy.incl_vat], ['8.58', '1.63', '10.21']);
+    assert.deepEqual(r.body.total, { excl_vat: '11.58', incl_vat: '13.78' });
+    // readings instead of an amount
+    r = await gw.api('POST', `/api/v1/tariffs/${t.id}/quote`, {
+      start: '2027-01-15T17:00:00Z', stop: '2027-01-15T18:00:00Z',
+      readings: [{ at: '2027-01-15T17:00:00Z', energy_wh: 0 }, { at: '2027-01-15T18:00:00Z', energy_wh: 10000 }],
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.total, { excl_vat: '3.90', incl_vat: '4.64' });
+    assertError(await gw.api('POST', `/api/v1/tariffs/${t.id}/quote`, { start: '2027-01-15T17:00:00Z', stop: '2027-01-15T16:00:00Z', energy_wh: 1 }), 400, 'INVALID_PARAMETER', /stop: after start/);
+    assertError(await gw.api('POST', `/api/v1/tariffs/${t.id}/quote`, { start: '2027-01-15T17:00:00Z', stop: '2027-01-15T18:00:00Z' }), 400, 'INVALID_PARAMETER', /energy_wh/);
+    assertError(await gw.api('POST', `/api/v1/tariffs/${t.id}/quote`, { stop: '2027-01-15T18:00:00Z', energy_wh: 1 }), 400, 'MISSING_PARAMETER');
+    assertError(await gw.api('POST', '/api/v1/tariffs/999999/quote', { start: '2027-01-15T17:00:00Z', stop: '2027-01-15T18:00:00Z', energy_wh: 1 }), 404, 'TARIFF_NOT_FOUND');
   });
 });
