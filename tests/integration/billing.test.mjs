@@ -362,4 +362,26 @@ describe('tariffs and session cost over REST', () => {
     assertError(await gw.api('POST', `/api/v1/tariffs/${t.id}/quote`, { stop: '2027-01-15T18:00:00Z', energy_wh: 1 }), 400, 'MISSING_PARAMETER');
     assertError(await gw.api('POST', '/api/v1/tariffs/999999/quote', { start: '2027-01-15T17:00:00Z', stop: '2027-01-15T18:00:00Z', energy_wh: 1 }), 404, 'TARIFF_NOT_FOUND');
   });
+
+  // last: it kills the daemon
+  test('a record survives a SIGKILL right after the stop was acknowledged', async () => {
+    const st = await connectStation(gw, { id: 'BILL-KILL' });
+    await st.boot();
+    const tariff = (await gw.api('POST', '/api/v1/tariffs', AC)).body;
+    await gw.api('POST', `/api/v1/tariffs/${tariff.id}/assignments`, { station_id: 'BILL-KILL' });
+    exec(`update tariff_revisions set created_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    exec(`update tariff_assignments set assigned_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    const t0 = Date.now() - 3600e3;
+    const tx = (await st.client.call('StartTransaction', { connectorId: 1, idTag: 'TAG-KILL', meterStart: 0, timestamp: new Date(t0).toISOString() })).transactionId;
+    const answer = await st.client.call('StopTransaction', { transactionId: tx, meterStop: 10000, timestamp: new Date(t0 + 3600e3).toISOString(), reason: 'Local' });
+    assert.ok(answer, 'the stop was acknowledged');
+    await gw.kill(); // no drain, no flush: only what was committed is there
+    await st.close().catch(() => {});
+    await gw.restart();
+    const r = await gw.api('GET', '/api/v1/cdrs?station_id=BILL-KILL');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.items.length, 1, 'the acknowledged stop has its record');
+    assert.equal(r.body.items[0].status, 'priced');
+    assert.deepEqual(r.body.items[0].total, { excl_vat: '4.00', incl_vat: '4.76' });
+  });
 });
