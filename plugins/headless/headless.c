@@ -64,6 +64,7 @@ static const struct hl_route routes[] = {
     {"DELETE", "/api/v1/tariff-assignments/{id}", O, hl_tariff_unassign, 0},
     {"GET", "/api/v1/stations/{id}/tariff", R, hl_station_tariff, 0},
     {"GET", "/api/v1/cdrs", R, hl_cdr_list, 0},
+    {"GET", "/api/v1/cdrs/export", R, hl_cdr_export, 0},
     {"GET", "/api/v1/cdrs/{id}", R, hl_cdr_get, 0},
     {"POST", "/api/v1/tariffs/{id}/quote", R, hl_tariff_quote, 0},
     {"GET", "/api/v1/customers/{id}/statement", R, hl_customer_statement, 0},
@@ -147,6 +148,7 @@ static int headless_init(pl_plugin_handle *self, const struct pl_host *host, voi
 static void headless_fini(void *state)
 {
     hl_starts_free(state); /* remote starts still waiting for their transaction */
+    hl_exports_free(state);
     free(state);
 }
 

@@ -24,6 +24,7 @@
 #define HL_START_MAX 1000
 
 struct hl_start;
+struct hl_export;
 
 struct headless {
     pl_plugin_handle *self;
@@ -35,6 +36,7 @@ struct headless {
     pl_subscription *start_sub; /* transaction.started, while starts is not empty */
     const struct pl_tokens_api *tokens; /* NULL on a host older than ABI 1.2 */
     const struct pl_billing_api *billing; /* NULL on a host without the tariffs domain */
+    struct hl_export *exports;            /* CDR exports streaming (cdr_export.c) */
 };
 
 /* One entry of the route table (headless.c).  The table is also what
@@ -244,6 +246,9 @@ void hl_station_tariff(pl_request *req, void *arg);
 void hl_tx_cost(pl_request *req, void *arg);
 void hl_cdr_list(pl_request *req, void *arg);
 void hl_cdr_get(pl_request *req, void *arg);
+/* cdr_export.c */
+void hl_cdr_export(pl_request *req, void *arg);
+void hl_exports_free(struct headless *hl);
 void hl_tariff_quote(pl_request *req, void *arg);
 void hl_customer_statement(pl_request *req, void *arg);
 

@@ -363,6 +363,34 @@ describe('tariffs and session cost over REST', () => {
     assertError(await gw.api('POST', '/api/v1/tariffs/999999/quote', { start: '2027-01-15T17:00:00Z', stop: '2027-01-15T18:00:00Z', energy_wh: 1 }), 404, 'TARIFF_NOT_FOUND');
   });
 
+  test('export: every matching record as CSV or JSON lines, streamed page by page', async () => {
+    exec(`insert into cdrs (transaction_id, station_id, station_tx_id, id_token, started_at, stopped_at, energy_wh, currency, total_excl_vat, total_incl_vat, tariff, status)
+          select 900000 + g, 'BILL-EXP', 'tx' || g, case when g = 7 then 'A,"B"' else 'TAG' end, now() - interval '2 hours', now() - interval '1 hour', 1000 * g,
+                 'EUR', 1.5 * g, 1.785 * g, '{}'::jsonb, 'priced' from generate_series(1, 1234) g`);
+    const get = async (q) => {
+      const res = await fetch(`${gw.http}/api/v1/cdrs/export?station_id=BILL-EXP${q}`, { headers: { 'X-API-Key': gw.keys.admin } });
+      return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+    };
+    let r = await get('');
+    assert.equal(r.status, 200);
+    assert.match(r.type, /^text\/csv/);
+    const lines = r.text.split('\r\n').filter(Boolean);
+    assert.equal(lines.length, 1 + 1234, 'a header and every record, across pages of 500');
+    assert.equal(lines[0].split(',')[0], 'id');
+    assert.ok(lines.some((l) => l.includes(',"A,""B""",')), 'RFC 4180 quoting');
+    r = await get('&format=jsonl');
+    assert.equal(r.status, 200);
+    assert.match(r.type, /^application\/x-ndjson/);
+    const rows = r.text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.equal(rows.length, 1234);
+    assert.deepEqual(rows[1].total, { excl_vat: '3.0', incl_vat: '3.570' });
+    assert.ok(rows.every((x, i) => i === 0 || x.id > rows[i - 1].id), 'oldest first, each once');
+    r = await get('&format=xml');
+    assert.equal(r.status, 400);
+    r = await get('&id_token=nobody');
+    assert.equal(r.text.split('\r\n').filter(Boolean).length, 1, 'just the header');
+  });
+
   // last: it kills the daemon
   test('a record survives a SIGKILL right after the stop was acknowledged', async () => {
     const st = await connectStation(gw, { id: 'BILL-KILL' });
