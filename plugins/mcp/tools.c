@@ -102,6 +102,43 @@ const struct mcp_tool mcp_tools[] = {
     {"remote_stop", "Stop a running charging session.",
      "POST", "/api/v1/transactions/{id}/stop", O, 0, 1, 1,
      OBJ("\"id\":{\"type\":\"string\"}", "\"id\"")},
+    /* billing and sessions */
+    {"get_transaction_cost",
+     "What a charging session costs: running while it is active, final once it ended, with "
+     "every price component, VAT and the tariff that priced it. Amounts are decimal strings.",
+     "GET", "/api/v1/transactions/{id}/cost", R, 1, 0, 1,
+     OBJ("\"id\":{\"type\":\"string\",\"description\":\"The gateway's transaction id\"}", "\"id\"")},
+    {"list_tariffs", "List the tariffs (OCPI-style prices: energy, time, parking, flat fees).",
+     "GET", "/api/v1/tariffs", R, 1, 0, 1, OBJ("", "")},
+    {"get_tariff", "Get one tariff with its price elements and restrictions.",
+     "GET", "/api/v1/tariffs/{id}", R, 1, 0, 1,
+     OBJ("\"id\":{\"type\":\"integer\"}", "\"id\"")},
+    {"get_station_tariff",
+     "Which tariff applies at a station now (or at a given time, for a given customer), and "
+     "why: the customer's, the station's, its site's or the default.",
+     "GET", "/api/v1/stations/{station_id}/tariff", R, 1, 0, 1,
+     OBJ(STATION_ID ",\"customer_id\":{\"type\":\"integer\"},\"at\":{\"type\":\"string\","
+         "\"format\":\"date-time\"}", "\"station_id\"")},
+    {"quote_tariff",
+     "Price a hypothetical session with a tariff: start, stop and the energy charged (Wh), "
+     "optionally charging_until when the car stops drawing power before it leaves.",
+     "POST", "/api/v1/tariffs/{id}/quote", R, 1, 0, 1,
+     OBJ("\"id\":{\"type\":\"integer\"},\"start\":{\"type\":\"string\",\"format\":\"date-time\"},"
+         "\"stop\":{\"type\":\"string\",\"format\":\"date-time\"},\"energy_wh\":{\"type\":\"number\"},"
+         "\"charging_until\":{\"type\":\"string\",\"format\":\"date-time\"}",
+         "\"id\",\"start\",\"stop\",\"energy_wh\"")},
+    {"list_cdrs",
+     "List charge detail records (the immutable record of each ended session and its price), "
+     "filtered by station, customer, token or stop time.",
+     "GET", "/api/v1/cdrs", R, 1, 0, 1,
+     OBJ("\"station_id\":{\"type\":\"string\"},\"customer_id\":{\"type\":\"integer\"},"
+         "\"id_token\":{\"type\":\"string\"},\"from\":{\"type\":\"string\",\"format\":\"date-time\"},"
+         "\"to\":{\"type\":\"string\",\"format\":\"date-time\"}", "")},
+    {"get_customer_statement",
+     "A customer's sessions and totals per currency over a period (from/to, stop times).",
+     "GET", "/api/v1/customers/{id}/statement", R, 1, 0, 1,
+     OBJ("\"id\":{\"type\":\"integer\"},\"from\":{\"type\":\"string\",\"format\":\"date-time\"},"
+         "\"to\":{\"type\":\"string\",\"format\":\"date-time\"}", "\"id\"")},
 };
 
 const size_t mcp_tools_count = sizeof mcp_tools / sizeof mcp_tools[0];

@@ -38,7 +38,8 @@ describe('mcp over Streamable HTTP', () => {
     assert.equal(op.getServerVersion().name, 'pipelet');
     const { tools } = await op.listTools();
     const names = tools.map((t) => t.name);
-    for (const n of ['list_stations', 'get_station', 'reset_station', 'create_token', 'remote_start']) assert.ok(names.includes(n), n);
+    for (const n of ['list_stations', 'get_station', 'reset_station', 'create_token', 'remote_start', 'get_transaction_cost', 'quote_tariff', 'list_cdrs']) assert.ok(names.includes(n), n);
+    assert.equal(names.length, 30, 'the seed counts 30 tools');
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
       assert.equal(typeof t.description, 'string');
@@ -63,7 +64,7 @@ describe('mcp over Streamable HTTP', () => {
     assert.ok(!r.isError, JSON.stringify(r));
     r = await c.callTool({ name: 'get_configuration', arguments: { station_id: st.id } });
     assert.ok(!r.isError, JSON.stringify(r));
-    for (const name of ['get_health', 'list_customers', 'list_tokens', 'list_transactions']) {
+    for (const name of ['get_health', 'list_customers', 'list_tokens', 'list_transactions', 'list_tariffs', 'list_cdrs']) {
       r = await c.callTool({ name, arguments: {} });
       assert.ok(!r.isError, `${name}: ${JSON.stringify(r)}`);
     }
