@@ -958,6 +958,19 @@ void billing_shutdown(void)
     "json_build_object('excl_vat', c.total_excl_vat::text, 'incl_vat', c.total_incl_vat::text) " \
     "AS total, c.signed_meter_values, c.status, " TS("c.created_at") " AS created_at"
 
+/* "from" and "to" (RFC 3339, each optional), or -1 with the op finished. */
+static int time_window(struct domain_op *o, const char **from, const char **to)
+{
+    *from = op_opt_str(o, "from");
+    *to = op_opt_str(o, "to");
+    const char *bad = *from && util_parse_rfc3339(*from, NULL) ? "from"
+                      : *to && util_parse_rfc3339(*to, NULL) ? "to"
+                                                              : NULL;
+    if (bad)
+        op_finish(o, PL_EINVAL, NULL, "%s: an RFC 3339 time", bad);
+    return bad ? -1 : 0;
+}
+
 static void cdr_answered(pl_db_result *res, void *arg)
 {
     struct domain_op *o = arg;
@@ -981,11 +994,9 @@ static void cdr_list(struct domain_op *o)
         snprintf(cust, sizeof cust, "%lld", c);
     if (t)
         snprintf(tx, sizeof tx, "%lld", t);
-    const char *from = op_opt_str(o, "from"), *to = op_opt_str(o, "to");
-    if ((from && util_parse_rfc3339(from, NULL) != 0) || (to && util_parse_rfc3339(to, NULL) != 0)) {
-        op_finish(o, PL_EINVAL, NULL, "%s: an RFC 3339 time", from && util_parse_rfc3339(from, NULL) ? "from" : "to");
+    const char *from, *to;
+    if (time_window(o, &from, &to) != 0)
         return;
-    }
     const char *p[8] = {op_opt_str(o, "station_id"), *cust ? cust : NULL, *tx ? tx : NULL, from, to,
                         *cursor ? cursor : NULL, limit, op_opt_str(o, "id_token")};
     op_query(o,
@@ -1010,15 +1021,13 @@ static void statement_read(pl_db_result *res, void *arg)
 static void customer_statement(struct domain_op *o)
 {
     long long c = op_arg_id(o, "customer_id");
-    const char *from = op_opt_str(o, "from"), *to = op_opt_str(o, "to");
+    const char *from, *to;
     if (!c) {
         op_finish(o, PL_EINVAL, NULL, "customer_id: a positive integer");
         return;
     }
-    if ((from && util_parse_rfc3339(from, NULL) != 0) || (to && util_parse_rfc3339(to, NULL) != 0)) {
-        op_finish(o, PL_EINVAL, NULL, "%s: an RFC 3339 time", from && util_parse_rfc3339(from, NULL) ? "from" : "to");
+    if (time_window(o, &from, &to) != 0)
         return;
-    }
     char id[24];
     snprintf(id, sizeof id, "%lld", c);
     const char *p[3] = {id, from, to};

@@ -164,25 +164,21 @@ void hl_tx_cost(pl_request *req, void *arg)
 
 /* GET /cdrs : charge detail records, oldest first, filtered by station, customer,
  * transaction and stop time ([from, to)). */
-void hl_cdr_list(pl_request *req, void *arg)
+json_t *hl_cdr_filters(struct headless *hl, pl_request *req)
 {
-    struct headless *hl = arg;
     const char *station = hl->host->req_query(req, "station_id"), *from = NULL, *to = NULL;
     const char *token = hl->host->req_query(req, "id_token");
     long customer = 0, tx = 0;
-    if (billing_available(hl, req) < 0 ||
-        hl_query_int(hl, req, "customer_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &customer) < 0 ||
+    if (hl_query_int(hl, req, "customer_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &customer) < 0 ||
         hl_query_int(hl, req, "transaction_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &tx) < 0 ||
         hl_query_time(hl, req, "from", &from) < 0 || hl_query_time(hl, req, "to", &to) < 0)
-        return;
-    if (station && (!*station || strlen(station) > HL_STATION_ID_MAX)) {
-        hl->host->reply_error(req, 400, "INVALID_PARAMETER", "station_id must be 1 to %d characters",
-                              HL_STATION_ID_MAX);
-        return;
-    }
-    if (token && (!*token || strlen(token) > 255)) {
-        hl->host->reply_error(req, 400, "INVALID_PARAMETER", "id_token must be 1 to 255 characters");
-        return;
+        return NULL;
+    const char *bad = station && (!*station || strlen(station) > HL_STATION_ID_MAX) ? "station_id"
+                      : token && (!*token || strlen(token) > 255)                   ? "id_token"
+                                                                                    : NULL;
+    if (bad) {
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER", "%s must be 1 to 255 characters", bad);
+        return NULL;
     }
     json_t *args = json_pack("{s:s?, s:s?, s:s?, s:s?}", "station_id", station, "from", from, "to", to,
                              "id_token", token);
@@ -190,6 +186,15 @@ void hl_cdr_list(pl_request *req, void *arg)
         json_object_set_new(args, "customer_id", json_integer(customer));
     if (tx)
         json_object_set_new(args, "transaction_id", json_integer(tx));
+    return args;
+}
+
+void hl_cdr_list(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    json_t *args;
+    if (billing_available(hl, req) < 0 || !(args = hl_cdr_filters(hl, req)))
+        return;
     if (hl_domain_page_args(hl, req, args) < 0) {
         json_decref(args);
         return;

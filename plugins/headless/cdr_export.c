@@ -191,37 +191,25 @@ void hl_cdr_export(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
     static const char *const formats[] = {"csv", "jsonl", NULL};
-    const char *format = NULL, *from = NULL, *to = NULL;
-    const char *station = hl->host->req_query(req, "station_id");
-    const char *token = hl->host->req_query(req, "id_token");
-    long customer = 0;
+    const char *format = NULL;
+    json_t *filters;
     if (!hl->billing) {
         hl->host->reply_error(req, 501, "NOT_SUPPORTED", "this gateway has no tariffs domain");
         return;
     }
-    if (hl_query_enum(hl, req, "format", formats, &format) < 0 ||
-        hl_query_int(hl, req, "customer_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &customer) < 0 ||
-        hl_query_time(hl, req, "from", &from) < 0 || hl_query_time(hl, req, "to", &to) < 0)
+    if (hl_query_enum(hl, req, "format", formats, &format) < 0 || !(filters = hl_cdr_filters(hl, req)))
         return;
-    if ((station && (!*station || strlen(station) > HL_STATION_ID_MAX)) ||
-        (token && (!*token || strlen(token) > 255))) {
-        hl->host->reply_error(req, 400, "INVALID_PARAMETER", "%s must be 1 to 255 characters",
-                              station && (!*station || strlen(station) > HL_STATION_ID_MAX) ? "station_id" : "id_token");
-        return;
-    }
     struct hl_export *e = calloc(1, sizeof *e);
     if (!e || !(e->timer = hl->host->timer_new(hl->self, retry, e))) {
         free(e);
+        json_decref(filters);
         hl->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
         return;
     }
     e->hl = hl;
     e->req = req;
     e->csv = !format || !strcmp(format, "csv");
-    e->filters = json_pack("{s:s?, s:s?, s:s?, s:s?}", "station_id", station, "id_token", token,
-                           "from", from, "to", to);
-    if (customer)
-        json_object_set_new(e->filters, "customer_id", json_integer(customer));
+    e->filters = filters;
     hl->host->reply_header(req, "Content-Disposition", e->csv ? "attachment; filename=\"cdrs.csv\""
                                                                : "attachment; filename=\"cdrs.jsonl\"");
     if (hl->host->reply_stream_begin(req, 200, e->csv ? "text/csv; charset=utf-8" : "application/x-ndjson") != PL_OK) {

@@ -246,6 +246,9 @@ void hl_station_tariff(pl_request *req, void *arg);
 void hl_tx_cost(pl_request *req, void *arg);
 void hl_cdr_list(pl_request *req, void *arg);
 void hl_cdr_get(pl_request *req, void *arg);
+/* The CDR filters of a request (station_id, customer_id, id_token, transaction_id, from,
+ * to) as cdr.list arguments (new), or NULL after a 400. */
+json_t *hl_cdr_filters(struct headless *hl, pl_request *req);
 /* cdr_export.c */
 void hl_cdr_export(pl_request *req, void *arg);
 void hl_exports_free(struct headless *hl);
