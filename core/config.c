@@ -424,9 +424,14 @@ static const struct pl_config_key core_http[] = {
     {"idle_timeout", PL_CONFIG_INT, "60", 1, 86400, NULL, "idle keep-alive connections closed after, s", R},
     {"auth_fail_burst", PL_CONFIG_INT, "10", 1, 1000000, NULL, "failed logins per address before 429", R},
     {"auth_fail_rate", PL_CONFIG_INT, "6", 0, 1000000, NULL, "failed logins per minute refilled (0: no limit)", R},
-    {"tls_cert", PL_CONFIG_STRING, NULL, 0, 0, NULL, "server certificate chain (PEM): the listener speaks HTTPS only", R},
-    {"tls_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "its private key (PEM, not encrypted)", R},
+    {"tls_certificate", PL_CONFIG_STRING, NULL, 0, 0, NULL, "server certificate chain (PEM): the listener speaks HTTPS only", R},
+    {"tls_private_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "its private key (PEM, not encrypted)", R},
+    {"tls_cert", PL_CONFIG_STRING, NULL, 0, 0, NULL, "tls_certificate's former name", R},
+    {"tls_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "tls_private_key's former name", R},
     {"tls_client_ca", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CAs client certificates are verified against (PEM)", R},
+    {"tls_min_version", PL_CONFIG_ENUM, "1.2", 0, 0, "1.2 1.3", "oldest TLS version accepted", R},
+    {"tls_ciphers", PL_CONFIG_STRING, NULL, 0, 0, NULL, "TLS 1.2 cipher list (OpenSSL syntax)", R},
+    {"tls_ciphersuites", PL_CONFIG_STRING, NULL, 0, 0, NULL, "TLS 1.3 cipher suites", R},
 };
 static const struct pl_config_key core_ocpp[] = {
     {"listen", PL_CONFIG_STRING, "0.0.0.0", 0, 0, NULL, "OCPP listener address", R},
@@ -436,6 +441,16 @@ static const struct pl_config_key core_ocpp[] = {
     {"ping_interval", PL_CONFIG_INT, "60", 0, 86400, NULL, "WebSocket ping, s", R},
     {"call_timeout", PL_CONFIG_INT, "30000", 100, 3600000, NULL, "CALL timeout, ms", R},
     {"queue_max", PL_CONFIG_INT, "100", 1, 100000, NULL, "CALLs queued per station", R},
+    {"plain", PL_CONFIG_BOOL, "yes", 0, 0, NULL, "no: no ws:// listener, only tls_port", R},
+    {"tls_port", PL_CONFIG_INT, NULL, 0, 65535, NULL, "wss:// listener port (0: ephemeral)", R},
+    {"tls_certificate", PL_CONFIG_STRING, NULL, 0, 0, NULL, "server certificate chain (PEM)", R},
+    {"tls_private_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "its private key (PEM, not encrypted)", R},
+    {"tls_client_ca", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CAs of stations' client certificates (profile 3)", R},
+    {"tls_min_version", PL_CONFIG_ENUM, "1.2", 0, 0, "1.2 1.3", "oldest TLS version accepted", R},
+    {"tls_ciphers", PL_CONFIG_STRING, NULL, 0, 0, NULL, "TLS 1.2 cipher list (OpenSSL syntax)", R},
+    {"tls_ciphersuites", PL_CONFIG_STRING, NULL, 0, 0, NULL, "TLS 1.3 cipher suites", R},
+    {"public_url", PL_CONFIG_STRING, NULL, 0, 0, NULL, "ws:// URL stations are told in a profile change", R},
+    {"public_tls_url", PL_CONFIG_STRING, NULL, 0, 0, NULL, "wss:// URL stations are told in a profile change", R},
 };
 static const struct pl_config_key core_database[] = {
     {"url", PL_CONFIG_STRING, "", 0, 0, NULL, "libpq URL, empty (environment) or none", R},

@@ -1181,13 +1181,14 @@ static void add_ws_stats(json_t *o)
     struct ws_stats s;
     ws_get_stats(&s);
     json_object_set_new(o, "websocket",
-                        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok",
+                        json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok",
                                   "connections", (json_int_t)(s.open_server + s.open_client),
                                   "server_connections", (json_int_t)s.open_server,
                                   "accepted_total", (json_int_t)s.accepted_total, "refused_total",
                                   (json_int_t)s.refused_total, "frames_in", (json_int_t)s.frames_in,
                                   "frames_out", (json_int_t)s.frames_out, "protocol_errors",
-                                  (json_int_t)s.protocol_errors));
+                                  (json_int_t)s.protocol_errors, "tls_handshake_failures",
+                                  (json_int_t)s.tls_handshake_failures));
 }
 
 static void health(pl_request *r, void *arg)
@@ -1214,6 +1215,7 @@ static void collect_gauges(void *arg)
     metrics_set("pipelet_websocket_frames_in", (double)s.frames_in);
     metrics_set("pipelet_websocket_frames_out", (double)s.frames_out);
     metrics_set("pipelet_websocket_protocol_errors", (double)s.protocol_errors);
+    metrics_set("pipelet_websocket_tls_handshake_failures", (double)s.tls_handshake_failures);
     metrics_set("pipelet_stations_online", (double)registry_online_count());
     json_t *d = db_stats();
     metrics_set("pipelet_db_up", db_healthy());
@@ -1238,22 +1240,15 @@ static void metrics_route(pl_request *r, void *arg)
     evbuffer_free(b);
 }
 
-/* [http] tls_cert and tls_key (both or neither), tls_client_ca (only with them). */
+/* [http] TLS keys (tls.h, tls_server_config): with a certificate the listener speaks
+ * HTTPS only. */
 static int tls_listener(void)
 {
-    const char *cert = core_config_get("http", "tls_cert"), *key = core_config_get("http", "tls_key");
-    const char *client_ca = core_config_get("http", "tls_client_ca");
-    cert = cert && *cert ? cert : NULL;
-    key = key && *key ? key : NULL;
-    if (!cert != !key || (client_ca && *client_ca && !cert)) {
-        const char *set = cert ? "tls_cert" : key ? "tls_key" : "tls_client_ca";
-        core_log(PL_LOG_ERROR, "http", "%s: [http] %s needs %s", config_where("http", set), set,
-                 cert ? "tls_key" : "tls_cert");
-        return -1;
-    }
-    if (!cert)
-        return 0;
-    SSL_CTX *ctx = tls_server_ctx(cert, key, client_ca);
+    struct tls_server_opts o;
+    int set = tls_server_config("http", &o);
+    if (set <= 0)
+        return set;
+    SSL_CTX *ctx = tls_server_ctx_opts(&o);
     if (!ctx || SSL_CTX_up_ref(ctx) != 1)
         return -1;
     H.tls = ctx;

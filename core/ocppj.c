@@ -16,6 +16,7 @@
 #include "ocpp_schema.h"
 #include "registry.h"
 #include "util.h"
+#include "tls.h"
 #include "ws.h"
 
 #include <event2/event.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_HANDLERS 8
 #define MAX_ID 36
@@ -61,6 +63,9 @@ struct pl_ocpp_conn {
     char remote[64];
     char connected_since[40];
     int security_profile;
+    int tls;
+    char cert_fingerprint[65];     /* the client certificate, when one verified */
+    int64_t cert_not_before, cert_not_after;
     void *data;
     struct out_call *outstanding, *qhead, *qtail;
     size_t qlen;
@@ -78,7 +83,7 @@ struct pl_ocpp_conn {
 static struct {
     struct handler_reg handlers[MAX_HANDLERS];
     int nhandlers;
-    ws_listener *listener;
+    ws_listener *listener, *tls_listener;
     char *prefix;
     long call_timeout, queue_max;
     struct ws_limits server_lim;
@@ -769,9 +774,22 @@ static int on_upgrade(void *larg, const struct ws_upgrade_req *req, const char *
         return 400;
     }
     struct pl_ocpp_handshake hs = {sizeof hs, station, req->path, req->remote_addr,
-                                   hr->h->subprotocol, *user ? user : NULL, password, req->tls};
+                                   hr->h->subprotocol, *user ? user : NULL, password, req->tls,
+                                   0, "", "", "", 0, 0};
+    const struct tls_peer *peer = req->peer;
+    if (peer) {
+        hs.client_cert = peer->verified ? 1 : -1;
+        hs.client_cert_error = peer->error;
+        hs.client_cert_cn = peer->cn;
+        hs.client_cert_fingerprint = peer->fingerprint;
+        hs.client_cert_not_before = peer->not_before;
+        hs.client_cert_not_after = peer->not_after;
+    }
     int status = hr->h->authorize ? hr->h->authorize(hr->arg, &hs) : 0;
-    int profile = password ? 1 : 0;
+    /* what this connection proved (OCPP security profiles): 3 a verified certificate
+     * naming the station, 2 TLS and a password, 1 a password, 0 nothing */
+    int cert_ok = peer && peer->verified && strcmp(peer->cn, station) == 0;
+    int profile = req->tls && cert_ok ? 3 : req->tls && password ? 2 : password ? 1 : 0;
     if (password) {
         memset(password, 0, strlen(password));
         free(password);
@@ -790,6 +808,12 @@ static int on_upgrade(void *larg, const struct ws_upgrade_req *req, const char *
     c->proto = ocpp_api_protocol(hr->h->subprotocol);
     c->validate = 1;
     c->security_profile = profile;
+    c->tls = req->tls;
+    if (cert_ok) {
+        snprintf(c->cert_fingerprint, sizeof c->cert_fingerprint, "%s", peer->fingerprint);
+        c->cert_not_before = peer->not_before;
+        c->cert_not_after = peer->not_after;
+    }
     snprintf(c->subprotocol, sizeof c->subprotocol, "%s", hr->h->subprotocol);
     conn_link(c);
     *subprotocol = hr->h->subprotocol;
@@ -850,7 +874,14 @@ static pl_ocpp_conn *api_connect(pl_plugin_handle *self, const struct pl_ocpp_cl
     c->harg = arg;
     c->proto = p;
     c->validate = o->validate;
-    c->security_profile = o->password ? 1 : 0;
+    /* ABI 1.1 and 1.2 members: read only from callers that know them */
+#define HAS(m) (o->size >= offsetof(struct pl_ocpp_client_opts, m) + sizeof o->m)
+    struct ws_client_tls tlso = {HAS(ca_file) ? o->ca_file : NULL, HAS(client_key) ? o->client_cert : NULL,
+                                 HAS(client_key) ? o->client_key : NULL};
+#undef HAS
+    int wss = strncmp(o->url, "wss://", 6) == 0;
+    c->tls = wss;
+    c->security_profile = wss && tlso.cert_pem ? 3 : wss && o->password ? 2 : o->password ? 1 : 0;
     snprintf(c->subprotocol, sizeof c->subprotocol, "%s", o->subprotocol);
     char url[1024], auth[600];
     size_t ul = strlen(o->url);
@@ -866,11 +897,7 @@ static pl_ocpp_conn *api_connect(pl_plugin_handle *self, const struct pl_ocpp_cl
     }
     struct ws_limits lim = {O.server_lim.max_message, 0, 0, 10};
     conn_link(c);
-    /* ca_file came with ABI 1.1: read it only from callers that know it */
-    const char *ca_file = o->size >= offsetof(struct pl_ocpp_client_opts, ca_file) + sizeof o->ca_file
-                              ? o->ca_file
-                              : NULL;
-    ws_conn *ws = ws_connect(url, o->subprotocol, authorization, o->source_addr, ca_file, &lim, &client_cb, c);
+    ws_conn *ws = ws_connect(url, o->subprotocol, authorization, o->source_addr, &tlso, &lim, &client_cb, c);
     if (!ws) {
         conn_unlink(c);
         conn_free(c);
@@ -905,12 +932,30 @@ static const char *api_remote_addr(pl_ocpp_conn *c) { return c ? c->remote : NUL
 static void api_set_data(pl_ocpp_conn *c, void *d) { if (c) c->data = d; }
 static void *api_data(pl_ocpp_conn *c) { return c ? c->data : NULL; }
 
+static void iso8601(int64_t t, char *out, size_t outlen)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, outlen, "1970-01-01T00:00:00Z");
+}
+
 static json_t *api_info(pl_ocpp_conn *c)
 {
-    return json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I}", "remote_addr", c->remote, "subprotocol",
-                     c->subprotocol, "security_profile", c->security_profile, "connected_since",
-                     c->connected_since, "queue_depth", (json_int_t)(c->qlen + (c->outstanding ? 1 : 0)),
-                     "messages_in", (json_int_t)c->msgs_in, "messages_out", (json_int_t)c->msgs_out);
+    json_t *o = json_pack("{s:s, s:s, s:i, s:b, s:s, s:I, s:I, s:I}", "remote_addr", c->remote, "subprotocol",
+                          c->subprotocol, "security_profile", c->security_profile, "tls", c->tls,
+                          "connected_since", c->connected_since, "queue_depth",
+                          (json_int_t)(c->qlen + (c->outstanding ? 1 : 0)), "messages_in",
+                          (json_int_t)c->msgs_in, "messages_out", (json_int_t)c->msgs_out);
+    if (o && c->cert_fingerprint[0]) {
+        char nb[32], na[32];
+        iso8601(c->cert_not_before, nb, sizeof nb);
+        iso8601(c->cert_not_after, na, sizeof na);
+        json_object_set_new(o, "client_certificate",
+                            json_pack("{s:s, s:s, s:s}", "fingerprint_sha256", c->cert_fingerprint,
+                                      "not_before", nb, "not_after", na));
+    }
+    return o;
 }
 
 static void api_pause_reading(pl_ocpp_conn *c, int paused)
@@ -962,21 +1007,57 @@ int ocppj_init(void)
     O.queue_max = queue_max;
     O.server_lim = (struct ws_limits){(size_t)max_message, 0, (unsigned)ping, 10};
     const char *listen = core_config_get("ocpp", "listen");
-    O.listener = ws_listen(listen && *listen ? listen : "0.0.0.0", (int)port, &O.server_lim,
-                           &server_cb, NULL);
-    if (!O.listener)
+    listen = listen && *listen ? listen : "0.0.0.0";
+    struct tls_server_opts to;
+    int tls = tls_server_config("ocpp", &to), plain;
+    long tls_port = -1;
+    if (tls < 0 || core_config_bool("ocpp", "plain", 1, &plain) ||
+        (core_config_get("ocpp", "tls_port") &&
+         core_config_int("ocpp", "tls_port", 0, 0, 65535, &tls_port)))
         return -1;
-    char bound[16];
-    snprintf(bound, sizeof bound, "%d", ws_listener_port(O.listener));
-    config_set("ocpp", "port", bound);
-    core_log(PL_LOG_INFO, "ocpp", "listening on %s:%d%s/<station id>",
-             listen && *listen ? listen : "0.0.0.0", ws_listener_port(O.listener), O.prefix);
+    if ((tls_port >= 0) != (tls == 1) || (!plain && tls_port < 0)) {
+        core_log(PL_LOG_ERROR, "ocpp", "[ocpp] %s",
+                 tls_port >= 0 ? "tls_port needs tls_certificate and tls_private_key"
+                 : tls == 1    ? "tls_certificate needs tls_port (the wss:// listener's port)"
+                               : "plain = no needs the wss:// listener (tls_port, tls_certificate, tls_private_key)");
+        return -1;
+    }
+    if (plain) {
+        O.listener = ws_listen(listen, (int)port, &O.server_lim, &server_cb, NULL);
+        if (!O.listener)
+            return -1;
+        char bound[16];
+        snprintf(bound, sizeof bound, "%d", ws_listener_port(O.listener));
+        config_set("ocpp", "port", bound);
+        core_log(PL_LOG_INFO, "ocpp", "listening on ws://%s:%d%s/<station id>", listen,
+                 ws_listener_port(O.listener), O.prefix);
+    }
+    if (tls == 1) {
+        /* certificates are verified, but the decision is the station's profile (the
+         * handler's authorize): a refusal then names the station and the reason */
+        to.defer_verify = 1;
+        SSL_CTX *ctx = tls_server_ctx_opts(&to);
+        O.tls_listener = ctx ? ws_listen_tls(listen, (int)tls_port, ctx, &O.server_lim, &server_cb, NULL) : NULL;
+        if (!O.tls_listener)
+            return -1;
+        char bound[16];
+        snprintf(bound, sizeof bound, "%d", ws_listener_port(O.tls_listener));
+        config_set("ocpp", "tls_port", bound);
+        core_log(PL_LOG_INFO, "ocpp", "listening on wss://%s:%d%s/<station id>%s", listen,
+                 ws_listener_port(O.tls_listener), O.prefix,
+                 to.client_ca ? " (client certificates: security profile 3)" : "");
+    }
     return 0;
 }
 
 int ocppj_port(void)
 {
     return O.listener ? ws_listener_port(O.listener) : -1;
+}
+
+int ocppj_tls_port(void)
+{
+    return O.tls_listener ? ws_listener_port(O.tls_listener) : -1;
 }
 
 void ocppj_shutdown(void)
@@ -986,6 +1067,10 @@ void ocppj_shutdown(void)
         if (O.listener) {
             ws_listener_free(O.listener);
             O.listener = NULL;
+        }
+        if (O.tls_listener) {
+            ws_listener_free(O.tls_listener);
+            O.tls_listener = NULL;
         }
         for (struct pl_ocpp_conn *c = O.conns; c; c = c->next)
             if (c->ws && !c->client)

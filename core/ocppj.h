@@ -9,6 +9,7 @@
 /* Reads [ocpp] and binds the listener. */
 int ocppj_init(void);
 int ocppj_port(void);
+int ocppj_tls_port(void); /* the wss:// listener's port, or -1 */
 /* First call: stop listening and close every connection with 1001 (graceful).
  * Later calls: drop what is still open. */
 void ocppj_shutdown(void);

@@ -31,6 +31,7 @@
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ enum ws_state { WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_DEAD };
 
 struct ws_listener {
     struct evconnlistener *l;
+    SSL_CTX *tls;                  /* our reference; NULL: plain */
     struct ws_limits lim;
     const struct ws_callbacks *cb;
     void *arg;
@@ -738,7 +740,13 @@ static void server_handshake(struct ws_conn *c)
          t = strtok_r(NULL, ", \t", &save))
         protos[np++] = t;
     struct ws_upgrade_req ur = {c->path, q, c->remote, has_auth ? auth : NULL,
-                                (const char *const *)protos, np, 0};
+                                (const char *const *)protos, np, 0, NULL};
+    struct tls_peer peer;
+    if (c->listener->tls) {
+        ur.tls = 1;
+        if (tls_peer_cert(bufferevent_openssl_get_ssl(c->bev), &peer))
+            ur.peer = &peer;
+    }
     const char *chosen = NULL;
     void *conn_arg = NULL;
     int status = c->listener->cb->on_upgrade
@@ -848,6 +856,19 @@ static void connection_lost(struct ws_conn *c, short what)
         int dns = bufferevent_socket_get_dns_error(c->bev);
         why = dns ? evutil_gai_strerror(dns) : "connect failed";
     }
+    SSL *ssl = !c->plain ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+    if (!c->client && ssl && !SSL_is_init_finished(ssl)) {
+        /* a client that does not speak our TLS (version, ciphers, a certificate the
+         * CA list refuses outright): counted and logged, it never reaches the owner */
+        unsigned long e = bufferevent_get_openssl_error(c->bev);
+        char reason[160] = "closed during the TLS handshake";
+        if (e)
+            ERR_error_string_n(e, reason, sizeof reason);
+        stats.tls_handshake_failures++;
+        core_log(PL_LOG_INFO, "ws", "TLS handshake with %s failed: %s", c->remote, reason);
+        while (bufferevent_get_openssl_error(c->bev))
+            ;
+    }
     teardown(c, code, code == 1006 ? why : c->close_reason);
 }
 
@@ -882,6 +903,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     struct ws_conn *c = arg;
     if (what & BEV_EVENT_CONNECTED) {
+        if (!c->client)
+            return; /* server side: the TLS handshake is done; the upgrade comes next */
         int one = 1;
         evutil_socket_t fd = bufferevent_getfd(c->bev);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -930,8 +953,19 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof ip);
         snprintf(c->remote, sizeof c->remote, "[%s]:%d", ip, ntohs(sin6->sin6_port));
     }
-    c->bev = bufferevent_socket_new(core_base, fd, BEV_OPT_CLOSE_ON_FREE);
-    c->plain = 1;
+    if (wl->tls) {
+        SSL *ssl = SSL_new(wl->tls);
+        c->bev = ssl ? bufferevent_openssl_socket_new(core_base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                      BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (!c->bev)
+            SSL_free(ssl);
+        else /* a station that drops the TCP connection without close_notify is common */
+            bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    } else {
+        c->bev = bufferevent_socket_new(core_base, fd, BEV_OPT_CLOSE_ON_FREE);
+        c->plain = 1;
+    }
     if (!c->bev) {
         close(fd);
         free(c);
@@ -947,15 +981,27 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 ws_listener *ws_listen(const char *addr, int port, const struct ws_limits *lim,
                        const struct ws_callbacks *cb, void *listener_arg)
 {
+    return ws_listen_tls(addr, port, NULL, lim, cb, listener_arg);
+}
+
+ws_listener *ws_listen_tls(const char *addr, int port, SSL_CTX *tls, const struct ws_limits *lim,
+                           const struct ws_callbacks *cb, void *listener_arg)
+{
     struct ws_listener *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
+    if (tls && SSL_CTX_up_ref(tls) != 1) {
+        free(l);
+        return NULL;
+    }
+    l->tls = tls;
     apply_defaults(&l->lim, lim);
     l->cb = cb;
     l->arg = listener_arg;
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, addr && *addr ? addr : "0.0.0.0", &sin.sin_addr) != 1) {
         core_log(PL_LOG_ERROR, "ws", "invalid listen address '%s'", addr);
+        SSL_CTX_free(l->tls);
         free(l);
         return NULL;
     }
@@ -964,6 +1010,7 @@ ws_listener *ws_listen(const char *addr, int port, const struct ws_limits *lim,
                                    4096, (struct sockaddr *)&sin, sizeof sin);
     if (!l->l) {
         core_log(PL_LOG_ERROR, "ws", "cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        SSL_CTX_free(l->tls);
         free(l);
         return NULL;
     }
@@ -984,6 +1031,7 @@ void ws_listener_free(ws_listener *l)
     if (!l)
         return;
     evconnlistener_free(l->l);
+    SSL_CTX_free(l->tls); /* connections still open hold their own references */
     free(l);
 }
 
@@ -997,7 +1045,7 @@ void ws_client_tls_free(void)
 }
 
 ws_conn *ws_connect(const char *url, const char *subprotocol, const char *authorization,
-                    const char *source_addr, const char *ca_file, const struct ws_limits *lim,
+                    const char *source_addr, const struct ws_client_tls *tlso, const struct ws_limits *lim,
                     const struct ws_callbacks *cb, void *conn_arg)
 {
     int tls;
@@ -1067,8 +1115,14 @@ ws_conn *ws_connect(const char *url, const char *subprotocol, const char *author
         }
     }
     if (tls) {
-        /* one context per CA file, shared by the whole fleet; verified against host */
-        SSL *ssl = tls_client_ssl(tls_client_ctx(ca_file, NULL, NULL), host);
+        /* one context per CA file, shared by the whole fleet; verified against host;
+         * a client certificate is the connection's own */
+        SSL *ssl = tls_client_ssl(tls_client_ctx(tlso ? tlso->ca_file : NULL, NULL, NULL), host);
+        if (ssl && tlso && tlso->cert_pem && tlso->key_pem &&
+            tls_use_identity_pem(ssl, tlso->cert_pem, tlso->key_pem) != 0) {
+            SSL_free(ssl);
+            ssl = NULL;
+        }
         if (!ssl) {
             if (fd >= 0)
                 close(fd);

@@ -15,6 +15,8 @@
 
 typedef struct ws_conn ws_conn;
 typedef struct ws_listener ws_listener;
+struct tls_peer;          /* tls.h */
+struct ssl_ctx_st;        /* OpenSSL's SSL_CTX */
 
 struct ws_upgrade_req {
     const char *path;            /* request target without query, percent-decoded */
@@ -23,7 +25,8 @@ struct ws_upgrade_req {
     const char *authorization;   /* Authorization header value or NULL */
     const char *const *protocols;/* Sec-WebSocket-Protocol tokens, in client order */
     size_t nprotocols;
-    int tls;
+    int tls;                     /* 1 on a TLS listener */
+    const struct tls_peer *peer; /* the client's certificate (tls.h), NULL when none */
 };
 
 struct ws_callbacks {
@@ -50,15 +53,25 @@ struct ws_limits {
 /* Listen on addr:port ("0.0.0.0", 9000).  NULL on failure (logged). */
 ws_listener *ws_listen(const char *addr, int port, const struct ws_limits *lim,
                        const struct ws_callbacks *cb, void *listener_arg);
+/* The same over TLS with ctx (tls_server_ctx_opts; the listener takes a reference):
+ * the TLS handshake runs first, then the upgrade, which sees tls = 1 and the peer's
+ * certificate. */
+ws_listener *ws_listen_tls(const char *addr, int port, struct ssl_ctx_st *ctx, const struct ws_limits *lim,
+                           const struct ws_callbacks *cb, void *listener_arg);
 void ws_listener_free(ws_listener *l);
 int ws_listener_port(ws_listener *l);   /* the bound port (useful with port 0) */
 
 /* Client: url "ws://host:port/path" (wss:// with TLS, the server's certificate verified
- * against ca_file, or the system store when NULL, and matched to the host).
+ * against tls->ca_file, or the system store when NULL, and matched to the host; with
+ * tls->cert_pem and key_pem we present that certificate).
  * authorization: full header value or NULL.  source_addr: local IPv4 to bind or NULL.
  * Returns NULL on a bad URL or unusable CA file. */
+struct ws_client_tls {
+    const char *ca_file;           /* NULL: the system store */
+    const char *cert_pem, *key_pem;/* a client certificate (chain) and key, PEM text, or NULL */
+};
 ws_conn *ws_connect(const char *url, const char *subprotocol, const char *authorization,
-                    const char *source_addr, const char *ca_file, const struct ws_limits *lim,
+                    const char *source_addr, const struct ws_client_tls *tls, const struct ws_limits *lim,
                     const struct ws_callbacks *cb, void *conn_arg);
 void ws_client_tls_free(void); /* at exit: the shared TLS client contexts */
 
@@ -79,6 +92,7 @@ int ws_is_client(ws_conn *c);
 struct ws_stats {
     uint64_t open_server, open_client, accepted_total, refused_total, closed_total;
     uint64_t frames_in, frames_out, bytes_in, bytes_out, protocol_errors;
+    uint64_t tls_handshake_failures;
 };
 void ws_get_stats(struct ws_stats *out);
 

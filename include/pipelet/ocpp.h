@@ -91,6 +91,13 @@ struct pl_ocpp_handshake {
     const char *basic_user;    /* from Authorization: Basic, or NULL */
     const char *basic_password;
     int tls;                   /* 1 over TLS */
+    /* ABI 1.2 (read only when size covers them): the client certificate presented on
+     * the TLS listener ([ocpp] tls_client_ca), for security profile 3 */
+    int client_cert;           /* 0 none, 1 presented and verified, -1 presented, not verified */
+    const char *client_cert_error;       /* why not verified (OpenSSL's words), or "" */
+    const char *client_cert_cn;          /* subject commonName, or "" */
+    const char *client_cert_fingerprint; /* SHA-256 of the DER, lowercase hex */
+    int64_t client_cert_not_before, client_cert_not_after; /* Unix seconds */
 };
 
 enum pl_ocpp_result_kind {
@@ -145,6 +152,10 @@ struct pl_ocpp_client_opts {
     /* ABI 1.1 */
     const char *ca_file;       /* wss://: PEM CA certificates to verify the CSMS with, or
                                   NULL for the system store */
+    /* ABI 1.2 */
+    const char *client_cert;   /* wss://: our certificate (leaf, then intermediates), PEM
+                                  text, for security profile 3; NULL: none */
+    const char *client_key;    /* its private key, PEM text (not encrypted) */
 };
 
 struct pl_ocpp_api {

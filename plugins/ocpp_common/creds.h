@@ -27,12 +27,21 @@ int creds_policy_config(const struct pl_host *host, pl_plugin_handle *self);
  * pipelet/station.h), repeated here because plugins link no core symbol: 1 to 48
  * characters, each a letter, a digit or one of * - _ = : + | @ .  1 = valid. */
 int creds_station_id_valid(const char *id, size_t len);
-/* The handshake decision: 0 to accept, or an HTTP status (503 while the stations table
- * was never read: the database was down since start).  *known tells whether the
- * station was known before. */
-int creds_check(struct creds *c, const struct pl_ocpp_handshake *hs, int policy, int *known);
+/* The handshake decision by the station's security profile: 0 to accept, or an HTTP
+ * status with *why (404 unknown under the reject policy, 401 wrong password, 403 below
+ * its profile: no TLS, no or a bad, foreign or retired client certificate; 503 while
+ * the stations table was never read: the database was down since start).  Counted in
+ * pipelet_ocpp_handshake_refused_total{reason}.  *known tells whether the station was
+ * known before. */
+int creds_check(struct creds *c, const struct pl_ocpp_handshake *hs, int policy, int *known,
+                const char **why);
+/* 1 if the station is known (in the stations table or remembered). */
+int creds_known(struct creds *c, const char *id);
 /* 1 if the station had a password (security profile 1). */
 int creds_has_password(struct creds *c, const char *id);
+/* The profile a station must connect with (stations.security_profile, else 1 with a
+ * password, 0 without), -1 when unknown. */
+int creds_profile(struct creds *c, const char *id);
 /* Remember a station as known (after it connected and was registered). */
 void creds_remember(struct creds *c, const char *id);
 /* Routes PUT/DELETE /ocpp/v1/stations/{id}/password (admin), registered once by

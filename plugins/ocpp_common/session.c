@@ -103,11 +103,40 @@ static int on_authorize(void *arg, const struct pl_ocpp_handshake *hs)
 {
     struct ocpp_common *k = arg;
     int known;
-    int status = creds_check(k->creds, hs, k->unknown_policy, &known);
-    if (status == 404 || status == 401) /* creds_check logged the others */
-        k->host->log(k->self, PL_LOG_WARN, "refusing station %s from %s: %s", hs->station_id, hs->remote_addr,
-                     status == 404 ? "unknown station" : "bad credentials");
+    const char *why;
+    int status = creds_check(k->creds, hs, k->unknown_policy, &known, &why);
+    if (status)
+        k->host->log(k->self, PL_LOG_WARN, "refusing station %s from %s: %s (HTTP %d%s)", hs->station_id,
+                     hs->remote_addr, why, status, hs->tls ? ", over TLS" : "");
     return status;
+}
+
+static void on_certificate_saved(pl_db_result *res, void *arg)
+{
+    struct ocpp_common *k = arg;
+    if (!k->host->db_ok(res))
+        k->host->log(k->self, PL_LOG_WARN, "cannot record a station's client certificate: %s",
+                     k->host->db_error(res));
+}
+
+/* The client certificate a profile-3 station connected with, kept in
+ * station_certificates: the operator's inventory, what expires when, and what a
+ * rotation can retire.  The station row may not be written yet (attach writes it on
+ * the pool too): the same statement makes sure it exists. */
+static void record_certificate(struct ocpp_common *k, const char *id, json_t *info)
+{
+    json_t *cert = json_object_get(info, "client_certificate");
+    if (!cert)
+        return;
+    const char *params[] = {id, json_string_value(json_object_get(cert, "fingerprint_sha256")),
+                            json_string_value(json_object_get(cert, "not_before")),
+                            json_string_value(json_object_get(cert, "not_after"))};
+    k->host->db_query(k->self,
+                      "WITH s AS (INSERT INTO stations (id) VALUES ($1) ON CONFLICT (id) DO NOTHING) "
+                      "INSERT INTO station_certificates (station_id, fingerprint, subject_cn, not_before, not_after) "
+                      "VALUES ($1, $2, $1, $3, $4) ON CONFLICT (station_id, fingerprint) "
+                      "DO UPDATE SET last_seen = now()",
+                      4, params, on_certificate_saved, k);
 }
 
 /* The connection's data becomes its session; a previous connection of the same station
@@ -126,8 +155,7 @@ static void on_open(void *arg, pl_ocpp_conn *c)
     const char *id = k->ocpp->station_id(c);
     /* a known station reconnecting need not boot again (many chargers boot only on
      * power-up); an unknown one under the pending policy must, and is told Pending */
-    struct pl_ocpp_handshake hs = {sizeof hs, id, "", "", k->subprotocol, NULL, NULL, 0};
-    creds_check(k->creds, &hs, CREDS_ACCEPT, &cx->known);
+    cx->known = creds_known(k->creds, id);
     cx->accepted = cx->known || k->unknown_policy == CREDS_ACCEPT;
     k->ocpp->set_data(c, cx);
     /* a second connection with the same id replaces the first: the registry detaches the
@@ -137,8 +165,17 @@ static void on_open(void *arg, pl_ocpp_conn *c)
         k->host->log(k->self, PL_LOG_INFO, "station %s reconnected: closing the old connection", id);
         k->ocpp->close(old, 1000, "replaced by a new connection");
     }
-    json_t *info = json_pack("{s:s, s:s, s:i}", "remote_addr", k->ocpp->remote_addr(c), "subprotocol",
-                             k->subprotocol, "security_profile", creds_has_password(k->creds, id) ? 1 : 0);
+    json_t *info = k->ocpp->info(c); /* remote address, subprotocol, TLS, certificate */
+    if (info) {
+        json_object_del(info, "queue_depth");
+        json_object_del(info, "messages_in");
+        json_object_del(info, "messages_out");
+        json_object_del(info, "connected_since");
+        /* the profile the station is held to (the handshake enforced it) */
+        int profile = creds_profile(k->creds, id);
+        json_object_set_new(info, "security_profile", json_integer(profile > 0 ? profile : 0));
+        record_certificate(k, id, info);
+    }
     cx->station = k->st->attach(k->self, id, &k->driver, cx, info);
     if (!cx->station || live_put(k, id, c) != PL_OK) {
         if (cx->station)

@@ -70,6 +70,7 @@ struct sim_station {
     int v201;
     char *url, *password;
     char *ca_file;                 /* wss://: CA certificates of the CSMS, or NULL */
+    char *client_cert, *client_key;/* wss:// profile 3: its certificate (PEM chain) and key, or NULL */
     char vendor[32], model[32], firmware[48];
     int dc;
     int nconn;

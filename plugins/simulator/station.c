@@ -8,6 +8,7 @@
 #include "simulator.h"
 
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,7 +509,7 @@ void sim_station_connect(struct sim_station *st)
     st->id_taken_logged = 0;
     struct pl_ocpp_client_opts o = {sizeof o, st->url, st->id, st->v201 ? "ocpp2.0.1" : "ocpp1.6",
                                     st->password, st->source_addr[0] ? st->source_addr : NULL, 1,
-                                    st->sim->validate, st->ca_file};
+                                    st->sim->validate, st->ca_file, st->client_cert, st->client_key};
     st->state = SIM_CONNECTING;
     st->c = st->sim->ocpp->connect(st->sim->self, &o, st->v201 ? &handler201 : &handler16, st);
     if (!st->c) {
@@ -1110,6 +1111,10 @@ void sim_station_free(struct sim_station *st)
     free(st->url);
     free(st->password);
     free(st->ca_file);
+    free(st->client_cert);
+    if (st->client_key)
+        OPENSSL_cleanse(st->client_key, strlen(st->client_key));
+    free(st->client_key);
     free(st);
 }
 

@@ -208,14 +208,17 @@ describe('REST over TLS: configuration errors stop the start', () => {
 
   for (const [what, http, reason] of [
     ['a certificate without its key', (p) => ({ tls_cert: p('server.pem') }), /tls_cert needs tls_key/],
-    ['a client CA without a certificate', (p) => ({ tls_client_ca: p('cca.pem') }), /tls_client_ca needs tls_cert/],
+    ['a client CA without a certificate', (p) => ({ tls_client_ca: p('cca.pem') }), /tls_client_ca needs tls_certificate/],
     ['a key that is not the certificate\'s', (p) => ({ tls_cert: p('server.pem'), tls_key: p('client.key') }), /cannot load private key/],
     ['a missing file', (p) => ({ tls_cert: p('nope.pem'), tls_key: p('server.key') }), /cannot load certificate .*nope\.pem/],
+    ['the new names, half set', (p) => ({ tls_certificate: p('server.pem') }), /tls_certificate needs tls_private_key/],
+    ['an unknown TLS version', (p) => ({ tls_certificate: p('server.pem'), tls_private_key: p('server.key'), tls_min_version: '1.1' }), /tls_min_version/],
+    ['a cipher list OpenSSL does not know', (p) => ({ tls_certificate: p('server.pem'), tls_private_key: p('server.key'), tls_ciphers: 'NO-SUCH-CIPHER' }), /TLS 1\.2 cipher list/],
   ]) {
     test(what, async () => {
       await assert.rejects(
         startGateway({ plugins: [], database: false, config: { http: http(pki.path) } }),
-        (e) => reason.test(e.message) && /pipelet exited \(1\)/.test(e.message),
+        (e) => reason.test(e.message) && /pipelet exited \([12]\)/.test(e.message), /* 2: refused by the key check */
       );
     });
   }

@@ -167,7 +167,7 @@ static void connect_pair(void)
     srv_open = cli_open = srv_closed = cli_closed = 0;
     char url[128];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp", port);
-    struct pl_ocpp_client_opts o = {sizeof o, url, "RPC-1", "ocpp1.6", NULL, NULL, 1, 1, NULL};
+    struct pl_ocpp_client_opts o = {sizeof o, url, "RPC-1", "ocpp1.6", NULL, NULL, 1, 1, NULL, NULL, NULL};
     ck_assert_ptr_nonnull(api->connect(NULL, &o, &cli_handler, NULL));
     ck_assert(run_until_int(&cli_open, 1, 5000));
     ck_assert(run_until_int(&srv_open, 1, 5000));
@@ -334,7 +334,7 @@ START_TEST(unknown_stations_are_refused_at_the_handshake)
     disconnect_pair();
     char url[128];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/ocpp", port);
-    struct pl_ocpp_client_opts o = {sizeof o, url, "STRANGER", "ocpp1.6", NULL, NULL, 1, 1, NULL};
+    struct pl_ocpp_client_opts o = {sizeof o, url, "STRANGER", "ocpp1.6", NULL, NULL, 1, 1, NULL, NULL, NULL};
     cli_closed = srv_open = 0;
     ck_assert_ptr_nonnull(api->connect(NULL, &o, &cli_handler, NULL));
     ck_assert(run_until_int(&cli_closed, 1, 5000));
