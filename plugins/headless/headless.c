@@ -22,6 +22,7 @@ static const struct hl_route routes[] = {
     {"POST", "/api/v1/stations/{id}/reset", O, hl_station_reset, 0},
     {"POST", "/api/v1/stations/{id}/disconnect", O, hl_station_disconnect, 0},
     {"POST", "/api/v1/stations/{id}/availability", O, hl_station_availability, 0},
+    {"POST", "/api/v1/stations/{id}/security-profile", A, hl_station_security_profile, 0},
     {"POST", "/api/v1/stations/{id}/connectors/{c}/unlock", O, hl_connector_unlock, 0},
     {"POST", "/api/v1/stations/{id}/connectors/{c}/stop", O, hl_connector_stop, 0},
     /* transactions */

@@ -61,6 +61,8 @@ void hl_station_disconnect(pl_request *req, void *arg);
 void hl_station_availability(pl_request *req, void *arg);
 void hl_connector_unlock(pl_request *req, void *arg);
 void hl_station_trigger(pl_request *req, void *arg);
+/* security_routes.c: a connected station moved to a higher security profile */
+void hl_station_security_profile(pl_request *req, void *arg);
 void hl_station_data_transfer(pl_request *req, void *arg);
 void hl_station_firmware(pl_request *req, void *arg);
 void hl_station_diagnostics(pl_request *req, void *arg);

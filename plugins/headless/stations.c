@@ -285,7 +285,9 @@ void hl_station_trigger(pl_request *req, void *arg)
     static const char *const messages[] = {
         "BootNotification", "MeterValues", "StatusNotification", "Heartbeat",
         "FirmwareStatusNotification", "DiagnosticsStatusNotification", "LogStatusNotification",
-        NULL};
+        /* renewal of the station's client certificate (1.6 ExtendedTriggerMessage, 2.0.1
+         * SignChargingStationCertificate): either name works for both versions */
+        "SignChargePointCertificate", "SignChargingStationCertificate", NULL};
     const char *id, *message;
     long connector = -1;
     int has_connector;

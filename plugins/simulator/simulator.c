@@ -4,6 +4,7 @@
  * every OCPP frame of simulated stations, and the load-test report (pipelet-sim).
  */
 #include "simulator.h"
+#include "security.h"
 
 #include <math.h>
 #include <signal.h>
@@ -175,12 +176,50 @@ static int check_ca_file(struct sim *s, json_t *tpl, int trusted, struct fleet_e
     return 0;
 }
 
+/* Security: the profile, the wss:// URL (the same allow list as csms_url) and the CA the
+ * stations' certificates are issued from (files the operator listed, like csms_ca_file). */
+static int check_security(struct sim *s, json_t *tpl, int trusted, struct fleet_err *e)
+{
+    json_t *p = json_object_get(tpl, "security_profile");
+    if (p && (!json_is_integer(p) || json_integer_value(p) < 0 || json_integer_value(p) > 3))
+        return refuse(e, 400, "INVALID_PARAMETER", "security_profile must be 0, 1, 2 or 3");
+    json_t *u = json_object_get(tpl, "csms_tls_url");
+    const char *url = json_string_value(u);
+    if (u && (!url || strncmp(url, "wss://", 6)))
+        return refuse(e, 400, "INVALID_PARAMETER", "csms_tls_url must be a wss:// URL");
+    if (u && !trusted && !sim_csms_url_allowed(&s->policy, url))
+        return refuse(e, 400, "CSMS_URL_NOT_ALLOWED",
+                      "csms_tls_url may be this gateway or a prefix listed in [simulator] allowed_csms_urls");
+    const char *names[] = {"client_ca_cert", "client_ca_key"};
+    int given = 0;
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(tpl, names[i]);
+        if (!v)
+            continue;
+        given++;
+        const char *path = json_string_value(v);
+        if (!trusted && !sim_ca_file_allowed(&s->policy, path))
+            return refuse(e, 400, "CA_FILE_NOT_ALLOWED", "%s must be one of [simulator] allowed_ca_files", names[i]);
+        if (!path || access(path, R_OK) != 0)
+            return refuse(e, 400, "INVALID_PARAMETER", "%s %s cannot be read on the simulator's host", names[i],
+                          path ? path : "(not a string)");
+    }
+    if (given == 1)
+        return refuse(e, 400, "INVALID_PARAMETER", "client_ca_cert and client_ca_key go together");
+    if (p && json_integer_value(p) == 3 && given == 0)
+        return refuse(e, 400, "INVALID_PARAMETER",
+                      "security_profile 3 needs a certificate: client_ca_cert and client_ca_key (or start lower and "
+                      "let the gateway sign one)");
+    return 0;
+}
+
 static int check_template(struct sim *s, json_t *tpl, int trusted, struct fleet_err *e)
 {
     const char *proto = json_string_value(json_object_get(tpl, "protocol"));
     if (proto && strcmp(proto, "ocpp1.6") && strcmp(proto, "ocpp2.0.1"))
         return refuse(e, 400, "INVALID_PARAMETER", "protocol must be ocpp1.6 or ocpp2.0.1");
-    return check_csms_url(s, tpl, trusted, e) || check_ca_file(s, tpl, trusted, e);
+    return check_csms_url(s, tpl, trusted, e) || check_ca_file(s, tpl, trusted, e) ||
+           check_security(s, tpl, trusted, e);
 }
 
 /* Names the ids in a message: the first few, then how many more. */
@@ -266,6 +305,14 @@ static json_t *station_template(struct sim *s, json_t *body, json_t *tpl)
     json_t *t = json_deep_copy(tpl);
     if (!json_object_get(t, "csms_url"))
         json_object_set_new(t, "csms_url", json_string(s->policy.own_url));
+    /* profiles 2 and 3 go to this gateway's wss:// listener unless told otherwise */
+    const char *tls_port = s->host->config_global("ocpp", "tls_port");
+    if (!json_object_get(t, "csms_tls_url") && tls_port && *tls_port) {
+        char url[300];
+        const char *path = s->host->config_global("ocpp", "path_prefix");
+        snprintf(url, sizeof url, "wss://127.0.0.1:%s%s", tls_port, path && *path ? path : "/ocpp");
+        json_object_set_new(t, "csms_tls_url", json_string(url));
+    }
     if (json_object_get(body, "auto_sessions"))
         json_object_set(t, "auto_sessions", json_object_get(body, "auto_sessions"));
     return t;
@@ -847,6 +894,7 @@ static int sim_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     return PL_OK;
 fail:
     sim_policy_free(&s->policy);
+    sim_security_ca_free(s);
     free(s);
     return rc;
 }

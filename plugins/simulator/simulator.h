@@ -14,7 +14,8 @@ extern const unsigned long simulator_openapi_json_len;
 
 #define SIM_MAX_CONNECTORS 8
 #define SIM_MAX_QUEUE 1000
-#define SIM_NKEYS 8
+#define SIM_NKEYS 9
+#define SIM_SLOTS 4                /* 2.0.1 network configuration slots */
 #define SIM_ID_MAX 48              /* longest station id the simulator accepts */
 #define SIM_ALLOW_MAX 32           /* entries of an allow list */
 #define SIM_REDACTED "***"         /* what a credential becomes in /sim/v1/events */
@@ -62,6 +63,7 @@ struct sim_policy {
 };
 
 struct sim;
+struct sim_ca;
 struct sim_station {
     struct sim *sim;
     char id[64];
@@ -70,7 +72,13 @@ struct sim_station {
     int v201;
     char *url, *password;
     char *ca_file;                 /* wss://: CA certificates of the CSMS, or NULL */
-    char *client_cert, *client_key;/* wss:// profile 3: its certificate (PEM chain) and key, or NULL */
+    char *client_cert, *client_key;/* its certificate (PEM chain) and key, or NULL (security.c) */
+    int profile;                   /* the security profile it connects with */
+    char *tls_url;                 /* wss:// URL for profiles 2 and 3, or NULL */
+    char *pending_key;             /* the key of the CSR last sent, until CertificateSigned */
+    struct { char *url; int profile; } slots[SIM_SLOTS]; /* 2.0.1 network profiles */
+    int priority_slot;             /* 2.0.1 NetworkConfigurationPriority, applied at reboot */
+    uint64_t reconnect_at;         /* a security change: reconnect once the answer went out */
     char vendor[32], model[32], firmware[48];
     int dc;
     int nconn;
@@ -132,6 +140,7 @@ struct sim {
     long run_seconds;
     int fleet_seq;
     struct sim_policy policy;
+    struct sim_ca *client_ca;      /* the CA station certificates are issued from (security.c) */
     /* [simulator] autostart_*, read at init so a bad value refuses the plugin */
     long autostart_count, heartbeat_s, meter_interval_s;
     int autostart_sessions;

@@ -6,6 +6,7 @@
  * calls, and injected faults.  OCPP 1.6 and 2.0.1 differ only in message shapes.
  */
 #include "simulator.h"
+#include "security.h"
 
 #include <math.h>
 #include <openssl/crypto.h>
@@ -18,7 +19,14 @@
 
 static const char *const default_keys16[SIM_NKEYS] = {
     "HeartbeatInterval", "MeterValueSampleInterval", "ConnectionTimeOut", "LocalAuthorizeOffline",
-    "AuthorizeRemoteTxRequests", "NumberOfConnectors", "SupportedFeatureProfiles", "ChargeProfileMaxStackLevel"};
+    "AuthorizeRemoteTxRequests", "NumberOfConnectors", "SupportedFeatureProfiles", "ChargeProfileMaxStackLevel",
+    "SecurityProfile"};
+
+/* The SecurityProfile key (1.6) / variable (2.0.1) says the profile security.c holds. */
+static void sync_profile_key(struct sim_station *st)
+{
+    snprintf(st->keys[8].value, sizeof st->keys[8].value, "%d", st->profile);
+}
 
 static double urand(struct sim_station *st)
 {
@@ -379,8 +387,19 @@ static void tick(void *arg)
         st->reboot_pending = 0;
         send_call(st, "BootNotification", boot_payload(st), 0);
     }
+    if (st->reconnect_at && now >= st->reconnect_at) {
+        /* a security change was answered: the next connection has the new profile or
+         * certificate */
+        st->reconnect_at = 0;
+        if (st->c)
+            st->sim->ocpp->close(st->c, 1000, "reconnecting with a new security setting");
+        st->want_connected = 1;
+        st->next_reconnect = now + 500;
+    }
     if (st->reset_at && now >= st->reset_at) {
         st->reset_at = 0;
+        sim_security_on_reboot(st);
+        sync_profile_key(st);
         if (st->c)
             st->sim->ocpp->close(st->c, 1000, "rebooting");
         st->want_connected = 1;
@@ -507,9 +526,11 @@ void sim_station_connect(struct sim_station *st)
         return;
     }
     st->id_taken_logged = 0;
+    const char *key, *cert = sim_security_client_cert(st, &key);
     struct pl_ocpp_client_opts o = {sizeof o, st->url, st->id, st->v201 ? "ocpp2.0.1" : "ocpp1.6",
-                                    st->password, st->source_addr[0] ? st->source_addr : NULL, 1,
-                                    st->sim->validate, st->ca_file, st->client_cert, st->client_key};
+                                    st->profile == 3 ? NULL : st->password,
+                                    st->source_addr[0] ? st->source_addr : NULL, 1, st->sim->validate,
+                                    st->ca_file, cert, key};
     st->state = SIM_CONNECTING;
     st->c = st->sim->ocpp->connect(st->sim->self, &o, st->v201 ? &handler201 : &handler16, st);
     if (!st->c) {
@@ -663,6 +684,11 @@ static json_t *handle16(struct sim_station *st, const char *a, json_t *p)
         const char *v = json_string_value(json_object_get(p, "value"));
         if (!sk)
             return json_pack("{s:s}", "status", "NotSupported");
+        if (!strcmp(sk->name, "SecurityProfile")) {
+            json_t *r = sim_security_change_profile16(st, v);
+            sync_profile_key(st);
+            return r;
+        }
         if (sk->readonly)
             return json_pack("{s:s}", "status", "Rejected");
         char *end;
@@ -756,7 +782,12 @@ static json_t *handle16(struct sim_station *st, const char *a, json_t *p)
             send_call(st, "DiagnosticsStatusNotification", json_pack("{s:s}", "status", "Idle"), 0);
         else if (!strcmp(m, "LogStatusNotification"))
             send_call(st, "LogStatusNotification", json_pack("{s:s}", "status", "Idle"), 0);
-        else
+        else if (!strcmp(m, "SignChargePointCertificate") || !strcmp(m, "SignChargingStationCertificate")) {
+            json_t *csr = sim_security_csr(st);
+            if (!csr)
+                return json_pack("{s:s}", "status", "Rejected");
+            send_call(st, "SignCertificate", csr, 0);
+        } else
             return json_pack("{s:s}", "status", "NotImplemented");
         return json_pack("{s:s}", "status", "Accepted");
     }
@@ -787,7 +818,7 @@ static json_t *handle16(struct sim_station *st, const char *a, json_t *p)
     if (!strcmp(a, "DataTransfer"))
         return json_pack("{s:s}", "status", "Accepted");
     if (!strcmp(a, "CertificateSigned"))
-        return json_pack("{s:s}", "status", "Accepted");
+        return sim_security_certificate_signed(st, p);
     if (!strcmp(a, "InstallCertificate")) {
         json_array_append_new(st->certificates, json_pack("{s:s, s:s, s:s, s:s}", "hashAlgorithm", "SHA256",
                                                           "issuerNameHash", "00", "issuerKeyHash", "00", "serialNumber",
@@ -856,7 +887,12 @@ static json_t *handle201(struct sim_station *st, const char *a, json_t *p)
             struct sim_key *sk = vn ? key(st, vn) : NULL;
             json_t *r = json_pack("{s:O, s:O}", "component", json_object_get(d, "component"), "variable",
                                   json_object_get(d, "variable"));
-            if (!sk) {
+            if (set && vn && !strcmp(vn, "NetworkConfigurationPriority")) {
+                json_object_set_new(r, "attributeStatus", json_string(sim_security_set_priority(
+                                                              st, json_string_value(json_object_get(d, "attributeValue")))));
+            } else if (set && sk && !strcmp(vn, "SecurityProfile")) {
+                json_object_set_new(r, "attributeStatus", json_string("Rejected")); /* SetNetworkProfile changes it */
+            } else if (!sk) {
                 json_object_set_new(r, "attributeStatus", json_string("UnknownVariable"));
             } else if (set) {
                 const char *v = json_string_value(json_object_get(d, "attributeValue"));
@@ -878,7 +914,8 @@ static json_t *handle201(struct sim_station *st, const char *a, json_t *p)
     }
     if (!strcmp(a, "TriggerMessage")) {
         const char *m = json_string_value(json_object_get(p, "requestedMessage"));
-        if (!strcmp(m, "BootNotification") || !strcmp(m, "Heartbeat") || !strcmp(m, "StatusNotification")) {
+        if (!strcmp(m, "BootNotification") || !strcmp(m, "Heartbeat") || !strcmp(m, "StatusNotification") ||
+            !strcmp(m, "SignChargingStationCertificate")) {
             json_t *q = json_pack("{s:s}", "requestedMessage", m);
             json_t *r = handle16(st, "TriggerMessage", q);
             json_decref(q);
@@ -886,9 +923,13 @@ static json_t *handle201(struct sim_station *st, const char *a, json_t *p)
         }
         return json_pack("{s:s}", "status", "NotImplemented");
     }
-    if (!strcmp(a, "ClearCache") || !strcmp(a, "CertificateSigned") || !strcmp(a, "CancelReservation") ||
+    if (!strcmp(a, "CertificateSigned"))
+        return sim_security_certificate_signed(st, p);
+    if (!strcmp(a, "SetNetworkProfile"))
+        return sim_security_set_network_profile(st, p);
+    if (!strcmp(a, "ClearCache") || !strcmp(a, "CancelReservation") ||
         !strcmp(a, "SetChargingProfile") || !strcmp(a, "ClearChargingProfile") || !strcmp(a, "SendLocalList") ||
-        !strcmp(a, "DataTransfer") || !strcmp(a, "SetDisplayMessage") || !strcmp(a, "SetNetworkProfile") ||
+        !strcmp(a, "DataTransfer") || !strcmp(a, "SetDisplayMessage") ||
         !strcmp(a, "SetMonitoringBase") || !strcmp(a, "SetMonitoringLevel") || !strcmp(a, "CustomerInformation") ||
         !strcmp(a, "GetBaseReport") || !strcmp(a, "GetReport") || !strcmp(a, "GetMonitoringReport") ||
         !strcmp(a, "GetChargingProfiles") || !strcmp(a, "GetDisplayMessages") || !strcmp(a, "PublishFirmware")) {
@@ -1071,7 +1112,7 @@ struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, 
         snprintf(st->conn[i].status, sizeof st->conn[i].status, "Available");
         st->conn[i].energy_wh = 1000 * urand(st);
     }
-    static const int ro[SIM_NKEYS] = {0, 0, 0, 0, 0, 1, 1, 1};
+    static const int ro[SIM_NKEYS] = {0, 0, 0, 0, 0, 1, 1, 1, 0};
     for (int i = 0; i < SIM_NKEYS; i++) {
         st->keys[i].name = default_keys16[i];
         st->keys[i].readonly = ro[i];
@@ -1084,6 +1125,13 @@ struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, 
     snprintf(st->keys[5].value, sizeof st->keys[5].value, "%d", st->nconn);
     snprintf(st->keys[6].value, sizeof st->keys[6].value, "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger");
     snprintf(st->keys[7].value, sizeof st->keys[7].value, "8");
+    char err[200];
+    if (sim_security_init(st, tpl, err, sizeof err) != 0) {
+        H(st)->log(s->self, PL_LOG_ERROR, "sim %s: %s", st->id, err);
+        sim_station_free(st);
+        return NULL;
+    }
+    sync_profile_key(st);
     st->tick = H(st)->timer_new(s->self, tick, st);
     if (!st->tick || !st->url) {
         sim_station_free(st);
@@ -1111,6 +1159,7 @@ void sim_station_free(struct sim_station *st)
     free(st->url);
     free(st->password);
     free(st->ca_file);
+    sim_security_free(st);
     free(st->client_cert);
     if (st->client_key)
         OPENSSL_cleanse(st->client_key, strlen(st->client_key));
@@ -1132,9 +1181,9 @@ json_t *sim_station_json(struct sim_station *st)
     json_t *keys = json_object();
     for (int i = 0; i < SIM_NKEYS; i++)
         json_object_set_new(keys, st->keys[i].name, json_string(st->keys[i].value));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:b, s:s}", "id", st->id, "fleet", st->fleet,
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:b, s:s, s:o}", "id", st->id, "fleet", st->fleet,
                      "protocol", st->v201 ? "ocpp2.0.1" : "ocpp1.6", "state", states[st->state], "firmware",
                      st->firmware, "vendor", st->vendor, "model", st->model, "connectors", conns, "queued_messages",
                      (json_int_t)json_array_size(st->queue), "configuration", keys, "auto_sessions",
-                     st->auto_sessions, "csms_url", st->url);
+                     st->auto_sessions, "csms_url", st->url, "security", sim_security_json(st));
 }
