@@ -3,12 +3,22 @@
  * gateway's CA, ISO 15118 operations answered Failed, unless a plugin provides better.
  */
 #include "certs.h"
+#include "bus.h"
 #include "certsign.h"
+#include "db.h"
+#include "hashmap.h"
+#include "metrics.h"
 
+#include <event2/event.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static struct certsign *ca;
+static long warning_days = 30, check_interval_s = 3600;
+static struct event *expiry_timer;
+static struct hashmap *warned; /* "fingerprint/bucket" -> (void *)1: said once per threshold */
 static const struct pl_cert_provider *provider;
 static void *provider_arg;
 static pl_plugin_handle *provider_owner;
@@ -16,7 +26,9 @@ static pl_plugin_handle *provider_owner;
 int certs_init(void)
 {
     long days = 365;
-    if (core_config_int("certificates", "days", 365, 1, 3650, &days))
+    if (core_config_int("certificates", "days", 365, 1, 3650, &days) ||
+        core_config_int("certificates", "expiry_warning_days", 30, 1, 3650, &warning_days) ||
+        core_config_int("certificates", "expiry_check_interval", 3600, 1, 86400 * 7, &check_interval_s))
         return -1;
     const char *cert = core_config_get("certificates", "ca_cert");
     const char *key = core_config_get("certificates", "ca_key");
@@ -32,8 +44,77 @@ int certs_init(void)
     return 0;
 }
 
+/* ---- expiring station certificates ---- */
+
+/* The certificate each station connects with now (the one seen last, not retired) that
+ * ends within the warning window: certificate.expiring once per certificate and
+ * threshold (30, 7 and 1 days, then expired), and the gauges at every check. */
+static void on_expiring(pl_db_result *res, void *arg)
+{
+    (void)arg;
+    if (!db_ok(res))
+        return; /* the next check tries again */
+    int expiring = 0, expired = 0;
+    for (int i = 0; i < db_ntuples(res); i++) {
+        const char *station = db_value(res, i, 0), *fp = db_value(res, i, 1);
+        const char *not_after = db_value(res, i, 2);
+        long days = strtol(db_value(res, i, 3), NULL, 10);
+        int gone = days < 0 || strcmp(db_value(res, i, 4), "t") == 0;
+        gone ? expired++ : expiring++;
+        int bucket = gone ? 0 : days < 1 ? 1 : days < 7 ? 7 : 30;
+        char key[96];
+        snprintf(key, sizeof key, "%.64s/%d", fp, bucket);
+        if (!warned || hashmap_get(warned, key) || hashmap_put(warned, key, (void *)1) != PL_OK)
+            continue;
+        core_log(gone ? PL_LOG_WARN : PL_LOG_INFO, "certs", "station=%s client certificate %s %s", station,
+                 gone ? "expired at" : "expires at", not_after);
+        bus_emit("certificate.expiring", station,
+                 json_pack("{s:s, s:s, s:s, s:I, s:b}", "station_id", station, "fingerprint_sha256", fp,
+                           "not_after", not_after, "days_left", (json_int_t)(days < 0 ? 0 : days), "expired", gone));
+    }
+    metrics_set("pipelet_station_certificates_expiring", expiring);
+    metrics_set("pipelet_station_certificates_expired", expired);
+}
+
+static void check_expiry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    char days[16];
+    snprintf(days, sizeof days, "%ld", warning_days);
+    const char *p[] = {days};
+    db_query_as("core",
+                "SELECT station_id, fingerprint, to_char(not_after AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), floor(extract(epoch FROM not_after - now()) / 86400)::bigint, "
+                "not_after <= now() FROM station_certificates k WHERE retired_at IS NULL "
+                "AND not_after < now() + make_interval(days => $1::int) AND last_seen = (SELECT max(last_seen) "
+                "FROM station_certificates c WHERE c.station_id = k.station_id AND c.retired_at IS NULL)",
+                1, p, on_expiring, NULL);
+    struct timeval tv = {check_interval_s, 0};
+    evtimer_add(expiry_timer, &tv);
+}
+
+void certs_start(void)
+{
+    if (!warned)
+        warned = hashmap_new();
+    if (!expiry_timer && !(expiry_timer = evtimer_new(core_base, check_expiry, NULL)))
+        return;
+    struct timeval tv = {1, 0}; /* soon after start: the database is up by then, or the next turn */
+    evtimer_add(expiry_timer, &tv);
+}
+
 void certs_shutdown(void)
 {
+    if (expiry_timer) {
+        event_free(expiry_timer);
+        expiry_timer = NULL;
+    }
+    if (warned) {
+        hashmap_free(warned);
+        warned = NULL;
+    }
     certsign_free(ca);
     ca = NULL;
     provider = NULL;

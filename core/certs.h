@@ -7,6 +7,9 @@
 
 /* Reads [certificates] ca_cert, ca_key, days; an ephemeral CA when none is set. */
 int certs_init(void);
+/* Checks the certificates stations connect with, at [certificates] expiry_check_interval:
+ * certificate.expiring within expiry_warning_days, pipelet_station_certificates_* gauges. */
+void certs_start(void);
 void certs_shutdown(void);
 const struct pl_cert_api *certs_api(void);
 /* Drop the provider if owner registered it; returns 1 if it did, else 0. */

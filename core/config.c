@@ -468,6 +468,8 @@ static const struct pl_config_key core_certificates[] = {
     {"ca_cert", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA certificate (PEM)", R},
     {"ca_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA key (PEM)", R},
     {"days", PL_CONFIG_INT, "365", 1, 3650, NULL, "validity of signed certificates", R},
+    {"expiry_warning_days", PL_CONFIG_INT, "30", 1, 3650, NULL, "certificate.expiring this many days ahead", R},
+    {"expiry_check_interval", PL_CONFIG_INT, "3600", 1, 604800, NULL, "seconds between expiry checks", R},
 };
 #undef R
 #define DECL(sec, arr) {sec, arr, sizeof arr / sizeof arr[0]}

@@ -284,6 +284,7 @@ int main(int argc, char **argv)
                  "database not reachable yet: serving degraded, reconnecting in the background");
     }
     tokens_start(); /* the token table, from the database (now or once it is back) */
+    certs_start();  /* expiring station certificates, checked periodically */
     keys_start();   /* the managed API keys, likewise */
     if (loader_start_all() != 0)
         goto out_plugins;

@@ -35,6 +35,8 @@ before(async () => {
         tls_port: 0, tls_certificate: pki.path('server.pem'), tls_private_key: pki.path('server.key'),
         tls_client_ca: pki.path('station-ca.pem'),
       },
+      // the station certificates here are valid for 10 days: inside a 30-day warning
+      certificates: { expiry_warning_days: 30, expiry_check_interval: 1 },
     },
   });
   tlsPort = Number(gw.logs().match(/listening on wss:\/\/[^:]+:(\d+)/)[1]);
@@ -188,4 +190,14 @@ test('strict-mode ocpp-rpc clients over mutual TLS, OCPP 1.6 and 2.0.1', async (
     reconnect: false, wsOpts: { ca: pki.file('server-ca.pem') },
   });
   await assert.rejects(c.connect(), /403|Forbidden/);
+});
+
+test('a certificate close to its end is reported: certificate.expiring, logged, a gauge', async () => {
+  await expectOpen('CP-P3', { cert: 'p3-new' }, 'the current certificate');
+  await gw.waitFor(async () => /pipelet_station_certificates_expiring (\d+)/.exec((await gw.api('GET', '/metrics')).text)?.[1] >= 1,
+    8000, 'the gauge');
+  assert.match(gw.logs(), /station=CP-P3 client certificate expires at \d{4}-\d\d-\d\dT/);
+  // once per certificate and threshold, not at every check
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(gw.logs().match(/station=CP-P3 client certificate expires at/g).length, 1);
 });
