@@ -95,9 +95,8 @@ struct pl_request {
 };
 
 static struct {
-    struct evhttp *http;
-    struct evhttp_bound_socket *sock;
-    int port;
+    struct evhttp *http, *https; /* https: the second listener, with [http] tls_port */
+    int port, tls_port;
     size_t body_limit;
     double rate, burst;
     double authfail_rate, authfail_burst; /* failed authentications per client address */
@@ -1255,6 +1254,39 @@ static int tls_listener(void)
     return 0;
 }
 
+/* One evhttp listener on listen:port, TLS with tls (else plain), every request through
+ * handle(); *bound gets the port (the kernel's choice for 0).  NULL after logging. */
+static struct evhttp *listener(SSL_CTX *tls, const char *listen, long port, long body_limit, int *bound)
+{
+    struct evhttp *http = evhttp_new(core_base);
+    if (!http)
+        return NULL;
+    /* The gate refuses (in JSON) before evhttp's own limits, which it counts more
+     * strictly, could answer in HTML; the timeouts are the gate's (evhttp's would be
+     * reset by every byte, and would cut server-sent event streams whose client is
+     * silent). */
+    evhttp_set_bevcb(http, http_gate_new, tls);
+    evhttp_set_max_body_size(http, (ev_ssize_t)body_limit);
+    evhttp_set_max_headers_size(http, HTTP_GATE_HEAD_LIMIT);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    evhttp_set_default_content_type(http, "application/json");
+    evhttp_set_gencb(http, handle, NULL);
+    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, listen, (ev_uint16_t)port);
+    if (!sock) {
+        core_log(PL_LOG_ERROR, "http", "cannot listen on %s:%ld", listen, port);
+        evhttp_free(http);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(sock);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                : ((struct sockaddr_in *)&ss)->sin_port);
+    return http;
+}
+
 int http_init(void)
 {
     long port, body_limit, rate, burst, fail_rate, fail_burst, request_timeout, idle_timeout;
@@ -1291,43 +1323,37 @@ int http_init(void)
         listen = "0.0.0.0";
     if (tls_listener() != 0)
         return -1;
-    H.http = evhttp_new(core_base);
-    if (!H.http)
+    long tls_port = -1;
+    if (core_config_get("http", "tls_port") && core_config_int("http", "tls_port", 0, 0, 65535, &tls_port))
         return -1;
-    /* The gate refuses (in JSON) before evhttp's own limits, which it counts more
-     * strictly, could answer in HTML; the timeouts are the gate's (evhttp's would be
-     * reset by every byte, and would cut server-sent event streams whose client is
-     * silent). */
-    evhttp_set_bevcb(H.http, http_gate_new, H.tls);
-    evhttp_set_max_body_size(H.http, (ev_ssize_t)body_limit);
-    evhttp_set_max_headers_size(H.http, HTTP_GATE_HEAD_LIMIT);
-    evhttp_set_allowed_methods(H.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                           EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
-                                           EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-    evhttp_set_default_content_type(H.http, "application/json");
-    evhttp_set_gencb(H.http, handle, NULL);
-    H.sock = evhttp_bind_socket_with_handle(H.http, listen, (ev_uint16_t)port);
-    if (!H.sock) {
-        core_log(PL_LOG_ERROR, "http", "cannot listen on %s:%ld", listen, port);
+    if (tls_port >= 0 && !H.tls) {
+        core_log(PL_LOG_ERROR, "http", "%s: [http] tls_port needs tls_certificate and tls_private_key",
+                 config_where("http", "tls_port"));
         return -1;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    evutil_socket_t fd = evhttp_bound_socket_get_fd(H.sock);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        H.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                : ((struct sockaddr_in *)&ss)->sin_port);
+    /* with tls_port, port stays plain HTTP and tls_port speaks HTTPS; without it a
+     * configured certificate makes port HTTPS only */
+    H.http = listener(tls_port >= 0 ? NULL : H.tls, listen, port, body_limit, &H.port);
+    if (!H.http)
+        return -1;
+    if (tls_port >= 0 && !(H.https = listener(H.tls, listen, tls_port, body_limit, &H.tls_port)))
+        return -1;
     char bound[16];
     snprintf(bound, sizeof bound, "%d", H.port);
     config_set("http", "port", bound);
+    if (H.https) {
+        snprintf(bound, sizeof bound, "%d", H.tls_port);
+        config_set("http", "tls_port", bound);
+    }
     metrics_add_collector(collect_gauges, NULL);
     http_http_route(NULL, "GET", "/health", PL_AUTH_CONFIG, health, NULL);
     http_http_route(NULL, "GET", "/api/v1/health", PL_AUTH_CONFIG, health, NULL);
     http_http_route(NULL, "GET", "/metrics", PL_AUTH_CONFIG, metrics_route, NULL);
     http_http_route(NULL, "GET", "/api/v1/metrics", PL_AUTH_CONFIG, metrics_route, NULL);
-    core_log(PL_LOG_INFO, "http", "listening on %s:%d (%s)", listen, H.port,
-             !H.tls ? "http" : core_config_get("http", "tls_client_ca") ? "https, client certificates"
-                                                                        : "https");
+    const char *https = core_config_get("http", "tls_client_ca") ? "https, client certificates" : "https";
+    core_log(PL_LOG_INFO, "http", "listening on %s:%d (%s)", listen, H.port, !H.tls || H.https ? "http" : https);
+    if (H.https)
+        core_log(PL_LOG_INFO, "http", "listening on %s:%d (%s)", listen, H.tls_port, https);
     return 0;
 }
 
@@ -1341,6 +1367,10 @@ void http_shutdown(void)
     if (H.http) {
         evhttp_free(H.http);
         H.http = NULL;
+    }
+    if (H.https) {
+        evhttp_free(H.https);
+        H.https = NULL;
     }
     if (H.tls) {
         SSL_CTX_free(H.tls);

@@ -201,6 +201,40 @@ describe('REST over TLS', () => {
   });
 });
 
+describe('REST over TLS beside plain HTTP ([http] tls_port, the new key names)', () => {
+  let gw;
+  let pki;
+  before(async () => {
+    pki = makePki(mkdtempSync(join(tmpdir(), 'pipelet-tls-')));
+    gw = await startGateway({
+      plugins: ['headless'],
+      config: {
+        http: {
+          tls_port: 0, tls_certificate: pki.path('server.pem'), tls_private_key: pki.path('server.key'),
+          tls_min_version: '1.3',
+        },
+      },
+    });
+  });
+  after(async () => {
+    if (gw) assert.equal(await gw.stop(), 0);
+    if (pki) rmSync(pki.dir, { recursive: true, force: true });
+  });
+
+  test('port speaks HTTP, tls_port HTTPS (TLS 1.3 only), the same routes on both', async () => {
+    const tlsPort = Number(gw.logs().match(/listening on 127\.0\.0\.1:(\d+) \(https\)/)[1]);
+    assert.notEqual(tlsPort, gw.httpPort);
+    assert.equal((await gw.api('GET', '/api/v1/stations')).status, 200, 'plain');
+    const s = await request(tlsPort, '/api/v1/stations', { ca: pki.file('ca.pem'), headers: { 'X-API-Key': gw.keys.read } });
+    assert.equal(s.status, 200, s.text);
+    // a TLS 1.2 client is refused by tls_min_version = 1.3
+    await assert.rejects(new Promise((resolve, reject) => {
+      const c = tls.connect({ host: '127.0.0.1', port: tlsPort, ca: pki.file('ca.pem'), maxVersion: 'TLSv1.2' }, () => resolve(c));
+      c.on('error', reject);
+    }), /version|alert|handshake/i);
+  });
+});
+
 describe('REST over TLS: configuration errors stop the start', () => {
   let pki;
   before(() => { pki = makePki(mkdtempSync(join(tmpdir(), 'pipelet-tls-'))); });
@@ -212,6 +246,7 @@ describe('REST over TLS: configuration errors stop the start', () => {
     ['a key that is not the certificate\'s', (p) => ({ tls_cert: p('server.pem'), tls_key: p('client.key') }), /cannot load private key/],
     ['a missing file', (p) => ({ tls_cert: p('nope.pem'), tls_key: p('server.key') }), /cannot load certificate .*nope\.pem/],
     ['the new names, half set', (p) => ({ tls_certificate: p('server.pem') }), /tls_certificate needs tls_private_key/],
+    ['tls_port without a certificate', () => ({ tls_port: 0 }), /tls_port needs tls_certificate/],
     ['an unknown TLS version', (p) => ({ tls_certificate: p('server.pem'), tls_private_key: p('server.key'), tls_min_version: '1.1' }), /tls_min_version/],
     ['a cipher list OpenSSL does not know', (p) => ({ tls_certificate: p('server.pem'), tls_private_key: p('server.key'), tls_ciphers: 'NO-SUCH-CIPHER' }), /TLS 1\.2 cipher list/],
   ]) {
