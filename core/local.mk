@@ -32,7 +32,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/command.c core/command.h \
 	core/plugin_loader.c core/plugin_loader.h \
 	core/host.c core/host.h \
-	core/certs.c core/certs.h core/certsign.c core/certsign.h \
+	core/certs.c core/certs.h core/certsign.c core/certsign.h core/memtrim.c core/memtrim.h \
 	core/sql_core.c
 nodist_core_libpipeletcore_la_SOURCES = core/openapi_json.c
 core_libpipeletcore_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) $(OPENSSL_CFLAGS)

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "openapi.h"
 #include "httpclient.h"
+#include "memtrim.h"
 #include "metrics.h"
 #include "model.h"
 #include "ocppj.h"
@@ -285,6 +286,7 @@ int main(int argc, char **argv)
     }
     tokens_start(); /* the token table, from the database (now or once it is back) */
     certs_start();  /* expiring station certificates, checked periodically */
+    memtrim_start(); /* free heap back to the system after connection churn */
     keys_start();   /* the managed API keys, likewise */
     if (loader_start_all() != 0)
         goto out_plugins;
@@ -330,6 +332,7 @@ out:
     metrics_free();
     openapi_shutdown();
     certs_shutdown();
+    memtrim_shutdown();
     if (core_dns)
         evdns_base_free(core_dns, 0);
     if (core_base)
