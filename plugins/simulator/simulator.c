@@ -517,6 +517,13 @@ static void r_connector(pl_request *req, void *arg)
     json_t *body = HOST(s)->req_json(req);
     const char *tag = json_string_value(json_object_get(body, "id_tag"));
     int rc;
+    json_t *ev = json_object_get(body, "ev_max_power_w");
+    if (ev && (!json_is_number(ev) || json_number_value(ev) < 0 || json_number_value(ev) > 1e6)) {
+        HOST(s)->reply_error(req, 400, "INVALID_PARAMETER", "ev_max_power_w must be watts, 0 to 1000000");
+        return;
+    }
+    if (ev && (!strcmp(verb, "plug") || !strcmp(verb, "start")))
+        st->conn[n - 1].ev_max_w = json_number_value(ev); /* the EV of this session; 0 = no limit of its own */
     if (!strcmp(verb, "plug"))
         rc = sim_station_plug(st, n, 1);
     else if (!strcmp(verb, "unplug"))

@@ -30,7 +30,10 @@ struct sim_connector {
     char id_tag[24];
     double energy_wh;              /* register: integrates power */
     double power_w;
-    double limit_w;                /* charging profile; 0 = none */
+    double limit_w;                /* what its charging profiles allow now (W); < 0 = no limit */
+    double tx_w, def_w;            /* TxProfile (this session), TxDefaultProfile; < 0 = none */
+    int tx_prof, def_prof;         /* their profile ids */
+    double ev_max_w;               /* the EV takes at most this; 0 = what the station gives */
     double soc;                    /* DC only */
     uint64_t started_ms, stop_at_ms;
     int seq_no;
@@ -92,6 +95,8 @@ struct sim_station {
     uint64_t next_heartbeat, next_meter, next_reconnect, last_tick;
     long heartbeat_s, meter_s;
     double max_power_w;
+    double max_w;                  /* ChargePointMaxProfile / ChargingStationMaxProfile; < 0 = none */
+    int max_prof;
     int local_list_version;
     json_t *queue;                 /* offline: [{action, payload}] in order */
     json_t *certificates;          /* installed certificate hash data */

@@ -158,6 +158,8 @@ static json_t *meter_value(struct sim_station *st, struct sim_connector *k, cons
 
 /* ---------- sessions ---------- */
 
+static void limits_update(struct sim_station *st);
+
 int sim_station_plug(struct sim_station *st, int connector, int plugged)
 {
     if (connector < 1 || connector > st->nconn)
@@ -224,6 +226,9 @@ int sim_station_stop(struct sim_station *st, int connector, const char *reason)
         return PL_ESTATE;
     char ts[40];
     k->tx_active = 0;
+    k->tx_w = -1; /* a TxProfile ends with its session */
+    k->ev_max_w = 0;
+    limits_update(st);
     k->power_w = 0;
     if (st->v201) {
         send_call(st, "TransactionEvent",
@@ -362,6 +367,83 @@ static json_t *boot_payload(struct sim_station *st);
 
 /* ---------- the tick ---------- */
 
+/* The effective limit of every connector: the station maximum and the session's
+ * TxProfile, else the TxDefaultProfile (OCPP's precedence, one period each). */
+static void limits_update(struct sim_station *st)
+{
+    for (int i = 0; i < st->nconn; i++) {
+        struct sim_connector *k = &st->conn[i];
+        double l = k->tx_w >= 0 ? k->tx_w : k->def_w;
+        if (st->max_w >= 0 && (l < 0 || st->max_w < l))
+            l = st->max_w;
+        k->limit_w = l;
+    }
+}
+
+static double limit_from_profile(json_t *profile);
+
+/* SetChargingProfile (and RemoteStart's profile): evse 0 = every connector. */
+static const char *profile_set(struct sim_station *st, int evse, json_t *prof, int force_tx)
+{
+    if (!json_is_object(prof) || evse < 0 || evse > st->nconn)
+        return "Rejected";
+    const char *purpose = json_string_value(json_object_get(prof, "chargingProfilePurpose"));
+    int id = (int)json_integer_value(json_object_get(prof, st->v201 ? "id" : "chargingProfileId"));
+    double lim = limit_from_profile(prof);
+    if (force_tx)
+        purpose = "TxProfile";
+    if (!purpose)
+        return "Rejected";
+    if (!strcmp(purpose, "ChargePointMaxProfile") || !strcmp(purpose, "ChargingStationMaxProfile")) {
+        if (evse != 0)
+            return "Rejected";
+        st->max_w = lim;
+        st->max_prof = id;
+    } else if (!strcmp(purpose, "TxDefaultProfile")) {
+        for (int i = 0; i < st->nconn; i++)
+            if (evse == 0 || evse == i + 1) {
+                st->conn[i].def_w = lim;
+                st->conn[i].def_prof = id;
+            }
+    } else if (!strcmp(purpose, "TxProfile")) {
+        /* a TxProfile needs a session on that connector */
+        if (evse < 1 || (!st->conn[evse - 1].tx_active && !force_tx))
+            return "Rejected";
+        st->conn[evse - 1].tx_w = lim;
+        st->conn[evse - 1].tx_prof = id;
+    } else {
+        return "Rejected";
+    }
+    limits_update(st);
+    return "Accepted";
+}
+
+/* ClearChargingProfile: by id, or by the criteria given (none: every profile). */
+static const char *profile_clear(struct sim_station *st, int id, int evse, const char *purpose)
+{
+    int n = 0;
+    int max = purpose && (!strcmp(purpose, "ChargePointMaxProfile") || !strcmp(purpose, "ChargingStationMaxProfile"));
+    int any = !purpose;
+    if (st->max_w >= 0 && (id ? st->max_prof == id : (any || max) && evse <= 0)) {
+        st->max_w = -1;
+        n++;
+    }
+    for (int i = 0; i < st->nconn; i++) {
+        struct sim_connector *k = &st->conn[i];
+        int here = evse < 0 || evse == 0 || evse == i + 1;
+        if (k->def_w >= 0 && (id ? k->def_prof == id : here && (any || !strcmp(purpose, "TxDefaultProfile")))) {
+            k->def_w = -1;
+            n++;
+        }
+        if (k->tx_w >= 0 && (id ? k->tx_prof == id : here && (any || !strcmp(purpose, "TxProfile")))) {
+            k->tx_w = -1;
+            n++;
+        }
+    }
+    limits_update(st);
+    return n ? "Accepted" : "Unknown";
+}
+
 static double limit_from_profile(json_t *profile)
 {
     json_t *sched = json_object_get(profile, "chargingSchedule");
@@ -416,8 +498,10 @@ static void tick(void *arg)
             continue;
         }
         double p = st->max_power_w * (0.92 + 0.08 * urand(st));
-        if (k->limit_w > 0 && p > k->limit_w)
-            p = k->limit_w;
+        if (k->ev_max_w > 0 && p > k->ev_max_w)
+            p = k->ev_max_w * (0.97 + 0.03 * urand(st));
+        if (k->limit_w >= 0 && p > k->limit_w)
+            p = k->limit_w * (0.97 + 0.03 * urand(st)); /* an EV stays just under its limit */
         if (st->dc && k->soc > 80) /* the DC taper */
             p *= fmax(0.1, (100 - k->soc) / 20.0);
         k->power_w = p;
@@ -632,7 +716,7 @@ static json_t *handle16(struct sim_station *st, const char *a, json_t *p)
         int n = connector_arg(st, p, "connectorId");
         json_t *prof = json_object_get(p, "chargingProfile");
         if (n >= 1 && n <= st->nconn && prof)
-            st->conn[n - 1].limit_w = limit_from_profile(prof);
+            profile_set(st, n, prof, 1);
         int rc = n >= 1 ? sim_station_start(st, n, json_string_value(json_object_get(p, "idTag"))) : PL_ENOENT;
         return json_pack("{s:s}", "status", rc == PL_OK ? "Accepted" : "Rejected");
     }
@@ -737,22 +821,22 @@ static json_t *handle16(struct sim_station *st, const char *a, json_t *p)
             }
         return json_pack("{s:s}", "status", "Rejected");
     }
-    if (!strcmp(a, "SetChargingProfile")) {
-        int n = (int)json_integer_value(json_object_get(p, "connectorId"));
-        double lim = limit_from_profile(json_object_get(p, "csChargingProfiles"));
-        for (int i = 0; i < st->nconn; i++)
-            if (n == 0 || n == i + 1)
-                st->conn[i].limit_w = lim;
-        return json_pack("{s:s}", "status", "Accepted");
-    }
+    if (!strcmp(a, "SetChargingProfile"))
+        return json_pack("{s:s}", "status",
+                         profile_set(st, (int)json_integer_value(json_object_get(p, "connectorId")),
+                                     json_object_get(p, "csChargingProfiles"), 0));
     if (!strcmp(a, "ClearChargingProfile")) {
-        for (int i = 0; i < st->nconn; i++)
-            st->conn[i].limit_w = 0;
-        return json_pack("{s:s}", "status", "Accepted");
+        json_t *cid = json_object_get(p, "connectorId");
+        return json_pack("{s:s}", "status",
+                         profile_clear(st, (int)json_integer_value(json_object_get(p, "id")),
+                                       json_is_integer(cid) ? (int)json_integer_value(cid) : -1,
+                                       json_string_value(json_object_get(p, "chargingProfilePurpose"))));
     }
     if (!strcmp(a, "GetCompositeSchedule")) {
         int n = (int)json_integer_value(json_object_get(p, "connectorId"));
-        double lim = n >= 1 && n <= st->nconn && st->conn[n - 1].limit_w > 0 ? st->conn[n - 1].limit_w : st->max_power_w;
+        double lim = n >= 1 && n <= st->nconn && st->conn[n - 1].limit_w >= 0 ? st->conn[n - 1].limit_w
+                   : n == 0 && st->max_w >= 0                                   ? st->max_w
+                                                                                : st->max_power_w;
         return json_pack("{s:s, s:i, s:s, s:{s:I, s:s, s:s, s:[{s:i, s:f}]}}", "status", "Accepted", "connectorId", n,
                          "scheduleStart", now_ts(st, ts, sizeof ts), "chargingSchedule", "duration",
                          json_integer_value(json_object_get(p, "duration")), "startSchedule", ts, "chargingRateUnit",
@@ -923,6 +1007,20 @@ static json_t *handle201(struct sim_station *st, const char *a, json_t *p)
         }
         return json_pack("{s:s}", "status", "NotImplemented");
     }
+    if (!strcmp(a, "GetCompositeSchedule")) {
+        /* one period: what the profiles allow now (the station maximum for evse 0) */
+        char ts[40];
+        int n = (int)json_integer_value(json_object_get(p, "evseId"));
+        if (n < 0 || n > st->nconn)
+            return json_pack("{s:s}", "status", "Rejected");
+        double lim = n >= 1 && st->conn[n - 1].limit_w >= 0 ? st->conn[n - 1].limit_w
+                   : n == 0 && st->max_w >= 0                ? st->max_w
+                                                             : st->max_power_w;
+        return json_pack("{s:s, s:{s:i, s:I, s:s, s:s, s:[{s:i, s:f}]}}", "status", "Accepted", "schedule", "evseId", n,
+                         "duration", json_integer_value(json_object_get(p, "duration")), "scheduleStart",
+                         now_ts(st, ts, sizeof ts), "chargingRateUnit", "W", "chargingSchedulePeriod", "startPeriod",
+                         0, "limit", lim);
+    }
     if (!strcmp(a, "CertificateSigned"))
         return sim_security_certificate_signed(st, p);
     if (!strcmp(a, "SetNetworkProfile"))
@@ -933,12 +1031,17 @@ static json_t *handle201(struct sim_station *st, const char *a, json_t *p)
         !strcmp(a, "SetMonitoringBase") || !strcmp(a, "SetMonitoringLevel") || !strcmp(a, "CustomerInformation") ||
         !strcmp(a, "GetBaseReport") || !strcmp(a, "GetReport") || !strcmp(a, "GetMonitoringReport") ||
         !strcmp(a, "GetChargingProfiles") || !strcmp(a, "GetDisplayMessages") || !strcmp(a, "PublishFirmware")) {
-        if (!strcmp(a, "SetChargingProfile")) {
-            int n = (int)json_integer_value(json_object_get(p, "evseId"));
-            double lim = limit_from_profile(json_object_get(p, "chargingProfile"));
-            for (int i = 0; i < st->nconn; i++)
-                if (n == 0 || n == i + 1)
-                    st->conn[i].limit_w = lim;
+        if (!strcmp(a, "SetChargingProfile"))
+            return json_pack("{s:s}", "status",
+                             profile_set(st, (int)json_integer_value(json_object_get(p, "evseId")),
+                                         json_object_get(p, "chargingProfile"), 0));
+        if (!strcmp(a, "ClearChargingProfile")) {
+            json_t *crit = json_object_get(p, "chargingProfileCriteria");
+            json_t *eid = json_object_get(crit, "evseId");
+            return json_pack("{s:s}", "status",
+                             profile_clear(st, (int)json_integer_value(json_object_get(p, "chargingProfileId")),
+                                           json_is_integer(eid) ? (int)json_integer_value(eid) : -1,
+                                           json_string_value(json_object_get(crit, "chargingProfilePurpose"))));
         }
         if (!strcmp(a, "SendLocalList"))
             st->local_list_version = (int)json_integer_value(json_object_get(p, "versionNumber"));
@@ -1096,6 +1199,7 @@ struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, 
     if (st->nconn > SIM_MAX_CONNECTORS)
         st->nconn = SIM_MAX_CONNECTORS;
     st->max_power_w = tpl_num(tpl, "max_power_w", st->dc ? 50000 : 11000);
+    st->max_w = -1;
     st->meter_s = (long)tpl_num(tpl, "meter_interval_s", 60);
     st->heartbeat_s = (long)tpl_num(tpl, "heartbeat_s", 300);
     json_t *auto_s = json_object_get(tpl, "auto_sessions");
@@ -1109,6 +1213,7 @@ struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, 
     st->rng = (unsigned)(uintptr_t)st ^ (unsigned)H(st)->now_ms();
     for (int i = 0; i < st->nconn; i++) {
         st->conn[i].available = 1;
+        st->conn[i].limit_w = st->conn[i].tx_w = st->conn[i].def_w = -1;
         snprintf(st->conn[i].status, sizeof st->conn[i].status, "Available");
         st->conn[i].energy_wh = 1000 * urand(st);
     }
@@ -1177,6 +1282,11 @@ json_t *sim_station_json(struct sim_station *st)
                                                "status", k->status, "plugged", k->plugged, "charging", k->tx_active,
                                                "transaction", k->tx_active ? k->tx_id : NULL, "energy_wh",
                                                round(k->energy_wh), "power_w", round(k->power_w), "limit_w", k->limit_w));
+        json_t *last = json_array_get(conns, json_array_size(conns) - 1);
+        if (k->limit_w < 0)
+            json_object_set_new(last, "limit_w", json_null());
+        if (k->ev_max_w > 0)
+            json_object_set_new(last, "ev_max_power_w", json_real(k->ev_max_w));
     }
     json_t *keys = json_object();
     for (int i = 0; i < SIM_NKEYS; i++)
