@@ -465,6 +465,10 @@ static const struct pl_config_key core_plugins[] = {
     {"load", PL_CONFIG_LIST, NULL, 0, 0, NULL, "plugins to load, in order", R},
     {"required", PL_CONFIG_LIST, NULL, 0, 0, NULL, "plugins whose failure stops the daemon", R},
 };
+static const struct pl_config_key core_load[] = {
+    {"stack_level", PL_CONFIG_INT, "90", 0, 1000, NULL, "stack level of the gateway's charging profiles", R},
+    {"command_timeout", PL_CONFIG_INT, "30000", 1000, 600000, NULL, "answer wait for a profile, ms", R},
+};
 static const struct pl_config_key core_certificates[] = {
     {"ca_cert", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA certificate (PEM)", R},
     {"ca_key", PL_CONFIG_STRING, NULL, 0, 0, NULL, "CA key (PEM)", R},
@@ -481,6 +485,7 @@ static const struct {
 } core_sections[] = {
     DECL("core", core_core),         DECL("http", core_http),       DECL("ocpp", core_ocpp),
     DECL("database", core_database), DECL("plugins", core_plugins), DECL("certificates", core_certificates),
+    DECL("load", core_load),
 };
 #undef DECL
 

@@ -18,6 +18,7 @@
 #include "certs.h"
 #include "tokens.h"
 #include "billing.h"
+#include "load.h"
 #include "model_read.h"
 #include "fdwatch.h"
 
@@ -223,6 +224,7 @@ const struct pl_host *host_table(void)
         h.req_client_cert_subject = http_req_client_cert_subject;
         h.http_describe = openapi_describe;
         h.billing = billing_api();
+        h.load = load_api();
     }
     return &h;
 }

@@ -28,6 +28,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/fdwatch.c core/fdwatch.h \
 	core/tokens.c core/tokens_ops.c core/tokens.h core/domain.c core/domain.h \
 	core/billing.c core/billing.h \
+	core/load.c core/load_ops.c core/load.h core/load_alloc.c core/load_alloc.h \
 	core/pricing.c core/pricing_json.c core/pricing.h \
 	core/command.c core/command.h \
 	core/plugin_loader.c core/plugin_loader.h \
@@ -46,7 +47,7 @@ pipelet_LDADD = core/libpipeletcore.la
 # The core's SQL migrations are compiled in (core/sql_core.c is generated from core/sql/*.sql).
 CORE_SQL = core/sql/001_station_model.sql core/sql/002_customers_tokens.sql \
 	core/sql/003_tariffs_cdrs.sql core/sql/004_sites.sql \
-	core/sql/005_station_security.sql
+	core/sql/005_station_security.sql core/sql/006_load_management.sql
 EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh core/openapi.json scripts/text2c.sh
 core/sql_core.c: $(CORE_SQL) $(top_srcdir)/scripts/sql2c.sh
 	$(AM_V_GEN)$(SHELL) $(top_srcdir)/scripts/sql2c.sh core_migrations $(addprefix $(top_srcdir)/,$(CORE_SQL)) > $@.tmp && mv $@.tmp $@

@@ -4,6 +4,7 @@
  */
 #include "core.h"
 #include "billing.h"
+#include "load.h"
 #include "bus.h"
 #include "certs.h"
 #include "config.h"
@@ -287,6 +288,7 @@ int main(int argc, char **argv)
     tokens_start(); /* the token table, from the database (now or once it is back) */
     certs_start();  /* expiring station certificates, checked periodically */
     memtrim_start(); /* free heap back to the system after connection churn */
+    load_start();    /* sites and the load balancer, from the database */
     keys_start();   /* the managed API keys, likewise */
     if (loader_start_all() != 0)
         goto out_plugins;
@@ -320,6 +322,7 @@ out_plugins:
     registry_shutdown();
     db_shutdown();
     billing_shutdown(); /* after the database: no pricing answers any more */
+    load_shutdown();
     db_closed = 1;
     tokens_shutdown();
     keys_shutdown();

@@ -226,7 +226,7 @@ static int send_text(struct pl_ocpp_conn *c, const char *action, int type, const
 
 static int send_json(struct pl_ocpp_conn *c, const char *action, int type, json_t *frame)
 {
-    char *text = json_dumps(frame, JSON_COMPACT);
+    char *text = json_dumps(frame, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(frame);
     if (!text)
         return PL_ENOMEM;
@@ -239,7 +239,7 @@ static int send_json(struct pl_ocpp_conn *c, const char *action, int type, json_
  * again for every answer (the hot path's Heartbeat and MeterValues answers). */
 static int send_result(struct pl_ocpp_conn *c, const char *msg_id, json_t *payload)
 {
-    char *body = json_object_size(payload) ? json_dumps(payload, JSON_COMPACT) : NULL;
+    char *body = json_object_size(payload) ? json_dumps(payload, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(payload);
     size_t blen = body ? strlen(body) : 2;
     size_t cap = 3 + 6 * strlen(msg_id) + 3 + blen + 2; /* worst case: every id byte escaped */
@@ -381,7 +381,7 @@ static int api_call(pl_ocpp_conn *c, const char *action, json_t *payload, unsign
     oc->arg = arg;
     oc->timeout_ms = timeout_ms ? timeout_ms : (unsigned)O.call_timeout;
     json_t *frame = json_pack("[i, s, s, o]", 2, oc->id, a->name, payload);
-    oc->text = frame ? json_dumps(frame, JSON_COMPACT) : NULL;
+    oc->text = frame ? json_dumps(frame, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(frame);
     if (!oc->text) {
         free(oc);

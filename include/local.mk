@@ -5,5 +5,6 @@ pkginclude_HEADERS = \
 	include/pipelet/certs.h \
 	include/pipelet/tokens.h \
 	include/pipelet/billing.h \
+	include/pipelet/load.h \
 	include/pipelet/model.h \
 	include/pipelet/pipelet.h

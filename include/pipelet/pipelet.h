@@ -7,5 +7,6 @@
 #include <pipelet/certs.h>
 #include <pipelet/tokens.h>
 #include <pipelet/billing.h>
+#include <pipelet/load.h>
 #include <pipelet/model.h>
 #endif

@@ -51,6 +51,8 @@
  *                    each described JSON request body before the handler runs.
  *                    pl_host.billing: tariffs, their assignments and what a session
  *                    costs (pipelet/billing.h).
+ *                    pl_host.load: sites, version-neutral station power limits and the
+ *                    load balancer (pipelet/load.h).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -502,6 +504,9 @@ struct pl_host {
 
     /* --- ABI 1.2: tariffs and session cost (pipelet/billing.h) */
     const struct pl_billing_api *billing;
+
+    /* --- ABI 1.2: sites, station power limits and the load balancer (pipelet/load.h) */
+    const struct pl_load_api *load;
 };
 
 /* A plugin's description kept as JSON text in its folder (embedded at build time, for

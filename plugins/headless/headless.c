@@ -69,6 +69,19 @@ static const struct hl_route routes[] = {
     {"GET", "/api/v1/cdrs/{id}", R, hl_cdr_get, 0},
     {"POST", "/api/v1/tariffs/{id}/quote", R, hl_tariff_quote, 0},
     {"GET", "/api/v1/customers/{id}/statement", R, hl_customer_statement, 0},
+    /* sites and load management (the core's load domain, pipelet/load.h) */
+    {"POST", "/api/v1/sites", O, hl_site_create, 0},
+    {"GET", "/api/v1/sites", R, hl_site_list, 0},
+    {"GET", "/api/v1/sites/{id}", R, hl_site_get, 0},
+    {"PATCH", "/api/v1/sites/{id}", O, hl_site_update, 0},
+    {"DELETE", "/api/v1/sites/{id}", O, hl_site_delete, 0},
+    {"PUT", "/api/v1/sites/{id}/stations/{station_id}", O, hl_site_station_add, 0},
+    {"DELETE", "/api/v1/sites/{id}/stations/{station_id}", O, hl_site_station_remove, 0},
+    {"GET", "/api/v1/sites/{id}/load", R, hl_site_load, 0},
+    {"GET", "/api/v1/sites/{id}/load/stream", R, hl_site_load_stream, 0},
+    {"PUT", "/api/v1/stations/{id}/limit", O, hl_station_limit_set, 0},
+    {"DELETE", "/api/v1/stations/{id}/limit", O, hl_station_limit_clear, 0},
+    {"GET", "/api/v1/stations/{id}/limit", R, hl_station_limit_get, 0},
     /* triggers, data transfer, firmware */
     {"POST", "/api/v1/stations/{id}/trigger", O, hl_station_trigger, 0},
     {"POST", "/api/v1/stations/{id}/data-transfer", O, hl_station_data_transfer, 0},
@@ -125,6 +138,7 @@ static int headless_init(pl_plugin_handle *self, const struct pl_host *host, voi
     /* customers and tokens arrived with ABI 1.2; without them those routes answer 501 */
     hl->tokens = PL_HOST_HAS(host, tokens) ? host->tokens : NULL;
     hl->billing = PL_HOST_HAS(host, billing) ? host->billing : NULL;
+    hl->load = PL_HOST_HAS(host, load) ? host->load : NULL;
     size_t n;
     const struct hl_route *r = hl_routes(&n);
     for (size_t i = 0; i < n; i++) {

@@ -36,6 +36,7 @@ struct headless {
     pl_subscription *start_sub; /* transaction.started, while starts is not empty */
     const struct pl_tokens_api *tokens; /* NULL on a host older than ABI 1.2 */
     const struct pl_billing_api *billing; /* NULL on a host without the tariffs domain */
+    const struct pl_load_api *load;       /* NULL on a host without load management */
     struct hl_export *exports;            /* CDR exports streaming (cdr_export.c) */
 };
 
@@ -255,6 +256,19 @@ json_t *hl_cdr_filters(struct headless *hl, pl_request *req);
 void hl_cdr_export(pl_request *req, void *arg);
 void hl_exports_free(struct headless *hl);
 void hl_tariff_quote(pl_request *req, void *arg);
+/* load_routes.c: sites, their stations and load, station limits (host->load) */
+void hl_site_create(pl_request *req, void *arg);
+void hl_site_list(pl_request *req, void *arg);
+void hl_site_get(pl_request *req, void *arg);
+void hl_site_update(pl_request *req, void *arg);
+void hl_site_delete(pl_request *req, void *arg);
+void hl_site_station_add(pl_request *req, void *arg);
+void hl_site_station_remove(pl_request *req, void *arg);
+void hl_site_load(pl_request *req, void *arg);
+void hl_site_load_stream(pl_request *req, void *arg);
+void hl_station_limit_set(pl_request *req, void *arg);
+void hl_station_limit_clear(pl_request *req, void *arg);
+void hl_station_limit_get(pl_request *req, void *arg);
 void hl_customer_statement(pl_request *req, void *arg);
 
 /* ---- tokens_routes.c: the customers and tokens domain (host->tokens) ---- */
@@ -271,6 +285,10 @@ void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t
 /* The same for the tariffs domain (host->billing; check hl_billing_available first). */
 void hl_billing_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
                      const char *resource, int status, hl_domain_ok_fn ok, void *udata);
+/* The same for any core domain's call function (host->load->call, ...). */
+typedef void (*pl_domain_call_fn)(const char *op, json_t *args, pl_domain_cb cb, void *arg);
+void hl_domain_call_with(struct headless *hl, pl_domain_call_fn call, pl_request *req, const char *op,
+                         json_t *args, const char *resource, int status, hl_domain_ok_fn ok, void *udata);
 void *hl_domain_udata(struct hl_domain_call *dc);
 /* The same mapping for a domain error answered by hand (resource as above). */
 void hl_reply_domain_error(struct headless *hl, pl_request *req, int rc, const char *error,

@@ -10,6 +10,7 @@ HEADLESS_SRC = \
 	plugins/headless/customers.c \
 	plugins/headless/tokens_routes.c \
 	plugins/headless/billing_routes.c \
+	plugins/headless/load_routes.c \
 	plugins/headless/security_routes.c \
 	plugins/headless/cdr_export.c \
 	plugins/headless/ocpp_api.c \

@@ -162,6 +162,12 @@ void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t
     domain_call(hl, hl->tokens->call, req, op, args, resource, status, ok, udata);
 }
 
+void hl_domain_call_with(struct headless *hl, pl_domain_call_fn call, pl_request *req, const char *op,
+                         json_t *args, const char *resource, int status, hl_domain_ok_fn ok, void *udata)
+{
+    domain_call(hl, call, req, op, args, resource, status, ok, udata);
+}
+
 void hl_billing_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
                      const char *resource, int status, hl_domain_ok_fn ok, void *udata)
 {

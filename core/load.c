@@ -1,0 +1,1235 @@
+/*
+ * load.c — the load balancer.  Every site with a limit is kept in memory with the
+ * sessions charging at its stations; any change that can move a share (a session
+ * starts or ends, a connector status, meter values, a station dropping or coming back,
+ * the site's settings, a schedule boundary) marks the site, and the site is decided
+ * once per loop turn (events of one burst coalesce).
+ *
+ * Safety comes first, in three rules:
+ *  - what a session is counted at is what its station may draw right now: its last
+ *    accepted limit, the higher of that and a limit sent but not answered, and
+ *    station_max_current when nothing was accepted, the station refused, or it went
+ *    offline while charging;
+ *  - lowering is sent at once; raising waits until every lowering of the site was
+ *    answered and until the station's min_interval_s passed since its last profile,
+ *    and is sent only while the counted total stays within the limit;
+ *  - a balanced site's stations get a TxDefaultProfile of 0 A, so a new session starts
+ *    paused and draws only once its share was sent.
+ * State lives behind the site table here (sites, sessions); a shared engine would hold
+ * the same records.
+ */
+#include "load.h"
+#include "load_alloc.h"
+#include "bus.h"
+#include "command.h"
+#include "core.h"
+#include "db.h"
+#include "hashmap.h"
+#include "metrics.h"
+#include "pricing.h" /* time zones */
+#include "registry.h"
+
+#include <event2/event.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PROFILE_TX(evse) (PL_LOAD_PROFILE_ID_BASE + 1000 + (evse))
+#define PROFILE_DEFAULT (PL_LOAD_PROFILE_ID_BASE + 999)
+#define PROFILE_LIMIT(evse) (PL_LOAD_PROFILE_ID_BASE + (evse))
+#define EPS 0.05 /* A: smaller differences are not worth a profile */
+#define EV_HEADROOM 1.0 /* A above what an EV draws that its cap leaves */
+#define SCHEDULE_CHECK_S 15
+#define RETRY_LOAD_S 5
+
+struct session {
+    char station[64];
+    char tx[96];        /* the station's transaction id */
+    long long tx_id;    /* the core's */
+    int evse;
+    int v201;
+    double applied;     /* A the station accepted; < 0: unknown (counted at its maximum) */
+    double pending;     /* A sent, not answered; < 0: none */
+    double target;      /* A decided */
+    double measured;    /* A seen drawn (< 0: no sample yet) */
+    double measured_w;
+    double ev_cap;      /* A: its EV draws less than its share (0: no cap) */
+    uint64_t changed_ms, measured_ms, sent_ms;
+    int refused;        /* the station refused or failed a profile: counted at max */
+    int offline;
+    int suspended_ev;
+    unsigned long seq;  /* start order */
+    struct session *next;
+};
+
+struct site {
+    long long id;
+    char key[24];
+    char name[128];
+    int balanced;       /* has a limit */
+    double limit_value;
+    char unit[2];
+    int phases;
+    double voltage, margin, min_current, station_max;
+    json_t *schedule;
+    const struct pl_tz *tz;
+    long min_interval_s, settle_s;
+    double limit_a;     /* now: schedule applied, before the margin */
+    struct session *sessions;
+    int dirty, violation;
+    struct event *raise_timer;
+    uint64_t profiles_sent;
+    char rebalanced_at[40];
+};
+
+struct station_ref {
+    char id[64];
+    long long site;
+    int default_ok;     /* its TxDefaultProfile of 0 A was accepted */
+};
+
+static struct hashmap *sites;     /* key -> struct site */
+static struct hashmap *stations;  /* station id -> struct station_ref */
+static pl_subscription *subs[7];
+static struct event *decide_ev, *schedule_timer, *retry_timer;
+static long stack_level = 90, command_timeout_ms = 30000;
+static unsigned long next_seq;
+static int loaded, loading;
+
+static struct site *site_get(long long id)
+{
+    char k[24];
+    snprintf(k, sizeof k, "%lld", id);
+    return sites ? hashmap_get(sites, k) : NULL;
+}
+
+static struct site *site_of(const char *station)
+{
+    struct station_ref *r = station && stations ? hashmap_get(stations, station) : NULL;
+    return r ? site_get(r->site) : NULL;
+}
+
+static double amps_of(const struct site *s, double value, const char *unit)
+{
+    return unit && unit[0] == 'W' ? value / (s->voltage * s->phases) : value;
+}
+
+/* ------------------------------------------------------------------------
+ * Profiles.
+ * ---------------------------------------------------------------------- */
+static json_t *schedule_json(int v201, int id, const char *unit, double limit, int phases,
+                             const char *start)
+{
+    json_t *period = json_pack("{s:i, s:f}", "startPeriod", 0, "limit", round(limit * 10) / 10);
+    if (phases > 0)
+        json_object_set_new(period, "numberPhases", json_integer(phases));
+    json_t *s = json_pack("{s:s, s:[o]}", "chargingRateUnit", unit, "chargingSchedulePeriod", period);
+    if (start)
+        json_object_set_new(s, "startSchedule", json_string(start));
+    if (v201) {
+        json_object_set_new(s, "id", json_integer(id));
+        return json_pack("[o]", s);
+    }
+    return s;
+}
+
+/* A profile in the station's own version.  purpose: "TxProfile", "TxDefaultProfile",
+ * "ChargePointMaxProfile" (1.6 name; 2.0.1 ChargingStationMaxProfile). */
+static json_t *profile(int v201, int id, const char *purpose, const char *tx, const char *unit,
+                       double limit, int phases, const char *until)
+{
+    char now[40];
+    int absolute = strcmp(purpose, "TxProfile") != 0;
+    if (v201 && strcmp(purpose, "ChargePointMaxProfile") == 0)
+        purpose = "ChargingStationMaxProfile";
+    json_t *p = json_pack("{s:i, s:I, s:s, s:s}", v201 ? "id" : "chargingProfileId", id,
+                          "stackLevel", (json_int_t)stack_level, "chargingProfilePurpose", purpose,
+                          "chargingProfileKind", absolute ? "Absolute" : "Relative");
+    if (tx) {
+        if (v201)
+            json_object_set_new(p, "transactionId", json_string(tx));
+        else
+            json_object_set_new(p, "transactionId", json_integer(strtoll(tx, NULL, 10)));
+    }
+    if (until)
+        json_object_set_new(p, "validTo", json_string(until));
+    json_object_set_new(p, "chargingSchedule",
+                        schedule_json(v201, id, unit, limit, phases,
+                                      absolute ? core_now_rfc3339(now, sizeof now) : NULL));
+    return p;
+}
+
+static int station_v201(const char *station)
+{
+    pl_station *st = station_api_find(station);
+    const char *proto = st ? station_api_protocol(st) : NULL;
+    return proto && strstr(proto, "2.0") != NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Deciding.
+ * ---------------------------------------------------------------------- */
+static void mark(struct site *s)
+{
+    if (!s || !s->balanced)
+        return;
+    s->dirty = 1;
+    if (decide_ev)
+        event_active(decide_ev, EV_TIMEOUT, 0);
+}
+
+static int unmanaged(const struct session *x)
+{
+    return x->offline || x->refused;
+}
+
+/* What a session may draw now, as far as the gateway knows. */
+static double counted(const struct site *s, const struct session *x)
+{
+    if (unmanaged(x))
+        return s->station_max;
+    double a = x->applied >= 0 ? x->applied : s->station_max;
+    if (x->pending >= 0 && x->pending > a)
+        a = x->pending;
+    return a;
+}
+
+static double available(const struct site *s)
+{
+    return s->limit_a * (1.0 - s->margin / 100.0);
+}
+
+struct sent {
+    long long site;
+    char station[64];
+    char tx[96];
+    int evse;
+    double value;
+};
+
+static void decide(struct site *s);
+
+static void on_tx_profile(pl_command *cmd, void *arg)
+{
+    struct sent *c = arg;
+    struct site *s = site_get(c->site);
+    int status = station_api_command_status(cmd);
+    struct session *x = NULL;
+    for (x = s ? s->sessions : NULL; x; x = x->next)
+        if (strcmp(x->station, c->station) == 0 && strcmp(x->tx, c->tx) == 0)
+            break;
+    if (x && x->pending == c->value) {
+        x->pending = -1;
+        if (status == PL_CMD_ACCEPTED) {
+            x->applied = c->value;
+            x->changed_ms = core_now_ms();
+            x->refused = 0;
+        } else if (!x->offline) {
+            const char *e = station_api_command_error(cmd);
+            x->refused = 1;
+            core_log(PL_LOG_WARN, "load",
+                     "site %lld: station %s evse %d did not take its %.1f A profile (%s%s%s): "
+                     "counted at its maximum, %.1f A",
+                     s->id, c->station, c->evse, c->value,
+                     status == PL_CMD_REJECTED ? "rejected" : status == PL_CMD_TIMEOUT ? "timeout" : "failed",
+                     e ? ": " : "", e ? e : "", s->station_max);
+            metrics_add("pipelet_load_profiles_refused_total", 1);
+        }
+        mark(s);
+    }
+    free(c);
+}
+
+static int send_tx(struct site *s, struct session *x, double amps)
+{
+    struct sent *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->site = s->id;
+    snprintf(c->station, sizeof c->station, "%s", x->station);
+    snprintf(c->tx, sizeof c->tx, "%s", x->tx);
+    c->evse = x->evse;
+    c->value = amps;
+    json_t *args = json_pack("{s:i, s:o}", "evse", x->evse, "profile",
+                             profile(x->v201, PROFILE_TX(x->evse), "TxProfile", x->tx, "A", amps,
+                                     s->phases, NULL));
+    int rc = 0;
+    char err[160] = "";
+    x->pending = amps; /* before the call: an answer may come at once */
+    x->sent_ms = core_now_ms();
+    pl_command *cmd = station_api_command(NULL, x->station, PL_OP_SET_CHARGING_PROFILE, args,
+                                          (unsigned)command_timeout_ms, on_tx_profile, c, &rc, err,
+                                          sizeof err);
+    if (!cmd && rc != PL_OK) {
+        x->pending = -1;
+        if (rc == PL_EOFFLINE || rc == PL_ENOENT)
+            x->offline = 1;
+        else
+            x->refused = 1;
+        free(c);
+        return -1;
+    }
+    s->profiles_sent++;
+    metrics_add("pipelet_load_profiles_sent_total", 1);
+    return 0;
+}
+
+static void raise_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct site *s = arg;
+    mark(s);
+}
+
+static void publish(struct site *s)
+{
+    json_t *list = json_array();
+    for (struct session *x = s->sessions; x; x = x->next)
+        json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:I, s:f}", "station_id", x->station,
+                                              "evse", x->evse, "transaction_id", x->tx, "id",
+                                              (json_int_t)x->tx_id, "allocated_a", x->target));
+    bus_emit("load.rebalanced", NULL,
+             json_pack("{s:I, s:f, s:o}", "site_id", (json_int_t)s->id, "limit_a", available(s),
+                       "sessions", list));
+}
+
+static void decide(struct site *s)
+{
+    s->dirty = 0;
+    if (!s->balanced)
+        return;
+    size_t n = 0;
+    double fixed = 0;
+    for (struct session *x = s->sessions; x; x = x->next) {
+        if (unmanaged(x))
+            fixed += s->station_max;
+        else
+            n++;
+    }
+    struct load_demand *d = calloc(n ? n : 1, sizeof *d);
+    struct session **m = calloc(n ? n : 1, sizeof *m);
+    if (!d || !m) {
+        free(d);
+        free(m);
+        return;
+    }
+    /* sessions are kept newest first: the allocator wants start order */
+    size_t i = n;
+    uint64_t now = core_now_ms();
+    for (struct session *x = s->sessions; x; x = x->next) {
+        if (unmanaged(x))
+            continue;
+        i--;
+        m[i] = x;
+        double cap = s->station_max;
+        if (x->suspended_ev)
+            cap = s->min_current; /* keeps it able to resume; frees the rest */
+        /* an EV drawing clearly less than it was given, once settled, leaves its surplus;
+         * drawing at its cap lifts the cap */
+        if (x->measured >= 0 && x->applied > 0 && x->measured_ms > x->changed_ms + (uint64_t)s->settle_s * 1000) {
+            if (x->ev_cap > 0 && x->measured >= x->ev_cap - 0.5)
+                x->ev_cap = 0;
+            else if (x->ev_cap == 0 && x->measured < x->applied - EV_HEADROOM)
+                x->ev_cap = x->measured + EV_HEADROOM;
+        }
+        if (x->ev_cap > 0 && x->ev_cap < cap)
+            cap = x->ev_cap;
+        if (cap < s->min_current)
+            cap = s->min_current;
+        d[i].cap = cap;
+    }
+    double avail = available(s) - fixed;
+    load_allocate(d, n, avail, s->min_current);
+    int changed = 0, lowering = 0;
+    for (i = 0; i < n; i++) {
+        if (fabs(m[i]->target - d[i].out) > EPS || m[i]->applied < 0)
+            changed = changed || fabs(m[i]->target - d[i].out) > EPS;
+        m[i]->target = d[i].out;
+    }
+    /* 1. lowering, at once */
+    for (i = 0; i < n; i++) {
+        struct session *x = m[i];
+        double now_a = x->applied >= 0 ? x->applied : s->station_max;
+        if (x->pending >= 0) {
+            if (x->pending > x->target + EPS)
+                lowering = 1; /* its answer comes first; the new value then */
+            else if (x->pending < now_a - EPS)
+                lowering = 1;
+            continue;
+        }
+        if (x->target < now_a - EPS) {
+            if (send_tx(s, x, x->target) == 0)
+                lowering = 1;
+        }
+    }
+    /* 2. raising, once nothing is on its way down, within the limit */
+    if (!lowering) {
+        double total = fixed;
+        for (struct session *x = s->sessions; x; x = x->next)
+            if (!unmanaged(x))
+                total += counted(s, x);
+        uint64_t wait = 0;
+        for (i = 0; i < n; i++) {
+            struct session *x = m[i];
+            if (x->pending >= 0 || unmanaged(x) || x->applied < 0 || x->target <= x->applied + EPS)
+                continue;
+            uint64_t due = x->sent_ms + (uint64_t)s->min_interval_s * 1000;
+            if (x->sent_ms && due > now) {
+                if (!wait || due - now < wait)
+                    wait = due - now;
+                continue;
+            }
+            double more = x->target - x->applied;
+            if (total + more > avail + fixed + 1e-6)
+                continue;
+            if (send_tx(s, x, x->target) == 0)
+                total += more;
+        }
+        if (wait && s->raise_timer) {
+            struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+            event_add(s->raise_timer, &tv);
+        }
+    }
+    if (changed) {
+        core_now_rfc3339(s->rebalanced_at, sizeof s->rebalanced_at);
+        char line[512];
+        size_t len = 0;
+        line[0] = 0;
+        for (i = 0; i < n && len < sizeof line - 80; i++)
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s/%d %.1f A", i ? ", " : "",
+                                    m[i]->station, m[i]->evse, m[i]->target);
+        core_log(PL_LOG_INFO, "load", "site %lld: %.1f A for %zu session%s (%.1f A counted at maximum): %s",
+                 s->id, available(s), n, n == 1 ? "" : "s", fixed, n ? line : "none");
+        metrics_add("pipelet_load_rebalances_total", 1);
+        publish(s);
+    }
+    free(d);
+    free(m);
+}
+
+static void decide_marked(void *val, void *arg)
+{
+    (void)arg;
+    struct site *s = val;
+    if (s->dirty)
+        decide(s);
+}
+
+static void on_decide(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (sites)
+        hashmap_foreach(sites, decide_marked, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Schedules: [{"from":"HH:MM","to":"HH:MM","limit":N,"days":[1..7]?}] in the site's
+ * zone; the lowest matching limit applies (a window may cross midnight).
+ * ---------------------------------------------------------------------- */
+static int hhmm(const char *s)
+{
+    int h, m;
+    if (!s || sscanf(s, "%2d:%2d", &h, &m) != 2 || h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m))
+        return -1;
+    return h * 60 + m;
+}
+
+static double limit_now(const struct site *s, time_t t)
+{
+    double lim = amps_of(s, s->limit_value, s->unit);
+    long off = s->tz ? pl_tz_offset(s->tz, t) : 0;
+    time_t local = t + off;
+    struct tm tm;
+    gmtime_r(&local, &tm);
+    int minute = tm.tm_hour * 60 + tm.tm_min;
+    int dow = tm.tm_wday == 0 ? 7 : tm.tm_wday, yesterday = dow == 1 ? 7 : dow - 1;
+    size_t i;
+    json_t *w;
+    json_array_foreach(s->schedule, i, w) {
+        int from = hhmm(json_string_value(json_object_get(w, "from")));
+        int to = hhmm(json_string_value(json_object_get(w, "to")));
+        json_t *days = json_object_get(w, "days");
+        if (from < 0 || to < 0)
+            continue;
+        int in, day = dow;
+        if (from < to)
+            in = minute >= from && minute < to;
+        else if (minute >= from)
+            in = 1;
+        else {
+            in = minute < to;
+            day = yesterday; /* the window started the day before */
+        }
+        if (in && json_is_array(days) && json_array_size(days)) {
+            int found = 0;
+            size_t j;
+            json_t *dv;
+            json_array_foreach(days, j, dv) found |= json_integer_value(dv) == day;
+            in = found;
+        }
+        double v = amps_of(s, json_number_value(json_object_get(w, "limit")), s->unit);
+        if (in && v < lim)
+            lim = v;
+    }
+    return lim;
+}
+
+static void check_schedule(void *val, void *arg)
+{
+    struct site *s = val;
+    time_t t = *(time_t *)arg;
+    if (!s->balanced)
+        return;
+    double lim = limit_now(s, t);
+    if (fabs(lim - s->limit_a) > 1e-9) {
+        core_log(PL_LOG_INFO, "load", "site %lld: limit now %.1f A (was %.1f A)", s->id, lim, s->limit_a);
+        s->limit_a = lim;
+        mark(s);
+    }
+}
+
+static void on_schedule(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    time_t t = time(NULL);
+    if (sites)
+        hashmap_foreach(sites, check_schedule, &t);
+}
+
+/* ------------------------------------------------------------------------
+ * Sites and stations in memory.
+ * ---------------------------------------------------------------------- */
+static void session_free_all(struct site *s)
+{
+    while (s->sessions) {
+        struct session *x = s->sessions;
+        s->sessions = x->next;
+        free(x);
+    }
+}
+
+static void site_free(struct site *s)
+{
+    session_free_all(s);
+    json_decref(s->schedule);
+    if (s->raise_timer)
+        event_free(s->raise_timer);
+    free(s);
+}
+
+static double num(json_t *row, const char *k, double def)
+{
+    json_t *v = json_object_get(row, k);
+    if (json_is_number(v))
+        return json_number_value(v);
+    if (json_is_string(v))
+        return strtod(json_string_value(v), NULL); /* numeric columns come as text */
+    return def;
+}
+
+static void send_default(const char *station, struct site *s);
+static void defaults_for(void *val, void *arg);
+static void defaults_off(void *val, void *arg);
+
+void load_site_changed(json_t *row)
+{
+    long long id = (long long)num(row, "id", 0);
+    if (id <= 0 || !sites)
+        return;
+    struct site *s = site_get(id);
+    int was_balanced = s && s->balanced;
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return;
+        s->id = id;
+        snprintf(s->key, sizeof s->key, "%lld", id);
+        s->raise_timer = evtimer_new(core_base, raise_later, s);
+        if (hashmap_put(sites, s->key, s) != PL_OK) {
+            site_free(s);
+            return;
+        }
+    }
+    snprintf(s->name, sizeof s->name, "%s", json_string_value(json_object_get(row, "name")) ?: "");
+    json_t *lv = json_object_get(row, "limit_value");
+    s->balanced = lv && !json_is_null(lv);
+    s->limit_value = num(row, "limit_value", 0);
+    snprintf(s->unit, sizeof s->unit, "%s", json_string_value(json_object_get(row, "limit_unit")) ?: "A");
+    s->phases = (int)num(row, "phases", 3);
+    s->voltage = num(row, "voltage", 230);
+    s->margin = num(row, "margin_percent", 0);
+    s->min_current = num(row, "min_current", 6);
+    s->station_max = num(row, "station_max_current", 32);
+    s->min_interval_s = (long)num(row, "min_interval_s", 10);
+    s->settle_s = (long)num(row, "settle_s", 30);
+    json_decref(s->schedule);
+    json_t *sch = json_object_get(row, "schedule");
+    if (json_is_string(sch)) /* jsonb comes as text */
+        s->schedule = json_loads(json_string_value(sch), 0, NULL);
+    else
+        s->schedule = json_incref(sch);
+    if (!json_is_array(s->schedule)) {
+        json_decref(s->schedule);
+        s->schedule = json_array();
+    }
+    const char *tz = json_string_value(json_object_get(row, "time_zone"));
+    s->tz = tz && strcmp(tz, "UTC") != 0 ? pl_tz_get(tz) : NULL;
+    s->limit_a = limit_now(s, time(NULL));
+    if (s->balanced != was_balanced && stations)
+        hashmap_foreach(stations, s->balanced ? defaults_for : defaults_off, s);
+    for (struct session *x = s->sessions; x; x = x->next)
+        x->ev_cap = 0; /* settings changed: look again */
+    mark(s);
+}
+
+struct default_ctx {
+    char station[64];
+};
+
+static void on_default(pl_command *cmd, void *arg)
+{
+    struct default_ctx *c = arg;
+    struct station_ref *r = stations ? hashmap_get(stations, c->station) : NULL;
+    int ok = station_api_command_status(cmd) == PL_CMD_ACCEPTED;
+    if (r)
+        r->default_ok = ok;
+    if (!ok)
+        core_log(PL_LOG_WARN, "load",
+                 "station %s did not take the 0 A TxDefaultProfile: its new sessions are counted at the "
+                 "site's station maximum until their share is accepted", c->station);
+    free(c);
+}
+
+static void send_default(const char *station, struct site *s)
+{
+    if (!s || !s->balanced || !station_api_online(station))
+        return;
+    struct default_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    snprintf(c->station, sizeof c->station, "%s", station);
+    int v201 = station_v201(station);
+    json_t *args = json_pack("{s:i, s:o}", "evse", 0, "profile",
+                             profile(v201, PROFILE_DEFAULT, "TxDefaultProfile", NULL, "A", 0, s->phases, NULL));
+    int rc = 0;
+    char err[160];
+    if (!station_api_command(NULL, station, PL_OP_SET_CHARGING_PROFILE, args, (unsigned)command_timeout_ms,
+                             on_default, c, &rc, err, sizeof err))
+        free(c);
+}
+
+static void clear_default(const char *station)
+{
+    if (!station_api_online(station))
+        return;
+    int rc = 0;
+    char err[160];
+    station_api_command(NULL, station, PL_OP_CLEAR_CHARGING_PROFILE, json_pack("{s:i}", "id", PROFILE_DEFAULT),
+                        (unsigned)command_timeout_ms, NULL, NULL, &rc, err, sizeof err);
+}
+
+static void defaults_for(void *val, void *arg)
+{
+    struct station_ref *r = val;
+    struct site *s = arg;
+    if (r->site == s->id && !r->default_ok)
+        send_default(r->id, s);
+}
+
+static void defaults_off(void *val, void *arg)
+{
+    struct station_ref *r = val;
+    struct site *s = arg;
+    if (r->site == s->id && r->default_ok) {
+        clear_default(r->id);
+        r->default_ok = 0;
+    }
+}
+
+static void defaults_all(void *val, void *arg)
+{
+    (void)arg;
+    struct station_ref *r = val;
+    struct site *s = site_get(r->site);
+    if (s && s->balanced && !r->default_ok)
+        send_default(r->id, s);
+}
+
+void load_site_deleted(long long id)
+{
+    struct site *s = site_get(id);
+    if (!s)
+        return;
+    hashmap_del(sites, s->key);
+    site_free(s);
+}
+
+static struct session *session_find(struct site *s, const char *station, const char *tx, int evse)
+{
+    for (struct session *x = s ? s->sessions : NULL; x; x = x->next)
+        if (strcmp(x->station, station) == 0 && (tx ? strcmp(x->tx, tx) == 0 : x->evse == evse))
+            return x;
+    return NULL;
+}
+
+static void session_add(struct site *s, const char *station, const char *tx, long long tx_id, int evse,
+                        const char *charging_state)
+{
+    if (!s || !tx || session_find(s, station, tx, 0))
+        return;
+    struct session *x = calloc(1, sizeof *x);
+    if (!x)
+        return;
+    snprintf(x->station, sizeof x->station, "%s", station);
+    snprintf(x->tx, sizeof x->tx, "%s", tx);
+    x->tx_id = tx_id;
+    x->evse = evse > 0 ? evse : 1;
+    x->v201 = station_v201(station);
+    struct station_ref *r = hashmap_get(stations, station);
+    /* with the 0 A default accepted, a new session draws nothing until told */
+    x->applied = r && r->default_ok ? 0 : -1;
+    x->pending = -1;
+    x->measured = -1;
+    x->offline = !station_api_online(station);
+    x->suspended_ev = charging_state && strcmp(charging_state, "SuspendedEV") == 0;
+    x->seq = ++next_seq;
+    x->changed_ms = core_now_ms();
+    x->next = s->sessions;
+    s->sessions = x;
+    mark(s);
+}
+
+static void session_remove(struct site *s, const char *station, const char *tx)
+{
+    for (struct session **p = s ? &s->sessions : NULL; p && *p; p = &(*p)->next)
+        if (strcmp((*p)->station, station) == 0 && strcmp((*p)->tx, tx) == 0) {
+            struct session *x = *p;
+            *p = x->next;
+            free(x);
+            mark(s);
+            return;
+        }
+}
+
+static void move_sessions(const char *station, struct site *from, struct site *to)
+{
+    for (struct session **p = from ? &from->sessions : NULL; p && *p;) {
+        struct session *x = *p;
+        if (strcmp(x->station, station) != 0) {
+            p = &x->next;
+            continue;
+        }
+        *p = x->next;
+        if (to) {
+            x->next = to->sessions;
+            to->sessions = x;
+            x->ev_cap = 0;
+        } else {
+            free(x);
+        }
+    }
+    mark(from);
+    mark(to);
+}
+
+static void load_station_sessions(const char *station);
+
+void load_station_moved(const char *station_id, long long site_id)
+{
+    if (!stations)
+        return;
+    struct station_ref *r = hashmap_get(stations, station_id);
+    struct site *from = r ? site_get(r->site) : NULL;
+    if (r && site_id == r->site)
+        return;
+    if (!site_id) {
+        if (r) {
+            hashmap_del(stations, r->id);
+            if (from && from->balanced && r->default_ok)
+                clear_default(station_id);
+            move_sessions(station_id, from, NULL);
+            free(r);
+        }
+        return;
+    }
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r)))
+            return;
+        snprintf(r->id, sizeof r->id, "%s", station_id);
+        if (hashmap_put(stations, r->id, r) != PL_OK) {
+            free(r);
+            return;
+        }
+    }
+    r->site = site_id;
+    struct site *to = site_get(site_id);
+    if (from)
+        move_sessions(station_id, from, to);
+    else
+        load_station_sessions(station_id);
+    if (to && to->balanced && !r->default_ok)
+        send_default(station_id, to);
+    else if (to && !to->balanced && r->default_ok) {
+        clear_default(station_id);
+        r->default_ok = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Events.
+ * ---------------------------------------------------------------------- */
+static void on_tx(const char *topic, json_t *env, void *arg)
+{
+    (void)arg;
+    const char *station = json_string_value(json_object_get(env, "station"));
+    struct site *s = site_of(station);
+    if (!s)
+        return;
+    json_t *d = json_object_get(env, "data");
+    const char *tx = json_string_value(json_object_get(d, "station_tx_id"));
+    const char *state = json_string_value(json_object_get(d, "charging_state"));
+    if (!tx)
+        return;
+    if (strcmp(topic, "transaction.started") == 0) {
+        session_add(s, station, tx, json_integer_value(json_object_get(d, "id")),
+                    (int)json_integer_value(json_object_get(d, "evse")), state);
+    } else if (strcmp(topic, "transaction.ended") == 0) {
+        session_remove(s, station, tx);
+    } else {
+        struct session *x = session_find(s, station, tx, 0);
+        if (x && state) {
+            int susp = strcmp(state, "SuspendedEV") == 0;
+            if (susp != x->suspended_ev) {
+                x->suspended_ev = susp;
+                mark(s);
+            }
+        }
+    }
+}
+
+static void on_status(const char *topic, json_t *env, void *arg)
+{
+    (void)topic;
+    (void)arg;
+    const char *station = json_string_value(json_object_get(env, "station"));
+    struct site *s = site_of(station);
+    if (!s)
+        return;
+    json_t *d = json_object_get(env, "data");
+    const char *st = json_string_value(json_object_get(d, "status"));
+    int evse = (int)json_integer_value(json_object_get(d, "evse"));
+    struct session *x = st ? session_find(s, station, NULL, evse) : NULL;
+    if (!x)
+        return;
+    int susp = strcmp(st, "SuspendedEV") == 0;
+    if (susp != x->suspended_ev) {
+        x->suspended_ev = susp;
+        mark(s);
+    }
+}
+
+static void check_violation(struct site *s)
+{
+    double sum = 0;
+    uint64_t now = core_now_ms(), fresh = (uint64_t)(s->settle_s > 60 ? s->settle_s : 60) * 2000;
+    for (struct session *x = s->sessions; x; x = x->next)
+        if (x->measured >= 0 && now - x->measured_ms < fresh)
+            sum += x->measured;
+    int over = sum > s->limit_a + 0.5;
+    if (over && !s->violation) {
+        core_log(PL_LOG_WARN, "load", "site %lld: measured %.1f A is over its limit of %.1f A", s->id, sum,
+                 s->limit_a);
+        metrics_add("pipelet_load_limit_violations_total", 1);
+        bus_emit("load.limit_violation", NULL,
+                 json_pack("{s:I, s:f, s:f}", "site_id", (json_int_t)s->id, "limit_a", s->limit_a,
+                           "measured_a", sum));
+    }
+    s->violation = over;
+}
+
+static void on_meter(const char *topic, json_t *env, void *arg)
+{
+    (void)topic;
+    (void)arg;
+    const char *station = json_string_value(json_object_get(env, "station"));
+    struct site *s = site_of(station);
+    if (!s || !s->balanced)
+        return;
+    json_t *d = json_object_get(env, "data");
+    const char *tx = json_string_value(json_object_get(d, "station_tx_id"));
+    int evse = (int)json_integer_value(json_object_get(d, "evse"));
+    struct session *x = session_find(s, station, tx, evse);
+    if (!x && tx)
+        x = session_find(s, station, NULL, evse);
+    if (!x)
+        return;
+    double watts = -1, amps = -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(d, "samples"), i, v) {
+        const char *m = json_string_value(json_object_get(v, "measurand"));
+        const char *unit = json_string_value(json_object_get(v, "unit"));
+        double val = json_number_value(json_object_get(v, "value"));
+        if (!m)
+            continue;
+        if (strcmp(m, "Power.Active.Import") == 0)
+            watts = unit && strcmp(unit, "kW") == 0 ? val * 1000 : val;
+        else if (strcmp(m, "Current.Import") == 0 && val > amps)
+            amps = val; /* per phase: the highest */
+    }
+    if (amps < 0 && watts >= 0)
+        amps = watts / (s->voltage * s->phases);
+    if (amps < 0)
+        return;
+    x->measured = amps;
+    x->measured_w = watts >= 0 ? watts : amps * s->voltage * s->phases;
+    x->measured_ms = core_now_ms();
+    check_violation(s);
+    /* only a change of the EV cap moves a share */
+    double before = x->ev_cap;
+    if (x->applied > 0 && x->measured_ms > x->changed_ms + (uint64_t)s->settle_s * 1000 &&
+        ((before == 0 && amps < x->applied - EV_HEADROOM) || (before > 0 && amps >= before - 0.5)))
+        mark(s);
+}
+
+static void resend_for(struct site *s, const char *station, int online)
+{
+    for (struct session *x = s->sessions; x; x = x->next)
+        if (strcmp(x->station, station) == 0) {
+            x->offline = !online;
+            x->pending = -1;
+            x->refused = 0;
+            x->applied = -1; /* what it holds after a reconnect is not known */
+            x->ev_cap = 0;
+        }
+    mark(s);
+}
+
+static void on_connection(const char *topic, json_t *env, void *arg)
+{
+    (void)arg;
+    const char *station = json_string_value(json_object_get(env, "station"));
+    struct station_ref *r = station && stations ? hashmap_get(stations, station) : NULL;
+    struct site *s = r ? site_get(r->site) : NULL;
+    if (!s)
+        return;
+    int online = strcmp(topic, "station.connected") == 0;
+    r->default_ok = 0;
+    if (online)
+        send_default(station, s);
+    for (struct session *x = s->sessions; x; x = x->next)
+        if (strcmp(x->station, station) == 0)
+            x->v201 = station_v201(station);
+    resend_for(s, station, online);
+}
+
+/* ------------------------------------------------------------------------
+ * Loading from the database: sites, which station is where, sessions running.
+ * ---------------------------------------------------------------------- */
+#define SITE_COLS                                                                                  \
+    "id, name, parent_id, limit_value, limit_unit, phases, voltage, margin_percent, min_current, " \
+    "station_max_current, schedule, time_zone, min_interval_s, settle_s"
+
+static void on_sessions(pl_db_result *res, void *arg)
+{
+    const char *only = arg;
+    if (res && db_ok(res)) {
+        json_t *rows = db_json(res);
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r) {
+            const char *station = json_string_value(json_object_get(r, "station_id"));
+            if (only && (!station || strcmp(station, only) != 0))
+                continue;
+            session_add(site_of(station), station, json_string_value(json_object_get(r, "station_tx_id")),
+                        (long long)num(r, "id", 0), (int)num(r, "evse", 1),
+                        json_string_value(json_object_get(r, "charging_state")));
+        }
+        json_decref(rows);
+    }
+    free(arg);
+}
+
+static void load_station_sessions(const char *station)
+{
+    char *copy = strdup(station);
+    const char *p[1] = {station};
+    if (!copy ||
+        db_query_as("core", "SELECT id, station_id, station_tx_id, evse, charging_state FROM transactions "
+                            "WHERE station_id = $1 AND stopped_at IS NULL",
+                    1, p, on_sessions, copy) != PL_OK)
+        free(copy);
+}
+
+static void on_loaded_stations(pl_db_result *res, void *arg)
+{
+    (void)arg;
+    loading = 0;
+    if (!res || !db_ok(res)) {
+        core_log(PL_LOG_WARN, "load", "sites not read (%s): retrying", res ? db_error(res) : "no database");
+        if (retry_timer) {
+            struct timeval tv = {RETRY_LOAD_S, 0};
+            evtimer_add(retry_timer, &tv);
+        }
+        return;
+    }
+    int n = db_ntuples(res);
+    for (int i = 0; i < n; i++) {
+        const char *id = db_value(res, i, 0);
+        long long site = strtoll(db_value(res, i, 1), NULL, 10);
+        struct station_ref *r = hashmap_get(stations, id);
+        if (!r) {
+            if (!(r = calloc(1, sizeof *r)))
+                continue;
+            snprintf(r->id, sizeof r->id, "%s", id);
+            if (hashmap_put(stations, r->id, r) != PL_OK) {
+                free(r);
+                continue;
+            }
+        }
+        r->site = site;
+    }
+    loaded = 1;
+    db_query_as("core",
+                "SELECT t.id, t.station_id, t.station_tx_id, t.evse, t.charging_state FROM transactions t "
+                "JOIN stations s ON s.id = t.station_id WHERE s.site_id IS NOT NULL AND t.stopped_at IS NULL",
+                0, NULL, on_sessions, NULL);
+    /* stations already connected (the daemon restarted, or the database came back) */
+    hashmap_foreach(stations, defaults_all, NULL);
+}
+
+static void on_loaded_sites(pl_db_result *res, void *arg)
+{
+    (void)arg;
+    if (!res || !db_ok(res)) {
+        on_loaded_stations(res, NULL);
+        return;
+    }
+    json_t *rows = db_json(res);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) load_site_changed(r);
+    json_decref(rows);
+    if (db_query_as("core", "SELECT id, site_id FROM stations WHERE site_id IS NOT NULL", 0, NULL,
+                    on_loaded_stations, NULL) != PL_OK)
+        on_loaded_stations(NULL, NULL);
+}
+
+static void load_all(void)
+{
+    if (loading)
+        return;
+    loading = 1;
+    if (db_query_as("core", "SELECT " SITE_COLS " FROM sites", 0, NULL, on_loaded_sites, NULL) != PL_OK)
+        on_loaded_stations(NULL, NULL);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    load_all();
+}
+
+/* ------------------------------------------------------------------------
+ * Station limits (the operator's, not the balancer's).
+ * ---------------------------------------------------------------------- */
+struct limit_ctx {
+    load_limit_cb done;
+    void *arg;
+    char id[40];
+};
+
+static void on_limit(pl_command *cmd, void *arg)
+{
+    struct limit_ctx *c = arg;
+    int st = station_api_command_status(cmd);
+    const char *status = st == PL_CMD_ACCEPTED ? "accepted" : st == PL_CMD_REJECTED ? "rejected" : "failed";
+    if (c->done)
+        c->done(c->arg, status, station_api_command_id(cmd), station_api_command_error(cmd));
+    free(c);
+}
+
+void load_limit_send(const char *station_id, int evse, double limit, const char *unit, const char *until,
+                     load_limit_cb done, void *arg)
+{
+    if (!station_api_online(station_id)) {
+        if (done)
+            done(arg, "offline", NULL, NULL);
+        return;
+    }
+    struct limit_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        if (done)
+            done(arg, "failed", NULL, "out of memory");
+        return;
+    }
+    c->done = done;
+    c->arg = arg;
+    int v201 = station_v201(station_id);
+    json_t *args = json_pack("{s:i, s:o}", "evse", evse, "profile",
+                             profile(v201, PROFILE_LIMIT(evse), evse ? "TxDefaultProfile" : "ChargePointMaxProfile",
+                                     NULL, unit, limit, unit[0] == 'A' ? 3 : 0, until));
+    int rc = 0;
+    char err[160] = "";
+    if (!station_api_command(NULL, station_id, PL_OP_SET_CHARGING_PROFILE, args, (unsigned)command_timeout_ms,
+                             on_limit, c, &rc, err, sizeof err)) {
+        free(c);
+        if (done)
+            done(arg, rc == PL_EOFFLINE || rc == PL_ENOENT ? "offline" : "failed", NULL, err);
+    }
+}
+
+void load_limit_clear(const char *station_id, int evse)
+{
+    if (!station_api_online(station_id) || evse < 0)
+        return;
+    int rc = 0;
+    char err[160];
+    station_api_command(NULL, station_id, PL_OP_CLEAR_CHARGING_PROFILE, json_pack("{s:i}", "id", PROFILE_LIMIT(evse)),
+                        (unsigned)command_timeout_ms, NULL, NULL, &rc, err, sizeof err);
+}
+
+long load_stack_level(void)
+{
+    return stack_level;
+}
+
+/* Stored limits go out again when their station connects. */
+static void on_stored_limits(pl_db_result *res, void *arg)
+{
+    (void)arg;
+    if (!res || !db_ok(res))
+        return;
+    int n = db_ntuples(res);
+    for (int i = 0; i < n; i++)
+        load_limit_send(db_value(res, i, 0), atoi(db_value(res, i, 1)), strtod(db_value(res, i, 2), NULL),
+                        db_value(res, i, 3), db_value(res, i, 4), NULL, NULL);
+}
+
+static void on_connected_limits(const char *topic, json_t *env, void *arg)
+{
+    (void)topic;
+    (void)arg;
+    const char *station = json_string_value(json_object_get(env, "station"));
+    const char *p[1] = {station};
+    if (station)
+        db_query_as("core",
+                    "SELECT station_id, evse, limit_value, limit_unit, "
+                    "to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM station_limits "
+                    "WHERE station_id = $1 AND (until IS NULL OR until > now()) ORDER BY evse",
+                    1, p, on_stored_limits, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * The live picture.
+ * ---------------------------------------------------------------------- */
+json_t *load_site_live(long long id)
+{
+    struct site *s = site_get(id);
+    if (!s)
+        return NULL;
+    json_t *list = json_array();
+    double allocated = 0, committed = 0, measured = 0, measured_w = 0;
+    for (struct session *x = s->sessions; x; x = x->next) {
+        const char *state = x->offline ? "offline" : x->refused ? "unresponsive"
+                          : x->target <= 0 && s->balanced ? "paused" : x->suspended_ev ? "suspended_ev" : "charging";
+        json_t *o = json_pack("{s:s, s:i, s:s, s:I, s:s, s:s}", "station_id", x->station, "evse", x->evse,
+                              "transaction_id", x->tx, "id", (json_int_t)x->tx_id, "protocol",
+                              x->v201 ? "ocpp2.0.1" : "ocpp1.6", "state", state);
+        json_object_set_new(o, "allocated_a", s->balanced ? json_real(x->target) : json_null());
+        json_object_set_new(o, "applied_a", x->applied >= 0 ? json_real(x->applied) : json_null());
+        json_object_set_new(o, "pending_a", x->pending >= 0 ? json_real(x->pending) : json_null());
+        json_object_set_new(o, "counted_a", json_real(counted(s, x)));
+        json_object_set_new(o, "measured_a", x->measured >= 0 ? json_real(round(x->measured * 100) / 100) : json_null());
+        json_object_set_new(o, "measured_w", x->measured >= 0 ? json_real(round(x->measured_w)) : json_null());
+        json_object_set_new(o, "cap_a", x->ev_cap > 0 ? json_real(x->ev_cap) : json_null());
+        json_array_append_new(list, o);
+        allocated += s->balanced ? x->target : 0;
+        committed += counted(s, x);
+        if (x->measured >= 0) {
+            measured += x->measured;
+            measured_w += x->measured_w;
+        }
+    }
+    json_t *out = json_pack("{s:I, s:s, s:b, s:{s:f, s:s}, s:f, s:f, s:i, s:f, s:f, s:f, s:f, s:f, s:o, s:I, s:b}",
+                            "site_id", (json_int_t)s->id, "name", s->name, "balanced", s->balanced, "limit",
+                            "value", s->limit_value, "unit", s->unit, "limit_a", s->limit_a, "available_a",
+                            available(s), "phases", s->phases, "voltage", s->voltage, "allocated_a",
+                            round(allocated * 10) / 10, "committed_a", round(committed * 10) / 10, "measured_a",
+                            round(measured * 100) / 100, "measured_w", round(measured_w), "sessions", list,
+                            "profiles_sent", (json_int_t)s->profiles_sent, "violation", s->violation);
+    json_object_set_new(out, "rebalanced_at", s->rebalanced_at[0] ? json_string(s->rebalanced_at) : json_null());
+    return out;
+}
+
+/* ------------------------------------------------------------------------
+ * Start and stop.
+ * ---------------------------------------------------------------------- */
+void load_start(void)
+{
+    if (sites)
+        return;
+    core_config_int("load", "stack_level", 90, 0, 1000, &stack_level);
+    core_config_int("load", "command_timeout", 30000, 1000, 600000, &command_timeout_ms);
+    sites = hashmap_new();
+    stations = hashmap_new();
+    decide_ev = event_new(core_base, -1, 0, on_decide, NULL);
+    schedule_timer = event_new(core_base, -1, EV_PERSIST, on_schedule, NULL);
+    retry_timer = evtimer_new(core_base, on_retry, NULL);
+    struct timeval tv = {SCHEDULE_CHECK_S, 0};
+    if (schedule_timer)
+        event_add(schedule_timer, &tv);
+    subs[0] = bus_bus_subscribe(NULL, "transaction.*", on_tx, NULL);
+    subs[1] = bus_bus_subscribe(NULL, "station.status", on_status, NULL);
+    subs[2] = bus_bus_subscribe(NULL, "meter.values", on_meter, NULL);
+    subs[3] = bus_bus_subscribe(NULL, "station.connected", on_connection, NULL);
+    subs[4] = bus_bus_subscribe(NULL, "station.disconnected", on_connection, NULL);
+    subs[5] = bus_bus_subscribe(NULL, "station.connected", on_connected_limits, NULL);
+    load_all();
+}
+
+static void free_site(void *val, void *arg)
+{
+    (void)arg;
+    site_free(val);
+}
+
+static void free_ref(void *val, void *arg)
+{
+    (void)arg;
+    free(val);
+}
+
+void load_shutdown(void)
+{
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        bus_bus_unsubscribe(subs[i]);
+        subs[i] = NULL;
+    }
+    if (sites) {
+        hashmap_foreach(sites, free_site, NULL);
+        hashmap_free(sites);
+        sites = NULL;
+    }
+    if (stations) {
+        hashmap_foreach(stations, free_ref, NULL);
+        hashmap_free(stations);
+        stations = NULL;
+    }
+    if (decide_ev)
+        event_free(decide_ev);
+    if (schedule_timer)
+        event_free(schedule_timer);
+    if (retry_timer)
+        event_free(retry_timer);
+    decide_ev = schedule_timer = retry_timer = NULL;
+    loaded = loading = 0;
+}
