@@ -6,6 +6,7 @@ include tests/unit/ocpp.mk
 include tests/unit/station.mk
 include tests/unit/security.mk
 include tests/unit/pricing.mk
+include tests/unit/load.mk
 include tests/plugins/local.mk
 
 # The harness reports a skipped test as a bare "SKIP: name".  The tests that need
