@@ -1170,6 +1170,41 @@ json_t *load_site_live(long long id)
     return out;
 }
 
+/* Per-site gauges, refreshed when /metrics is rendered. */
+static void site_metrics(void *val, void *arg)
+{
+    (void)arg;
+    struct site *s = val;
+    if (!s->balanced)
+        return;
+    double allocated = 0, committed = 0, measured = 0;
+    int n = 0;
+    for (struct session *x = s->sessions; x; x = x->next, n++) {
+        allocated += x->target;
+        committed += counted(s, x);
+        if (x->measured >= 0)
+            measured += x->measured;
+    }
+    char name[128];
+    const struct {
+        const char *metric;
+        double v;
+    } g[] = {{"pipelet_load_site_limit_amperes", available(s)}, {"pipelet_load_site_allocated_amperes", allocated},
+             {"pipelet_load_site_committed_amperes", committed}, {"pipelet_load_site_measured_amperes", measured},
+             {"pipelet_load_site_sessions", n}};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        snprintf(name, sizeof name, "%s{site=\"%lld\"}", g[i].metric, s->id);
+        metrics_set(name, g[i].v);
+    }
+}
+
+static void collect(void *arg)
+{
+    (void)arg;
+    if (sites)
+        hashmap_foreach(sites, site_metrics, NULL);
+}
+
 /* ------------------------------------------------------------------------
  * Start and stop.
  * ---------------------------------------------------------------------- */
@@ -1193,6 +1228,9 @@ void load_start(void)
     subs[3] = bus_bus_subscribe(NULL, "station.connected", on_connection, NULL);
     subs[4] = bus_bus_subscribe(NULL, "station.disconnected", on_connection, NULL);
     subs[5] = bus_bus_subscribe(NULL, "station.connected", on_connected_limits, NULL);
+    static int collector;
+    if (!collector++)
+        metrics_add_collector(collect, NULL);
     load_all();
 }
 

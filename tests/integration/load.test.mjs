@@ -256,4 +256,7 @@ test('the load stream: an event at once and after every decision', async () => {
   assert.equal(data.site_id, site);
   assert.equal(data.limit_a, 20);
   assert.equal((await gw.api('GET', '/api/v1/sites/999999/load')).status, 404);
+  const m = await gw.api('GET', '/api/v1/metrics');
+  assert.match(m.text, new RegExp(`pipelet_load_site_limit_amperes\\{site="${site}"\\} 20`));
+  assert.match(m.text, /pipelet_load_profiles_sent_total \d+/);
 });
