@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway } from './lib/harness.mjs';
+import { connectStation } from './lib/stations.mjs';
 
 let gw;
 const V = 230, PH = 3;
@@ -238,6 +239,53 @@ test('the version-neutral station limit: stored, sent as the station max profile
   assert.equal((await gw.api('POST', '/sim/v1/stations/LA0002/connect')).status, 202);
   await gw.waitFor(async () => (await sim('LA0002')).connectors[0].limit_w === W(16), 15000, 'sent on reconnect');
   assert.equal((await gw.api('DELETE', '/api/v1/stations/LA0002/limit')).status, 200);
+});
+
+test('strict-mode ocpp-rpc stations (1.6 and 2.0.1) accept every profile the balancer and the limit API send', async () => {
+  const a = await connectStation(gw, { id: 'STRICT-16', protocol: 'ocpp1.6', connectors: 1 });
+  const b = await connectStation(gw, { id: 'STRICT-201', protocol: 'ocpp2.0.1', connectors: 1 });
+  try {
+    const site = (await gw.api('POST', '/api/v1/sites', { name: 'Strict', limit: 13800, unit: 'W', min_interval_s: 0 })).body.id;
+    for (const st of [a, b]) assert.equal((await gw.api('PUT', `/api/v1/sites/${site}/stations/${st.id}`)).status, 200);
+    for (const st of [a, b]) await st.waitReceived('set_profile', 1);
+    const dflt = (st) => (st.protocol === 'ocpp1.6' ? st.last('set_profile').csChargingProfiles : st.last('set_profile').chargingProfile);
+    for (const st of [a, b]) {
+      assert.equal(dflt(st).chargingProfilePurpose, 'TxDefaultProfile');
+      assert.equal((st.protocol === 'ocpp1.6' ? dflt(st).chargingSchedule : dflt(st).chargingSchedule[0]).chargingSchedulePeriod[0].limit, 0);
+    }
+    const txa = await a.startTx(1, 'STRICTTAG1');
+    await a.waitReceived('set_profile', 2);
+    const txb = await b.startTx(1, 'STRICTTAG2');
+    // 13,800 W at 230 V x 3 = 20 A: 20, then 10 each
+    await gw.waitFor(async () => {
+      const l = (await gw.api('GET', `/api/v1/sites/${site}/load`)).body;
+      return l.sessions.length === 2 && l.sessions.every((x) => x.applied_a === 10);
+    }, 10000, 'two strict sessions at 10 A');
+    const tx16 = a.received('set_profile').map((p) => p.csChargingProfiles).filter((p) => p.chargingProfilePurpose === 'TxProfile');
+    assert.equal(tx16.at(-1).transactionId, Number(txa));
+    assert.equal(tx16.at(-1).chargingSchedule.chargingSchedulePeriod[0].limit, 10);
+    const tx201 = b.received('set_profile').map((p) => p.chargingProfile).filter((p) => p.chargingProfilePurpose === 'TxProfile');
+    assert.equal(tx201.at(-1).transactionId, txb);
+    assert.equal(tx201.at(-1).chargingSchedule[0].chargingSchedulePeriod[0].limit, 10);
+    // a strict station's refusal (schema or otherwise) would be a CALLERROR: none
+    assert.equal((await gw.api('GET', `/api/v1/sites/${site}/load`)).body.sessions.filter((x) => x.state === 'unresponsive').length, 0);
+    for (const st of [a, b]) {
+      let r = await gw.api('PUT', `/api/v1/stations/${st.id}/limit`, { evse: 1, limit: 16, unit: 'A', until: new Date(Date.now() + 3600e3).toISOString() });
+      assert.equal(r.status, 200, r.text);
+      r = await gw.api('GET', `/api/v1/stations/${st.id}/limit?evse=1&duration=300`);
+      assert.equal(r.status, 200, r.text);
+      assert.ok(r.body.composite, r.text);
+      r = await gw.api('DELETE', `/api/v1/stations/${st.id}/limit?evse=1`);
+      assert.equal(r.status, 200, r.text);
+      await st.waitReceived('clear_profile', 1);
+    }
+    await a.stopTx(txa, 2000);
+    await b.stopTx(txb, 2000);
+    assert.equal((await gw.api('DELETE', `/api/v1/sites/${site}`)).status, 200);
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });
 
 test('the load stream: an event at once and after every decision', async () => {
