@@ -61,11 +61,13 @@ struct session {
     int offline;
     int suspended_ev;
     unsigned long seq;  /* start order */
+    struct site *site;  /* the site whose list holds it */
     struct session *next;
 };
 
 struct site {
     long long id;
+    long long parent;   /* 0: a site of its own; else the site this group is inside */
     char key[24];
     char name[128];
     int balanced;       /* has a limit */
@@ -171,11 +173,49 @@ static int station_v201(const char *station)
 /* ------------------------------------------------------------------------
  * Deciding.
  * ---------------------------------------------------------------------- */
+/* A site's parent, and the balancing domain of a site: its topmost balanced ancestor
+ * (itself included).  A group inside a site is a child site: its limit caps its own
+ * sessions inside the domain's sharing, and the domain's limit caps them all. */
+#define TREE_DEPTH_MAX 16
+
+static struct site *parent_of(const struct site *s)
+{
+    return s && s->parent > 0 ? site_get(s->parent) : NULL;
+}
+
+static struct site *domain_of(struct site *s)
+{
+    struct site *top = s && s->balanced ? s : NULL;
+    int depth = 0;
+    for (struct site *p = parent_of(s); p && depth < TREE_DEPTH_MAX; p = parent_of(p), depth++)
+        if (p->balanced)
+            top = p;
+    return top;
+}
+
+static int inside(const struct site *s, const struct site *ancestor)
+{
+    for (int depth = 0; s && depth <= TREE_DEPTH_MAX; s = parent_of(s), depth++)
+        if (s == ancestor)
+            return 1;
+    return 0;
+}
+
+int load_site_cycle(long long id, long long parent)
+{
+    int depth = 0;
+    for (struct site *p = site_get(parent); p; p = parent_of(p))
+        if (p->id == id || ++depth >= TREE_DEPTH_MAX)
+            return 1;
+    return 0;
+}
+
 static void mark(struct site *s)
 {
-    if (!s || !s->balanced)
+    struct site *d = domain_of(s);
+    if (!d)
         return;
-    s->dirty = 1;
+    d->dirty = 1;
     if (decide_ev)
         event_active(decide_ev, EV_TIMEOUT, 0);
 }
@@ -186,11 +226,12 @@ static int unmanaged(const struct session *x)
 }
 
 /* What a session may draw now, as far as the gateway knows. */
-static double counted(const struct site *s, const struct session *x)
+static double counted(const struct session *x)
 {
+    double max = x->site->station_max;
     if (unmanaged(x))
-        return s->station_max;
-    double a = x->applied >= 0 ? x->applied : s->station_max;
+        return max;
+    double a = x->applied >= 0 ? x->applied : max;
     if (x->pending >= 0 && x->pending > a)
         a = x->pending;
     return a;
@@ -208,8 +249,6 @@ struct sent {
     int evse;
     double value;
 };
-
-static void decide(struct site *s);
 
 static void on_tx_profile(pl_command *cmd, void *arg)
 {
@@ -242,19 +281,19 @@ static void on_tx_profile(pl_command *cmd, void *arg)
     free(c);
 }
 
-static int send_tx(struct site *s, struct session *x, double amps)
+static int send_tx(struct site *domain, struct session *x, double amps)
 {
     struct sent *c = calloc(1, sizeof *c);
     if (!c)
         return -1;
-    c->site = s->id;
+    c->site = x->site->id;
     snprintf(c->station, sizeof c->station, "%s", x->station);
     snprintf(c->tx, sizeof c->tx, "%s", x->tx);
     c->evse = x->evse;
     c->value = amps;
     json_t *args = json_pack("{s:i, s:o}", "evse", x->evse, "profile",
                              profile(x->v201, PROFILE_TX(x->evse), "TxProfile", x->tx, "A", amps,
-                                     s->phases, NULL));
+                                     x->site->phases, NULL));
     int rc = 0;
     char err[160] = "";
     x->pending = amps; /* before the call: an answer may come at once */
@@ -271,7 +310,9 @@ static int send_tx(struct site *s, struct session *x, double amps)
         free(c);
         return -1;
     }
-    s->profiles_sent++;
+    domain->profiles_sent++;
+    if (x->site != domain)
+        x->site->profiles_sent++;
     metrics_add("pipelet_load_profiles_sent_total", 1);
     return 0;
 }
@@ -284,117 +325,210 @@ static void raise_later(evutil_socket_t fd, short what, void *arg)
     mark(s);
 }
 
-static void publish(struct site *s)
+static void publish(struct site *s, struct session **m, size_t n)
 {
     json_t *list = json_array();
-    for (struct session *x = s->sessions; x; x = x->next)
-        json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:I, s:f}", "station_id", x->station,
-                                              "evse", x->evse, "transaction_id", x->tx, "id",
-                                              (json_int_t)x->tx_id, "allocated_a", x->target));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:I, s:I, s:f}", "station_id", m[i]->station,
+                                              "evse", m[i]->evse, "transaction_id", m[i]->tx, "id",
+                                              (json_int_t)m[i]->tx_id, "site_id", (json_int_t)m[i]->site->id,
+                                              "allocated_a", m[i]->target));
     bus_emit("load.rebalanced", NULL,
              json_pack("{s:I, s:f, s:o}", "site_id", (json_int_t)s->id, "limit_a", available(s),
                        "sessions", list));
 }
 
-static void decide(struct site *s)
+/* Everything a decision of a domain works on, gathered from the sites under it. */
+struct domain {
+    struct site *root;
+    struct session **all; /* every session, managed or not */
+    size_t nall, cap_all;
+    struct site **groups; /* balanced sites under the root */
+    size_t ngroups, cap_groups;
+};
+
+static int grow(void **arr, size_t *cap, size_t need, size_t size)
 {
-    s->dirty = 0;
-    if (!s->balanced)
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+static void gather(void *val, void *arg)
+{
+    struct site *t = val;
+    struct domain *d = arg;
+    if (domain_of(t) != d->root)
         return;
-    size_t n = 0;
-    double fixed = 0;
-    for (struct session *x = s->sessions; x; x = x->next) {
-        if (unmanaged(x))
-            fixed += s->station_max;
-        else
-            n++;
+    if (t != d->root && t->balanced && grow((void **)&d->groups, &d->cap_groups, d->ngroups + 1, sizeof *d->groups) == 0)
+        d->groups[d->ngroups++] = t;
+    for (struct session *x = t->sessions; x; x = x->next)
+        if (grow((void **)&d->all, &d->cap_all, d->nall + 1, sizeof *d->all) == 0)
+            d->all[d->nall++] = x;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct session *x = *(struct session *const *)a, *y = *(struct session *const *)b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The cap of a session before sharing: its station's maximum, less when its EV draws
+ * less (once settled) or is suspended; never below the minimum. */
+static double demand_cap(struct session *x)
+{
+    const struct site *s = x->site;
+    double cap = s->station_max;
+    if (x->suspended_ev)
+        cap = s->min_current; /* keeps it able to resume; frees the rest */
+    if (x->measured >= 0 && x->applied > 0 && x->measured_ms > x->changed_ms + (uint64_t)s->settle_s * 1000) {
+        if (x->ev_cap > 0 && x->measured >= x->ev_cap - 0.5)
+            x->ev_cap = 0; /* drawing at its cap: it may want more */
+        else if (x->ev_cap == 0 && x->measured < x->applied - EV_HEADROOM)
+            x->ev_cap = x->measured + EV_HEADROOM;
     }
-    struct load_demand *d = calloc(n ? n : 1, sizeof *d);
-    struct session **m = calloc(n ? n : 1, sizeof *m);
-    if (!d || !m) {
-        free(d);
-        free(m);
-        return;
-    }
-    /* sessions are kept newest first: the allocator wants start order */
-    size_t i = n;
-    uint64_t now = core_now_ms();
-    for (struct session *x = s->sessions; x; x = x->next) {
-        if (unmanaged(x))
-            continue;
-        i--;
-        m[i] = x;
-        double cap = s->station_max;
-        if (x->suspended_ev)
-            cap = s->min_current; /* keeps it able to resume; frees the rest */
-        /* an EV drawing clearly less than it was given, once settled, leaves its surplus;
-         * drawing at its cap lifts the cap */
-        if (x->measured >= 0 && x->applied > 0 && x->measured_ms > x->changed_ms + (uint64_t)s->settle_s * 1000) {
-            if (x->ev_cap > 0 && x->measured >= x->ev_cap - 0.5)
-                x->ev_cap = 0;
-            else if (x->ev_cap == 0 && x->measured < x->applied - EV_HEADROOM)
-                x->ev_cap = x->measured + EV_HEADROOM;
+    if (x->ev_cap > 0 && x->ev_cap < cap)
+        cap = x->ev_cap;
+    if (cap < s->min_current)
+        cap = s->min_current;
+    return cap;
+}
+
+/* Share the domain, then hold every group to its own limit: a group over it is shared
+ * on its own and its sessions capped at those shares; the domain is shared again with
+ * the caps until no group is over (caps only shrink: a few rounds). */
+static void allocate(struct site *root, struct session **m, size_t n, struct load_demand *dm, struct site **groups,
+                     size_t ngroups, double fixed_root, const double *fixed_group)
+{
+    struct load_demand *sub = calloc(n ? n : 1, sizeof *sub);
+    size_t *ix = calloc(n ? n : 1, sizeof *ix);
+    for (int round = 0; round < TREE_DEPTH_MAX; round++) {
+        load_allocate(dm, n, available(root) - fixed_root, root->min_current);
+        int again = 0;
+        for (size_t g = 0; g < ngroups && sub && ix; g++) {
+            size_t k = 0;
+            double sum = 0;
+            for (size_t i = 0; i < n; i++)
+                if (inside(m[i]->site, groups[g])) {
+                    ix[k] = i;
+                    sub[k++] = (struct load_demand){dm[i].cap, 0};
+                    sum += dm[i].out;
+                }
+            double avail = available(groups[g]) - fixed_group[g];
+            if (k == 0 || sum <= avail + 1e-6)
+                continue;
+            load_allocate(sub, k, avail, groups[g]->min_current);
+            for (size_t j = 0; j < k; j++)
+                if (sub[j].out < dm[ix[j]].cap) {
+                    dm[ix[j]].cap = sub[j].out;
+                    again = 1;
+                }
         }
-        if (x->ev_cap > 0 && x->ev_cap < cap)
-            cap = x->ev_cap;
-        if (cap < s->min_current)
-            cap = s->min_current;
-        d[i].cap = cap;
+        if (!again)
+            break;
     }
-    double avail = available(s) - fixed;
-    load_allocate(d, n, avail, s->min_current);
+    free(sub);
+    free(ix);
+}
+
+static void decide(struct site *root)
+{
+    root->dirty = 0;
+    if (!root->balanced)
+        return;
+    struct domain d = {.root = root};
+    hashmap_foreach(sites, gather, &d);
+    if (d.nall > 1)
+        qsort(d.all, d.nall, sizeof *d.all, by_start);
+    double fixed = 0;
+    double *fixed_group = calloc(d.ngroups ? d.ngroups : 1, sizeof *fixed_group);
+    struct load_demand *dm = calloc(d.nall ? d.nall : 1, sizeof *dm);
+    struct session **m = calloc(d.nall ? d.nall : 1, sizeof *m);
+    if (!fixed_group || !dm || !m)
+        goto out;
+    size_t n = 0, i;
+    for (i = 0; i < d.nall; i++) {
+        struct session *x = d.all[i];
+        if (unmanaged(x)) {
+            fixed += x->site->station_max;
+            for (size_t g = 0; g < d.ngroups; g++)
+                if (inside(x->site, d.groups[g]))
+                    fixed_group[g] += x->site->station_max;
+            continue;
+        }
+        m[n] = x;
+        dm[n++].cap = demand_cap(x);
+    }
+    allocate(root, m, n, dm, d.groups, d.ngroups, fixed, fixed_group);
     int changed = 0, lowering = 0;
+    uint64_t now = core_now_ms();
     for (i = 0; i < n; i++) {
-        if (fabs(m[i]->target - d[i].out) > EPS || m[i]->applied < 0)
-            changed = changed || fabs(m[i]->target - d[i].out) > EPS;
-        m[i]->target = d[i].out;
+        changed = changed || fabs(m[i]->target - dm[i].out) > EPS;
+        m[i]->target = dm[i].out;
     }
     /* 1. lowering, at once */
     for (i = 0; i < n; i++) {
         struct session *x = m[i];
-        double now_a = x->applied >= 0 ? x->applied : s->station_max;
+        double now_a = x->applied >= 0 ? x->applied : x->site->station_max;
         if (x->pending >= 0) {
-            if (x->pending > x->target + EPS)
+            if (x->pending > x->target + EPS || x->pending < now_a - EPS)
                 lowering = 1; /* its answer comes first; the new value then */
-            else if (x->pending < now_a - EPS)
-                lowering = 1;
             continue;
         }
-        if (x->target < now_a - EPS) {
-            if (send_tx(s, x, x->target) == 0)
-                lowering = 1;
-        }
+        if (x->target < now_a - EPS && send_tx(root, x, x->target) == 0)
+            lowering = 1;
     }
-    /* 2. raising, once nothing is on its way down, within the limit */
+    /* 2. raising, once nothing is on its way down, within every limit it is under */
     if (!lowering) {
-        double total = fixed;
-        for (struct session *x = s->sessions; x; x = x->next)
-            if (!unmanaged(x))
-                total += counted(s, x);
+        double total = 0;
+        double *group_total = calloc(d.ngroups ? d.ngroups : 1, sizeof *group_total);
+        for (i = 0; i < d.nall; i++) {
+            total += counted(d.all[i]);
+            for (size_t g = 0; group_total && g < d.ngroups; g++)
+                if (inside(d.all[i]->site, d.groups[g]))
+                    group_total[g] += counted(d.all[i]);
+        }
         uint64_t wait = 0;
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < n && group_total; i++) {
             struct session *x = m[i];
-            if (x->pending >= 0 || unmanaged(x) || x->applied < 0 || x->target <= x->applied + EPS)
+            if (x->pending >= 0 || x->applied < 0 || x->target <= x->applied + EPS)
                 continue;
-            uint64_t due = x->sent_ms + (uint64_t)s->min_interval_s * 1000;
+            uint64_t due = x->sent_ms + (uint64_t)x->site->min_interval_s * 1000;
             if (x->sent_ms && due > now) {
                 if (!wait || due - now < wait)
                     wait = due - now;
                 continue;
             }
             double more = x->target - x->applied;
-            if (total + more > avail + fixed + 1e-6)
+            int fits = total + more <= available(root) + 1e-6;
+            for (size_t g = 0; fits && g < d.ngroups; g++)
+                if (inside(x->site, d.groups[g]))
+                    fits = group_total[g] + more <= available(d.groups[g]) + 1e-6;
+            if (!fits || send_tx(root, x, x->target) != 0)
                 continue;
-            if (send_tx(s, x, x->target) == 0)
-                total += more;
+            total += more;
+            for (size_t g = 0; g < d.ngroups; g++)
+                if (inside(x->site, d.groups[g]))
+                    group_total[g] += more;
         }
-        if (wait && s->raise_timer) {
+        free(group_total);
+        if (wait && root->raise_timer) {
             struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
-            event_add(s->raise_timer, &tv);
+            event_add(root->raise_timer, &tv);
         }
     }
     if (changed) {
-        core_now_rfc3339(s->rebalanced_at, sizeof s->rebalanced_at);
+        core_now_rfc3339(root->rebalanced_at, sizeof root->rebalanced_at);
+        for (size_t g = 0; g < d.ngroups; g++)
+            memcpy(d.groups[g]->rebalanced_at, root->rebalanced_at, sizeof root->rebalanced_at);
         char line[512];
         size_t len = 0;
         line[0] = 0;
@@ -402,12 +536,16 @@ static void decide(struct site *s)
             len += (size_t)snprintf(line + len, sizeof line - len, "%s%s/%d %.1f A", i ? ", " : "",
                                     m[i]->station, m[i]->evse, m[i]->target);
         core_log(PL_LOG_INFO, "load", "site %lld: %.1f A for %zu session%s (%.1f A counted at maximum): %s",
-                 s->id, available(s), n, n == 1 ? "" : "s", fixed, n ? line : "none");
+                 root->id, available(root), n, n == 1 ? "" : "s", fixed, n ? line : "none");
         metrics_add("pipelet_load_rebalances_total", 1);
-        publish(s);
+        publish(root, m, n);
     }
-    free(d);
+out:
+    free(fixed_group);
+    free(dm);
     free(m);
+    free(d.all);
+    free(d.groups);
 }
 
 static void decide_marked(void *val, void *arg)
@@ -535,8 +673,7 @@ static double num(json_t *row, const char *k, double def)
 }
 
 static void send_default(const char *station, struct site *s);
-static void defaults_for(void *val, void *arg);
-static void defaults_off(void *val, void *arg);
+static void defaults_sync(void *val, void *arg);
 
 void load_site_changed(json_t *row)
 {
@@ -556,7 +693,11 @@ void load_site_changed(json_t *row)
             return;
         }
     }
+    mark(s); /* the domain it leaves, when its parent or limit changes */
     snprintf(s->name, sizeof s->name, "%s", json_string_value(json_object_get(row, "name")) ?: "");
+    long long parent = (long long)num(row, "parent_id", 0);
+    int parent_changed = parent != s->parent;
+    s->parent = parent;
     json_t *lv = json_object_get(row, "limit_value");
     s->balanced = lv && !json_is_null(lv);
     s->limit_value = num(row, "limit_value", 0);
@@ -581,8 +722,8 @@ void load_site_changed(json_t *row)
     const char *tz = json_string_value(json_object_get(row, "time_zone"));
     s->tz = tz && strcmp(tz, "UTC") != 0 ? pl_tz_get(tz) : NULL;
     s->limit_a = limit_now(s, time(NULL));
-    if (s->balanced != was_balanced && stations)
-        hashmap_foreach(stations, s->balanced ? defaults_for : defaults_off, s);
+    if ((s->balanced != was_balanced || parent_changed) && stations)
+        hashmap_foreach(stations, defaults_sync, NULL);
     for (struct session *x = s->sessions; x; x = x->next)
         x->ev_cap = 0; /* settings changed: look again */
     mark(s);
@@ -608,7 +749,7 @@ static void on_default(pl_command *cmd, void *arg)
 
 static void send_default(const char *station, struct site *s)
 {
-    if (!s || !s->balanced || !station_api_online(station))
+    if (!domain_of(s) || !station_api_online(station))
         return;
     struct default_ctx *c = calloc(1, sizeof *c);
     if (!c)
@@ -634,31 +775,18 @@ static void clear_default(const char *station)
                         (unsigned)command_timeout_ms, NULL, NULL, &rc, err, sizeof err);
 }
 
-static void defaults_for(void *val, void *arg)
-{
-    struct station_ref *r = val;
-    struct site *s = arg;
-    if (r->site == s->id && !r->default_ok)
-        send_default(r->id, s);
-}
-
-static void defaults_off(void *val, void *arg)
-{
-    struct station_ref *r = val;
-    struct site *s = arg;
-    if (r->site == s->id && r->default_ok) {
-        clear_default(r->id);
-        r->default_ok = 0;
-    }
-}
-
-static void defaults_all(void *val, void *arg)
+/* A station under a balanced site holds the 0 A default; any other does not. */
+static void defaults_sync(void *val, void *arg)
 {
     (void)arg;
     struct station_ref *r = val;
     struct site *s = site_get(r->site);
-    if (s && s->balanced && !r->default_ok)
+    if (domain_of(s) && !r->default_ok)
         send_default(r->id, s);
+    else if (!domain_of(s) && r->default_ok) {
+        clear_default(r->id);
+        r->default_ok = 0;
+    }
 }
 
 void load_site_deleted(long long id)
@@ -699,6 +827,7 @@ static void session_add(struct site *s, const char *station, const char *tx, lon
     x->offline = !station_api_online(station);
     x->suspended_ev = charging_state && strcmp(charging_state, "SuspendedEV") == 0;
     x->seq = ++next_seq;
+    x->site = s;
     x->changed_ms = core_now_ms();
     x->next = s->sessions;
     s->sessions = x;
@@ -729,6 +858,7 @@ static void move_sessions(const char *station, struct site *from, struct site *t
         if (to) {
             x->next = to->sessions;
             to->sessions = x;
+            x->site = to;
             x->ev_cap = 0;
         } else {
             free(x);
@@ -751,7 +881,7 @@ void load_station_moved(const char *station_id, long long site_id)
     if (!site_id) {
         if (r) {
             hashmap_del(stations, r->id);
-            if (from && from->balanced && r->default_ok)
+            if (r->default_ok)
                 clear_default(station_id);
             move_sessions(station_id, from, NULL);
             free(r);
@@ -773,12 +903,7 @@ void load_station_moved(const char *station_id, long long site_id)
         move_sessions(station_id, from, to);
     else
         load_station_sessions(station_id);
-    if (to && to->balanced && !r->default_ok)
-        send_default(station_id, to);
-    else if (to && !to->balanced && r->default_ok) {
-        clear_default(station_id);
-        r->default_ok = 0;
-    }
+    defaults_sync(r, NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -834,23 +959,37 @@ static void on_status(const char *topic, json_t *env, void *arg)
     }
 }
 
+static void gather_subtree(void *val, void *arg);
+
+/* Measured current of a site and the groups inside it, against its limit (no margin):
+ * load.limit_violation once when it goes over, again after it went back under. */
 static void check_violation(struct site *s)
 {
-    double sum = 0;
-    uint64_t now = core_now_ms(), fresh = (uint64_t)(s->settle_s > 60 ? s->settle_s : 60) * 2000;
-    for (struct session *x = s->sessions; x; x = x->next)
-        if (x->measured >= 0 && now - x->measured_ms < fresh)
-            sum += x->measured;
-    int over = sum > s->limit_a + 0.5;
-    if (over && !s->violation) {
-        core_log(PL_LOG_WARN, "load", "site %lld: measured %.1f A is over its limit of %.1f A", s->id, sum,
-                 s->limit_a);
-        metrics_add("pipelet_load_limit_violations_total", 1);
-        bus_emit("load.limit_violation", NULL,
-                 json_pack("{s:I, s:f, s:f}", "site_id", (json_int_t)s->id, "limit_a", s->limit_a,
-                           "measured_a", sum));
+    uint64_t now = core_now_ms();
+    int depth = 0;
+    for (; s && depth < TREE_DEPTH_MAX; s = parent_of(s), depth++) {
+        if (!s->balanced)
+            continue;
+        struct domain sub = {.root = s};
+        hashmap_foreach(sites, gather_subtree, &sub);
+        double sum = 0;
+        uint64_t fresh = (uint64_t)(s->settle_s > 60 ? s->settle_s : 60) * 2000;
+        for (size_t i = 0; i < sub.nall; i++)
+            if (sub.all[i]->measured >= 0 && now - sub.all[i]->measured_ms < fresh)
+                sum += sub.all[i]->measured;
+        free(sub.all);
+        free(sub.groups);
+        int over = sum > s->limit_a + 0.5;
+        if (over && !s->violation) {
+            core_log(PL_LOG_WARN, "load", "site %lld: measured %.1f A is over its limit of %.1f A", s->id, sum,
+                     s->limit_a);
+            metrics_add("pipelet_load_limit_violations_total", 1);
+            bus_emit("load.limit_violation", NULL,
+                     json_pack("{s:I, s:f, s:f}", "site_id", (json_int_t)s->id, "limit_a", s->limit_a,
+                               "measured_a", sum));
+        }
+        s->violation = over;
     }
-    s->violation = over;
 }
 
 static void on_meter(const char *topic, json_t *env, void *arg)
@@ -859,7 +998,7 @@ static void on_meter(const char *topic, json_t *env, void *arg)
     (void)arg;
     const char *station = json_string_value(json_object_get(env, "station"));
     struct site *s = site_of(station);
-    if (!s || !s->balanced)
+    if (!domain_of(s))
         return;
     json_t *d = json_object_get(env, "data");
     const char *tx = json_string_value(json_object_get(d, "station_tx_id"));
@@ -1001,7 +1140,7 @@ static void on_loaded_stations(pl_db_result *res, void *arg)
                 "JOIN stations s ON s.id = t.station_id WHERE s.site_id IS NOT NULL AND t.stopped_at IS NULL",
                 0, NULL, on_sessions, NULL);
     /* stations already connected (the daemon restarted, or the database came back) */
-    hashmap_foreach(stations, defaults_all, NULL);
+    hashmap_foreach(stations, defaults_sync, NULL);
 }
 
 static void on_loaded_sites(pl_db_result *res, void *arg)
@@ -1131,41 +1270,62 @@ static void on_connected_limits(const char *topic, json_t *env, void *arg)
 /* ------------------------------------------------------------------------
  * The live picture.
  * ---------------------------------------------------------------------- */
+static void gather_subtree(void *val, void *arg)
+{
+    struct site *t = val;
+    struct domain *d = arg;
+    if (!inside(t, d->root))
+        return;
+    for (struct session *x = t->sessions; x; x = x->next)
+        if (grow((void **)&d->all, &d->cap_all, d->nall + 1, sizeof *d->all) == 0)
+            d->all[d->nall++] = x;
+}
+
 json_t *load_site_live(long long id)
 {
     struct site *s = site_get(id);
     if (!s)
         return NULL;
+    /* its own sessions and those of the groups inside it */
+    struct domain sub = {.root = s};
+    hashmap_foreach(sites, gather_subtree, &sub);
+    if (sub.nall > 1)
+        qsort(sub.all, sub.nall, sizeof *sub.all, by_start);
+    int balanced = domain_of(s) != NULL;
     json_t *list = json_array();
     double allocated = 0, committed = 0, measured = 0, measured_w = 0;
-    for (struct session *x = s->sessions; x; x = x->next) {
+    for (size_t i = 0; i < sub.nall; i++) {
+        struct session *x = sub.all[i];
         const char *state = x->offline ? "offline" : x->refused ? "unresponsive"
-                          : x->target <= 0 && s->balanced ? "paused" : x->suspended_ev ? "suspended_ev" : "charging";
+                          : x->target <= 0 && balanced ? "paused" : x->suspended_ev ? "suspended_ev" : "charging";
         json_t *o = json_pack("{s:s, s:i, s:s, s:I, s:s, s:s}", "station_id", x->station, "evse", x->evse,
                               "transaction_id", x->tx, "id", (json_int_t)x->tx_id, "protocol",
                               x->v201 ? "ocpp2.0.1" : "ocpp1.6", "state", state);
-        json_object_set_new(o, "allocated_a", s->balanced ? json_real(x->target) : json_null());
+        json_object_set_new(o, "allocated_a", balanced ? json_real(x->target) : json_null());
         json_object_set_new(o, "applied_a", x->applied >= 0 ? json_real(x->applied) : json_null());
         json_object_set_new(o, "pending_a", x->pending >= 0 ? json_real(x->pending) : json_null());
-        json_object_set_new(o, "counted_a", json_real(counted(s, x)));
+        json_object_set_new(o, "counted_a", json_real(counted(x)));
         json_object_set_new(o, "measured_a", x->measured >= 0 ? json_real(round(x->measured * 100) / 100) : json_null());
         json_object_set_new(o, "measured_w", x->measured >= 0 ? json_real(round(x->measured_w)) : json_null());
         json_object_set_new(o, "cap_a", x->ev_cap > 0 ? json_real(x->ev_cap) : json_null());
+        json_object_set_new(o, "site_id", json_integer(x->site->id));
         json_array_append_new(list, o);
-        allocated += s->balanced ? x->target : 0;
-        committed += counted(s, x);
+        allocated += balanced ? x->target : 0;
+        committed += counted(x);
         if (x->measured >= 0) {
             measured += x->measured;
             measured_w += x->measured_w;
         }
     }
     json_t *out = json_pack("{s:I, s:s, s:b, s:{s:f, s:s}, s:f, s:f, s:i, s:f, s:f, s:f, s:f, s:f, s:o, s:I, s:b}",
-                            "site_id", (json_int_t)s->id, "name", s->name, "balanced", s->balanced, "limit",
+                            "site_id", (json_int_t)s->id, "name", s->name, "balanced", balanced, "limit",
                             "value", s->limit_value, "unit", s->unit, "limit_a", s->limit_a, "available_a",
                             available(s), "phases", s->phases, "voltage", s->voltage, "allocated_a",
                             round(allocated * 10) / 10, "committed_a", round(committed * 10) / 10, "measured_a",
                             round(measured * 100) / 100, "measured_w", round(measured_w), "sessions", list,
                             "profiles_sent", (json_int_t)s->profiles_sent, "violation", s->violation);
+    free(sub.all);
+    free(sub.groups);
     json_object_set_new(out, "rebalanced_at", s->rebalanced_at[0] ? json_string(s->rebalanced_at) : json_null());
     return out;
 }
@@ -1181,7 +1341,7 @@ static void site_metrics(void *val, void *arg)
     int n = 0;
     for (struct session *x = s->sessions; x; x = x->next, n++) {
         allocated += x->target;
-        committed += counted(s, x);
+        committed += counted(x);
         if (x->measured >= 0)
             measured += x->measured;
     }

@@ -19,6 +19,8 @@ void load_site_changed(json_t *row);
 void load_site_deleted(long long id);
 /* A station joined site_id (0: left its site). */
 void load_station_moved(const char *station_id, long long site_id);
+/* Would making parent the parent of site id close a loop (or nest deeper than 16)? */
+int load_site_cycle(long long id, long long parent);
 /* The live picture of a site (new), or NULL when it is not known. */
 json_t *load_site_live(long long id);
 /* A station limit to send now (when connected): the profile is built here; done(arg,

@@ -221,9 +221,9 @@ static void site_write(struct domain_op *o, json_t *site, const char *id)
         op_finish(o, PL_EINVAL, NULL, "%s", err);
         return;
     }
-    if (id && p[F_PARENT] && strcmp(p[F_PARENT], id) == 0) {
+    if (id && p[F_PARENT] && load_site_cycle(strtoll(id, NULL, 10), strtoll(p[F_PARENT], NULL, 10))) {
         fields_free(p);
-        op_finish(o, PL_EINVAL, NULL, "parent_id: a site cannot be its own parent");
+        op_finish(o, PL_EINVAL, NULL, "parent_id: the site itself or a group inside it (groups nest at most 16 deep)");
         return;
     }
     p[F_N] = (char *)id;

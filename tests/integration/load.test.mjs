@@ -180,6 +180,36 @@ test('a share below the minimum pauses the newest session, lowered before any ot
   assert.equal((await gw.api('DELETE', `/api/v1/sites/${site}`)).status, 200);
 });
 
+test('a group inside a site: its own limit caps its sessions, the site shares the rest', async () => {
+  const ids = ['LA0001', 'LB0001', 'LA0002', 'LB0002'];
+  const site = (await gw.api('POST', '/api/v1/sites', { name: 'Car park', limit: 32, min_interval_s: 0, settle_s: 60 })).body.id;
+  let r = await gw.api('POST', '/api/v1/sites', { name: 'Row A', parent_id: site, limit: 14, min_interval_s: 0, settle_s: 60 });
+  assert.equal(r.status, 201, r.text);
+  const group = r.body.id;
+  assert.equal((await gw.api('PATCH', `/api/v1/sites/${site}`, { parent_id: group })).status, 400, 'no loops');
+  for (const id of ids.slice(0, 2)) assert.equal((await gw.api('PUT', `/api/v1/sites/${group}/stations/${id}`)).status, 200);
+  for (const id of ids.slice(2)) assert.equal((await gw.api('PUT', `/api/v1/sites/${site}/stations/${id}`)).status, 200);
+  await gw.waitFor(async () => (await Promise.all(ids.map(sim))).every((s) => s.connectors[0].limit_w === 0), 10000, 'defaults');
+  for (const id of ids) {
+    await gw.waitFor(async () => (await sim(id)).connectors[0].status === 'Available', 10000, `${id} free`);
+    assert.equal((await start(id)).status, 200);
+  }
+  // the row holds 14 A: 7 each; the site's other 18 A: 9 each
+  const l = await shares(site, { LA0001: 7, LB0001: 7, LA0002: 9, LB0002: 9 }, ids, 32, 'group of 14 A inside 32 A');
+  assert.equal(l.sessions.filter((x) => x.site_id === group).length, 2);
+  const g = (await gw.api('GET', `/api/v1/sites/${group}/load`)).body;
+  assert.equal(g.sessions.length, 2);
+  assert.ok(g.committed_a <= 14);
+  // the row's limit goes: everyone shares the site's 32 A
+  r = await gw.api('PATCH', `/api/v1/sites/${group}`, { limit: null });
+  assert.equal(r.status, 200, r.text);
+  await shares(site, { LA0001: 8, LB0001: 8, LA0002: 8, LB0002: 8 }, ids, 32, 'the group unlimited');
+  for (const id of ids) await stop(id);
+  await gw.waitFor(async () => (await load(site)).sessions.length === 0, 10000, 'no sessions');
+  assert.equal((await gw.api('DELETE', `/api/v1/sites/${site}`)).status, 200);
+  assert.equal((await gw.api('GET', `/api/v1/sites/${group}`)).status, 404, 'groups go with their site');
+});
+
 test('a station that refuses its profile is counted at its maximum; the site stays within its limit', async () => {
   const ids = ['LR0001', 'LS0001'];
   const site = (await gw.api('POST', '/api/v1/sites', { name: 'Refusing', limit: 48, station_max_current: 32, min_interval_s: 0, settle_s: 1 })).body.id;
