@@ -674,6 +674,7 @@ static double num(json_t *row, const char *k, double def)
 
 static void send_default(const char *station, struct site *s);
 static void defaults_sync(void *val, void *arg);
+static void release_unbalanced(void *val, void *arg);
 
 void load_site_changed(json_t *row)
 {
@@ -722,8 +723,10 @@ void load_site_changed(json_t *row)
     const char *tz = json_string_value(json_object_get(row, "time_zone"));
     s->tz = tz && strcmp(tz, "UTC") != 0 ? pl_tz_get(tz) : NULL;
     s->limit_a = limit_now(s, time(NULL));
-    if ((s->balanced != was_balanced || parent_changed) && stations)
+    if ((s->balanced != was_balanced || parent_changed) && stations) {
         hashmap_foreach(stations, defaults_sync, NULL);
+        hashmap_foreach(sites, release_unbalanced, NULL);
+    }
     for (struct session *x = s->sessions; x; x = x->next)
         x->ev_cap = 0; /* settings changed: look again */
     mark(s);
@@ -846,6 +849,33 @@ static void session_remove(struct site *s, const char *station, const char *tx)
         }
 }
 
+/* A session no longer under any balanced site is not held back: the gateway's TxProfile
+ * goes (the 0 A default goes with defaults_sync). */
+static void release(struct session *x)
+{
+    if ((x->applied >= 0 || x->pending >= 0) && station_api_online(x->station)) {
+        int rc = 0;
+        char err[160];
+        station_api_command(NULL, x->station, PL_OP_CLEAR_CHARGING_PROFILE,
+                            json_pack("{s:i}", "id", PROFILE_TX(x->evse)), (unsigned)command_timeout_ms, NULL, NULL,
+                            &rc, err, sizeof err);
+    }
+    x->applied = x->pending = -1;
+    x->target = 0;
+    x->ev_cap = 0;
+}
+
+static void release_unbalanced(void *val, void *arg)
+{
+    (void)arg;
+    struct site *t = val;
+    if (domain_of(t))
+        return;
+    for (struct session *x = t->sessions; x; x = x->next)
+        if (x->applied >= 0 || x->pending >= 0)
+            release(x);
+}
+
 static void move_sessions(const char *station, struct site *from, struct site *to)
 {
     for (struct session **p = from ? &from->sessions : NULL; p && *p;) {
@@ -860,7 +890,10 @@ static void move_sessions(const char *station, struct site *from, struct site *t
             to->sessions = x;
             x->site = to;
             x->ev_cap = 0;
+            if (!domain_of(to))
+                release(x);
         } else {
+            release(x);
             free(x);
         }
     }

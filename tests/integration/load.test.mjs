@@ -204,6 +204,11 @@ test('a group inside a site: its own limit caps its sessions, the site shares th
   r = await gw.api('PATCH', `/api/v1/sites/${group}`, { limit: null });
   assert.equal(r.status, 200, r.text);
   await shares(site, { LA0001: 8, LB0001: 8, LA0002: 8, LB0002: 8 }, ids, 32, 'the group unlimited');
+  // the site's limit goes: nothing holds the sessions back any more
+  assert.equal((await gw.api('PATCH', `/api/v1/sites/${site}`, { limit: null })).status, 200);
+  await gw.waitFor(async () => (await Promise.all(ids.map(sim))).every((s) => s.connectors[0].limit_w === null),
+    10000, 'profiles cleared');
+  assert.equal((await load(site)).balanced, false);
   for (const id of ids) await stop(id);
   await gw.waitFor(async () => (await load(site)).sessions.length === 0, 10000, 'no sessions');
   assert.equal((await gw.api('DELETE', `/api/v1/sites/${site}`)).status, 200);
