@@ -155,7 +155,7 @@ test('scripts/run runs an optimised build, on 127.0.0.1 unless PIPELET_LISTEN sa
   await runOnce({}, (out) => {
     assert.match(out, /the optimised build in build-run\/ \(CFLAGS -g -O2\), listening on 127\.0\.0\.1/);
     assert.match(out, /comp=http msg="listening on 127\.0\.0\.1:/);
-    assert.match(out, /comp=ocpp msg="listening on 127\.0\.0\.1:/);
+    assert.match(out, /comp=ocpp msg="listening on ws:\/\/127\.0\.0\.1:/);
   });
   assert.doesNotMatch(readFileSync(join(dir, 'build-run', 'Makefile'), 'utf8'), /^SAN_CFLAGS = .*-fsanitize/m);
   assert.doesNotMatch(ok('ldd', [join(dir, 'build-run', 'pipelet')]).stdout, /libasan|libubsan/);
@@ -164,7 +164,7 @@ test('scripts/run runs an optimised build, on 127.0.0.1 unless PIPELET_LISTEN sa
 
   await runOnce({ PIPELET_LISTEN: '0.0.0.0' }, (out) => {
     assert.match(out, /comp=http msg="listening on 0\.0\.0\.0:/);
-    assert.match(out, /comp=ocpp msg="listening on 0\.0\.0\.0:/);
+    assert.match(out, /comp=ocpp msg="listening on ws:\/\/0\.0\.0\.0:/);
   });
   assert.ok(!existsSync(join(dir, '.run', 'pg', 'data', 'postmaster.pid')), 'Ctrl-C stopped the database too');
   assert.equal(gitStatus(dir), '', 'build-run/ and .run/ are ignored');
