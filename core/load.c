@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "pricing.h" /* time zones */
 #include "registry.h"
+#include "tokens.h"
 
 #include <event2/event.h>
 #include <math.h>
@@ -61,6 +62,7 @@ struct session {
     int offline;
     int suspended_ev;
     unsigned long seq;  /* start order */
+    int priority;       /* its customer's charging priority: lower ones wait first */
     struct site *site;  /* the site whose list holds it */
     struct session *next;
 };
@@ -375,9 +377,13 @@ static void gather(void *val, void *arg)
             d->all[d->nall++] = x;
 }
 
+/* The order sessions are served in: higher priority first, then oldest first (the
+ * allocator pauses from the end). */
 static int by_start(const void *a, const void *b)
 {
     const struct session *x = *(struct session *const *)a, *y = *(struct session *const *)b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -810,7 +816,7 @@ static struct session *session_find(struct site *s, const char *station, const c
 }
 
 static void session_add(struct site *s, const char *station, const char *tx, long long tx_id, int evse,
-                        const char *charging_state)
+                        const char *charging_state, const char *id_token)
 {
     if (!s || !tx || session_find(s, station, tx, 0))
         return;
@@ -830,6 +836,7 @@ static void session_add(struct site *s, const char *station, const char *tx, lon
     x->offline = !station_api_online(station);
     x->suspended_ev = charging_state && strcmp(charging_state, "SuspendedEV") == 0;
     x->seq = ++next_seq;
+    x->priority = tokens_charging_priority(id_token);
     x->site = s;
     x->changed_ms = core_now_ms();
     x->next = s->sessions;
@@ -956,7 +963,8 @@ static void on_tx(const char *topic, json_t *env, void *arg)
         return;
     if (strcmp(topic, "transaction.started") == 0) {
         session_add(s, station, tx, json_integer_value(json_object_get(d, "id")),
-                    (int)json_integer_value(json_object_get(d, "evse")), state);
+                    (int)json_integer_value(json_object_get(d, "evse")), state,
+                    json_string_value(json_object_get(d, "id_token")));
     } else if (strcmp(topic, "transaction.ended") == 0) {
         session_remove(s, station, tx);
     } else {
@@ -1007,9 +1015,17 @@ static void check_violation(struct site *s)
         hashmap_foreach(sites, gather_subtree, &sub);
         double sum = 0;
         uint64_t fresh = (uint64_t)(s->settle_s > 60 ? s->settle_s : 60) * 2000;
-        for (size_t i = 0; i < sub.nall; i++)
-            if (sub.all[i]->measured >= 0 && now - sub.all[i]->measured_ms < fresh)
-                sum += sub.all[i]->measured;
+        for (size_t i = 0; i < sub.nall; i++) {
+            const struct session *x = sub.all[i];
+            if (x->measured < 0 || now - x->measured_ms >= fresh)
+                continue;
+            /* a sample older than the limit the station accepted since says little: meter
+             * values lag (every 30 to 900 s), and a lowered station is not over */
+            double a = x->measured;
+            if (x->measured_ms < x->changed_ms && x->applied >= 0 && a > x->applied)
+                a = x->applied;
+            sum += a;
+        }
         free(sub.all);
         free(sub.groups);
         int over = sum > s->limit_a + 0.5;
@@ -1101,6 +1117,19 @@ static void on_connection(const char *topic, json_t *env, void *arg)
     resend_for(s, station, online);
 }
 
+/* A station that boots (again) is sent its default once more: some refuse calls before
+ * their BootNotification was accepted. */
+static void on_boot(const char *topic, json_t *env, void *arg)
+{
+    (void)topic;
+    (void)arg;
+    const char *station = json_string_value(json_object_get(env, "station"));
+    const char *status = json_string_value(json_object_get(json_object_get(env, "data"), "boot_status"));
+    struct station_ref *r = station && stations ? hashmap_get(stations, station) : NULL;
+    if (r && !r->default_ok && (!status || strcmp(status, "Accepted") == 0))
+        send_default(station, site_get(r->site));
+}
+
 /* ------------------------------------------------------------------------
  * Loading from the database: sites, which station is where, sessions running.
  * ---------------------------------------------------------------------- */
@@ -1121,7 +1150,8 @@ static void on_sessions(pl_db_result *res, void *arg)
                 continue;
             session_add(site_of(station), station, json_string_value(json_object_get(r, "station_tx_id")),
                         (long long)num(r, "id", 0), (int)num(r, "evse", 1),
-                        json_string_value(json_object_get(r, "charging_state")));
+                        json_string_value(json_object_get(r, "charging_state")),
+                        json_string_value(json_object_get(r, "id_token")));
         }
         json_decref(rows);
     }
@@ -1133,7 +1163,7 @@ static void load_station_sessions(const char *station)
     char *copy = strdup(station);
     const char *p[1] = {station};
     if (!copy ||
-        db_query_as("core", "SELECT id, station_id, station_tx_id, evse, charging_state FROM transactions "
+        db_query_as("core", "SELECT id, station_id, station_tx_id, evse, charging_state, id_token FROM transactions "
                             "WHERE station_id = $1 AND stopped_at IS NULL",
                     1, p, on_sessions, copy) != PL_OK)
         free(copy);
@@ -1169,7 +1199,7 @@ static void on_loaded_stations(pl_db_result *res, void *arg)
     }
     loaded = 1;
     db_query_as("core",
-                "SELECT t.id, t.station_id, t.station_tx_id, t.evse, t.charging_state FROM transactions t "
+                "SELECT t.id, t.station_id, t.station_tx_id, t.evse, t.charging_state, t.id_token FROM transactions t "
                 "JOIN stations s ON s.id = t.station_id WHERE s.site_id IS NOT NULL AND t.stopped_at IS NULL",
                 0, NULL, on_sessions, NULL);
     /* stations already connected (the daemon restarted, or the database came back) */
@@ -1342,6 +1372,7 @@ json_t *load_site_live(long long id)
         json_object_set_new(o, "measured_w", x->measured >= 0 ? json_real(round(x->measured_w)) : json_null());
         json_object_set_new(o, "cap_a", x->ev_cap > 0 ? json_real(x->ev_cap) : json_null());
         json_object_set_new(o, "site_id", json_integer(x->site->id));
+        json_object_set_new(o, "priority", json_integer(x->priority));
         json_array_append_new(list, o);
         allocated += balanced ? x->target : 0;
         committed += counted(x);
@@ -1421,6 +1452,7 @@ void load_start(void)
     subs[3] = bus_bus_subscribe(NULL, "station.connected", on_connection, NULL);
     subs[4] = bus_bus_subscribe(NULL, "station.disconnected", on_connection, NULL);
     subs[5] = bus_bus_subscribe(NULL, "station.connected", on_connected_limits, NULL);
+    subs[6] = bus_bus_subscribe(NULL, "station.boot", on_boot, NULL);
     static int collector;
     if (!collector++)
         metrics_add_collector(collect, NULL);

@@ -38,6 +38,7 @@ struct customer {
     long long id;
     char key[24];
     int suspended, allow_concurrent;
+    int priority;            /* charging priority, 0..100 */
 };
 
 /* Active transactions per token value: the stations they run at. */
@@ -182,7 +183,7 @@ void tokens_forget(long long id)
     token_free(unlink_any(id));
 }
 
-void tokens_apply_customer(long long id, const char *status, int allow_concurrent)
+void tokens_apply_customer(long long id, const char *status, int allow_concurrent, int priority)
 {
     if (!customers && !(customers = hashmap_new()))
         return;
@@ -201,6 +202,18 @@ void tokens_apply_customer(long long id, const char *status, int allow_concurren
     }
     c->suspended = status && strcmp(status, "suspended") == 0;
     c->allow_concurrent = allow_concurrent;
+    c->priority = priority;
+}
+
+int tokens_charging_priority(const char *value)
+{
+    struct token *t = value && by_value ? hashmap_get(by_value, value) : NULL;
+    char key[24];
+    if (!t || t->customer_id <= 0 || !customers)
+        return 0;
+    snprintf(key, sizeof key, "%lld", t->customer_id);
+    struct customer *c = hashmap_get(customers, key);
+    return c ? c->priority : 0;
 }
 
 void tokens_forget_customer(long long id)
@@ -322,7 +335,8 @@ static void loaded_tokens(pl_db_result *res, void *arg)
         if (kind[0] == 'c')
             tokens_apply_customer((long long)json_integer_value(json_object_get(d, "id")),
                                   json_string_value(json_object_get(d, "status")),
-                                  json_is_true(json_object_get(d, "allow_concurrent")));
+                                  json_is_true(json_object_get(d, "allow_concurrent")),
+                                  (int)json_integer_value(json_object_get(d, "charging_priority")));
         else if (kind[0] == 't') {
             tokens_apply_row(d);
             json_t *u = json_object_get(d, "updated_at");
@@ -351,7 +365,7 @@ static void load(void)
         return;
     static const char SQL[] =
         "SELECT 'c' AS kind, json_build_object('id', id, 'status', status, 'allow_concurrent', "
-        "allow_concurrent) AS d FROM customers WHERE $1::text IS NULL OR updated_at >= $1::timestamptz "
+        "allow_concurrent, 'charging_priority', charging_priority) AS d FROM customers WHERE $1::text IS NULL OR updated_at >= $1::timestamptz "
         "UNION ALL SELECT 't', to_json(x) FROM (SELECT " TOKEN_COLS " FROM id_tokens t "
         "WHERE $1::text IS NULL OR t.updated_at >= $1::timestamptz) x "
         "UNION ALL SELECT 'a', json_build_object('id_token', id_token, 'station_id', station_id) "

@@ -23,7 +23,9 @@ int tokens_remove_owner(pl_plugin_handle *owner);
 void tokens_apply_row(json_t *row);
 void tokens_forget(long long id);
 /* A customer's state, as far as decisions go. */
-void tokens_apply_customer(long long id, const char *status, int allow_concurrent);
+void tokens_apply_customer(long long id, const char *status, int allow_concurrent, int priority);
+/* The charging priority of a token's customer (0..100; 0 for a token without one). */
+int tokens_charging_priority(const char *value);
 void tokens_forget_customer(long long id);
 int tokens_loaded(void);
 /* The table's tokens valid at a station (new array of local-list entries

@@ -49,6 +49,7 @@ static const struct field customer_fields[] = {
     {"phone", 's', 32, NULL},       {"external_ref", 's', 128, NULL},
     {"language", 's', 8, NULL},     {"status", 's', 12, customer_statuses},
     {"allow_concurrent", 'b', 0, NULL}, {"metadata", 'o', 0, NULL},
+    {"charging_priority", 'p', 0, NULL},
     {NULL, 0, 0, NULL},
 };
 /* answered by the server, ignored when a client sends them back */
@@ -99,6 +100,12 @@ static int check_value(json_t *v, const struct field *f, char *err, size_t len)
     case 'b':
         if (!json_is_boolean(v))
             break;
+        return 0;
+    case 'p':
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100) {
+            snprintf(err, len, "%s: an integer 0 to 100", f->name);
+            return -1;
+        }
         return 0;
     case 'o':
         if (!json_is_object(v))
@@ -511,7 +518,7 @@ static void tokens_import(struct domain_op *o)
  * ---------------------------------------------------------------------- */
 #define CUSTOMER_COLS                                                                         \
     "c.id, c.name, c.email, c.phone, c.external_ref, c.language, c.status, c.allow_concurrent, " \
-    "c.metadata, " TOKEN_TS("c.created_at") " AS created_at, " TOKEN_TS("c.updated_at") " AS updated_at"
+    "c.charging_priority, c.metadata, " TOKEN_TS("c.created_at") " AS created_at, " TOKEN_TS("c.updated_at") " AS updated_at"
 
 static void customer_changed(pl_db_result *res, void *arg)
 {
@@ -521,7 +528,8 @@ static void customer_changed(pl_db_result *res, void *arg)
         return;
     tokens_apply_customer((long long)json_integer_value(json_object_get(row, "id")),
                           json_string_value(json_object_get(row, "status")),
-                          json_is_true(json_object_get(row, "allow_concurrent")));
+                          json_is_true(json_object_get(row, "allow_concurrent")),
+                          (int)json_integer_value(json_object_get(row, "charging_priority")));
     if (strcmp(o->name, "customer.get") != 0)
         bus_emit(strcmp(o->name, "customer.create") == 0 ? "customer.created" : "customer.updated",
                  NULL, json_incref(row));
@@ -535,6 +543,8 @@ static const char SQL_CUSTOMER_UPDATE[] =
     "status = CASE WHEN $2::jsonb ? 'status' THEN $2::jsonb->>'status' ELSE status END, "
     "allow_concurrent = CASE WHEN $2::jsonb ? 'allow_concurrent' THEN ($2::jsonb->>'allow_concurrent')::boolean "
     "ELSE allow_concurrent END, "
+    "charging_priority = CASE WHEN $2::jsonb ? 'charging_priority' THEN "
+    "coalesce(($2::jsonb->>'charging_priority')::smallint, 0) ELSE charging_priority END, "
     "metadata = CASE WHEN $2::jsonb ? 'metadata' THEN coalesce($2::jsonb->'metadata', '{}'::jsonb) ELSE metadata END "
     "WHERE c.id = $1::bigint RETURNING " CUSTOMER_COLS;
 
@@ -550,8 +560,9 @@ static void customer_create(struct domain_op *o)
     const char *p[1] = {text};
     op_query(o,
           "INSERT INTO customers AS c (name, email, phone, external_ref, language, status, "
-          "allow_concurrent, metadata) SELECT j->>'name', j->>'email', j->>'phone', j->>'external_ref', "
-          "j->>'language', coalesce(j->>'status', 'active'), coalesce((j->>'allow_concurrent')::boolean, false), "
+          "allow_concurrent, charging_priority, metadata) SELECT j->>'name', j->>'email', j->>'phone', "
+          "j->>'external_ref', j->>'language', coalesce(j->>'status', 'active'), "
+          "coalesce((j->>'allow_concurrent')::boolean, false), coalesce((j->>'charging_priority')::smallint, 0), "
           "coalesce(j->'metadata', '{}'::jsonb) FROM (SELECT $1::jsonb AS j) a RETURNING " CUSTOMER_COLS,
           1, p, customer_changed);
     free(text);

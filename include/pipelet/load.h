@@ -6,7 +6,9 @@
  * site).  With a limit it is balanced: the core shares the limit between the sessions
  * charging at its stations, equal shares capped by what a station may take and by what
  * an EV is seen drawing, at least min_current per session (a session that cannot get it
- * is paused, newest first, rather than starving the others).  Limits are amperes per
+ * is paused rather than starving the others: the lowest customer charging_priority
+ * first, then the newest).  A group (a site with a parent) with a limit caps its own
+ * sessions inside its site's sharing.  Limits are amperes per
  * phase inside; a site limit in W is divided by voltage x phases.  The balancer lowers
  * before it raises: a raise is sent only once every lowering of the site was answered,
  * and a station that has not answered, refuses its profile or went offline while
@@ -37,7 +39,8 @@
  *               (now, schedule and margin applied), "phases", "voltage",
  *               "allocated_a", "committed_a", "measured_a", "measured_w",
  *               "sessions": [{"station_id", "evse", "transaction_id", "protocol",
- *               "state": "charging"|"suspended_ev"|"paused"|"unresponsive"|"offline",
+ *               "site_id" (its site or group), "priority", "state":
+ *               "charging"|"suspended_ev"|"paused"|"unresponsive"|"offline",
  *               "allocated_a", "applied_a" (null until answered), "pending_a",
  *               "measured_a", "measured_w", "cap_a", "updated_at"}], "rebalanced_at",
  *               "profiles_sent", "violation"}

@@ -70,7 +70,7 @@ struct pl_tokens_api {
     void (*authz_answer)(pl_authz_request *req, int verdict, json_t *info /* stolen, may be NULL */);
     /* Customers, tokens, local lists.  args stolen.  Operations and their arguments:
      *  customer.create {"name", "email"?, "phone"?, "external_ref"?, "language"?,
-     *                   "status"?: "active"|"suspended", "allow_concurrent"?, "metadata"?}
+     *                   "status"?: "active"|"suspended", "allow_concurrent"?, "charging_priority"? (0..100: on a balanced site, lower ones wait first), "metadata"?}
      *  customer.get {"id"}            customer.update {"id", fields...}
      *  customer.delete {"id"}         (its tokens stay, without a customer)
      *  customer.list {"status"?, "q"?, "limit"?, "cursor"?} -> {"items", "next_cursor"}

@@ -215,6 +215,33 @@ test('a group inside a site: its own limit caps its sessions, the site shares th
   assert.equal((await gw.api('GET', `/api/v1/sites/${group}`)).status, 404, 'groups go with their site');
 });
 
+test("a customer's charging priority: when not every session can get its minimum, others wait first", async () => {
+  const ids = ['LA0001', 'LB0001', 'LA0002'];
+  let r = await gw.api('POST', '/api/v1/customers', { name: 'Ambulance depot', charging_priority: 10 });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.body.charging_priority, 10);
+  const customer = r.body.id;
+  assert.equal((await gw.api('POST', '/api/v1/customers', { name: 'x', charging_priority: 101 })).status, 400);
+  assert.equal((await gw.api('POST', '/api/v1/tokens', { id_token: 'VIPTAG01', customer_id: customer })).status, 201);
+  const site = (await gw.api('POST', '/api/v1/sites', { name: 'Priority', limit: 16, min_interval_s: 0, settle_s: 60 })).body.id;
+  for (const id of ids) assert.equal((await gw.api('PUT', `/api/v1/sites/${site}/stations/${id}`)).status, 200);
+  await gw.waitFor(async () => (await Promise.all(ids.map(sim))).every((s) => s.connectors[0].limit_w === 0), 10000, 'defaults');
+  for (const id of ids.slice(0, 2)) {
+    await gw.waitFor(async () => (await sim(id)).connectors[0].status === 'Available', 10000, `${id} free`);
+    assert.equal((await start(id)).status, 200);
+  }
+  await shares(site, { LA0001: 8, LB0001: 8 }, ids, 16, 'two at 8 A');
+  // the third, newest, is the priority customer's: the newest of the others waits instead
+  await gw.waitFor(async () => (await sim('LA0002')).connectors[0].status === 'Available', 10000, 'LA0002 free');
+  assert.equal((await start('LA0002', { id_tag: 'VIPTAG01' })).status, 200);
+  const l = await shares(site, { LA0001: 8, LB0001: 0, LA0002: 8 }, ids, 16, 'priority keeps charging');
+  assert.equal(l.sessions.find((x) => x.station_id === 'LA0002').priority, 10);
+  assert.equal(l.sessions.find((x) => x.station_id === 'LB0001').state, 'paused');
+  for (const id of ids) await stop(id);
+  await gw.waitFor(async () => (await load(site)).sessions.length === 0, 10000, 'no sessions');
+  assert.equal((await gw.api('DELETE', `/api/v1/sites/${site}`)).status, 200);
+});
+
 test('a station that refuses its profile is counted at its maximum; the site stays within its limit', async () => {
   const ids = ['LR0001', 'LS0001'];
   const site = (await gw.api('POST', '/api/v1/sites', { name: 'Refusing', limit: 48, station_max_current: 32, min_interval_s: 0, settle_s: 1 })).body.id;
