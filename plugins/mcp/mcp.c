@@ -198,6 +198,35 @@ static void do_tools_list(struct mcp *m, pl_request *req, json_t *id, json_t *pa
     rpc_result(m, req, id, res);
 }
 
+/* Does v have the JSON Schema type ty (a name, or an array of names)? */
+static int type_ok(json_t *ty, json_t *v)
+{
+    if (json_is_array(ty)) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(ty, i, t) if (type_ok(t, v)) return 1;
+        return 0;
+    }
+    const char *t = json_string_value(ty);
+    if (!t)
+        return 1; /* no type: anything */
+    if (!strcmp(t, "string"))
+        return json_is_string(v);
+    if (!strcmp(t, "integer"))
+        return json_is_integer(v);
+    if (!strcmp(t, "number"))
+        return json_is_number(v);
+    if (!strcmp(t, "boolean"))
+        return json_is_boolean(v);
+    if (!strcmp(t, "null"))
+        return json_is_null(v);
+    if (!strcmp(t, "array"))
+        return json_is_array(v);
+    if (!strcmp(t, "object"))
+        return json_is_object(v);
+    return 1;
+}
+
 /* Arguments against the tool's schema: required present, declared types match. */
 static const char *check_args(json_t *schema, json_t *args)
 {
@@ -209,12 +238,9 @@ static const char *check_args(json_t *schema, json_t *args)
     const char *k;
     json_object_foreach(args, k, v) {
         json_t *p = json_object_get(json_object_get(schema, "properties"), k);
-        const char *ty = json_string_value(json_object_get(p, "type"));
         if (!p)
             return "unknown argument";
-        if ((!strcmp(ty, "string") && !json_is_string(v)) ||
-            (!strcmp(ty, "integer") && !json_is_integer(v)) ||
-            (!strcmp(ty, "boolean") && !json_is_boolean(v)))
+        if (!type_ok(json_object_get(p, "type"), v))
             return "argument of the wrong type";
     }
     return NULL;

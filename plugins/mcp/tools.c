@@ -24,10 +24,6 @@ const struct mcp_tool mcp_tools[] = {
     {"get_station",
      "Get one charging station: identity, protocol, vendor/model, connectors and their status.",
      "GET", "/api/v1/stations/{station_id}", R, 1, 0, 1, OBJ(STATION_ID, "\"station_id\"")},
-    {"get_station_liveness",
-     "Tell whether a station is alive: connection state, last heartbeat and last message time.",
-     "GET", "/api/v1/stations/{station_id}/liveness", R, 1, 0, 1,
-     OBJ(STATION_ID, "\"station_id\"")},
     {"get_health", "Health of the gateway itself: database, listeners, uptime.",
      "GET", "/api/v1/health", R, 1, 0, 1, OBJ("", "")},
     {"get_configuration",
@@ -71,9 +67,6 @@ const struct mcp_tool mcp_tools[] = {
      OBJ("\"name\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"}", "\"name\"")},
     {"list_tokens", "List ID tokens (RFID cards, app tokens) and their status.",
      "GET", "/api/v1/tokens", R, 1, 0, 1, OBJ("", "")},
-    {"get_token", "Get one ID token by its id.",
-     "GET", "/api/v1/tokens/{id}", R, 1, 0, 1,
-     OBJ("\"id\":{\"type\":\"string\"}", "\"id\"")},
     {"create_token", "Create an ID token, optionally owned by a customer.",
      "POST", "/api/v1/tokens", O, 0, 0, 0,
      OBJ("\"id_token\":{\"type\":\"string\"},\"type\":{\"type\":\"string\"},"
@@ -110,15 +103,6 @@ const struct mcp_tool mcp_tools[] = {
      OBJ("\"id\":{\"type\":\"string\",\"description\":\"The gateway's transaction id\"}", "\"id\"")},
     {"list_tariffs", "List the tariffs (OCPI-style prices: energy, time, parking, flat fees).",
      "GET", "/api/v1/tariffs", R, 1, 0, 1, OBJ("", "")},
-    {"get_tariff", "Get one tariff with its price elements and restrictions.",
-     "GET", "/api/v1/tariffs/{id}", R, 1, 0, 1,
-     OBJ("\"id\":{\"type\":\"integer\"}", "\"id\"")},
-    {"get_station_tariff",
-     "Which tariff applies at a station now (or at a given time, for a given customer), and "
-     "why: the customer's, the station's, its site's or the default.",
-     "GET", "/api/v1/stations/{station_id}/tariff", R, 1, 0, 1,
-     OBJ(STATION_ID ",\"customer_id\":{\"type\":\"integer\"},\"at\":{\"type\":\"string\","
-         "\"format\":\"date-time\"}", "\"station_id\"")},
     {"quote_tariff",
      "Price a hypothetical session with a tariff: start, stop and the energy charged (Wh), "
      "optionally charging_until when the car stops drawing power before it leaves.",
@@ -134,11 +118,33 @@ const struct mcp_tool mcp_tools[] = {
      OBJ("\"station_id\":{\"type\":\"string\"},\"customer_id\":{\"type\":\"integer\"},"
          "\"id_token\":{\"type\":\"string\"},\"from\":{\"type\":\"string\",\"format\":\"date-time\"},"
          "\"to\":{\"type\":\"string\",\"format\":\"date-time\"}", "")},
-    {"get_customer_statement",
-     "A customer's sessions and totals per currency over a period (from/to, stop times).",
-     "GET", "/api/v1/customers/{id}/statement", R, 1, 0, 1,
-     OBJ("\"id\":{\"type\":\"integer\"},\"from\":{\"type\":\"string\",\"format\":\"date-time\"},"
-         "\"to\":{\"type\":\"string\",\"format\":\"date-time\"}", "\"id\"")},
+    {"list_sites",
+     "List sites (grid connections owning stations) with their limit, schedule and stations.",
+     "GET", "/api/v1/sites", R, 1, 0, 1, OBJ("", "")},
+    {"get_site_load",
+     "A site's load now: its limit (schedule applied), and per charging session the share "
+     "given, what the station accepted, what it is counted at and what it draws.",
+     "GET", "/api/v1/sites/{id}/load", R, 1, 0, 1, OBJ("\"id\":{\"type\":\"integer\"}", "\"id\"")},
+    {"set_site_limit",
+     "Set a site's grid limit (A per phase, or W) that its charging sessions share; null stops "
+     "balancing. Optional schedule of lower limits [{from, to, limit, days?}]. Lowering is sent "
+     "to stations before anything is raised.",
+     "PATCH", "/api/v1/sites/{id}", O, 0, 0, 1,
+     OBJ("\"id\":{\"type\":\"integer\"},\"limit\":{\"type\":[\"number\",\"null\"],\"minimum\":0},"
+         "\"unit\":{\"type\":\"string\",\"enum\":[\"A\",\"W\"]},\"schedule\":{\"type\":\"array\"}",
+         "\"id\",\"limit\"")},
+    {"set_station_limit",
+     "Limit a station's power (evse 0: the whole station; N: one EVSE) in A or W, optionally "
+     "until a time. Sent as the station's own charging profile, kept while it reconnects.",
+     "PUT", "/api/v1/stations/{station_id}/limit", O, 0, 0, 1,
+     OBJ(STATION_ID ",\"evse\":{\"type\":\"integer\",\"minimum\":0},\"limit\":{\"type\":\"number\","
+         "\"minimum\":0},\"unit\":{\"type\":\"string\",\"enum\":[\"A\",\"W\"]},\"until\":{\"type\":"
+         "\"string\",\"format\":\"date-time\"}",
+         "\"station_id\",\"limit\",\"unit\"")},
+    {"clear_station_limit",
+     "Remove every power limit set on a station with set_station_limit (other charging "
+     "profiles stay).",
+     "DELETE", "/api/v1/stations/{station_id}/limit", O, 0, 0, 1, OBJ(STATION_ID, "\"station_id\"")},
 };
 
 const size_t mcp_tools_count = sizeof mcp_tools / sizeof mcp_tools[0];

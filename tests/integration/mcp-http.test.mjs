@@ -38,7 +38,8 @@ describe('mcp over Streamable HTTP', () => {
     assert.equal(op.getServerVersion().name, 'pipelet');
     const { tools } = await op.listTools();
     const names = tools.map((t) => t.name);
-    for (const n of ['list_stations', 'get_station', 'reset_station', 'create_token', 'remote_start', 'get_transaction_cost', 'quote_tariff', 'list_cdrs']) assert.ok(names.includes(n), n);
+    for (const n of ['list_stations', 'get_station', 'reset_station', 'create_token', 'remote_start', 'get_transaction_cost', 'quote_tariff', 'list_cdrs',
+      'list_sites', 'get_site_load', 'set_site_limit', 'set_station_limit', 'clear_station_limit']) assert.ok(names.includes(n), n);
     assert.equal(names.length, 30, 'the seed counts 30 tools');
     for (const t of tools) {
       assert.equal(t.inputSchema.type, 'object', t.name);
@@ -53,6 +54,29 @@ describe('mcp over Streamable HTTP', () => {
     await rd.close();
   });
 
+  test('load management tools: a site limit, its live load, a station limit set and cleared', async () => {
+    const c = await connect(gw.keys.operator);
+    const site = (await gw.api('POST', '/api/v1/sites', { name: 'MCP site' })).body.id;
+    assert.equal((await gw.api('PUT', `/api/v1/sites/${site}/stations/${st.id}`)).status, 200);
+    let r = await c.callTool({ name: 'set_site_limit', arguments: { id: site, limit: 40, unit: 'A' } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.equal(r.structuredContent.limit, 40);
+    r = await c.callTool({ name: 'get_site_load', arguments: { id: site } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.equal(r.structuredContent.limit_a, 40);
+    assert.equal(r.structuredContent.balanced, true);
+    r = await c.callTool({ name: 'set_station_limit', arguments: { station_id: st.id, limit: 11000, unit: 'W' } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.equal(r.structuredContent.status, 'accepted');
+    r = await c.callTool({ name: 'clear_station_limit', arguments: { station_id: st.id } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.equal(r.structuredContent.cleared, 1);
+    r = await c.callTool({ name: 'set_site_limit', arguments: { id: site, limit: null } });
+    assert.ok(!r.isError, JSON.stringify(r));
+    assert.equal((await gw.api('DELETE', `/api/v1/sites/${site}`)).status, 200);
+    await c.close();
+  });
+
   test('read tools run the REST routes against a real station', async () => {
     const c = await connect(gw.keys.read);
     let r = await c.callTool({ name: 'list_stations', arguments: {} });
@@ -60,7 +84,7 @@ describe('mcp over Streamable HTTP', () => {
     assert.ok(JSON.stringify(r.structuredContent).includes(st.id));
     r = await c.callTool({ name: 'get_station', arguments: { station_id: st.id } });
     assert.ok(!r.isError, JSON.stringify(r));
-    r = await c.callTool({ name: 'get_station_liveness', arguments: { station_id: st.id } });
+    r = await c.callTool({ name: 'list_sites', arguments: {} });
     assert.ok(!r.isError, JSON.stringify(r));
     r = await c.callTool({ name: 'get_configuration', arguments: { station_id: st.id } });
     assert.ok(!r.isError, JSON.stringify(r));
