@@ -98,6 +98,7 @@ static const struct hl_route routes[] = {
     {"GET", "/api/v1/commands/{id}", R, hl_command_get, 0},
     /* system */
     {"GET", "/api/v1/system", R, hl_system, 0},
+    {"GET", "/api/v1/events", R, hl_events_stream, 0},
     {"GET", "/api/v1/health", PL_AUTH_CONFIG, hl_health, 1},
     {"GET", "/api/v1/metrics", PL_AUTH_CONFIG, hl_metrics, 1},
     /* OCPP server API */

@@ -269,6 +269,8 @@ void hl_site_load_stream(pl_request *req, void *arg);
 void hl_station_limit_set(pl_request *req, void *arg);
 void hl_station_limit_clear(pl_request *req, void *arg);
 void hl_station_limit_get(pl_request *req, void *arg);
+/* events.c: the event bus as Server-Sent Events */
+void hl_events_stream(pl_request *req, void *arg);
 void hl_customer_statement(pl_request *req, void *arg);
 
 /* ---- tokens_routes.c: the customers and tokens domain (host->tokens) ---- */

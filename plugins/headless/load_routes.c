@@ -251,7 +251,6 @@ void hl_site_load_stream(pl_request *req, void *arg)
     s->hl = hl;
     s->req = req;
     snprintf(s->id, sizeof s->id, "%s", id);
-    h->reply_header(req, "Cache-Control", "no-cache");
     if (h->reply_stream_begin(req, 200, "text/event-stream") != PL_OK) { /* the request is finished */
         h->timer_free(s->timer);
         free(s);

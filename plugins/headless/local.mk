@@ -11,6 +11,7 @@ HEADLESS_SRC = \
 	plugins/headless/tokens_routes.c \
 	plugins/headless/billing_routes.c \
 	plugins/headless/load_routes.c \
+	plugins/headless/events.c \
 	plugins/headless/security_routes.c \
 	plugins/headless/cdr_export.c \
 	plugins/headless/ocpp_api.c \

@@ -60,6 +60,13 @@ void hl_system(pl_request *req, void *arg)
         (json_int_t)online, "database", "healthy", h->db_healthy ? h->db_healthy() : 0,
         "pool_size", config_string(hl, "database", "pool_size"), "queue_max",
         config_string(hl, "database", "queue_max"), "stations_online", (json_int_t)online);
+    /* who is asking: a console shows only what the caller's key may do */
+    static const char *const scopes[] = {"none", "read", "operator", "admin"};
+    int scope = h->req_scope ? h->req_scope(req) : PL_AUTH_READ;
+    const char *key = h->req_key_name ? h->req_key_name(req) : NULL;
+    json_object_set_new(body, "caller",
+                        json_pack("{s:s?, s:s}", "key", key, "scope",
+                                  scope >= 0 && scope <= 3 ? scopes[scope] : "read"));
     h->reply_json(req, 200, body);
 }
 
