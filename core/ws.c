@@ -857,9 +857,12 @@ static void connection_lost(struct ws_conn *c, short what)
         why = dns ? evutil_gai_strerror(dns) : "connect failed";
     }
     SSL *ssl = !c->plain ? bufferevent_openssl_get_ssl(c->bev) : NULL;
-    if (!c->client && ssl && !SSL_is_init_finished(ssl)) {
+    if (!c->client && ssl && c->state == WS_HANDSHAKE && !SSL_is_init_finished(ssl)) {
         /* a client that does not speak our TLS (version, ciphers, a certificate the
-         * CA list refuses outright): counted and logged, it never reaches the owner */
+         * CA list refuses outright): counted and logged, it never reaches the owner.
+         * Only before the upgrade: OpenSSL 3 leaves an established connection that ends
+         * without close_notify "not finished" too (an unexpected EOF), and a station
+         * that loses its network is not a failed handshake. */
         unsigned long e = bufferevent_get_openssl_error(c->bev);
         char reason[160] = "closed during the TLS handshake";
         if (e)
