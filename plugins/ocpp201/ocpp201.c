@@ -37,6 +37,7 @@ static int o201_start(void *state)
 {
     struct o201 *p = state;
     ocpp_common_start(&p->com);
+    o201_cost_start(p);
     return PL_OK;
 }
 
@@ -50,6 +51,7 @@ static int o201_reload(void *state)
 static void o201_fini(void *state)
 {
     struct o201 *p = state;
+    o201_cost_stop(p);
     ocpp_common_fini(&p->com);
     free(p);
 }

@@ -16,6 +16,10 @@ struct o201 {
     const struct pl_ocpp_protocol *proto;
     struct ocpp_common com;      /* settings, credentials, live connections */
     long request_id;             /* for GetLog / UpdateFirmware / reports */
+    /* CostUpdated (cost.c): when each transaction was last told, who does not take it */
+    struct o201_cost_tx *cost_txs;
+    struct o201_cost_mute *cost_muted;
+    pl_subscription *cost_sub, *cost_end_sub, *cost_conn_sub;
 };
 
 /* The plugin's state behind a connection's struct ocpp_session. */
@@ -25,6 +29,9 @@ static inline struct o201 *O201(const struct ocpp_session *cx)
 }
 
 extern const struct ocpp_codec o201_codec; /* driver.c */
+/* cost.c: the running cost told to stations (CostUpdated) */
+void o201_cost_start(struct o201 *p);
+void o201_cost_stop(struct o201 *p);
 
 void o201_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
                   json_t *payload);

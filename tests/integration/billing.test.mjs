@@ -333,6 +333,49 @@ describe('tariffs and session cost over REST', () => {
     await st.close();
   });
 
+  test('cost: a 2.0.1 station is sent CostUpdated with the running total, at most once a minute per session', async () => {
+    const st = await connectStation(gw, { id: 'BILL-COST', protocol: 'ocpp2.0.1' });
+    st.answer('CostUpdated', () => ({})); // strict mode: our CALL is checked against the official schema
+    const tariff = (await gw.api('POST', '/api/v1/tariffs', AC)).body;
+    assert.equal((await gw.api('POST', `/api/v1/tariffs/${tariff.id}/assignments`, { station_id: 'BILL-COST' })).status, 201);
+    exec(`update tariff_revisions set created_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    exec(`update tariff_assignments set assigned_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    const t0 = Date.now() - 2 * 3600e3;
+    const at = (min) => new Date(t0 + min * 60e3).toISOString();
+    const txId = 'tx-bill-cost';
+    const reading = (min, wh, context) => [{ timestamp: at(min), sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register', context }] }];
+    let seq = 0;
+    await st.client.call('TransactionEvent', {
+      eventType: 'Started', timestamp: at(0), triggerReason: 'Authorized', seqNo: seq++,
+      transactionInfo: { transactionId: txId, chargingState: 'Charging' }, idToken: { idToken: 'TAG-COST', type: 'ISO14443' },
+      evse: { id: 1, connectorId: 1 }, meterValue: reading(0, 1000, 'Transaction.Begin'),
+    });
+    await st.client.call('TransactionEvent', {
+      eventType: 'Updated', timestamp: at(30), triggerReason: 'MeterValuePeriodic', seqNo: seq++,
+      transactionInfo: { transactionId: txId }, meterValue: reading(30, 6000, 'Sample.Periodic'),
+    });
+    await st.waitReceived('CostUpdated');
+    const sent = st.last('CostUpdated');
+    assert.equal(sent.transactionId, txId);
+    const tx = (await gw.api('GET', `/api/v1/transactions?station=BILL-COST&active=true`)).body.items[0];
+    const cost = (await gw.api('GET', `/api/v1/transactions/${tx.id}/cost`)).body;
+    assert.equal(sent.totalCost, Number(cost.total.incl_vat), JSON.stringify({ sent, cost }));
+    // more readings within the minute: the station is not told again yet
+    await st.client.call('TransactionEvent', {
+      eventType: 'Updated', timestamp: at(45), triggerReason: 'MeterValuePeriodic', seqNo: seq++,
+      transactionInfo: { transactionId: txId }, meterValue: reading(45, 8000, 'Sample.Periodic'),
+    });
+    await gw.waitFor(async () => Number((await gw.api('GET', `/api/v1/transactions/${tx.id}/cost`)).body.total.incl_vat) > sent.totalCost,
+      5000, 'priced again');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(st.received('CostUpdated').length, 1);
+    await st.client.call('TransactionEvent', {
+      eventType: 'Ended', timestamp: at(60), triggerReason: 'StopAuthorized', seqNo: seq++,
+      transactionInfo: { transactionId: txId, stoppedReason: 'Local' }, meterValue: reading(60, 11000, 'Transaction.End'),
+    });
+    await st.close();
+  });
+
   test('quote: a hypothetical session priced like a real one', async () => {
     const t = (await gw.api('POST', '/api/v1/tariffs', {
       name: 'AC with parking', currency: 'EUR', time_zone: 'Europe/Berlin',
