@@ -482,19 +482,24 @@ async function pageSimulator(main) {
 // ---------------------------------------------------------------- gateway
 async function pageGateway(main) {
   const kv = (obj) => h('table', { class: 'kv' }, h('tbody', null, Object.entries(obj || {}).map(([k, v]) => h('tr', null, h('td', null, k),
-    h('td', null, v !== null && typeof v === 'object' ? h('pre', null, JSON.stringify(v, null, 1)) : String(v))))));
-  const [health, core, system] = await Promise.all([api('GET', '/api/v1/health'), api('GET', '/health'), api('GET', '/api/v1/system')]);
+    h('td', null, v !== null && typeof v === 'object' ? h('pre', null, JSON.stringify(v)) : String(v))))));
+  const [health, system] = await Promise.all([api('GET', '/api/v1/health'), api('GET', '/api/v1/system')]);
+  const hd = health.data || {};
+  const flat = (o) => Object.fromEntries(Object.entries(o || {}).filter(([, v]) => v === null || typeof v !== 'object'));
   const cards = [
-    h('div', { class: 'card', id: 'health' }, h('h3', null, 'Health'), kv(health.data)),
-    h('div', { class: 'card' }, h('h3', null, 'Database, WebSocket layer'), kv(core.ok ? { database: core.data.database, websocket: core.data.websocket } : core.data)),
+    h('div', { class: 'card', id: 'health' }, h('h3', null, 'Health'),
+      kv({ status: hd.status, version: hd.version, uptime_s: hd.uptime_s, stations_online: hd.stations_online })),
+    h('div', { class: 'card', id: 'database' }, h('h3', null, 'Database pool'), kv(flat(hd.database))),
+    h('div', { class: 'card', id: 'websocket' }, h('h3', null, 'WebSocket layer'), kv(flat(hd.websocket))),
     h('div', { class: 'card' }, h('h3', null, 'System'), kv(system.data)),
   ];
   if (S.scope === 'admin') {
     const w = await api('GET', '/api/v1/webhooks');
     const items = w.ok ? (w.data.items || w.data || []) : [];
-    cards.push(h('div', { class: 'card' }, h('h3', null, 'Webhooks'), items.length ? h('table', null, h('tbody', null, items.map((x) => h('tr', null,
+    const why = w.status === 404 ? 'The webhooks plugin is not loaded.' : w.ok ? 'No subscriptions.' : errorText(w);
+    cards.push(h('div', { class: 'card', id: 'webhooks' }, h('h3', null, 'Webhooks'), items.length ? h('table', null, h('tbody', null, items.map((x) => h('tr', null,
       h('td', null, x.url), h('td', null, (x.events || []).join(', ')), h('td', null, x.enabled === false ? 'disabled' : 'enabled'),
-      h('td', { class: 'muted' }, x.stats ? JSON.stringify(x.stats) : ''))))) : h('p', { class: 'muted' }, w.ok ? 'No subscriptions.' : errorText(w))));
+      h('td', { class: 'muted' }, x.stats ? JSON.stringify(x.stats) : ''))))) : h('p', { class: 'muted' }, why)));
   }
   main.replaceChildren(h('h2', null, 'Gateway'), ...cards);
 }
