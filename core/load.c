@@ -109,9 +109,28 @@ static struct site *site_get(long long id)
     return sites ? hashmap_get(sites, k) : NULL;
 }
 
+static struct station_ref *ref_of(const char *station)
+{
+    return station && stations ? hashmap_get(stations, station) : NULL;
+}
+
+/* The station's record, made when it has none (NULL: out of memory). */
+static struct station_ref *ref_make(const char *station)
+{
+    struct station_ref *r = ref_of(station);
+    if (r || !stations || !(r = calloc(1, sizeof *r)))
+        return r;
+    snprintf(r->id, sizeof r->id, "%s", station);
+    if (hashmap_put(stations, r->id, r) != PL_OK) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
 static struct site *site_of(const char *station)
 {
-    struct station_ref *r = station && stations ? hashmap_get(stations, station) : NULL;
+    struct station_ref *r = ref_of(station);
     return r ? site_get(r->site) : NULL;
 }
 
@@ -745,7 +764,7 @@ struct default_ctx {
 static void on_default(pl_command *cmd, void *arg)
 {
     struct default_ctx *c = arg;
-    struct station_ref *r = stations ? hashmap_get(stations, c->station) : NULL;
+    struct station_ref *r = ref_of(c->station);
     int ok = station_api_command_status(cmd) == PL_CMD_ACCEPTED;
     if (r)
         r->default_ok = ok;
@@ -828,7 +847,7 @@ static void session_add(struct site *s, const char *station, const char *tx, lon
     x->tx_id = tx_id;
     x->evse = evse > 0 ? evse : 1;
     x->v201 = station_v201(station);
-    struct station_ref *r = hashmap_get(stations, station);
+    struct station_ref *r = ref_of(station);
     /* with the 0 A default accepted, a new session draws nothing until told */
     x->applied = r && r->default_ok ? 0 : -1;
     x->pending = -1;
@@ -914,7 +933,7 @@ void load_station_moved(const char *station_id, long long site_id)
 {
     if (!stations)
         return;
-    struct station_ref *r = hashmap_get(stations, station_id);
+    struct station_ref *r = ref_of(station_id);
     struct site *from = r ? site_get(r->site) : NULL;
     if (r && site_id == r->site)
         return;
@@ -928,15 +947,8 @@ void load_station_moved(const char *station_id, long long site_id)
         }
         return;
     }
-    if (!r) {
-        if (!(r = calloc(1, sizeof *r)))
-            return;
-        snprintf(r->id, sizeof r->id, "%s", station_id);
-        if (hashmap_put(stations, r->id, r) != PL_OK) {
-            free(r);
-            return;
-        }
-    }
+    if (!(r = ref_make(station_id)))
+        return;
     r->site = site_id;
     struct site *to = site_get(site_id);
     if (from)
@@ -1103,7 +1115,7 @@ static void on_connection(const char *topic, json_t *env, void *arg)
 {
     (void)arg;
     const char *station = json_string_value(json_object_get(env, "station"));
-    struct station_ref *r = station && stations ? hashmap_get(stations, station) : NULL;
+    struct station_ref *r = ref_of(station);
     struct site *s = r ? site_get(r->site) : NULL;
     if (!s)
         return;
@@ -1125,7 +1137,7 @@ static void on_boot(const char *topic, json_t *env, void *arg)
     (void)arg;
     const char *station = json_string_value(json_object_get(env, "station"));
     const char *status = json_string_value(json_object_get(json_object_get(env, "data"), "boot_status"));
-    struct station_ref *r = station && stations ? hashmap_get(stations, station) : NULL;
+    struct station_ref *r = ref_of(station);
     if (r && !r->default_ok && (!status || strcmp(status, "Accepted") == 0))
         send_default(station, site_get(r->site));
 }
@@ -1184,18 +1196,9 @@ static void on_loaded_stations(pl_db_result *res, void *arg)
     int n = db_ntuples(res);
     for (int i = 0; i < n; i++) {
         const char *id = db_value(res, i, 0);
-        long long site = strtoll(db_value(res, i, 1), NULL, 10);
-        struct station_ref *r = hashmap_get(stations, id);
-        if (!r) {
-            if (!(r = calloc(1, sizeof *r)))
-                continue;
-            snprintf(r->id, sizeof r->id, "%s", id);
-            if (hashmap_put(stations, r->id, r) != PL_OK) {
-                free(r);
-                continue;
-            }
-        }
-        r->site = site;
+        struct station_ref *r = ref_make(id);
+        if (r)
+            r->site = strtoll(db_value(res, i, 1), NULL, 10);
     }
     loaded = 1;
     db_query_as("core",
