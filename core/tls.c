@@ -305,14 +305,22 @@ static int64_t asn1_unix(const ASN1_TIME *t)
     return (int64_t)timegm(&tm);
 }
 
+/* The certificate the peer presented (a new reference: X509_free it), or NULL. */
+static X509 *peer_certificate(SSL *ssl)
+{
+    if (!ssl)
+        return NULL;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    return SSL_get1_peer_certificate(ssl);
+#else
+    return SSL_get_peer_certificate(ssl);
+#endif
+}
+
 int tls_peer_cert(SSL *ssl, struct tls_peer *out)
 {
     memset(out, 0, sizeof *out);
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    X509 *peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
-#else
-    X509 *peer = ssl ? SSL_get_peer_certificate(ssl) : NULL;
-#endif
+    X509 *peer = peer_certificate(ssl);
     if (!peer)
         return 0;
     out->present = 1;
@@ -392,11 +400,7 @@ int tls_use_identity_pem(SSL *ssl, const char *cert_pem, const char *key_pem)
 
 char *tls_peer_subject(SSL *ssl)
 {
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    X509 *peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
-#else
-    X509 *peer = ssl ? SSL_get_peer_certificate(ssl) : NULL;
-#endif
+    X509 *peer = peer_certificate(ssl);
     if (!peer)
         return NULL;
     char *out = NULL;
