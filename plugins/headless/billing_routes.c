@@ -6,7 +6,6 @@
  */
 #include "headless.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* 501 NOT_SUPPORTED and -1 when the host has no tariffs domain, else 0. */
@@ -19,28 +18,13 @@ static int billing_available(struct headless *hl, pl_request *req)
     return -1;
 }
 
-static void created(struct hl_domain_call *dc, pl_request *req, json_t *result)
-{
-    const char *base = hl_domain_udata(dc);
-    char loc[80];
-    snprintf(loc, sizeof loc, "%s/%" JSON_INTEGER_FORMAT, base,
-             json_integer_value(json_object_get(result, "id")));
-    hl_domain_hl(dc)->host->reply_header(req, "Location", loc);
-    hl_domain_hl(dc)->host->reply_json(req, 201, json_incref(result));
-}
-
-static void page_ok(struct hl_domain_call *dc, pl_request *req, json_t *result)
-{
-    hl_reply_domain_page(hl_domain_hl(dc), req, result);
-}
-
 void hl_tariff_create(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
     json_t *body;
     if (billing_available(hl, req) < 0 || !(body = hl_body(hl, req)))
         return;
-    hl_billing_call(hl, req, "tariff.create", body, "tariff", 201, created, "/api/v1/tariffs");
+    hl_billing_call(hl, req, "tariff.create", body, "tariff", 201, hl_domain_created, "/api/v1/tariffs/");
 }
 
 void hl_tariff_list(pl_request *req, void *arg)
@@ -55,7 +39,7 @@ void hl_tariff_list(pl_request *req, void *arg)
         json_decref(args);
         return;
     }
-    hl_billing_call(hl, req, "tariff.list", args, "tariff", 200, page_ok, NULL);
+    hl_billing_call(hl, req, "tariff.list", args, "tariff", 200, hl_domain_page_ok, NULL);
 }
 
 static void tariff_by_id(pl_request *req, struct headless *hl, const char *op, json_t *body)
@@ -99,8 +83,8 @@ void hl_tariff_assign(pl_request *req, void *arg)
         !(body = hl_body(hl, req)))
         return;
     json_object_set_new(body, "tariff_id", json_string(id));
-    hl_billing_call(hl, req, "tariff.assign", body, "tariff", 201, created,
-                    "/api/v1/tariff-assignments");
+    hl_billing_call(hl, req, "tariff.assign", body, "tariff", 201, hl_domain_created,
+                    "/api/v1/tariff-assignments/");
 }
 
 void hl_tariff_assignments(pl_request *req, void *arg)
@@ -118,7 +102,7 @@ void hl_tariff_assignments(pl_request *req, void *arg)
         json_decref(args);
         return;
     }
-    hl_billing_call(hl, req, "tariff.assignments", args, "tariff", 200, page_ok, NULL);
+    hl_billing_call(hl, req, "tariff.assignments", args, "tariff", 200, hl_domain_page_ok, NULL);
 }
 
 void hl_tariff_unassign(pl_request *req, void *arg)
@@ -199,7 +183,7 @@ void hl_cdr_list(pl_request *req, void *arg)
         json_decref(args);
         return;
     }
-    hl_billing_call(hl, req, "cdr.list", args, "cdr", 200, page_ok, NULL);
+    hl_billing_call(hl, req, "cdr.list", args, "cdr", 200, hl_domain_page_ok, NULL);
 }
 
 void hl_cdr_get(pl_request *req, void *arg)

@@ -25,27 +25,13 @@
     "WHERE mv.transaction_id = t.id AND mv.measurand = 'Energy.Active.Import.Register' "    \
     "AND coalesce(mv.unit, 'Wh') = 'Wh'), t.meter_start) - t.meter_start AS energy_wh"
 
-static void customer_created(struct hl_domain_call *dc, pl_request *req, json_t *result)
-{
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/customers/%" JSON_INTEGER_FORMAT,
-             json_integer_value(json_object_get(result, "id")));
-    hl_domain_hl(dc)->host->reply_header(req, "Location", loc);
-    hl_domain_hl(dc)->host->reply_json(req, 201, json_incref(result));
-}
-
 void hl_customer_create(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
     json_t *body;
     if (hl_tokens_available(hl, req) < 0 || !(body = hl_body(hl, req)))
         return;
-    hl_domain_call(hl, req, "customer.create", body, "customer", 201, customer_created, NULL);
-}
-
-static void page_ok(struct hl_domain_call *dc, pl_request *req, json_t *result)
-{
-    hl_reply_domain_page(hl_domain_hl(dc), req, result);
+    hl_domain_call(hl, req, "customer.create", body, "customer", 201, hl_domain_created, "/api/v1/customers/");
 }
 
 void hl_customer_list(pl_request *req, void *arg)
@@ -64,7 +50,7 @@ void hl_customer_list(pl_request *req, void *arg)
         json_decref(args);
         return;
     }
-    hl_domain_call(hl, req, "customer.list", args, "customer", 200, page_ok, NULL);
+    hl_domain_call(hl, req, "customer.list", args, "customer", 200, hl_domain_page_ok, NULL);
 }
 
 static void customer_by_id(pl_request *req, struct headless *hl, const char *op)
@@ -154,7 +140,7 @@ static void tokens_of_customer(void *arg, int rc, json_t *result, const char *er
         return;
     json_t *args = s->args;
     s->args = NULL;
-    hl_domain_call(s->hl, s->req, "token.list", args, "token", 200, page_ok, NULL);
+    hl_domain_call(s->hl, s->req, "token.list", args, "token", 200, hl_domain_page_ok, NULL);
     sub_free(s);
 }
 

@@ -292,6 +292,10 @@ typedef void (*pl_domain_call_fn)(const char *op, json_t *args, pl_domain_cb cb,
 void hl_domain_call_with(struct headless *hl, pl_domain_call_fn call, pl_request *req, const char *op,
                          json_t *args, const char *resource, int status, hl_domain_ok_fn ok, void *udata);
 void *hl_domain_udata(struct hl_domain_call *dc);
+/* ok callbacks every domain shares: a list page (hl_reply_domain_page), and 201 with
+ * Location: <udata, the collection's path with its trailing slash><id>. */
+void hl_domain_page_ok(struct hl_domain_call *dc, pl_request *req, json_t *result);
+void hl_domain_created(struct hl_domain_call *dc, pl_request *req, json_t *result);
 /* The same mapping for a domain error answered by hand (resource as above). */
 void hl_reply_domain_error(struct headless *hl, pl_request *req, int rc, const char *error,
                            const char *resource);

@@ -27,26 +27,13 @@ static void load_call(struct headless *hl, pl_request *req, const char *op, json
     hl_domain_call_with(hl, hl->load->call, req, op, args, resource, status, ok, udata);
 }
 
-static void site_created(struct hl_domain_call *dc, pl_request *req, json_t *result)
-{
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/sites/%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(result, "id")));
-    hl_domain_hl(dc)->host->reply_header(req, "Location", loc);
-    hl_domain_hl(dc)->host->reply_json(req, 201, json_incref(result));
-}
-
-static void page_ok(struct hl_domain_call *dc, pl_request *req, json_t *result)
-{
-    hl_reply_domain_page(hl_domain_hl(dc), req, result);
-}
-
 void hl_site_create(pl_request *req, void *arg)
 {
     struct headless *hl = arg;
     json_t *body;
     if (load_available(hl, req) < 0 || !(body = hl_body(hl, req)))
         return;
-    load_call(hl, req, "site.create", body, "site", 201, site_created, NULL);
+    load_call(hl, req, "site.create", body, "site", 201, hl_domain_created, "/api/v1/sites/");
 }
 
 void hl_site_list(pl_request *req, void *arg)
@@ -59,7 +46,7 @@ void hl_site_list(pl_request *req, void *arg)
         json_decref(args);
         return;
     }
-    load_call(hl, req, "site.list", args, "site", 200, page_ok, NULL);
+    load_call(hl, req, "site.list", args, "site", 200, hl_domain_page_ok, NULL);
 }
 
 static void site_by_id(pl_request *req, struct headless *hl, const char *op, json_t *body)

@@ -221,13 +221,12 @@ void hl_reply_domain_page(struct headless *hl, pl_request *req, json_t *result)
     free(c);
 }
 
-static void page_ok(struct hl_domain_call *dc, pl_request *req, json_t *result)
+void hl_domain_page_ok(struct hl_domain_call *dc, pl_request *req, json_t *result)
 {
     hl_reply_domain_page(dc->hl, req, result);
 }
 
-/* 201 with Location: <udata prefix><id>. */
-static void created_ok(struct hl_domain_call *dc, pl_request *req, json_t *result)
+void hl_domain_created(struct hl_domain_call *dc, pl_request *req, json_t *result)
 {
     char loc[96];
     snprintf(loc, sizeof loc, "%s%" JSON_INTEGER_FORMAT, (const char *)dc->udata,
@@ -245,7 +244,7 @@ void hl_token_create(pl_request *req, void *arg)
     json_t *body;
     if (hl_tokens_available(hl, req) < 0 || !(body = hl_body(hl, req)))
         return;
-    hl_domain_call(hl, req, "token.create", body, "token", 201, created_ok, "/api/v1/tokens/");
+    hl_domain_call(hl, req, "token.create", body, "token", 201, hl_domain_created, "/api/v1/tokens/");
 }
 
 /* ?status, ?type, ?customer_id, ?q, ?active plus the page into token.list args; 400 and
@@ -283,7 +282,7 @@ void hl_token_list(pl_request *req, void *arg)
     json_t *args;
     if (hl_tokens_available(hl, req) < 0 || !(args = token_filters(hl, req)))
         return;
-    hl_domain_call(hl, req, "token.list", args, "token", 200, page_ok, NULL);
+    hl_domain_call(hl, req, "token.list", args, "token", 200, hl_domain_page_ok, NULL);
 }
 
 /* An operation on /tokens/{id} without a body. */
