@@ -10,52 +10,25 @@
 // At 1 arrival per station-hour and 600 s sessions some 17 sessions charge at each 100-station
 // site (Little's law): a 160 A limit gives ~9.4 A each, and every start or end moves them all.
 // The gateway runs pinned to core 0, the simulator to core 1.  Prints one JSON object.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createDatabase } from '../tests/integration/lib/harness.mjs';
+import { startDaemon, stopDaemon, sleep } from './daemon.mjs';
 
 const arg = (n, d) => Number(process.argv.find((a) => a.startsWith(`--${n}=`))?.split('=')[1] ?? d);
 const stations = arg('stations', 10000), nsites = arg('sites', 100), windowS = arg('window', 120);
 const arrivals = arg('arrivals', 1), duration = arg('duration', 600);
 const build = resolve(process.env.PIPELET_BUILD_DIR || 'build');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), 'pipelet-bench-load-'));
 const KEY = 'bench-load-admin-key-000000000001';
-const pin = (core) => (existsSync('/usr/bin/taskset') ? ['taskset', '-c', String(core)] : []);
-const conf = (sections) => Object.entries(sections).map(([s, kv]) => `[${s}]\n` +
-  Object.entries(kv).map(([k, v]) => `${k} = ${v}`).join('\n')).join('\n\n') + '\n';
 const ticks = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks (100/s)
 };
 
-function start(name, core, sections, ready) {
-  const f = join(work, `${name}.conf`);
-  writeFileSync(f, conf(sections));
-  const [cmd, ...pre] = [...pin(core), join(build, 'pipelet')];
-  const p = spawn(cmd, [...pre, '-c', f], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIPELET_API_KEY: KEY } });
-  let log = '';
-  const on = (d) => { log = (log + d).slice(-200000); };
-  p.stdout.on('data', on);
-  p.stderr.on('data', on);
-  return new Promise((res, rej) => {
-    const t0 = Date.now();
-    const iv = setInterval(() => {
-      const m = log.match(ready);
-      if (m) { clearInterval(iv); res({ proc: p, m, log: () => log }); }
-      else if (p.exitCode !== null || Date.now() - t0 > 30000) { clearInterval(iv); rej(new Error(`${name}: ${log.slice(-2000)}`)); }
-    }, 50);
-  });
-}
-async function stop(p) {
-  if (p.exitCode !== null) return;
-  const done = new Promise((r) => p.on('exit', r));
-  p.kill('SIGTERM');
-  await Promise.race([done, sleep(10000)]);
-  if (p.exitCode === null) p.kill('SIGKILL');
-}
+const start = (name, core, sections, ready) => startDaemon({ build, work, name, core, sections, ready, env: { PIPELET_API_KEY: KEY } });
+const stop = stopDaemon;
 async function pool(items, n, fn) {
   let i = 0;
   await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await fn(items[i++]); }));

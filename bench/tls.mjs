@@ -11,51 +11,24 @@
 // TLS reconnect storm in under 10 s on this 2-core machine.
 //   PIPELET_TEST_PGURL=... PIPELET_BUILD_DIR=build node bench/tls.mjs [--stations=10000] [--modes=plain,tls,mtls]
 // The gateway runs pinned to core 0, the simulator to core 1.  Prints one JSON object.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makePki } from '../tests/integration/lib/pki.mjs';
 import { createDatabase } from '../tests/integration/lib/harness.mjs';
+import { startDaemon, stopDaemon, sleep } from './daemon.mjs';
 
 const arg = (n, d) => process.argv.find((a) => a.startsWith(`--${n}=`))?.split('=')[1] ?? d;
 const stations = Number(arg('stations', 10000));
 const modes = arg('modes', 'plain,tls,mtls').split(',');
 const build = resolve(process.env.PIPELET_BUILD_DIR || 'build');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), 'pipelet-bench-tls-'));
 const pki = makePki(work);
-const pin = (core) => (existsSync('/usr/bin/taskset') ? ['taskset', '-c', String(core)] : []);
 
-const conf = (sections) => Object.entries(sections).map(([s, kv]) => `[${s}]\n` +
-  Object.entries(kv).map(([k, v]) => `${k} = ${v}`).join('\n')).join('\n\n') + '\n';
 const rssKB = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)[1]);
 
-function start(name, core, sections, ready) {
-  const f = join(work, `${name}.conf`);
-  writeFileSync(f, conf(sections));
-  const [cmd, ...pre] = [...pin(core), join(build, 'pipelet')];
-  const p = spawn(cmd, [...pre, '-c', f], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const on = (d) => { log = (log + d).slice(-200000); };
-  p.stdout.on('data', on);
-  p.stderr.on('data', on);
-  return new Promise((res, rej) => {
-    const t0 = Date.now();
-    const iv = setInterval(() => {
-      const m = log.match(ready);
-      if (m) { clearInterval(iv); res({ proc: p, m, log: () => log }); }
-      else if (p.exitCode !== null || Date.now() - t0 > 30000) { clearInterval(iv); rej(new Error(`${name}: ${log.slice(-2000)}`)); }
-    }, 50);
-  });
-}
-async function stop(p) {
-  if (p.exitCode !== null) return;
-  const done = new Promise((r) => p.on('exit', r));
-  p.kill('SIGTERM');
-  await Promise.race([done, sleep(10000)]);
-  if (p.exitCode === null) p.kill('SIGKILL');
-}
+const start = (name, core, sections, ready) => startDaemon({ build, work, name, core, sections, ready });
+const stop = stopDaemon;
 
 async function measure(mode) {
   const gw = await start(`gw-${mode}`, 0, {
