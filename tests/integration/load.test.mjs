@@ -173,8 +173,16 @@ test('a share below the minimum pauses the newest session, lowered before any ot
   // a schedule window that covers now, at every hour of every day: 16 A
   r = await gw.api('PATCH', `/api/v1/sites/${site}`, { min_current: 6, schedule: [{ from: '00:00', to: '24:00', limit: 16 }] });
   assert.equal(r.status, 200, r.text);
-  await shares(site, { LA0001: 8, LB0001: 8, LA0002: 0, LB0002: 0 }, ids, 16, 'schedule 16 A: two at 8 A, the newest two wait');
+  // While the stations take the lower profiles, what they draw is bounded by the limit
+  // before the change; once they have, by the new one (a station cannot obey a profile
+  // it has not received yet).
+  await shares(site, { LA0001: 8, LB0001: 8, LA0002: 0, LB0002: 0 }, ids, 32, 'schedule 16 A: two at 8 A, the newest two wait');
   assert.equal((await load(site)).limit_a, 16);
+  await gw.waitFor(async () => (await simPower(ids)) <= W(16) + 1, 10000, 'the stations draw within 16 A');
+  for (let i = 0; i < 3; i++) {
+    assert.ok((await load(site)).committed_a <= 16);
+    assert.ok((await simPower(ids)) <= W(16) + 1);
+  }
   for (const id of ids) await stop(id);
   await gw.waitFor(async () => (await load(site)).sessions.length === 0, 10000, 'no sessions');
   assert.equal((await gw.api('DELETE', `/api/v1/sites/${site}`)).status, 200);
