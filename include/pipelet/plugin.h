@@ -53,6 +53,10 @@
  *                    costs (pipelet/billing.h).
  *                    pl_host.load: sites, version-neutral station power limits and the
  *                    load balancer (pipelet/load.h).
+ *                    OCPP security profiles 2 and 3 (pipelet/ocpp.h): the client
+ *                    certificate a station presented (pl_ocpp_handshake.client_cert*)
+ *                    and the one a wss:// client presents (pl_ocpp_client_opts.client_cert,
+ *                    client_key).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
