@@ -225,6 +225,7 @@ const struct pl_host *host_table(void)
         h.http_describe = openapi_describe;
         h.billing = billing_api();
         h.load = load_api();
+        h.req_remote_addr = http_req_remote_addr;
     }
     return &h;
 }

@@ -338,6 +338,16 @@ const char *http_req_path(pl_request *r) { return r->path; }
 int http_req_scope(pl_request *r) { return r->scope; }
 const char *http_req_key_name(pl_request *r) { return r->key_name; }
 const char *http_req_client_cert_subject(pl_request *r) { return r->client_subject; }
+
+const char *http_req_remote_addr(pl_request *r)
+{
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    if (!r->conn)
+        return NULL; /* in-process (http_dispatch): no peer */
+    evhttp_connection_get_peer(r->conn, &host, &port);
+    return host;
+}
 json_t *http_req_json(pl_request *r) { return r->json; }
 
 const char *http_req_param(pl_request *r, const char *name)

@@ -40,6 +40,7 @@ json_t *http_req_json(pl_request *req);
 int http_req_scope(pl_request *req);
 const char *http_req_key_name(pl_request *req);
 const char *http_req_client_cert_subject(pl_request *req);
+const char *http_req_remote_addr(pl_request *req);
 void http_req_on_close(pl_request *req, pl_request_close_cb cb, void *arg);
 void http_reply_header(pl_request *req, const char *name, const char *value);
 void http_reply_json(pl_request *req, int status, json_t *body);

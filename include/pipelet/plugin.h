@@ -57,6 +57,7 @@
  *                    certificate a station presented (pl_ocpp_handshake.client_cert*)
  *                    and the one a wss:// client presents (pl_ocpp_client_opts.client_cert,
  *                    client_key).
+ *                    pl_host.req_remote_addr: the address a request came from.
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -511,6 +512,11 @@ struct pl_host {
 
     /* --- ABI 1.2: sites, station power limits and the load balancer (pipelet/load.h) */
     const struct pl_load_api *load;
+
+    /* --- ABI 1.2: the address the request came from ("192.0.2.7", "2001:db8::1"), for a
+     * plugin's own address allowlist (e.g. OICP: only Hubject's addresses); NULL for a
+     * request made with http_dispatch.  Borrowed: valid until the request is answered. */
+    const char *(*req_remote_addr)(pl_request *req);
 };
 
 /* A plugin's description kept as JSON text in its folder (embedded at build time, for
