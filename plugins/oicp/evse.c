@@ -482,15 +482,32 @@ struct sync_ctx {
     json_t *out;
 };
 
+static void sync_end(struct sync_ctx *s, int status)
+{
+    if (s->cb)
+        s->cb(s->arg, status, s->out);
+    else
+        json_decref(s->out);
+    free(s);
+}
+
+static void on_sync_pricing(void *arg, int status, json_t *body)
+{
+    struct sync_ctx *s = arg;
+    json_object_set_new(s->out, "pricing", body);
+    (void)status;
+    sync_end(s, 200);
+}
+
 static void on_sync_status(void *arg, int status, json_t *body)
 {
     struct sync_ctx *s = arg;
     json_object_set_new(s->out, "status", body);
-    if (s->cb)
-        s->cb(s->arg, status == 200 ? 200 : status, s->out);
-    else
-        json_decref(s->out);
-    free(s);
+    if (status == 200 && s->o->push_pricing) {
+        oicp_pricing_push(s->o, on_sync_pricing, s);
+        return;
+    }
+    sync_end(s, status);
 }
 
 static void on_sync_data(void *arg, int status, json_t *body)
@@ -502,11 +519,7 @@ static void on_sync_data(void *arg, int status, json_t *body)
         /* a status push is in flight: the fullLoad follows it */
         s->o->status_full_due = 1;
         json_object_set_new(s->out, "status", json_pack("{s:s}", "queued", "after the push in flight"));
-        if (s->cb)
-            s->cb(s->arg, 200, s->out);
-        else
-            json_decref(s->out);
-        free(s);
+        sync_end(s, 200);
         return;
     }
     status_full(s->o, on_sync_status, s);
@@ -641,6 +654,7 @@ static void on_put_stored(pl_db_result *res, void *arg)
         json_array_append_new(records, evse_record(o, nl, i));
     push(o, OICP_PUSH_EVSE_DATA, data_push_body(o, p->existed ? "update" : "insert", records), NULL,
          on_put_done, p);
+    oicp_pricing_on_event("oicp.location", NULL, o); /* its EVSEs' products */
 }
 
 void oicp_location_put(struct oicp *o, const char *station_id, json_t *record, oicp_done_cb cb, void *arg)
@@ -718,6 +732,7 @@ static void on_deleted(pl_db_result *res, void *arg)
     void *cb_arg = p->arg;
     put_ctx_free(p);
     push(o, OICP_PUSH_EVSE_DATA, data_push_body(o, "delete", records), extra, cb, cb_arg);
+    oicp_pricing_on_event("oicp.location", NULL, o);
 }
 
 void oicp_location_delete(struct oicp *o, const char *station_id, oicp_done_cb cb, void *arg)

@@ -128,7 +128,8 @@ int oicp_hub_call(struct oicp *o, enum oicp_op op, json_t *body, unsigned timeou
     char path[200], url[1200];
     oicp_op_path(o, op, path, sizeof path);
     snprintf(url, sizeof url, "%s%s", o->url, path);
-    char *text = json_dumps(body, JSON_COMPACT);
+    /* prices and kWh as written (0.3, not 0.29999999999999999) */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(body);
     struct call *c = calloc(1, sizeof *c);
     if (!text || !c) {

@@ -95,6 +95,9 @@ static const struct pl_config_key keys[] = {
      PL_CONFIG_RESTART},
     {"notifications", PL_CONFIG_BOOL, "yes", 0, 0, NULL, "send ChargingNotifications (Start, End, Error)",
      PL_CONFIG_RESTART},
+    {"push_pricing", PL_CONFIG_BOOL, "no", 0, 0, NULL,
+     "push the tariffs as pricing products and each EVSE's products (Hubject's dynamic pricing service)",
+     PL_CONFIG_RESTART},
     {"progress_interval_s", PL_CONFIG_INT, "0", 0, 86400, NULL,
      "a Progress notification per session at most this often, on meter values (0: none)", PL_CONFIG_RESTART},
     {"retry_max_delay_s", PL_CONFIG_INT, "600", 5, 86400, NULL, "the longest wait between two tries of a CDR",
@@ -216,6 +219,7 @@ static int oicp_init(pl_plugin_handle *self, const struct pl_host *host, void **
     o->endpoint_prefix = host->config_get(self, "endpoint_prefix", "/api/oicp");
     if (host->config_bool(self, "require_client_cert", 0, &o->require_client_cert) ||
         host->config_bool(self, "notifications", 1, &o->notifications) ||
+        host->config_bool(self, "push_pricing", 0, &o->push_pricing) ||
         host->config_int(self, "timeout_ms", 10000, 100, 120000, &o->timeout_ms) ||
         host->config_int(self, "authorize_timeout_ms", 3000, 100, 60000, &o->authorize_timeout_ms) ||
         host->config_int(self, "remote_timeout_ms", 20000, 1000, 120000, &o->remote_timeout_ms) ||
@@ -266,6 +270,8 @@ static int oicp_init(pl_plugin_handle *self, const struct pl_host *host, void **
                 goto fail;
         if (!o->subs[0])
             goto fail;
+        if (o->push_pricing && !(o->subs[6] = host->bus_subscribe(self, "tariff.*", oicp_pricing_on_event, o)))
+            goto fail;
     } else {
         host->log(self, PL_LOG_INFO, "roaming is off: set [oicp] url and operator_id to reach Hubject");
     }
@@ -281,7 +287,8 @@ static int oicp_start(void *state)
     struct oicp *o = state;
     if (!o->enabled)
         return PL_OK;
-    if (oicp_outbox_start(o) != PL_OK || oicp_evse_start(o) != PL_OK || oicp_sessions_start(o) != PL_OK)
+    if (oicp_outbox_start(o) != PL_OK || oicp_pricing_start(o) != PL_OK || oicp_evse_start(o) != PL_OK ||
+        oicp_sessions_start(o) != PL_OK)
         return PL_ENOMEM;
     o->host->log(o->self, PL_LOG_INFO, "roaming as %s through %s%s", o->operator_id, o->url,
                  o->client_cert ? " (client certificate)" : "");
@@ -300,6 +307,7 @@ static void oicp_fini(void *state)
     for (size_t i = 0; i < sizeof o->subs / sizeof o->subs[0]; i++)
         o->host->bus_unsubscribe(o->subs[i]);
     oicp_outbox_free(o);
+    oicp_pricing_free(o);
     oicp_evse_free(o);
     oicp_sessions_free(o);
     state_free(o);

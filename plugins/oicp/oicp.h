@@ -61,6 +61,7 @@ struct oicp_session {
     uint64_t expires_ms;  /* pending/authorized/reserved: when the hub's grant lapses */
     uint64_t progress_ms; /* last Progress notification */
     char started[40];     /* the transaction's start, RFC 3339, "" before */
+    json_t *stop_ids;     /* AuthorizationStopIdentifications: tokens that may stop it */
 };
 
 /* EVSE master data of one station: its record (the OICP fields shared by its EVSEs) and
@@ -92,13 +93,13 @@ struct oicp {
     const char *client_subject; /* the subject the hub's certificate must have; NULL: any */
     long timeout_ms, authorize_timeout_ms, remote_timeout_ms, status_delay_ms;
     long data_interval_s, progress_interval_s, retry_max_delay_s, reservation_minutes;
-    int notifications;
+    int notifications, push_pricing;
     /* state */
     struct oicp_op_state ops[OICP_OP__COUNT];
     struct oicp_session *sessions;
     struct oicp_location *locations;
     int locations_loaded;
-    pl_subscription *subs[6];
+    pl_subscription *subs[7];
     /* status pushes: changes waiting (coalesced per EvseID), one push in flight */
     struct oicp_status_change *pending;
     int status_busy, status_full_due;
@@ -111,6 +112,9 @@ struct oicp {
     long long *outbox_inflight;
     size_t noutbox_inflight;
     struct oicp_outbox_add *adds; /* notifications being written */
+    /* pricing (pricing.c): one push at a time, another due after it */
+    int pricing_busy, pricing_due;
+    pl_timer *pricing_timer;
     pl_timer *sweep_timer;
     int stopping;
 };
@@ -181,6 +185,13 @@ void oicp_outbox_add(struct oicp *o, const char *kind, const char *session_id, j
 /* CDRs of ended roaming sessions not yet queued (all, or one transaction: tx_id > 0). */
 void oicp_outbox_enqueue_cdrs(struct oicp *o, long long tx_id);
 void oicp_outbox_kick(struct oicp *o);
+
+/* ---- pricing.c ---- */
+int oicp_pricing_start(struct oicp *o);
+void oicp_pricing_free(struct oicp *o);
+/* fullLoads of the pricing products and the EVSE pricing; cb NULL: logged */
+void oicp_pricing_push(struct oicp *o, oicp_done_cb cb, void *arg);
+void oicp_pricing_on_event(const char *topic, json_t *env, void *arg);
 
 /* ---- routes.c ---- */
 int oicp_routes_register(struct oicp *o);

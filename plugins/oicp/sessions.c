@@ -39,6 +39,7 @@ static void session_free(struct oicp_session *s)
     free(s->id_token);
     free(s->provider_id);
     free(s->status);
+    json_decref(s->stop_ids);
     free(s);
 }
 
@@ -668,7 +669,25 @@ void oicp_reservation_stop(struct oicp *o, const char *provider_id, json_t *body
         answer(r, 0, "021", "the database queue is full");
 }
 
-/* ---------- AuthorizeStart: the core's remote authorizer ---------- */
+/* Whether token is one of the identifications the hub said may stop session s. */
+static int may_stop(struct oicp_session *s, const char *token)
+{
+    size_t i;
+    json_t *ident;
+    json_array_foreach(s->stop_ids, i, ident) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(ident, key, v) {
+            const char *uid = json_string_value(json_object_get(v, "UID"));
+            const char *evco = json_string_value(json_object_get(v, "EvcoID"));
+            if ((uid && strcasecmp(uid, token) == 0) || (evco && strcmp(evco, token) == 0))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---------- AuthorizeStart / AuthorizeStop: the core's remote authorizer ---------- */
 
 struct ask {
     struct oicp *o;
@@ -710,6 +729,10 @@ static void on_authorize_start(struct oicp *o, int http_status, json_t *resp, co
         struct oicp_session *s = oicp_session_find(o, sid);
         if (!s)
             s = session_add(o, sid, a->station_id, a->evse, a->evse_id, a->token, provider, "authorized");
+        if (s && json_is_array(json_object_get(resp, "AuthorizationStopIdentifications"))) {
+            json_decref(s->stop_ids);
+            s->stop_ids = json_incref(json_object_get(resp, "AuthorizationStopIdentifications"));
+        }
         if (s) {
             char evse[16];
             snprintf(evse, sizeof evse, "%d", a->evse);
@@ -739,6 +762,45 @@ static void on_authorize_start(struct oicp *o, int http_status, json_t *resp, co
     ask_free(a);
 }
 
+struct stop_ask {
+    pl_authz_request *req;
+    char session_id[37];
+};
+
+static void on_authorize_stop(struct oicp *o, int http_status, json_t *resp, const char *error, void *arg)
+{
+    struct stop_ask *a = arg;
+    const char *status = json_string_value(json_object_get(resp, "AuthorizationStatus"));
+    (void)http_status;
+    (void)error;
+    if (status && strcmp(status, "Authorized") == 0)
+        o->host->tokens->authz_answer(a->req, PL_AUTHZ_ACCEPT, json_pack("{s:s}", "status", "Accepted"));
+    else if (status && strcmp(status, "NotAuthorized") == 0)
+        o->host->tokens->authz_answer(a->req, PL_AUTHZ_REJECT, json_pack("{s:s}", "status", "Invalid"));
+    else
+        o->host->tokens->authz_answer(a->req, PL_AUTHZ_DEFER, NULL);
+    free(a);
+}
+
+/* Another token presented at an EVSE charging on roaming session s: may it stop it? */
+static void ask_stop(struct oicp *o, struct oicp_session *s, json_t *ident, pl_authz_request *req)
+{
+    struct stop_ask *a = calloc(1, sizeof *a);
+    if (!a) {
+        json_decref(ident);
+        o->host->tokens->authz_answer(req, PL_AUTHZ_DEFER, NULL);
+        return;
+    }
+    a->req = req;
+    snprintf(a->session_id, sizeof a->session_id, "%s", s->id);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:o}", "SessionID", s->id, "OperatorID", o->operator_id, "EvseID",
+                             s->evse_id, "Identification", ident);
+    if (oicp_hub_call(o, OICP_AUTHORIZE_STOP, body, (unsigned)o->authorize_timeout_ms, on_authorize_stop, a) != PL_OK) {
+        free(a);
+        o->host->tokens->authz_answer(req, PL_AUTHZ_DEFER, NULL);
+    }
+}
+
 void oicp_authorizer_ask(void *arg, const struct pl_id_token *tok, pl_authz_request *req)
 {
     struct oicp *o = arg;
@@ -748,6 +810,9 @@ void oicp_authorizer_ask(void *arg, const struct pl_id_token *tok, pl_authz_requ
         return;
     }
     struct oicp_session *s = session_by_token(o, tok->station_id, tok->value);
+    for (struct oicp_session *a = o->sessions; a && !s; a = a->next)
+        if (strcmp(a->station_id, tok->station_id) == 0 && may_stop(a, tok->value))
+            s = a;
     if (s) {
         h->tokens->authz_answer(req, PL_AUTHZ_ACCEPT, json_pack("{s:s}", "status", "Accepted"));
         return;
@@ -757,6 +822,11 @@ void oicp_authorizer_ask(void *arg, const struct pl_id_token *tok, pl_authz_requ
     if (!ident) {
         /* not a roaming station, or not a token the hub could know */
         h->tokens->authz_answer(req, PL_AUTHZ_DEFER, NULL);
+        return;
+    }
+    struct oicp_session *charging = tok->evse > 0 ? session_on_evse(o, tok->station_id, tok->evse) : NULL;
+    if (charging && strcmp(charging->status, "active") == 0) {
+        ask_stop(o, charging, ident, req);
         return;
     }
     int evse = tok->evse > 0 && oicp_location_evse_id(l, tok->evse) ? tok->evse : l->evses[0];

@@ -89,7 +89,7 @@ before(async () => {
         url: hub.url, operator_id: 'DE*ABC', operator_name: 'Example CPO', client_cert: pki.path('cpo.pem'),
         client_key: pki.path('cpo.key'), ca_file: pki.path('server-ca.pem'), providers: `${PROVIDER} DE-XYZ`,
         require_client_cert: 'yes', client_subject: '"CN=Hubject,O=Example CPO"', status_delay_ms: 100,
-        timeout_ms: 2000, remote_timeout_ms: 5000, retry_max_delay_s: 5,
+        timeout_ms: 2000, remote_timeout_ms: 5000, retry_max_delay_s: 5, push_pricing: 'yes',
       },
     },
   });
@@ -330,6 +330,27 @@ describe('remote start and stop from the hub', () => {
     await assert.rejects(remoteStart({ ...base, SessionID: randomUUID() }, { cert: 'intruder' }));
   });
 
+  test('a gateway without the operator\'s client certificate is refused by Hubject at the handshake, and says so', async () => {
+    const other = await startGateway({
+      plugins: ['headless', 'oicp'],
+      config: { oicp: { url: hub.url, operator_id: 'DE*ABC', ca_file: pki.path('server-ca.pem'), timeout_ms: 2000 } },
+    });
+    try {
+      assert.match(other.logs(), /client_cert is not set: Hubject refuses calls without one/);
+      const raw = await other.api('POST', '/ocpp/v1/hubject/operations/PushEvseStatus', {
+        ActionType: 'update', OperatorEvseStatus: { OperatorID: 'DE*ABC', EvseStatusRecord: [{ EvseID: 'DE*ABC*E1*1', EvseStatus: 'Available' }] },
+      });
+      assert.equal(raw.status, 502, raw.text);
+      assert.equal(raw.body.http_status, 0);
+      assert.ok(raw.body.error, raw.text);
+      const status = await other.api('GET', '/api/v1/hubject/status');
+      assert.equal(status.body.operations.PushEvseStatus.failed, 1);
+      assert.equal(status.body.operations.PushEvseStatus.http_status, 0);
+    } finally {
+      assert.equal(await other.stop(), 0);
+    }
+  });
+
   test('reservations from the hub: ReserveNow for Duration minutes, then cancelled', async () => {
     const st = await roamingStation('ocpp1.6');
     const SessionID = randomUUID();
@@ -350,6 +371,88 @@ describe('remote start and stop from the hub', () => {
     const sessions = await gw.api('GET', '/api/v1/hubject/sessions?status=cancelled');
     assert.ok(sessions.body.items.some((x) => x.session_id === SessionID));
     await st.close();
+  });
+});
+
+describe('stopping with another card', () => {
+  test('AuthorizationStopIdentifications are accepted at the station; another card on a roaming EVSE is AuthorizeStop', async () => {
+    const st = await roamingStation('ocpp2.0.1');
+    const SessionID = randomUUID();
+    hub.respond('AuthorizeStart', { body: authorizationStart({ authorized: true, sessionId: SessionID, providerId: PROVIDER,
+      AuthorizationStopIdentifications: [{ RFIDMifareFamilyIdentification: { UID: '0A0B0C0D' } }] }) });
+    const a = await st.client.call('Authorize', { idToken: { idToken: '11223344', type: 'ISO14443' } });
+    assert.equal(a.idTokenInfo.status, 'Accepted');
+    hub.respond('AuthorizeStart', null);
+    const asked = hub.ops('AuthorizeStart').length;
+    const b = await st.client.call('Authorize', { idToken: { idToken: '0A0B0C0D', type: 'ISO14443' } });
+    assert.equal(b.idTokenInfo.status, 'Accepted', 'a stop identification the hub named');
+    assert.equal(hub.ops('AuthorizeStart').length, asked);
+
+    const tx = await st.startTx(1, '11223344', 0);
+    await gw.waitFor(async () => (await gw.api('GET', '/api/v1/hubject/sessions?status=active')).body.items.some((x) => x.session_id === SessionID), 5000, 'active');
+    hub.respond('AuthorizeStop', (req) => ({ body: { SessionID: req.body.SessionID, AuthorizationStatus: 'Authorized', StatusCode: { Code: '000' }, ProviderID: PROVIDER } }));
+    const upd = await st.client.call('TransactionEvent', {
+      eventType: 'Updated', timestamp: new Date().toISOString(), triggerReason: 'StopAuthorized', seqNo: 5,
+      transactionInfo: { transactionId: tx }, evse: { id: 1, connectorId: 1 }, idToken: { idToken: 'CAFED00D', type: 'ISO14443' },
+    });
+    assert.equal(upd.idTokenInfo.status, 'Accepted');
+    const stop = hub.ops('AuthorizeStop').at(-1).body;
+    assert.equal(stop.SessionID, SessionID);
+    assert.equal(stop.EvseID, evseIdOf(st.id, 1));
+    assert.deepEqual(stop.Identification, { RFIDMifareFamilyIdentification: { UID: 'CAFED00D' } });
+    hub.respond('AuthorizeStop', null);
+    await st.stopTx(tx, 500);
+    await st.close();
+    noViolations();
+  });
+});
+
+describe('dynamic pricing', () => {
+  test('tariffs are pushed as pricing products, each EVSE with its tariff\'s products', async () => {
+    const st = await roamingStation('ocpp1.6');
+    const tariff = (await gw.api('POST', '/api/v1/tariffs', {
+      name: 'Roaming AC', currency: 'EUR',
+      elements: [
+        { price_components: [{ type: 'ENERGY', price: '0.45', vat: '19' }, { type: 'FLAT', price: '1.00', vat: '19' }, { type: 'PARKING_TIME', price: '6.00', vat: '19' }],
+          restrictions: { start_time: '08:00', end_time: '20:00', day_of_week: ['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY'] } },
+        { price_components: [{ type: 'ENERGY', price: '0.35', vat: '19' }] },
+      ],
+      min_price: { excl_vat: '2.00', incl_vat: '2.38' },
+    })).body;
+    assert.ok(tariff.id, JSON.stringify(tariff));
+    const as = await gw.api('POST', `/api/v1/tariffs/${tariff.id}/assignments`, { station_id: st.id });
+    assert.equal(as.status, 201, as.text);
+    const sync = await gw.api('POST', '/api/v1/hubject/sync');
+    assert.equal(sync.status, 200, sync.text);
+    assert.equal(sync.body.pricing.products.acknowledged, true, sync.text);
+    assert.equal(sync.body.pricing.evse_pricing.acknowledged, true, sync.text);
+    const products = hub.ops('PushPricingProductData').at(-1).body.PricingProductData;
+    assert.equal(products.OperatorID, 'DE*ABC');
+    assert.equal(products.ProviderID, '*');
+    const day = products.PricingProductDataRecords.find((p) => p.ProductID === `T${tariff.id}-1`);
+    assert.equal(day.ReferenceUnit, 'KILOWATT_HOUR');
+    assert.equal(day.PricePerReferenceUnit, 0.45);
+    assert.equal(day.ProductPriceCurrency, 'EUR');
+    assert.equal(day.IsValid24hours, false);
+    assert.deepEqual(day.ProductAvailabilityTimes, [{ Periods: [{ begin: '08:00', end: '20:00' }], on: 'Workdays' }]);
+    assert.deepEqual(day.AdditionalReferences, [
+      { AdditionalReference: 'START FEE', AdditionalReferenceUnit: 'KILOWATT_HOUR', PricePerAdditionalReferenceUnit: 1 },
+      { AdditionalReference: 'PARKING FEE', AdditionalReferenceUnit: 'HOUR', PricePerAdditionalReferenceUnit: 6 },
+      { AdditionalReference: 'MINIMUM FEE', AdditionalReferenceUnit: 'KILOWATT_HOUR', PricePerAdditionalReferenceUnit: 2 },
+    ]);
+    const night = products.PricingProductDataRecords.find((p) => p.ProductID === `T${tariff.id}-2`);
+    assert.equal(night.IsValid24hours, true);
+    assert.equal(night.PricePerReferenceUnit, 0.35);
+    const evses = hub.ops('PushEVSEPricing').at(-1).body.EVSEPricing.filter((e) => e.EvseID.startsWith(evseIdOf(st.id, 1).slice(0, -1)));
+    assert.deepEqual(evses.map((e) => e.EvseIDProductList), [[`T${tariff.id}-1`, `T${tariff.id}-2`], [`T${tariff.id}-1`, `T${tariff.id}-2`]]);
+    assert.ok(evses.every((e) => e.ProviderID === '*'));
+    // a new price reaches Hubject without a sync
+    const n = hub.ops('PushPricingProductData').length;
+    await gw.api('PATCH', `/api/v1/tariffs/${tariff.id}`, { elements: [{ price_components: [{ type: 'ENERGY', price: '0.49', vat: '19' }] }] });
+    await hub.waitFor(() => hub.ops('PushPricingProductData').length > n
+      && hub.ops('PushPricingProductData').at(-1).body.PricingProductData.PricingProductDataRecords.some((p) => p.ProductID === `T${tariff.id}-1` && p.PricePerReferenceUnit === 0.49), 8000, 'the new price pushed');
+    await st.close();
+    noViolations();
   });
 });
 
