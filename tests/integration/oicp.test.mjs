@@ -78,7 +78,7 @@ before(async () => {
   pki.station('other', 'Someone Else');     // verified, but not the hub's subject
   hub = await startMockHubject({ cert: pki.file('server.pem'), key: pki.file('server.key'), ca: pki.file('station-ca.pem') });
   gw = await startGateway({
-    plugins: ['ocpp16', 'ocpp201', 'headless', 'oicp'], logLevel: process.env.OICP_DEBUG ? 'debug' : 'info',
+    plugins: ['ocpp16', 'ocpp201', 'headless', 'oicp', 'simulator'], logLevel: process.env.OICP_DEBUG ? 'debug' : 'info',
     config: {
       core: { auth_unknown: 'reject' },
       http: {
@@ -293,6 +293,30 @@ describe('remote start and stop from the hub', () => {
       noViolations();
     });
   }
+
+  test('the simulator\'s stations (1.6 and 2.0.1) charge on the hub\'s remote start and stop on its remote stop', async () => {
+    for (const protocol of ['ocpp1.6', 'ocpp2.0.1']) {
+      const prefix = `SIMHB${protocol === 'ocpp1.6' ? '16' : '201'}-`;
+      const f = await gw.api('POST', '/sim/v1/fleets', { id_prefix: prefix, count: 1, template: { protocol, connectors: 1, meter_interval_s: 1 } });
+      assert.equal(f.status, 201, f.text);
+      const id = f.body.stations[0].id ?? f.body.stations[0];
+      await gw.waitFor(async () => (await gw.sql(`SELECT 1 FROM connectors WHERE station_id = '${id}' AND evse = 1 AND status = 'Available'`)).length === 1, 10000, `${id} available`);
+      assert.equal((await gw.api('PUT', `/api/v1/hubject/stations/${id}`, LOCATION)).status, 201);
+      const SessionID = randomUUID();
+      const EvseID = evseIdOf(id, 1);
+      const r = await remoteStart({ SessionID, ProviderID: PROVIDER, EvseID, Identification: { RemoteIdentification: { EvcoID: EVCO } } });
+      assert.equal(r.body.Result, true, r.text);
+      await gw.waitFor(async () => (await gw.api('GET', '/api/v1/hubject/sessions?status=active')).body.items.some((x) => x.session_id === SessionID), 10000, `${protocol}: charging`);
+      await new Promise((res) => setTimeout(res, 1500)); // a meter value or two
+      const stop = await remoteStop({ SessionID, ProviderID: PROVIDER, EvseID });
+      assert.equal(stop.body.Result, true, stop.text);
+      const cdr = await hub.waitFor(() => hub.ops('ChargeDetailRecord').find((x) => x.body.SessionID === SessionID), 10000, `${protocol}: the CDR`);
+      assert.equal(cdr.body.EvseID, EvseID);
+      assert.ok(cdr.body.ConsumedEnergy >= 0);
+      await gw.api('DELETE', `/sim/v1/fleets/${f.body.fleet_id}`);
+    }
+    noViolations();
+  });
 
   test('refusals are acknowledgements with the status code; the endpoint admits only the hub', async () => {
     const st = await roamingStation('ocpp1.6');
