@@ -180,26 +180,11 @@ struct push_ctx {
     json_t *extra; /* merged into the answer */
 };
 
-static json_t *push_outcome(int http_status, json_t *resp, const char *error)
-{
-    const char *code = "";
-    int result = oicp_ack_result(resp, &code);
-    json_t *out = json_pack("{s:b, s:i}", "acknowledged", result == 1, "http_status", http_status);
-    if (*code)
-        json_object_set_new(out, "code", json_string(code));
-    if (error)
-        json_object_set_new(out, "error", json_string(error));
-    const char *desc = json_string_value(json_object_get(json_object_get(resp, "StatusCode"), "Description"));
-    if (desc)
-        json_object_set_new(out, "description", json_string(desc));
-    return out;
-}
-
 static void on_push_answer(struct oicp *o, int http_status, json_t *resp, const char *error, void *arg)
 {
     (void)o;
     struct push_ctx *c = arg;
-    json_t *out = push_outcome(http_status, resp, error);
+    json_t *out = oicp_push_outcome(http_status, resp, error);
     if (c->extra)
         json_object_update(out, c->extra);
     json_decref(c->extra);
@@ -217,7 +202,7 @@ static void push(struct oicp *o, enum oicp_op op, json_t *body, json_t *extra, o
         json_decref(body);
         json_decref(extra);
         if (cb)
-            cb(arg, 500, json_pack("{s:s, s:s}", "error", "out of memory", "code", "INTERNAL"));
+            cb(arg, 500, oicp_error("INTERNAL", "out of memory"));
         return;
     }
     *c = (struct push_ctx){.cb = cb, .arg = arg, .extra = extra};
@@ -226,8 +211,7 @@ static void push(struct oicp *o, enum oicp_op op, json_t *body, json_t *extra, o
         json_decref(extra);
         free(c);
         if (cb)
-            cb(arg, 502, json_pack("{s:s, s:s}", "error", "the call to Hubject could not be made",
-                                   "code", "HUBJECT_UNREACHABLE"));
+            cb(arg, 502, oicp_error("HUBJECT_UNREACHABLE", "the call to Hubject could not be made"));
     }
 }
 
@@ -328,7 +312,7 @@ static void on_status_answer(struct oicp *o, int http_status, json_t *resp, cons
             o->status_backoff_ms = STATUS_BACKOFF_MAX_MS;
     }
     if (p->cb)
-        p->cb(p->arg, 200, push_outcome(http_status, resp, error));
+        p->cb(p->arg, 200, oicp_push_outcome(http_status, resp, error));
     free(p);
     if (!o->stopping && (o->pending || o->status_full_due))
         status_arm(o, ok ? (unsigned)o->status_delay_ms : o->status_backoff_ms);
@@ -386,8 +370,7 @@ static void on_full_rows(pl_db_result *res, void *arg)
         o->status_busy = 0;
         o->status_full_due = 1;
         if (f->p->cb)
-            f->p->cb(f->p->arg, 503, json_pack("{s:s, s:s}", "error", "the database did not answer",
-                                               "code", "DATABASE_UNAVAILABLE"));
+            f->p->cb(f->p->arg, 503, oicp_error("DATABASE_UNAVAILABLE", "the database did not answer"));
         free(f->p);
         free(f);
         status_arm(o, 5000);
@@ -434,7 +417,7 @@ static void status_full(struct oicp *o, oicp_done_cb cb, void *arg)
         free(f);
         free(p);
         if (cb)
-            cb(arg, 500, json_pack("{s:s, s:s}", "error", "out of memory", "code", "INTERNAL"));
+            cb(arg, 500, oicp_error("INTERNAL", "out of memory"));
         return;
     }
     *p = (struct status_push){.cb = cb, .arg = arg};
@@ -449,8 +432,7 @@ static void status_full(struct oicp *o, oicp_done_cb cb, void *arg)
         free(f);
         free(p);
         if (cb)
-            cb(arg, 503, json_pack("{s:s, s:s}", "error", "the database queue is full", "code",
-                                   "DATABASE_UNAVAILABLE"));
+            cb(arg, 503, oicp_error("DATABASE_UNAVAILABLE", "the database queue is full"));
         status_arm(o, 5000);
     }
 }
@@ -539,7 +521,7 @@ void oicp_evse_sync(struct oicp *o, oicp_done_cb cb, void *arg)
     struct sync_ctx *s = calloc(1, sizeof *s);
     if (!s) {
         if (cb)
-            cb(arg, 500, json_pack("{s:s, s:s}", "error", "out of memory", "code", "INTERNAL"));
+            cb(arg, 500, oicp_error("INTERNAL", "out of memory"));
         return;
     }
     *s = (struct sync_ctx){.o = o, .cb = cb ? cb : log_sync, .arg = cb ? arg : o};
@@ -610,8 +592,7 @@ static void on_put_stored(pl_db_result *res, void *arg)
     const struct pl_host *h = o->host;
     if (!h->db_ok(res) || h->db_ntuples(res) != 1) {
         h->log(o->self, PL_LOG_WARN, "storing EVSE data of %s failed: %s", p->station_id, h->db_error(res));
-        p->cb(p->arg, 503, json_pack("{s:s, s:s}", "error", "the database did not answer", "code",
-                                     "DATABASE_UNAVAILABLE"));
+        p->cb(p->arg, 503, oicp_error("DATABASE_UNAVAILABLE", "the database did not answer"));
         put_ctx_free(p);
         return;
     }
@@ -621,7 +602,7 @@ static void on_put_stored(pl_db_result *res, void *arg)
     struct oicp_location *nl = location_new(o, p->station_id, p->data, known);
     json_decref(known);
     if (!nl) {
-        p->cb(p->arg, 500, json_pack("{s:s, s:s}", "error", "out of memory", "code", "INTERNAL"));
+        p->cb(p->arg, 500, oicp_error("INTERNAL", "out of memory"));
         put_ctx_free(p);
         return;
     }
@@ -665,7 +646,7 @@ void oicp_location_put(struct oicp *o, const char *station_id, json_t *record, o
     if (!p || !text || !(p->station_id = strdup(station_id))) {
         free(p);
         free(text);
-        cb(arg, 500, json_pack("{s:s, s:s}", "error", "out of memory", "code", "INTERNAL"));
+        cb(arg, 500, oicp_error("INTERNAL", "out of memory"));
         return;
     }
     p->o = o;
@@ -686,8 +667,7 @@ void oicp_location_put(struct oicp *o, const char *station_id, json_t *record, o
     free(text);
     if (rc != PL_OK) {
         put_ctx_free(p);
-        cb(arg, 503, json_pack("{s:s, s:s}", "error", "the database queue is full", "code",
-                               "DATABASE_UNAVAILABLE"));
+        cb(arg, 503, oicp_error("DATABASE_UNAVAILABLE", "the database queue is full"));
     }
 }
 
@@ -697,8 +677,7 @@ static void on_deleted(pl_db_result *res, void *arg)
     struct oicp *o = p->o;
     const struct pl_host *h = o->host;
     if (!h->db_ok(res)) {
-        p->cb(p->arg, 503, json_pack("{s:s, s:s}", "error", "the database did not answer", "code",
-                                     "DATABASE_UNAVAILABLE"));
+        p->cb(p->arg, 503, oicp_error("DATABASE_UNAVAILABLE", "the database did not answer"));
         put_ctx_free(p);
         return;
     }
@@ -707,7 +686,7 @@ static void on_deleted(pl_db_result *res, void *arg)
         pp = &(*pp)->next;
     struct oicp_location *l = *pp;
     if (!l || h->db_affected(res) < 1) {
-        p->cb(p->arg, 404, json_pack("{s:s, s:s}", "error", "the station has no EVSE data", "code", "NOT_FOUND"));
+        p->cb(p->arg, 404, oicp_error("NOT_FOUND", "the station has no EVSE data"));
         put_ctx_free(p);
         return;
     }
@@ -740,7 +719,7 @@ void oicp_location_delete(struct oicp *o, const char *station_id, oicp_done_cb c
     struct put_ctx *p = calloc(1, sizeof *p);
     if (!p || !(p->station_id = strdup(station_id))) {
         free(p);
-        cb(arg, 500, json_pack("{s:s, s:s}", "error", "out of memory", "code", "INTERNAL"));
+        cb(arg, 500, oicp_error("INTERNAL", "out of memory"));
         return;
     }
     p->o = o;
@@ -750,8 +729,7 @@ void oicp_location_delete(struct oicp *o, const char *station_id, oicp_done_cb c
     if (o->host->db_query(o->self, "DELETE FROM oicp_locations WHERE station_id = $1", 1, params,
                           on_deleted, p) != PL_OK) {
         put_ctx_free(p);
-        cb(arg, 503, json_pack("{s:s, s:s}", "error", "the database queue is full", "code",
-                               "DATABASE_UNAVAILABLE"));
+        cb(arg, 503, oicp_error("DATABASE_UNAVAILABLE", "the database queue is full"));
     }
 }
 

@@ -152,6 +152,21 @@ int oicp_hub_call(struct oicp *o, enum oicp_op op, json_t *body, unsigned timeou
     return rc;
 }
 
+json_t *oicp_push_outcome(int http_status, json_t *resp, const char *error)
+{
+    const char *code = "";
+    int result = oicp_ack_result(resp, &code);
+    json_t *out = json_pack("{s:b, s:i}", "acknowledged", result == 1, "http_status", http_status);
+    if (*code)
+        json_object_set_new(out, "code", json_string(code));
+    if (error)
+        json_object_set_new(out, "error", json_string(error));
+    const char *desc = json_string_value(json_object_get(json_object_get(resp, "StatusCode"), "Description"));
+    if (desc)
+        json_object_set_new(out, "description", json_string(desc));
+    return out;
+}
+
 json_t *oicp_hub_status(struct oicp *o)
 {
     json_t *out = json_object();

@@ -119,6 +119,11 @@ char *oicp_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+json_t *oicp_error(const char *code, const char *message)
+{
+    return json_pack("{s:s, s:s}", "error", message, "code", code);
+}
+
 static void list_free(char **list, size_t n)
 {
     for (size_t i = 0; i < n; i++)

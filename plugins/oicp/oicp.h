@@ -135,6 +135,9 @@ int oicp_ack_result(json_t *resp, const char **code);
 /* An eRoamingAcknowledgement (new). */
 json_t *oicp_ack(int result, const char *code, const char *description);
 json_t *oicp_hub_status(struct oicp *o); /* per operation: the last answer, counts */
+/* What the caller of a push is told: {"acknowledged", "http_status", "code"?, "error"?,
+ * "description"?} (new). */
+json_t *oicp_push_outcome(int http_status, json_t *resp, const char *error);
 
 /* ---- evse.c ---- */
 int oicp_evse_start(struct oicp *o);
@@ -199,5 +202,6 @@ int oicp_routes_register(struct oicp *o);
 /* ---- small helpers (oicp.c) ---- */
 int oicp_list_has(char **list, size_t n, const char *v);
 char *oicp_strdup(const char *s); /* NULL-safe */
+json_t *oicp_error(const char *code, const char *message); /* {"error", "code"} (new) */
 
 #endif

@@ -164,30 +164,18 @@ static void push_end(struct push *p, int status)
     }
 }
 
-static json_t *outcome(int http_status, json_t *resp, const char *error)
-{
-    const char *code = "";
-    int result = oicp_ack_result(resp, &code);
-    json_t *out = json_pack("{s:b, s:i}", "acknowledged", result == 1, "http_status", http_status);
-    if (*code)
-        json_object_set_new(out, "code", json_string(code));
-    if (error)
-        json_object_set_new(out, "error", json_string(error));
-    return out;
-}
-
 static void on_evse_pricing(struct oicp *o, int http_status, json_t *resp, const char *error, void *arg)
 {
     (void)o;
     struct push *p = arg;
-    json_object_set_new(p->out, "evse_pricing", outcome(http_status, resp, error));
+    json_object_set_new(p->out, "evse_pricing", oicp_push_outcome(http_status, resp, error));
     push_end(p, 200);
 }
 
 static void on_products(struct oicp *o, int http_status, json_t *resp, const char *error, void *arg)
 {
     struct push *p = arg;
-    json_object_set_new(p->out, "products", outcome(http_status, resp, error));
+    json_object_set_new(p->out, "products", oicp_push_outcome(http_status, resp, error));
     /* every EVSE of every station whose tariff is known */
     json_t *list = json_array();
     for (struct oicp_location *l = o->locations; l; l = l->next) {
@@ -212,7 +200,7 @@ static void on_products(struct oicp *o, int http_status, json_t *resp, const cha
     json_object_set_new(json_object_get(p->out, "sent"), "evses", json_integer((json_int_t)json_array_size(list)));
     if (oicp_hub_call(o, OICP_PUSH_EVSE_PRICING, json_pack("{s:s, s:o}", "ActionType", "fullLoad", "EVSEPricing", list),
                       0, on_evse_pricing, p) != PL_OK) {
-        json_object_set_new(p->out, "evse_pricing", outcome(0, NULL, "the call could not be made"));
+        json_object_set_new(p->out, "evse_pricing", oicp_push_outcome(0, NULL, "the call could not be made"));
         push_end(p, 502);
     }
 }
@@ -243,7 +231,7 @@ static void send_products(struct push *p)
                              currency ? currency : "EUR", "PricingDefaultReferenceUnit", "KILOWATT_HOUR",
                              "PricingProductDataRecords", records);
     if (oicp_hub_call(o, OICP_PUSH_PRICING_PRODUCTS, body, 0, on_products, p) != PL_OK) {
-        json_object_set_new(p->out, "products", outcome(0, NULL, "the call could not be made"));
+        json_object_set_new(p->out, "products", oicp_push_outcome(0, NULL, "the call could not be made"));
         push_end(p, 502);
     }
 }
@@ -306,7 +294,7 @@ void oicp_pricing_push(struct oicp *o, oicp_done_cb cb, void *arg)
     struct push *p = calloc(1, sizeof *p);
     if (!p) {
         if (cb)
-            cb(arg, 500, json_pack("{s:s, s:s}", "error", "out of memory", "code", "INTERNAL"));
+            cb(arg, 500, oicp_error("INTERNAL", "out of memory"));
         return;
     }
     *p = (struct push){.o = o, .cb = cb, .arg = arg, .station_tariff = json_object(), .out = json_object()};
