@@ -500,8 +500,7 @@ static void on_sync_data(void *arg, int status, json_t *body)
     if (s->o->status_busy) {
         /* a status push is in flight: the fullLoad follows it */
         s->o->status_full_due = 1;
-        json_object_set_new(s->out, "status", json_pack("{s:s}", "queued", "after the push in flight"));
-        sync_end(s, 200);
+        on_sync_status(s, 200, json_pack("{s:s}", "queued", "after the push in flight"));
         return;
     }
     status_full(s->o, on_sync_status, s);

@@ -185,8 +185,10 @@ void oicp_outbox_free(struct oicp *o);
 /* Queue a notification or CDR for session_id (durable; one per kind and session for
  * "start", "end" and "cdr"). */
 void oicp_outbox_add(struct oicp *o, const char *kind, const char *session_id, json_t *body);
-/* CDRs of ended roaming sessions not yet queued (all, or one transaction: tx_id > 0). */
-void oicp_outbox_enqueue_cdrs(struct oicp *o, long long tx_id);
+/* CDRs of ended roaming sessions not yet queued: all (0, NULL: the sessions' own
+ * transactions), or one session's with its transaction (which the session's row may not
+ * name yet: its update may still be on its way). */
+void oicp_outbox_enqueue_cdrs(struct oicp *o, long long tx_id, const char *session_id);
 void oicp_outbox_kick(struct oicp *o);
 
 /* ---- pricing.c ---- */

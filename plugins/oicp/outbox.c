@@ -19,6 +19,10 @@
 #include <string.h>
 
 #define POLL_MS 1000
+/* A session's rows go in this order, whatever order their inserts committed in (they
+ * may run on different connections of the pool). */
+#define KIND_RANK(k) \
+    "(CASE " k " WHEN 'start' THEN 1 WHEN 'progress' THEN 2 WHEN 'error' THEN 2 WHEN 'end' THEN 3 ELSE 4 END)"
 #define BATCH 20
 #define INSERT_TRIES 30
 
@@ -133,11 +137,11 @@ static void on_cdrs_queued(pl_db_result *res, void *arg)
     }
 }
 
-void oicp_outbox_enqueue_cdrs(struct oicp *o, long long tx_id)
+void oicp_outbox_enqueue_cdrs(struct oicp *o, long long tx_id, const char *session_id)
 {
     char id[32];
     snprintf(id, sizeof id, "%lld", tx_id);
-    const char *params[] = {id};
+    const char *params[] = {tx_id ? id : NULL, session_id};
     o->host->db_query(o->self,
                       "INSERT INTO oicp_outbox (kind, session_id, body) "
                       "SELECT 'cdr', s.id, jsonb_strip_nulls(jsonb_build_object("
@@ -151,12 +155,12 @@ void oicp_outbox_enqueue_cdrs(struct oicp *o, long long tx_id)
                       "'MeterValueEnd', round((t.meter_stop / 1000)::numeric, 3), "
                       "'ConsumedEnergy', round((greatest(0, coalesce(c.energy_wh, t.meter_stop - t.meter_start, 0)) "
                       "/ 1000.0)::numeric, 3))) "
-                      "FROM oicp_sessions s JOIN transactions t ON t.id = s.transaction_id "
+                      "FROM oicp_sessions s JOIN transactions t ON t.id = coalesce($1::bigint, s.transaction_id) "
                       "LEFT JOIN cdrs c ON c.transaction_id = t.id "
-                      "WHERE t.stopped_at IS NOT NULL AND ($1::bigint = 0 OR t.id = $1::bigint) "
+                      "WHERE t.stopped_at IS NOT NULL AND ($2::uuid IS NULL OR s.id = $2::uuid) "
                       "AND NOT EXISTS (SELECT 1 FROM oicp_outbox x WHERE x.session_id = s.id AND x.kind = 'cdr') "
                       "ON CONFLICT (session_id, kind) WHERE kind IN ('start','end','cdr') DO NOTHING RETURNING id",
-                      1, params, on_cdrs_queued, o);
+                      2, params, on_cdrs_queued, o);
 }
 
 /* ---------- sending ---------- */
@@ -290,7 +294,8 @@ static void poll_due(struct oicp *o)
                     "SELECT o.id, o.kind, o.body, o.session_id, o.attempts FROM oicp_outbox o "
                     "WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND NOT (o.id = ANY($1::bigint[])) "
                     "AND NOT EXISTS (SELECT 1 FROM oicp_outbox p WHERE p.session_id = o.session_id "
-                    "AND p.status = 'pending' AND p.id < o.id) ORDER BY o.id LIMIT $2::int",
+                    "AND p.status = 'pending' AND (" KIND_RANK("p.kind") ", p.id) < (" KIND_RANK("o.kind")
+                    ", o.id)) ORDER BY o.id LIMIT $2::int",
                     2, params, on_due, o) != PL_OK)
         o->outbox_polling = 0;
     free(ids);

@@ -28,6 +28,11 @@
 #include <time.h>
 
 #define GRANT_MS (10 * 60 * 1000) /* a remote start or authorization not used by then lapses */
+/* the order of statuses (a pending remote start that fails on a reservation goes back to
+ * reserved: same rank) */
+#define SESSION_RANK(x)                                                                      \
+    "(CASE " x " WHEN 'reserved' THEN 2 WHEN 'pending' THEN 2 WHEN 'authorized' THEN 2 "     \
+    "WHEN 'active' THEN 3 ELSE 4 END)"
 #define SESSION_COLS "id, origin, provider_id, station_id, evse, evse_id, id_token, status, transaction_id"
 
 static void session_free(struct oicp_session *s)
@@ -112,12 +117,19 @@ static void session_remove(struct oicp *o, struct oicp_session *gone)
 static void session_set_status(struct oicp *o, struct oicp_session *s, const char *status, const char *detail)
 {
     const struct pl_host *h = o->host;
-    const char *params[] = {s->id, status, detail};
+    char tx[32] = "";
+    if (s->transaction_id)
+        snprintf(tx, sizeof tx, "%lld", s->transaction_id);
+    const char *params[] = {s->id, status, detail, *tx ? tx : NULL};
+    /* Updates of one session may run on different connections of the pool: a status only
+     * moves forward (reserved, then pending/authorized, active, an end), so an update
+     * that commits late never takes a session back.  The transaction goes with it. */
     h->db_query(o->self,
                 "UPDATE oicp_sessions SET status = $2, detail = coalesce($3, detail), updated_at = now(), "
+                "transaction_id = coalesce($4::bigint, transaction_id), "
                 "ended_at = CASE WHEN $2 IN ('ended','failed','cancelled','expired') THEN now() END "
-                "WHERE id = $1::uuid",
-                3, params, NULL, NULL);
+                "WHERE id = $1::uuid AND " SESSION_RANK("status") " <= " SESSION_RANK("$2"),
+                4, params, NULL, NULL);
     json_t *ev = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s?}", "session_id", s->id, "status", status,
                            "evse_id", s->evse_id, "evse", s->evse, "id_token", s->id_token,
                            "provider_id", s->provider_id);
@@ -869,13 +881,6 @@ static void notify(struct oicp *o, struct oicp_session *s, const char *type, jso
     oicp_outbox_add(o, kind, s->id, n);
 }
 
-static void on_linked(pl_db_result *res, void *arg)
-{
-    struct oicp *o = arg;
-    if (!o->host->db_ok(res))
-        o->host->log(o->self, PL_LOG_WARN, "tying a transaction to its session failed: %s", o->host->db_error(res));
-}
-
 static double kwh(json_t *wh)
 {
     return json_is_number(wh) ? (double)(long long)(json_number_value(wh) + 0.5) / 1000.0 : 0;
@@ -898,13 +903,6 @@ void oicp_sessions_on_event(const char *topic, json_t *env, void *arg)
         json_t *evse = json_object_get(tx, "evse");
         if (json_is_integer(evse) && json_integer_value(evse) > 0)
             s->evse = (int)json_integer_value(evse);
-        char id[32];
-        snprintf(id, sizeof id, "%lld", s->transaction_id);
-        const char *params[] = {s->id, id};
-        h->db_query(o->self,
-                    "UPDATE oicp_sessions SET transaction_id = $2::bigint, status = 'active', updated_at = now() "
-                    "WHERE id = $1::uuid",
-                    2, params, on_linked, o);
         session_set_status(o, s, "active", NULL);
         const char *started = json_string_value(json_object_get(tx, "started_at"));
         snprintf(s->started, sizeof s->started, "%s", started ? started : "");
@@ -929,8 +927,8 @@ void oicp_sessions_on_event(const char *topic, json_t *env, void *arg)
         if (json_is_number(energy))
             json_object_set_new(extra, "ConsumedEnergy", json_real(kwh(energy)));
         notify(o, s, "End", extra);
-        session_set_status(o, s, "ended", json_string_value(json_object_get(tx, "stop_reason")));
-        oicp_outbox_enqueue_cdrs(o, id);
+        oicp_outbox_enqueue_cdrs(o, id, s->id);
+        session_set_status(o, s, "ended", json_string_value(json_object_get(tx, "stop_reason"))); /* frees s */
     } else if (strcmp(topic, "meter.values") == 0 && o->progress_interval_s > 0) {
         for (struct oicp_session *s = o->sessions; s; s = s->next) {
             if (strcmp(s->status, "active") != 0 || strcmp(s->station_id, station) != 0 ||
@@ -993,7 +991,7 @@ static void on_open_sessions(pl_db_result *res, void *arg)
         s->expires_ms = left ? now + (uint64_t)(atof(left) > 0 ? atof(left) * 1000 : 0) : 0;
     }
     h->log(o->self, PL_LOG_INFO, "%d open roaming sessions", h->db_ntuples(res));
-    oicp_outbox_enqueue_cdrs(o, 0);
+    oicp_outbox_enqueue_cdrs(o, 0, NULL);
 }
 
 int oicp_sessions_start(struct oicp *o)

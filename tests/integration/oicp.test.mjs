@@ -392,8 +392,8 @@ describe('remote start and stop from the hub', () => {
     const c = await hubCall(`/reservation/v11/providers/${PROVIDER}/reservation-stop-request`, { SessionID, ProviderID: PROVIDER, EvseID: body.EvseID });
     assert.equal(c.body.Result, true, c.text);
     assert.equal(st.last('cancel_reservation').reservationId, reserve.reservationId);
-    const sessions = await gw.api('GET', '/api/v1/hubject/sessions?status=cancelled');
-    assert.ok(sessions.body.items.some((x) => x.session_id === SessionID));
+    await gw.waitFor(async () => (await gw.api('GET', '/api/v1/hubject/sessions?status=cancelled')).body.items
+      .some((x) => x.session_id === SessionID), 5000, 'the session cancelled');
     await st.close();
   });
 });
