@@ -10,6 +10,7 @@
 #include "metrics.h"
 
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,10 +121,12 @@ void certs_shutdown(void)
     provider = NULL;
 }
 
+static int provides_type(const char *type);
+
 static char *sign_csr(const char *station_id, const char *csr_pem, const char *type, char *err,
                       size_t errlen)
 {
-    if (provider && provider->sign_csr)
+    if (provider && provider->sign_csr && provides_type(type))
         return provider->sign_csr(provider_arg, station_id, csr_pem, type, err, errlen);
     if (!ca) {
         snprintf(err, errlen, "no certificate authority");
@@ -148,6 +151,63 @@ static int ocsp_status(const char *station_id, json_t *req, char **result)
         return provider->ocsp_status(provider_arg, station_id, req, result);
     *result = NULL;
     return 0;
+}
+
+/* A provider member of ABI 1.2, present when the provider's struct is that new. */
+#define PROVIDES(member)                                                                  \
+    (provider && provider->size >= offsetof(struct pl_cert_provider, member) +           \
+                                       sizeof provider->member && provider->member)
+
+static void ev_certificate_async(const char *station_id, const char *schema_version, const char *action,
+                                 const char *exi_request, pl_cert_cb cb, void *arg)
+{
+    if (PROVIDES(ev_certificate_async)) {
+        provider->ev_certificate_async(provider_arg, station_id, schema_version, action, exi_request, cb, arg);
+        return;
+    }
+    char *exi = NULL;
+    int ok = ev_certificate(station_id, schema_version, action, exi_request, &exi);
+    cb(arg, ok, ok ? exi : NULL, ok ? NULL : "NoPnCProvider");
+    free(exi);
+}
+
+static void ocsp_status_async(const char *station_id, json_t *req, pl_cert_cb cb, void *arg)
+{
+    if (PROVIDES(ocsp_status_async)) {
+        provider->ocsp_status_async(provider_arg, station_id, req, cb, arg);
+        return;
+    }
+    char *result = NULL;
+    int ok = ocsp_status(station_id, req, &result);
+    cb(arg, ok, ok ? result : NULL, ok ? NULL : "NoOCSPResponder");
+    free(result);
+}
+
+/* Whether the provider signs CSRs of this type (sign_types), or the core's CA does. */
+static int provides_type(const char *type)
+{
+    if (!PROVIDES(sign_types))
+        return 1;
+    size_t n = type ? strlen(type) : 0;
+    for (const char *p = provider->sign_types; n && (p = strstr(p, type)); p += n)
+        if ((p == provider->sign_types || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+int certs_checks_contracts(void)
+{
+    return PROVIDES(contract_status);
+}
+
+void certs_contract_status(const char *station_id, const char *emaid, json_t *hash_data,
+                           const char *certificate, pl_contract_cb cb, void *arg)
+{
+    if (!PROVIDES(contract_status)) {
+        cb(arg, "Accepted", NULL); /* nobody checks contracts: the token decides alone */
+        return;
+    }
+    provider->contract_status(provider_arg, station_id, emaid, hash_data, certificate, cb, arg);
 }
 
 static int provide(pl_plugin_handle *self, const struct pl_cert_provider *p, void *arg)
@@ -175,7 +235,7 @@ int certs_remove_owner(pl_plugin_handle *owner)
 }
 
 static const struct pl_cert_api api = {sizeof(struct pl_cert_api), sign_csr, ev_certificate,
-                                       ocsp_status, provide};
+                                       ocsp_status, provide, ev_certificate_async, ocsp_status_async};
 
 const struct pl_cert_api *certs_api(void)
 {

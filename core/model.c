@@ -23,6 +23,7 @@
 #include "util.h"
 
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1161,19 +1162,22 @@ unsigned long model_dropped_samples(void)
  * table in memory, the remote authorizers and auth_unknown, and fails closed. */
 void station_api_authorize(pl_station *st, const char *id_token, pl_auth_cb cb, void *arg)
 {
-    struct pl_id_token tok = {sizeof tok, id_token, NULL, st ? st->id : NULL, 0, NULL};
+    struct pl_id_token tok = {sizeof tok, id_token, NULL, st ? st->id : NULL, 0, NULL, NULL};
     tokens_api()->authorize(&tok, cb, arg);
 }
 
 void station_api_authorize_token(pl_station *st, const struct pl_id_token *tok, pl_auth_cb cb,
                                  void *arg)
 {
-    if (!tok || tok->size < sizeof(struct pl_id_token)) {
+    /* the fields of 1.2 as first released; certificate came later (read when present) */
+    if (!tok || tok->size < offsetof(struct pl_id_token, certificate)) {
         if (cb)
             cb(arg, NULL);
         return;
     }
-    struct pl_id_token t = *tok;
+    struct pl_id_token t = {0};
+    memcpy(&t, tok, tok->size < sizeof t ? tok->size : sizeof t);
+    t.size = sizeof t;
     t.station_id = st ? st->id : tok->station_id;
     tokens_api()->authorize(&t, cb, arg);
 }

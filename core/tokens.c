@@ -6,6 +6,7 @@
  * (tokens_ops.c) and refreshed by updated_at for changes made with plain SQL.
  */
 #include "tokens.h"
+#include "certs.h"
 #include "bus.h"
 #include "core.h"
 #include "db.h"
@@ -14,6 +15,7 @@
 #include "util.h"
 
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,7 +520,7 @@ static void chain_ask_next(struct chain *ch);
 static struct pl_id_token chain_token(struct chain *ch)
 {
     return (struct pl_id_token){sizeof(struct pl_id_token), ch->value, ch->type, ch->station,
-                                ch->evse, ch->hash_data};
+                                ch->evse, ch->hash_data, NULL};
 }
 
 static void chain_end(struct chain *ch, json_t *info, const char *reason)
@@ -607,10 +609,8 @@ static void authz_answer(pl_authz_request *req, int verdict, json_t *info)
     chain_ask_next(ch);
 }
 
-static void authorize(const struct pl_id_token *tok, pl_auth_cb cb, void *arg)
+static void authorize_token(const struct pl_id_token *tok, pl_auth_cb cb, void *arg)
 {
-    if (!cb)
-        return;
     if (!tok || !tok->value || !*tok->value) {
         json_t *info = json_pack("{s:s}", "status", "Invalid");
         cb(arg, info);
@@ -646,6 +646,92 @@ static void authorize(const struct pl_id_token *tok, pl_auth_cb cb, void *arg)
             evtimer_add(ch->deadline, &tv);
     }
     chain_ask_next(ch);
+}
+
+/* ---- ISO 15118 contracts: checked before the token decides ---- */
+
+/* A token presented with contract certificate data, while its contract is checked. */
+struct contract_check {
+    char *value, *type, *station;
+    int evse;
+    json_t *hash_data;
+    pl_auth_cb cb;
+    void *arg;
+};
+
+static void contract_check_free(struct contract_check *k)
+{
+    free(k->value);
+    free(k->type);
+    free(k->station);
+    json_decref(k->hash_data);
+    free(k);
+}
+
+static struct pl_id_token contract_token(struct contract_check *k)
+{
+    return (struct pl_id_token){sizeof(struct pl_id_token), k->value, k->type, k->station, k->evse,
+                                k->hash_data, NULL};
+}
+
+/* The token's decision, with the contract's status beside it. */
+static void on_decided_after_contract(void *arg, json_t *info)
+{
+    struct contract_check *k = arg;
+    json_t *out = info ? json_copy(info) : NULL;
+    if (out)
+        json_object_set_new(out, "certificate_status", json_string("Accepted"));
+    k->cb(k->arg, out);
+    json_decref(out);
+    contract_check_free(k);
+}
+
+static void on_contract_status(void *arg, const char *status, const char *detail)
+{
+    struct contract_check *k = arg;
+    if (status && strcmp(status, "Accepted") == 0) {
+        struct pl_id_token tok = contract_token(k);
+        authorize_token(&tok, on_decided_after_contract, k);
+        return;
+    }
+    struct pl_id_token tok = contract_token(k);
+    json_t *info = json_pack("{s:s, s:s}", "status", "Invalid", "certificate_status",
+                             status ? status : "NoCertificateAvailable");
+    char reason[96];
+    snprintf(reason, sizeof reason, "certificate:%s", status ? status : "NoCertificateAvailable");
+    core_log(PL_LOG_INFO, "tokens", "contract of %s at %s refused: %s%s%s", k->value,
+             k->station ? k->station : "-", status ? status : "?", detail ? ": " : "", detail ? detail : "");
+    publish(&tok, info, reason);
+    k->cb(k->arg, info);
+    json_decref(info);
+    contract_check_free(k);
+}
+
+static void authorize(const struct pl_id_token *tok, pl_auth_cb cb, void *arg)
+{
+    if (!cb)
+        return;
+    const char *cert = tok && tok->size >= offsetof(struct pl_id_token, certificate) + sizeof tok->certificate
+                           ? tok->certificate
+                           : NULL;
+    if (!tok || !tok->value || !*tok->value || !(json_array_size(tok->hash_data) || (cert && *cert)) ||
+        !certs_checks_contracts()) {
+        authorize_token(tok, cb, arg);
+        return;
+    }
+    struct contract_check *k = calloc(1, sizeof *k);
+    if (!k || !(k->value = strdup(tok->value))) {
+        free(k);
+        cb(arg, NULL);
+        return;
+    }
+    k->type = tok->type ? strdup(tok->type) : NULL;
+    k->station = tok->station_id ? strdup(tok->station_id) : NULL;
+    k->evse = tok->evse;
+    k->hash_data = json_incref(tok->hash_data);
+    k->cb = cb;
+    k->arg = arg;
+    certs_contract_status(k->station, k->value, k->hash_data, cert, on_contract_status, k);
 }
 
 static int add_authorizer(pl_plugin_handle *self, const struct pl_authorizer *a)

@@ -58,6 +58,10 @@
  *                    and the one a wss:// client presents (pl_ocpp_client_opts.client_cert,
  *                    client_key).
  *                    pl_host.req_remote_addr: the address a request came from.
+ *                    Plug & Charge (pipelet/certs.h): asynchronous certificate providers
+ *                    (ev_certificate_async, ocsp_status_async), contract checks before
+ *                    the authorization chain (contract_status; the decision carries
+ *                    certificate_status), sign_types; pl_id_token.certificate.
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H

@@ -37,6 +37,11 @@ struct pl_id_token {
     const char *station_id; /* where it is presented; NULL when not at a station */
     int evse;               /* 0 = unknown */
     json_t *hash_data;      /* 2.0.1 iso15118CertificateHashData, or NULL */
+    /* ABI 1.2, read when size covers it: the contract certificate chain (PEM) of a 2.0.1
+     * Authorize, or NULL.  With hash_data or certificate set and a certificate provider
+     * that checks contracts (pipelet/certs.h contract_status), the contract is checked
+     * first and the decision carries "certificate_status". */
+    const char *certificate;
 };
 
 /* ---- remote authorizers ---- */

@@ -786,7 +786,7 @@ void hl_remote_start_refusal(struct headless *hl, const char *station_id, int co
     sc->connector = connector;
     sc->cb = cb;
     sc->arg = arg;
-    struct pl_id_token tok = {sizeof tok, sc->token, NULL, sc->station, connector > 0 ? connector : 0,
-                              NULL};
+    struct pl_id_token tok = {.size = sizeof tok, .value = sc->token, .station_id = sc->station,
+                              .evse = connector > 0 ? connector : 0};
     hl->tokens->authorize(&tok, on_start_authorized, sc); /* may answer at once */
 }

@@ -11,6 +11,7 @@
  */
 #include "ocpp16.h"
 #include "answer.h"
+#include "pnc.h"
 #include "signcert.h"
 
 #include <math.h>
@@ -318,6 +319,10 @@ RECORD(signed_firmware_status, "firmware_status")
 static void data_transfer(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
     S(cx)->record(cx->station, "data_transfer", json_deep_copy(p));
+    struct pnc_call call = {H(cx), O16(cx)->self, cx->c, cx->station, "", 0};
+    snprintf(call.msg_id, sizeof call.msg_id, "%s", msg_id);
+    if (pnc_data_transfer16(&call, p))
+        return; /* ISO 15118 Plug & Charge (OCA application note) */
     const char *vendors = H(cx)->config_get(O16(cx)->self, "data_transfer_vendors", "");
     const char *vendor = json_string_value(json_object_get(p, "vendorId"));
     int known = vendor && *vendors && strstr(vendors, vendor) != NULL;

@@ -6,6 +6,7 @@
  */
 #include "ocpp201.h"
 #include "answer.h"
+#include "pnc.h"
 #include "signcert.h"
 
 #include <stdio.h>
@@ -69,58 +70,13 @@ static void status_notification(struct ocpp_session *cx, const char *msg_id, jso
 
 /* ---- authorization ---- */
 
-/* Answers given later hold the plugin and the connection, never the session (freed
- * at disconnect; the pl_ocpp_conn lives until every call is answered). */
-struct auth_ctx {
-    struct o201 *p;
-    pl_ocpp_conn *c;          /* to detect a connection replaced meanwhile */
-    char msg_id[40];
-    int for_tx;               /* answer shape: TransactionEvent vs Authorize */
-};
-
-/* 1.6-style statuses from the core map onto 2.0.1's AuthorizationStatusEnumType as-is
- * (Accepted, Blocked, Expired, Invalid, ConcurrentTx all exist in both). */
-static json_t *id_token_info(json_t *info)
-{
-    const char *status = json_string_value(json_object_get(info, "status"));
-    json_t *out = json_pack("{s:s}", "status", status ? status : "Invalid");
-    const char *expiry = json_string_value(json_object_get(info, "expiry"));
-    const char *group = json_string_value(json_object_get(info, "group"));
-    if (!group)
-        group = json_string_value(json_object_get(info, "parent"));
-    if (expiry)
-        json_object_set_new(out, "cacheExpiryDateTime", json_string(expiry));
-    if (group)
-        json_object_set_new(out, "groupIdToken",
-                            json_pack("{s:s, s:s}", "idToken", group, "type", "Central"));
-    return out;
-}
-
-static void on_authorized(void *arg, json_t *info)
-{
-    struct auth_ctx *a = arg;
-    if (!info) /* no decision (database down, token not known from before): fail closed */
-        a->p->ocpp->reply_error(a->c, a->msg_id, "InternalError", "authorization unavailable", NULL);
-    else
-        a->p->ocpp->reply(a->c, a->msg_id, json_pack("{s:o}", "idTokenInfo", id_token_info(info)));
-    free(a);
-}
-
+/* Authorize, with or without an ISO 15118 contract (pnc.c: the contract is checked
+ * first, the answer carries certificateStatus). */
 static void authorize(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
-    const char *token = json_string_value(json_object_get(json_object_get(p, "idToken"), "idToken"));
-    struct auth_ctx *a = calloc(1, sizeof *a);
-    if (!a) {
-        O201(cx)->ocpp->reply_error(cx->c, msg_id, "InternalError", "out of memory", NULL);
-        return;
-    }
-    a->p = O201(cx);
-    a->c = cx->c;
-    snprintf(a->msg_id, sizeof a->msg_id, "%s", msg_id);
-    json_t *tok = json_object_get(p, "idToken");
-    struct pl_id_token t = {sizeof t, token ? token : "", json_string_value(json_object_get(tok, "type")),
-                            NULL, 0, json_object_get(p, "iso15118CertificateHashData")};
-    S(cx)->authorize_token(cx->station, &t, on_authorized, a);
+    struct pnc_call call = {H(cx), O201(cx)->self, cx->c, cx->station, "", 0};
+    snprintf(call.msg_id, sizeof call.msg_id, "%s", msg_id);
+    pnc_authorize(&call, p);
 }
 
 /* ---- transactions ---- */
@@ -194,7 +150,7 @@ static json_t *tx_answer(struct ocpp_answer *a)
     struct o201 *p = a->data;
     if (a->tx == PL_TX_UNKNOWN)
         p->host->log(p->self, PL_LOG_WARN, "TransactionEvent for an unknown transaction (answered)");
-    json_t *out = a->auth ? json_pack("{s:o}", "idTokenInfo", id_token_info(a->auth)) : json_object();
+    json_t *out = a->auth ? json_pack("{s:o}", "idTokenInfo", pnc_id_token_info(a->auth)) : json_object();
     /* the session's cost so far (final on Ended), when a tariff priced it: E02/E03 totalCost */
     json_t *cost = json_object_get(a->tx_row, "cost");
     double total = json_is_number(cost) ? json_number_value(cost)
@@ -263,7 +219,7 @@ static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_
     }
     ocpp_answer_samples(a, cx, evse_id, conn_id ? conn_id : (evse_id ? 1 : 0), txid, samples);
     if (token && *token && !(token_type && strcmp(token_type, "NoAuthorization") == 0)) {
-        struct pl_id_token t = {sizeof t, token, token_type, NULL, evse_id, NULL};
+        struct pl_id_token t = {sizeof t, token, token_type, NULL, evse_id, NULL, NULL};
         S(cx)->authorize_token(cx->station, &t, ocpp_answer_auth(a), a);
     }
     ocpp_answer_arm(a);
@@ -368,33 +324,16 @@ static void sign_certificate(struct ocpp_session *cx, const char *msg_id, json_t
 
 static void get_15118_ev_certificate(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
-    char *exi = NULL;
-    S(cx)->record(cx->station, "ev_certificate_request", json_deep_copy(p));
-    int ok = H(cx)->certs && H(cx)->certs->ev_certificate(
-                                 O201(cx)->ocpp->station_id(cx->c),
-                                 json_string_value(json_object_get(p, "iso15118SchemaVersion")),
-                                 json_string_value(json_object_get(p, "action")),
-                                 json_string_value(json_object_get(p, "exiRequest")), &exi);
-    json_t *out = json_pack("{s:s, s:s}", "status", ok ? "Accepted" : "Failed", "exiResponse",
-                            ok && exi ? exi : "");
-    if (!ok)
-        json_object_set_new(out, "statusInfo", json_pack("{s:s}", "reasonCode", "NoPnCProvider"));
-    free(exi);
-    ocpp_session_reply(cx, msg_id, out);
+    struct pnc_call call = {H(cx), O201(cx)->self, cx->c, cx->station, "", 0};
+    snprintf(call.msg_id, sizeof call.msg_id, "%s", msg_id);
+    pnc_get_15118_ev_certificate(&call, p);
 }
 
 static void get_certificate_status(struct ocpp_session *cx, const char *msg_id, json_t *p)
 {
-    char *ocsp = NULL;
-    int ok = H(cx)->certs && H(cx)->certs->ocsp_status(O201(cx)->ocpp->station_id(cx->c),
-                                                        json_object_get(p, "ocspRequestData"), &ocsp);
-    json_t *out = json_pack("{s:s}", "status", ok ? "Accepted" : "Failed");
-    if (ok && ocsp)
-        json_object_set_new(out, "ocspResult", json_string(ocsp));
-    else if (!ok)
-        json_object_set_new(out, "statusInfo", json_pack("{s:s}", "reasonCode", "NoOCSPResponder"));
-    free(ocsp);
-    ocpp_session_reply(cx, msg_id, out);
+    struct pnc_call call = {H(cx), O201(cx)->self, cx->c, cx->station, "", 0};
+    snprintf(call.msg_id, sizeof call.msg_id, "%s", msg_id);
+    pnc_get_certificate_status(&call, p);
 }
 
 static const struct {

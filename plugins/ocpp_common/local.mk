@@ -5,6 +5,7 @@ plugins_ocpp_common_libplocppcommon_la_SOURCES = plugins/ocpp_common/answer.c pl
 	plugins/ocpp_common/creds.c plugins/ocpp_common/creds.h \
 	plugins/ocpp_common/execute.c plugins/ocpp_common/execute.h \
 	plugins/ocpp_common/outcome.c plugins/ocpp_common/outcome.h \
+	plugins/ocpp_common/pnc.c plugins/ocpp_common/pnc.h \
 	plugins/ocpp_common/session.c plugins/ocpp_common/session.h \
 	plugins/ocpp_common/signcert.c plugins/ocpp_common/signcert.h
 plugins_ocpp_common_libplocppcommon_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)

@@ -11,4 +11,12 @@
 void signcert_handle(const struct pl_host *host, pl_plugin_handle *self, pl_ocpp_conn *c,
                      pl_station *st, const char *msg_id, json_t *payload);
 
+/* The same for a 1.6 station using Plug & Charge (V2GCertificate): the answer and the
+ * CertificateSigned go inside DataTransfer (vendorId org.openchargealliance.iso15118pnc,
+ * the 2.0.1 payloads as JSON text), as the OCA application note has it. */
+void signcert_handle_pnc16(const struct pl_host *host, pl_plugin_handle *self, pl_ocpp_conn *c,
+                           pl_station *st, const char *msg_id, json_t *payload);
+
+#define PNC_VENDOR_ID "org.openchargealliance.iso15118pnc"
+
 #endif
