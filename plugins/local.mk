@@ -7,6 +7,7 @@ include plugins/webhooks/local.mk
 include plugins/mcp/local.mk
 include plugins/console/local.mk
 include plugins/oicp/local.mk
+include plugins/pnc/local.mk
 
 # A plugin's API description, plugins/NAME/openapi.json, compiled in as NAME_openapi_json
 # (no data file to install or lose); the plugin gives it to pl_http_describe_text.

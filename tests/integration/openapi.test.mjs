@@ -12,7 +12,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startGateway, srcDir } from './lib/harness.mjs';
 
-const PLUGINS = ['ocpp16', 'ocpp201', 'headless', 'webhooks', 'simulator', 'mcp', 'oicp'];
+const PLUGINS = ['ocpp16', 'ocpp201', 'headless', 'webhooks', 'simulator', 'mcp', 'oicp', 'pnc'];
 let gw;
 let doc;
 

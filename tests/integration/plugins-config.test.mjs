@@ -114,7 +114,7 @@ const checkConfig = (...o) => spawnSync(bin, ['-c', join(srcDir, 'etc', 'pipelet
 test('--check-config checks plugin sections without starting the plugins', () => {
   let r = checkConfig();
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /configuration OK: .* \(plugins checked: ocpp16 ocpp201 headless webhooks mcp simulator console oicp\)/);
+  assert.match(r.stdout, /configuration OK: .* \(plugins checked: ocpp16 ocpp201 headless webhooks mcp simulator console oicp pnc\)/);
   assert.doesNotMatch(r.stderr, /level=(warn|error)/, 'no plugin ran its init');
   r = checkConfig('simulator.autostart_count=99999', 'ocpp201.typo=1', 'headless.anything=x');
   assert.equal(r.status, 1);
