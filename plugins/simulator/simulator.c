@@ -539,6 +539,11 @@ static void r_connector(pl_request *req, void *arg)
         } else {
             rc = PL_EOFFLINE;
         }
+    } else if (!strcmp(verb, "plug-and-charge")) {
+        const char *emaid = json_string_value(json_object_get(body, "emaid"));
+        json_t *hash = json_object_get(body, "hash_data");
+        const char *cert = json_string_value(json_object_get(body, "certificate"));
+        rc = sim_station_plug_and_charge(st, n, emaid, hash, cert);
     } else if (!strcmp(verb, "start"))
         rc = sim_station_start(st, n, tag);
     else
@@ -785,6 +790,7 @@ static const struct {
     {"POST", "/sim/v1/stations/{id}/connectors/{c}/unplug", PL_AUTH_OPERATOR, r_connector},
     {"POST", "/sim/v1/stations/{id}/connectors/{c}/authorize", PL_AUTH_OPERATOR, r_connector},
     {"POST", "/sim/v1/stations/{id}/connectors/{c}/start", PL_AUTH_OPERATOR, r_connector},
+    {"POST", "/sim/v1/stations/{id}/connectors/{c}/plug-and-charge", PL_AUTH_OPERATOR, r_connector},
     {"POST", "/sim/v1/stations/{id}/connectors/{c}/stop", PL_AUTH_OPERATOR, r_connector},
     {"POST", "/sim/v1/stations/{id}/faults", PL_AUTH_OPERATOR, r_fault},
     {"DELETE", "/sim/v1/stations/{id}/faults", PL_AUTH_OPERATOR, r_fault},

@@ -28,6 +28,7 @@ struct sim_connector {
     int tx_active, tx_pending;     /* pending: StartTransaction sent, no id yet */
     char tx_id[96];
     char id_tag[24];
+    char id_type[16];              /* 2.0.1 IdTokenEnumType of the session's token ("" = ISO14443) */
     double energy_wh;              /* register: integrates power */
     double power_w;
     double limit_w;                /* what its charging profiles allow now (W); < 0 = no limit */
@@ -159,6 +160,11 @@ void sim_station_closed_loop(struct sim_station *st); /* begin the benchmark loo
 void sim_station_disconnect(struct sim_station *st, int abort);
 int sim_station_plug(struct sim_station *st, int connector, int plugged);
 int sim_station_start(struct sim_station *st, int connector, const char *id_tag);
+/* Plug & Charge (ISO 15118): the EV presents its contract (emaid, and hash_data and/or
+ * certificate as OCPP 2.0.1 Authorize carries them; 1.6: the OCA application note's
+ * DataTransfer); the session starts with the eMAID when the CSMS accepts it. */
+int sim_station_plug_and_charge(struct sim_station *st, int connector, const char *emaid, json_t *hash_data,
+                                const char *certificate);
 int sim_station_stop(struct sim_station *st, int connector, const char *reason);
 json_t *sim_station_json(struct sim_station *st);
 int sim_station_fault(struct sim_station *st, json_t *f, char *err, size_t errlen);

@@ -184,6 +184,9 @@ int sim_station_start(struct sim_station *st, int connector, const char *id_tag)
         return PL_EOFFLINE;
     char ts[40];
     snprintf(k->id_tag, sizeof k->id_tag, "%s", id_tag && *id_tag ? id_tag : "SIMTAG");
+    char id_type[16];
+    snprintf(id_type, sizeof id_type, "%s", *k->id_type ? k->id_type : "ISO14443");
+    k->id_type[0] = '\0'; /* this session's: the next one is a card again unless told */
     k->started_ms = H(st)->now_ms();
     double dur = gauss(st, st->duration_mean_s, st->duration_sd_s);
     k->stop_at_ms = st->auto_sessions ? k->started_ms + (uint64_t)(fmax(dur, 60) * 1000) : 0;
@@ -202,7 +205,7 @@ int sim_station_start(struct sim_station *st, int connector, const char *id_tag)
                   json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:i, s:i}, s:o}", "eventType",
                             "Started", "timestamp", now_ts(st, ts, sizeof ts), "triggerReason", "Authorized",
                             "seqNo", k->seq_no++, "transactionInfo", "transactionId", k->tx_id,
-                            "chargingState", "Charging", "idToken", "idToken", k->id_tag, "type", "ISO14443",
+                            "chargingState", "Charging", "idToken", "idToken", k->id_tag, "type", id_type,
                             "evse", "id", connector, "connectorId", 1, "meterValue",
                             meter_value(st, k, "Transaction.Begin")),
                   connector);
@@ -213,6 +216,82 @@ int sim_station_start(struct sim_station *st, int connector, const char *id_tag)
                   json_pack("{s:i, s:s, s:I, s:s}", "connectorId", connector, "idTag", k->id_tag, "meterStart",
                             (json_int_t)round(k->energy_wh), "timestamp", now_ts(st, ts, sizeof ts)),
                   connector);
+    }
+    return PL_OK;
+}
+
+/* ---------- Plug & Charge ---------- */
+
+struct pnc_ask {
+    struct sim *s;
+    char station[64];
+    int connector;
+    char emaid[24];
+};
+
+static void on_contract(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r)
+{
+    struct pnc_ask *a = arg;
+    (void)c;
+    json_t *answer = r->kind == PL_OCPP_RESULT ? r->payload : NULL;
+    json_t *inner = NULL;
+    const char *data = json_string_value(json_object_get(answer, "data"));
+    if (data) /* 1.6: the 2.0.1 answer inside the DataTransfer.conf */
+        answer = inner = json_loads(data, 0, NULL);
+    const char *status = json_string_value(json_object_get(json_object_get(answer, "idTokenInfo"), "status"));
+    const char *cert = json_string_value(json_object_get(answer, "certificateStatus"));
+    struct sim_station *st = NULL;
+    for (struct sim_station *x = a->s->stations; x && !st; x = x->next)
+        if (!strcmp(x->id, a->station))
+            st = x;
+    if (st && status && !strcmp(status, "Accepted") && (!cert || !strcmp(cert, "Accepted"))) {
+        struct sim_connector *k = &st->conn[a->connector - 1];
+        snprintf(k->id_type, sizeof k->id_type, "eMAID");
+        if (sim_station_start(st, a->connector, a->emaid) != PL_OK)
+            k->id_type[0] = '\0';
+    } else if (st) {
+        H(st)->log(st->sim->self, PL_LOG_INFO, "%s: contract %s refused (%s, certificate %s)", st->id, a->emaid,
+                   status ? status : "no answer", cert ? cert : "-");
+    }
+    json_decref(inner);
+    free(a);
+}
+
+int sim_station_plug_and_charge(struct sim_station *st, int connector, const char *emaid, json_t *hash_data,
+                                const char *certificate)
+{
+    if (connector < 1 || connector > st->nconn)
+        return PL_ENOENT;
+    if (st->state != SIM_ACCEPTED)
+        return PL_EOFFLINE;
+    struct sim_connector *k = &st->conn[connector - 1];
+    if (k->tx_active || k->tx_pending || !k->available || !strcmp(k->status, "Faulted"))
+        return PL_ESTATE;
+    struct pnc_ask *a = calloc(1, sizeof *a);
+    if (!a)
+        return PL_ENOMEM;
+    *a = (struct pnc_ask){.s = st->sim, .connector = connector};
+    snprintf(a->station, sizeof a->station, "%s", st->id);
+    snprintf(a->emaid, sizeof a->emaid, "%s", emaid);
+    sim_station_plug(st, connector, 1);
+    json_t *p = json_pack("{s:{s:s, s:s}}", "idToken", "idToken", emaid, "type", "eMAID");
+    if (json_array_size(hash_data))
+        json_object_set(p, "iso15118CertificateHashData", hash_data);
+    if (certificate)
+        json_object_set_new(p, "certificate", json_string(certificate));
+    const char *action = "Authorize";
+    if (!st->v201) {
+        char *text = json_dumps(p, JSON_COMPACT);
+        json_decref(p);
+        p = json_pack("{s:s, s:s, s:s}", "vendorId", "org.openchargealliance.iso15118pnc", "messageId", "Authorize",
+                      "data", text ? text : "{}");
+        free(text);
+        action = "DataTransfer";
+    }
+    char err[100];
+    if (st->sim->ocpp->call(st->c, action, p, 0, on_contract, a, err, sizeof err) != PL_OK) {
+        free(a);
+        return PL_ERR;
     }
     return PL_OK;
 }

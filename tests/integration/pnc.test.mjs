@@ -21,6 +21,7 @@ const REVOKED = 'DEABCC00000001X';
 const EXPIRED = 'DEABCC00000002X';
 const ROGUE = 'DEABCC00000003X';
 const STRANGER = 'DEABCC00000009X'; // a valid contract the token table does not know
+const GOOD16 = 'DEABCC00000005X';   // another good one (a contract charges at one station at a time)
 
 let pki;
 let tls;
@@ -59,6 +60,7 @@ before(async () => {
   pki.contract(EXPIRED, { expired: true });
   pki.contract(ROGUE, { issuer: 'rogue-root' });
   pki.contract(STRANGER);
+  pki.contract(GOOD16);
   await pki.startOcsp();
   // the roots, and the sub-CAs that sign the responders' answers
   writeFileSync(pki.path('trust.pem'), ['v2g-root', 'cpo-sub1', 'cpo-sub2', 'mo-root', 'mo-sub1', 'mo-sub2'].map((n) => pki.pem(`${n}.pem`)).join(''));
@@ -66,7 +68,7 @@ before(async () => {
   tls.station('cpo-client', 'Example CPO');
   provider = await startProvider();
   gw = await startGateway({
-    plugins: ['ocpp16', 'ocpp201', 'headless', 'pnc'],
+    plugins: ['ocpp16', 'ocpp201', 'headless', 'pnc', 'simulator'],
     config: {
       core: { auth_unknown: 'reject' },
       pnc: {
@@ -77,7 +79,7 @@ before(async () => {
       },
     },
   });
-  for (const emaid of [GOOD, REVOKED, EXPIRED, ROGUE]) {
+  for (const emaid of [GOOD, REVOKED, EXPIRED, ROGUE, GOOD16]) {
     const r = await gw.api('POST', '/api/v1/tokens', { id_token: emaid, type: 'eMAID' });
     assert.equal(r.status, 201, r.text);
   }
@@ -369,5 +371,29 @@ describe('contract certificates (Get15118EVCertificate)', () => {
     assert.ok(status.body.ocsp.cache.length >= 1);
     await st.close();
     await s16.close();
+  });
+});
+
+describe('the simulator\'s Plug & Charge mode', () => {
+  test('a simulated EV presents its contract (2.0.1 natively, 1.6 through DataTransfer) and charges; a revoked one does not', async () => {
+    for (const protocol of ['ocpp2.0.1', 'ocpp1.6']) {
+      const f = await gw.api('POST', '/sim/v1/fleets', { id_prefix: `PNC${protocol === 'ocpp1.6' ? '16' : '201'}-`, count: 1, template: { protocol, connectors: 2, meter_interval_s: 1 } });
+      assert.equal(f.status, 201, f.text);
+      const id = f.body.stations[0].id ?? f.body.stations[0];
+      await gw.waitFor(async () => (await gw.sql(`SELECT 1 FROM connectors WHERE station_id = '${id}' AND evse = 2`)).length === 1, 10000, `${id} booted`);
+      const emaid = protocol === 'ocpp1.6' ? GOOD16 : GOOD;
+      let r = await gw.api('POST', `/sim/v1/stations/${id}/connectors/1/plug-and-charge`, { emaid, hash_data: [hashOf(`contract-${emaid}`, 'mo-sub2')] });
+      assert.equal(r.status, 200, r.text);
+      const open = () => gw.sql(`SELECT id_token, id_token_type FROM transactions WHERE station_id = '${id}' AND stopped_at IS NULL`);
+      await gw.waitFor(async () => (await open()).length === 1, 10000, `${protocol}: charging on the contract`);
+      const [tx] = await open();
+      assert.equal(tx.id_token, emaid);
+      if (protocol === 'ocpp2.0.1') assert.equal(tx.id_token_type, 'eMAID');
+      r = await gw.api('POST', `/sim/v1/stations/${id}/connectors/2/plug-and-charge`, { emaid: REVOKED, hash_data: [hashOf(`contract-${REVOKED}`, 'mo-sub2')] });
+      assert.equal(r.status, 200, r.text);
+      await gw.waitFor(() => gw.logs().includes(`${id}: contract ${REVOKED} refused`), 10000, `${protocol}: the revoked contract refused`);
+      assert.equal((await open()).length, 1, 'no session on the revoked contract');
+      await gw.api('DELETE', `/sim/v1/fleets/${f.body.fleet_id}`);
+    }
   });
 });
