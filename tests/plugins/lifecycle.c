@@ -32,7 +32,7 @@ static char *never_sign(void *arg, const char *id, const char *csr, const char *
 }
 
 static const struct pl_ocpp_handler handler = {sizeof handler, "ocpp1.6", never_authorize, NULL, NULL, NULL};
-static const struct pl_cert_provider provider = {sizeof provider, never_sign, NULL, NULL};
+static const struct pl_cert_provider provider = {.size = sizeof provider, .sign_csr = never_sign};
 static const struct pl_migration migrations[] = {
     {1, "marker", "CREATE TABLE lc_initfail_marker (id int)"},
 };

@@ -93,7 +93,7 @@ static void assert_all_released(void)
     static const struct pl_ocpp_handler h16 = {sizeof h16, "ocpp1.6", no_auth, NULL, NULL, NULL};
     ck_assert_int_eq(ocppj_api()->register_handler(NULL, &h16, NULL), PL_OK);
     ck_assert_int_eq(ocppj_remove_owner(NULL), 1);
-    static const struct pl_cert_provider p = {sizeof p, NULL, NULL, NULL};
+    static const struct pl_cert_provider p = {.size = sizeof p};
     ck_assert_int_eq(certs_api()->provide(NULL, &p, NULL), PL_OK);
     ck_assert_int_eq(certs_remove_owner(NULL), 1);
     static const struct pl_migration m[] = {{1, "x", "SELECT 1"}};
