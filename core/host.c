@@ -19,6 +19,7 @@
 #include "tokens.h"
 #include "billing.h"
 #include "load.h"
+#include "outbox.h"
 #include "model_read.h"
 #include "fdwatch.h"
 
@@ -226,6 +227,7 @@ const struct pl_host *host_table(void)
         h.billing = billing_api();
         h.load = load_api();
         h.req_remote_addr = http_req_remote_addr;
+        h.outbox = outbox_api();
     }
     return &h;
 }

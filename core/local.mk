@@ -34,6 +34,7 @@ core_libpipeletcore_la_SOURCES = \
 	core/plugin_loader.c core/plugin_loader.h \
 	core/host.c core/host.h \
 	core/certs.c core/certs.h core/certsign.c core/certsign.h core/memtrim.c core/memtrim.h \
+	core/outbox.c core/outbox.h \
 	core/sql_core.c
 nodist_core_libpipeletcore_la_SOURCES = core/openapi_json.c
 core_libpipeletcore_la_CFLAGS = $(AM_CFLAGS) $(LIBPQ_CFLAGS) $(OPENSSL_CFLAGS)
@@ -48,7 +49,7 @@ pipelet_LDADD = core/libpipeletcore.la
 CORE_SQL = core/sql/001_station_model.sql core/sql/002_customers_tokens.sql \
 	core/sql/003_tariffs_cdrs.sql core/sql/004_sites.sql \
 	core/sql/005_station_security.sql core/sql/006_load_management.sql \
-	core/sql/007_charging_priority.sql
+	core/sql/007_charging_priority.sql core/sql/008_outbox.sql
 EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh core/openapi.json scripts/text2c.sh
 core/sql_core.c: $(CORE_SQL) $(top_srcdir)/scripts/sql2c.sh
 	$(AM_V_GEN)$(SHELL) $(top_srcdir)/scripts/sql2c.sh core_migrations $(addprefix $(top_srcdir)/,$(CORE_SQL)) > $@.tmp && mv $@.tmp $@

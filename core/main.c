@@ -14,6 +14,7 @@
 #include "openapi.h"
 #include "httpclient.h"
 #include "memtrim.h"
+#include "outbox.h"
 #include "metrics.h"
 #include "model.h"
 #include "ocppj.h"
@@ -290,6 +291,7 @@ int main(int argc, char **argv)
     memtrim_start(); /* free heap back to the system after connection churn */
     load_start();    /* sites and the load balancer, from the database */
     keys_start();   /* the managed API keys, likewise */
+    outbox_start(); /* the durable outbox's poll; senders register in plugins' init */
     if (loader_start_all() != 0)
         goto out_plugins;
     /* ready means ready: the first stations are not refused while credentials load */
@@ -336,6 +338,7 @@ out:
     openapi_shutdown();
     certs_shutdown();
     memtrim_shutdown();
+    outbox_shutdown(); /* after the plugins: no sender answers any more */
     if (core_dns)
         evdns_base_free(core_dns, 0);
     if (core_base)

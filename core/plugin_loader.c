@@ -9,6 +9,7 @@
  */
 #include "plugin_loader.h"
 #include "openapi.h"
+#include "outbox.h"
 #include "bus.h"
 #include "certs.h"
 #include "config.h"
@@ -200,13 +201,14 @@ static void release_registrations(struct pl_plugin_handle *h, int level, const c
     int routes = http_remove_owner(h), handlers = ocppj_remove_owner(h),
         provider = certs_remove_owner(h), timers = host_timers_free_owner(h),
         migrations = db_remove_migrations(h->name), subs = bus_unsubscribe_owner(h),
-        authorizers = tokens_remove_owner(h);
-    if (routes + handlers + provider + timers + migrations + subs + authorizers == 0)
+        authorizers = tokens_remove_owner(h), senders = outbox_remove_owner(h);
+    if (routes + handlers + provider + timers + migrations + subs + authorizers + senders == 0)
         return;
     core_log(level, "plugins",
              "plugin %s %s: removed %d HTTP route(s), %d OCPP handler(s), %d certificate provider(s), "
-             "%d timer(s), %d migration set(s), %d bus subscription(s), %d remote authorizer(s)",
-             h->name, when, routes, handlers, provider, timers, migrations, subs, authorizers);
+             "%d timer(s), %d migration set(s), %d bus subscription(s), %d remote authorizer(s), "
+             "%d outbox sender(s)",
+             h->name, when, routes, handlers, provider, timers, migrations, subs, authorizers, senders);
 }
 
 static void handle_free(struct pl_plugin_handle *h)

@@ -7,4 +7,5 @@ pkginclude_HEADERS = \
 	include/pipelet/billing.h \
 	include/pipelet/load.h \
 	include/pipelet/model.h \
+	include/pipelet/outbox.h \
 	include/pipelet/pipelet.h

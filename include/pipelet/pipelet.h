@@ -9,4 +9,5 @@
 #include <pipelet/billing.h>
 #include <pipelet/load.h>
 #include <pipelet/model.h>
+#include <pipelet/outbox.h>
 #endif

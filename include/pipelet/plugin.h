@@ -62,6 +62,7 @@
  *                    (ev_certificate_async, ocsp_status_async), contract checks before
  *                    the authorization chain (contract_status; the decision carries
  *                    certificate_status), sign_types; pl_id_token.certificate.
+ *                    pl_host.outbox: the durable outbox (pipelet/outbox.h).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
@@ -521,6 +522,9 @@ struct pl_host {
      * plugin's own address allowlist (e.g. OICP: only Hubject's addresses); NULL for a
      * request made with http_dispatch.  Borrowed: valid until the request is answered. */
     const char *(*req_remote_addr)(pl_request *req);
+
+    /* --- ABI 1.2: the durable outbox (pipelet/outbox.h) */
+    const struct pl_outbox_api *outbox;
 };
 
 /* A plugin's description kept as JSON text in its folder (embedded at build time, for

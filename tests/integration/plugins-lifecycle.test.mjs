@@ -22,7 +22,7 @@ test('a plugin that registered one of everything and failed its init leaves noth
     const log = gw.logs();
     assert.match(log, /lc_initfail.*registered one of each; now failing/);
     assert.match(log, /plugin lc_initfail \(\S+\) failed to initialise \(rc=-1\); continuing without it/);
-    assert.match(log, /plugin lc_initfail failed its init: removed 1 HTTP route\(s\), 1 OCPP handler\(s\), 1 certificate provider\(s\), 1 timer\(s\), 1 migration set\(s\), 1 bus subscription\(s\), 1 remote authorizer\(s\)/);
+    assert.match(log, /plugin lc_initfail failed its init: removed 1 HTTP route\(s\), 1 OCPP handler\(s\), 1 certificate provider\(s\), 1 timer\(s\), 1 migration set\(s\), 1 bus subscription\(s\), 1 remote authorizer\(s\), 1 outbox sender\(s\)/);
     // the route is gone, not dangling: 404 like any unknown path
     const r = await gw.api('GET', '/lc/v1/initfail');
     assert.equal(r.status, 404);

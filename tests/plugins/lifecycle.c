@@ -2,7 +2,7 @@
  * from one source with -D switches:
  *   LC_INITFAIL  (lc_initfail): registers one of everything the host can remove — an
  *                HTTP route, an OCPP handler, the certificate provider, an armed timer,
- *                a migration, a bus subscription, a remote authorizer — then fails its
+ *                a migration, a bus subscription, a remote authorizer, an outbox sender — then fails its
  *                init, freeing only its own memory.  If the host left any of them, the
  *                daemon would call into a closed shared object (or leak, under LSan).
  *   LC_CONFIG    (lc_config): declares one key of each type; GET /lc/v1/config shows the
@@ -31,6 +31,13 @@ static char *never_sign(void *arg, const char *id, const char *csr, const char *
     return NULL;
 }
 
+static void never_deliver(void *arg, const struct pl_outbox_item *item, pl_outbox_delivery *d)
+{
+    (void)item;
+    (void)d;
+    never(arg);
+}
+
 static const struct pl_ocpp_handler handler = {sizeof handler, "ocpp1.6", never_authorize, NULL, NULL, NULL};
 static const struct pl_cert_provider provider = {.size = sizeof provider, .sign_csr = never_sign};
 static const struct pl_migration migrations[] = {
@@ -46,6 +53,7 @@ static int lc_init(pl_plugin_handle *self, const struct pl_host *host, void **st
     if (!mine)
         return PL_ENOMEM;
     struct pl_authorizer authorizer = {sizeof authorizer, "lc_initfail", never_ask, mine};
+    struct pl_outbox_sender sender = {.size = sizeof sender, .queue = "lc_initfail", .deliver = never_deliver, .arg = mine};
     pl_timer *t = host->timer_new(self, never, mine);
     host->timer_start(t, 20, 1);
     int registered = host->http_route(self, "GET", "/lc/v1/initfail", PL_AUTH_NONE, never_route, mine) == PL_OK &&
@@ -53,7 +61,8 @@ static int lc_init(pl_plugin_handle *self, const struct pl_host *host, void **st
                      host->certs->provide(self, &provider, mine) == PL_OK && t &&
                      host->db_migrations(self, migrations, 1) == PL_OK &&
                      host->bus_subscribe(self, "*", never_bus, mine) != NULL &&
-                     host->tokens->add_authorizer(self, &authorizer) == PL_OK;
+                     host->tokens->add_authorizer(self, &authorizer) == PL_OK &&
+                     host->outbox->register_sender(self, &sender) == PL_OK;
     host->log(self, PL_LOG_INFO, "registered %s; now failing", registered ? "one of each" : "NOT everything");
     (void)state;
     free(mine);

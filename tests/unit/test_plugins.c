@@ -12,6 +12,7 @@
 
 #include "bus.h"
 #include "certs.h"
+#include "outbox.h"
 #include "config.h"
 #include "core.h"
 #include "db.h"
@@ -86,6 +87,13 @@ static int routes_under(const char *prefix)
 static int no_auth(void *arg, const struct pl_ocpp_handshake *hs) { (void)arg, (void)hs; return 0; }
 
 /* Registering what lc_initfail registered must work again: nothing of it is left. */
+static void no_deliver(void *arg, const struct pl_outbox_item *item, pl_outbox_delivery *d)
+{
+    (void)arg;
+    (void)item;
+    (void)d;
+}
+
 static void assert_all_released(void)
 {
     ck_assert_int_eq(routes_under("/lc/"), 0);
@@ -99,6 +107,9 @@ static void assert_all_released(void)
     static const struct pl_migration m[] = {{1, "x", "SELECT 1"}};
     ck_assert_int_eq(db_add_migrations("lc_initfail", m, 1), PL_OK); /* not PL_EEXIST */
     ck_assert_int_eq(db_remove_migrations("lc_initfail"), 1);
+    struct pl_outbox_sender sender = {.size = sizeof sender, .queue = "lc_initfail", .deliver = no_deliver};
+    ck_assert_int_eq(outbox_api()->register_sender(NULL, &sender), PL_OK); /* not PL_EEXIST */
+    ck_assert_int_eq(outbox_remove_owner(NULL), 1);
 }
 
 START_TEST(a_failed_init_leaves_nothing_registered)
@@ -109,7 +120,7 @@ START_TEST(a_failed_init_leaves_nothing_registered)
     ck_assert_ptr_nonnull(strstr(log, "registered one of each; now failing"));
     ck_assert_ptr_nonnull(strstr(log, "plugin lc_initfail failed its init: removed 1 HTTP route(s), 1 OCPP "
                                       "handler(s), 1 certificate provider(s), 1 timer(s), 1 migration set(s), "
-                                      "1 bus subscription(s), 1 remote authorizer(s)"));
+                                      "1 bus subscription(s), 1 remote authorizer(s), 1 outbox sender(s)"));
     assert_all_released();
     /* its 20 ms timer was armed: had it survived, its callback (abort) would run now */
     int never = 0;
@@ -151,7 +162,8 @@ START_TEST(fini_is_followed_by_removing_what_the_plugin_left)
     loader_fini_all(); /* lc_config's fini frees its state only */
     ck_assert_ptr_nonnull(strstr(log_text(), "plugin lc_config after fini: removed 1 HTTP route(s), 0 OCPP "
                                              "handler(s), 0 certificate provider(s), 1 timer(s), 0 migration "
-                                             "set(s), 1 bus subscription(s), 0 remote authorizer(s)"));
+                                             "set(s), 1 bus subscription(s), 0 remote authorizer(s), 0 outbox "
+                                             "sender(s)"));
     ck_assert_int_eq(routes_under("/lc/"), 0);
     ck_assert(!bus_has_subscribers("station.connected"));
     ck_assert_int_eq(host_timers_free_owner(NULL), 0);
