@@ -44,23 +44,7 @@ static const struct pl_migration migrations[] = {
      "  WHERE status IN ('pending','reserved','authorized','active');\n"
      "CREATE INDEX oicp_sessions_tx ON oicp_sessions (transaction_id) WHERE transaction_id IS NOT NULL;\n"
      "CREATE INDEX oicp_sessions_created ON oicp_sessions (created_at DESC);\n"
-     "CREATE TABLE oicp_outbox (\n"
-     "  id bigserial PRIMARY KEY,\n"
-     "  kind text NOT NULL CHECK (kind IN ('start','progress','end','error','cdr')),\n"
-     "  session_id uuid NOT NULL,\n"
-     "  body jsonb NOT NULL,\n"
-     "  status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending','sent','failed')),\n"
-     "  attempts int NOT NULL DEFAULT 0,\n"
-     "  next_attempt_at timestamptz NOT NULL DEFAULT now(),\n"
-     "  last_http_status int,\n"
-     "  last_code text,\n"
-     "  last_error text,\n"
-     "  created_at timestamptz NOT NULL DEFAULT now(),\n"
-     "  completed_at timestamptz);\n"
-     "CREATE UNIQUE INDEX oicp_outbox_once ON oicp_outbox (session_id, kind)\n"
-     "  WHERE kind IN ('start','end','cdr');\n"
-     "CREATE INDEX oicp_outbox_due ON oicp_outbox (next_attempt_at, id) WHERE status = 'pending';\n"
-     "CREATE INDEX oicp_outbox_session ON oicp_outbox (session_id, id) WHERE status = 'pending';\n"},
+},
 };
 
 static const struct pl_config_key keys[] = {
@@ -204,8 +188,8 @@ static void describe(struct oicp *o)
 
 static int oicp_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
 {
-    if (!PL_HOST_HAS(host, req_remote_addr) || !host->tokens || !host->http_route_opts)
-        return PL_ENOTSUP; /* needs ABI 1.2 with the request's address */
+    if (!PL_HOST_HAS(host, outbox) || !host->outbox || !host->tokens || !host->http_route_opts)
+        return PL_ENOTSUP; /* needs ABI 1.2 with the request's address and the outbox */
     int rc = host->config_declare(self, keys, sizeof keys / sizeof keys[0]);
     if (rc != PL_OK)
         return rc;
@@ -311,7 +295,6 @@ static void oicp_fini(void *state)
     struct oicp *o = state;
     for (size_t i = 0; i < sizeof o->subs / sizeof o->subs[0]; i++)
         o->host->bus_unsubscribe(o->subs[i]);
-    oicp_outbox_free(o);
     oicp_pricing_free(o);
     oicp_evse_free(o);
     oicp_sessions_free(o);

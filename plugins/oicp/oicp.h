@@ -7,7 +7,7 @@
  *   evse.c      EVSE master data (per station), EvseIDs, data and status pushes
  *   sessions.c  roaming sessions: remote start/stop and reservations from the hub,
  *               AuthorizeStart for unknown tokens, transactions linked to sessions
- *   outbox.c    charging notifications and CDRs, in PostgreSQL until acknowledged
+ *   outbox.c    charging notifications and CDRs, through the core's durable outbox
  *   routes.c    /api/v1/hubject/... and /ocpp/v1/hubject/...
  *
  * The database is the truth for sessions, EVSE master data and the outbox; memory holds
@@ -76,7 +76,6 @@ struct oicp_location {
 };
 
 struct oicp_status_change;
-struct oicp_outbox_add;
 
 struct oicp {
     const struct pl_host *host;
@@ -106,12 +105,6 @@ struct oicp {
     unsigned status_backoff_ms;
     pl_timer *status_timer;
     pl_timer *data_timer;
-    /* outbox */
-    pl_timer *outbox_timer;
-    int outbox_polling, outbox_kick;
-    long long *outbox_inflight;
-    size_t noutbox_inflight;
-    struct oicp_outbox_add *adds; /* notifications being written */
     /* pricing (pricing.c): one push at a time, another due after it */
     int pricing_busy, pricing_due;
     pl_timer *pricing_timer;
@@ -180,8 +173,7 @@ void oicp_authorizer_ask(void *arg, const struct pl_id_token *tok, pl_authz_requ
 json_t *oicp_identification_for_token(const char *token, const char *type);
 
 /* ---- outbox.c ---- */
-int oicp_outbox_start(struct oicp *o);
-void oicp_outbox_free(struct oicp *o);
+int oicp_outbox_start(struct oicp *o); /* registers the sender of queue "oicp" */
 /* Queue a notification or CDR for session_id (durable; one per kind and session for
  * "start", "end" and "cdr"). */
 void oicp_outbox_add(struct oicp *o, const char *kind, const char *session_id, json_t *body);

@@ -214,8 +214,8 @@ static void on_status(pl_request *req, void *arg)
 {
     struct oicp *o = arg;
     struct reply *r = reply_new(o, req);
-    if (r && o->host->db_query(o->self, "SELECT status, count(*) FROM oicp_outbox GROUP BY status", 0, NULL,
-                               on_status_counts, r) != PL_OK) {
+    if (r && o->host->db_query(o->self, "SELECT status, count(*) FROM outbox WHERE queue = 'oicp' GROUP BY status",
+                               0, NULL, on_status_counts, r) != PL_OK) {
         free(r);
         o->host->reply_error(req, 503, "DATABASE_UNAVAILABLE", "the database queue is full");
     }
@@ -287,6 +287,23 @@ static void on_sessions(pl_request *req, void *arg)
                status, limit);
 }
 
+/* The core's rows with the session they belong to under its name here. */
+static void on_outbox_rows(void *arg, json_t *rows)
+{
+    struct reply *r = arg;
+    const struct pl_host *h = r->o->host;
+    if (!rows) {
+        h->reply_error(r->req, 503, "DATABASE_UNAVAILABLE", "the database did not answer");
+    } else {
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row)
+            json_object_set(row, "session_id", json_object_get(row, "key"));
+        h->reply_json(r->req, 200, json_pack("{s:O}", "items", rows));
+    }
+    free(r);
+}
+
 static void on_outbox(pl_request *req, void *arg)
 {
     struct oicp *o = arg;
@@ -295,27 +312,23 @@ static void on_outbox(pl_request *req, void *arg)
     char limit[16];
     if (!list_params(o, req, statuses, &status, limit))
         return;
-    query_list(o, req,
-               "SELECT id, kind, session_id, status, attempts, last_http_status, last_code, last_error, body, "
-               TSQ("next_attempt_at") ", " TSQ("created_at") ", " TSQ("completed_at")
-               " FROM oicp_outbox WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2::int",
-               status, limit);
+    struct reply *r = reply_new(o, req);
+    if (r)
+        o->host->outbox->list("oicp", status, atoi(limit), on_outbox_rows, r);
 }
 
-static void on_retried(pl_db_result *res, void *arg)
+static void on_retried(void *arg, json_t *row, const char *error)
 {
     struct reply *r = arg;
-    struct oicp *o = r->o;
-    const struct pl_host *h = o->host;
-    if (!h->db_ok(res))
-        h->reply_error(r->req, 503, "DATABASE_UNAVAILABLE", "the database did not answer");
-    else if (h->db_ntuples(res) == 0)
+    const struct pl_host *h = r->o->host;
+    if (error)
+        h->reply_error(r->req, 503, "DATABASE_UNAVAILABLE", "%s", error);
+    else if (!row)
         h->reply_error(r->req, 404, "NOT_FOUND", "no failed outbox row with this id");
     else {
-        json_t *rows = h->db_json(res);
-        h->reply_json(r->req, 200, json_incref(json_array_get(rows, 0)));
-        json_decref(rows);
-        oicp_outbox_kick(o);
+        json_t *out = json_copy(row);
+        json_object_set(out, "session_id", json_object_get(row, "key"));
+        h->reply_json(r->req, 200, out);
     }
     free(r);
 }
@@ -331,14 +344,8 @@ static void on_outbox_retry(pl_request *req, void *arg)
         return;
     }
     struct reply *r = reply_new(o, req);
-    const char *params[] = {id};
-    if (r && o->host->db_query(o->self,
-                               "UPDATE oicp_outbox SET status = 'pending', next_attempt_at = now(), completed_at = NULL "
-                               "WHERE id = $1::bigint AND status = 'failed' RETURNING id, kind, session_id, status",
-                               1, params, on_retried, r) != PL_OK) {
-        free(r);
-        o->host->reply_error(req, 503, "DATABASE_UNAVAILABLE", "the database queue is full");
-    }
+    if (r)
+        o->host->outbox->retry("oicp", n, on_retried, r);
 }
 
 /* POST /ocpp/v1/hubject/operations/{operation}: the body sent as it is */
