@@ -10,7 +10,9 @@
  *
  * A 2.0.1 station gets the messages natively; a 1.6 station inside DataTransfer
  * (vendorId org.openchargealliance.iso15118pnc, the 2.0.1 payload as JSON text), as the
- * OCA application note has it.  What the station answered is kept in the model
+ * OCA application note has it — except for CSMS and manufacturer roots, which the 1.6
+ * security whitepaper's own InstallCertificate / GetInstalledCertificateIds /
+ * DeleteCertificate carry (CentralSystemRootCertificate, ManufacturerRootCertificate).  What the station answered is kept in the model
  * (station_docs "pnc", key = the action).
  */
 #include "pnc.h"
@@ -62,8 +64,10 @@ static void on_answer(pl_command *cmd, void *arg)
     free(c);
 }
 
-/* Send the 2.0.1 action (payload stolen) to a station of either version. */
-static void station_call(struct pnc *p, pl_request *req, const char *action, json_t *payload)
+/* Send the 2.0.1 action (payload stolen) to a station of either version: a 1.6 station
+ * gets it inside DataTransfer (the Plug & Charge application note), or as the 1.6
+ * security whitepaper's own message when native16 (then payload is already 1.6-shaped). */
+static void station_call(struct pnc *p, pl_request *req, const char *action, json_t *payload, int native16)
 {
     const struct pl_host *h = p->host;
     const char *station = h->req_param(req, "id");
@@ -76,7 +80,11 @@ static void station_call(struct pnc *p, pl_request *req, const char *action, jso
     int v16 = strcmp(h->stations->protocol(st), "ocpp1.6") == 0;
     json_t *args;
     int op;
-    if (v16) {
+    if (v16 && native16) {
+        /* the 1.6 security whitepaper's own messages: CSMS and manufacturer roots */
+        args = json_pack("{s:s, s:o}", "action", action, "payload", payload);
+        op = PL_OP_RAW_CALL;
+    } else if (v16) {
         char *text = json_dumps(payload, JSON_COMPACT);
         json_decref(payload);
         args = json_pack("{s:s, s:s, s:s}", "vendor_id", PNC_VENDOR_ID, "message_id", action, "data", text ? text : "{}");
@@ -106,6 +114,22 @@ static void station_call(struct pnc *p, pl_request *req, const char *action, jso
     }
 }
 
+/* The 1.6 security whitepaper's name of a 2.0.1 root type it knows, else NULL. */
+static const char *type16(const char *type201)
+{
+    if (type201 && strcmp(type201, "CSMSRootCertificate") == 0)
+        return "CentralSystemRootCertificate";
+    if (type201 && strcmp(type201, "ManufacturerRootCertificate") == 0)
+        return "ManufacturerRootCertificate";
+    return NULL;
+}
+
+static int is16(struct pnc *p, pl_request *req)
+{
+    pl_station *st = p->host->stations->find(p->host->req_param(req, "id"));
+    return st && strcmp(p->host->stations->protocol(st), "ocpp1.6") == 0;
+}
+
 static void on_list(pl_request *req, void *arg)
 {
     struct pnc *p = arg;
@@ -119,30 +143,44 @@ static void on_list(pl_request *req, void *arg)
         free(copy);
         json_object_set_new(payload, "certificateType", list);
     }
-    station_call(p, req, "GetInstalledCertificateIds", payload);
+    /* a 1.6 station asked for one CSMS or manufacturer root type: its own message */
+    json_t *wanted = json_object_get(payload, "certificateType");
+    const char *t16 = json_array_size(wanted) == 1 ? type16(json_string_value(json_array_get(wanted, 0))) : NULL;
+    if (t16 && is16(p, req)) {
+        json_decref(payload);
+        station_call(p, req, "GetInstalledCertificateIds", json_pack("{s:s}", "certificateType", t16), 1);
+        return;
+    }
+    station_call(p, req, "GetInstalledCertificateIds", payload, 0);
 }
 
 static void on_install(pl_request *req, void *arg)
 {
     struct pnc *p = arg;
     json_t *body = p->host->req_json(req);
+    const char *t16 = type16(json_string_value(json_object_get(body, "certificate_type")));
+    int native = t16 && is16(p, req);
     station_call(p, req, "InstallCertificate",
-                 json_pack("{s:O, s:O}", "certificateType", json_object_get(body, "certificate_type"), "certificate",
-                           json_object_get(body, "certificate")));
+                 json_pack("{s:s?, s:O}", "certificateType",
+                           native ? t16 : json_string_value(json_object_get(body, "certificate_type")), "certificate",
+                           json_object_get(body, "certificate")),
+                 native);
 }
 
 static void on_delete(pl_request *req, void *arg)
 {
     struct pnc *p = arg;
     json_t *body = p->host->req_json(req);
+    /* which channel a 1.6 station keeps the certificate in: the type, when given, says */
+    int native = type16(json_string_value(json_object_get(body, "certificate_type"))) && is16(p, req);
     station_call(p, req, "DeleteCertificate",
-                 json_pack("{s:O}", "certificateHashData", json_object_get(body, "certificate_hash_data")));
+                 json_pack("{s:O}", "certificateHashData", json_object_get(body, "certificate_hash_data")), native);
 }
 
 static void on_renew(pl_request *req, void *arg)
 {
     struct pnc *p = arg;
-    station_call(p, req, "TriggerMessage", json_pack("{s:s}", "requestedMessage", "SignV2GCertificate"));
+    station_call(p, req, "TriggerMessage", json_pack("{s:s}", "requestedMessage", "SignV2GCertificate"), 0);
 }
 
 static void on_status(pl_request *req, void *arg)

@@ -338,6 +338,12 @@ describe('trust anchors on stations', () => {
     assert.equal(JSON.parse(sent.data).certificate, pki.pem('v2g-root.pem'));
     r = await gw.api('GET', `/ocpp/v1/stations/${st.id}/installed-certificates`);
     assert.equal(r.body.status, 'NotFound');
+    // a CSMS root goes in the security whitepaper's own InstallCertificate
+    st.answer('InstallCertificate', () => ({ status: 'Accepted' }));
+    r = await gw.api('POST', `/ocpp/v1/stations/${st.id}/installed-certificates`, { certificate_type: 'CSMSRootCertificate', certificate: pki.pem('v2g-root.pem') });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.status, 'Accepted');
+    assert.equal(st.last('InstallCertificate').certificateType, 'CentralSystemRootCertificate');
     await st.close();
   });
 });
