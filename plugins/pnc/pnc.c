@@ -20,6 +20,11 @@ static const struct pl_config_key keys[] = {
      "the sub-CAs above it up to, not including, the V2G root (PEM), sent with every SECC certificate",
      PL_CONFIG_RESTART},
     {"secc_days", PL_CONFIG_INT, "365", 1, 3650, NULL, "validity of a signed SECC certificate, days", PL_CONFIG_RESTART},
+    {"secc_renew_days", PL_CONFIG_INT, "30", 0, 3650, NULL,
+     "SECC certificates ending within this many days are reported and renewed (TriggerMessage); 0: never",
+     PL_CONFIG_RESTART},
+    {"secc_check_s", PL_CONFIG_INT, "3600", 1, 86400, NULL, "how often SECC certificates are checked, s",
+     PL_CONFIG_RESTART},
     {"secc_ocsp_url", PL_CONFIG_STRING, NULL, 0, 0, NULL, "the OCSP responder named in SECC certificates",
      PL_CONFIG_RESTART},
     {"trust", PL_CONFIG_STRING, NULL, 0, 0, NULL,
@@ -45,6 +50,7 @@ static const struct pl_config_key keys[] = {
 
 static void state_free(struct pnc *p)
 {
+    pnc_renew_free(p);
     pnc_sign_free(p);
     pnc_status_free(p);
     free(p);
@@ -72,6 +78,8 @@ static int pnc_init(pl_plugin_handle *self, const struct pl_host *host, void **s
         host->config_int(self, "ocsp_timeout_ms", 3000, 100, 60000, &p->ocsp_timeout_ms) ||
         host->config_int(self, "ocsp_cache_s", 3600, 0, 604800, &p->ocsp_default_cache_s) ||
         host->config_int(self, "provider_timeout_ms", 10000, 100, 60000, &p->provider_timeout_ms) ||
+        host->config_int(self, "secc_renew_days", 30, 0, 3650, &p->secc_renew_days) ||
+        host->config_int(self, "secc_check_s", 3600, 1, 86400, &p->secc_check_s) ||
         pnc_sign_load(p) != PL_OK || pnc_status_load(p) != PL_OK)
         goto fail;
     if (!p->provider_cert != !p->provider_key) {
@@ -92,7 +100,8 @@ static int pnc_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     if (p->provider_url)
         p->provider.ev_certificate_async = pnc_ev_certificate_async;
     int any = p->cpo_cert || sk_X509_num(p->roots) || p->provider_url;
-    if ((any && host->certs->provide(self, &p->provider, p) != PL_OK) || pnc_routes_register(p) != PL_OK)
+    if ((any && host->certs->provide(self, &p->provider, p) != PL_OK) || pnc_routes_register(p) != PL_OK ||
+        pnc_renew_start(p) != PL_OK)
         goto fail;
     pl_http_describe_text(host, self, pnc_openapi_json, pnc_openapi_json_len);
     if (any)

@@ -7,7 +7,8 @@
  *   status.c    OCSP: GetCertificateStatus and contract checks of Authorize, non-blocking,
  *               answers cached until their nextUpdate
  *   contract.c  contract certificates (Get15118EVCertificate) from a contract provider
- *   routes.c    /ocpp/v1/stations/{id}/certificates and /ocpp/v1/pnc/...
+ *   renew.c     SECC certificates near their end: reported, renewed by TriggerMessage
+ *   routes.c    /ocpp/v1/stations/{id}/installed-certificates and /ocpp/v1/pnc/...
  *   ocsp.c      OCSP requests and responses (RFC 6960), without I/O
  */
 #ifndef PNC_H
@@ -20,6 +21,7 @@ extern const char pnc_openapi_json[];
 extern const unsigned long pnc_openapi_json_len;
 
 struct pnc_ocsp_entry;
+struct pnc_asked;
 
 struct pnc {
     const struct pl_host *host;
@@ -47,6 +49,9 @@ struct pnc {
     int provider_ok;
     const char *ocsp_failure;   /* "reject" | "accept": a contract whose responder cannot answer */
     struct pl_cert_provider provider; /* what is configured, given to the core */
+    /* SECC renewal (renew.c) */
+    long secc_renew_days, secc_check_s;
+    struct pnc_asked *asked;    /* stations asked to renew, and when */
 };
 
 /* sign.c */
@@ -67,6 +72,11 @@ json_t *pnc_cert_json(X509 *x);         /* subject, issuer, serial, not_before, 
 /* contract.c */
 void pnc_ev_certificate_async(void *arg, const char *station_id, const char *schema_version,
                               const char *action, const char *exi_request, pl_cert_cb cb, void *cb_arg);
+
+/* renew.c */
+int pnc_renew_start(struct pnc *p);
+void pnc_renew_free(struct pnc *p);
+void pnc_renew_record(struct pnc *p, const char *station_id, json_t *cert /* borrowed */);
 
 /* routes.c */
 int pnc_routes_register(struct pnc *p);

@@ -165,8 +165,10 @@ char *pnc_sign_csr(void *arg, const char *station_id, const char *csr_pem, const
         free(leaf);
         p->host->log(p->self, PL_LOG_INFO, "station %s: V2G (SECC) certificate signed for %ld days", station_id,
                      p->secc_days);
+        json_t *cert = pnc_cert_json(x);
+        pnc_renew_record(p, station_id, cert);
         p->host->bus_publish(p->self, "pnc.secc.signed", station_id,
-                             json_pack("{s:s, s:o}", "station_id", station_id, "certificate", pnc_cert_json(x)));
+                             json_pack("{s:s, s:o}", "station_id", station_id, "certificate", cert));
     } else {
         ssl_err(err, errlen, "signing failed");
     }

@@ -74,6 +74,8 @@ before(async () => {
       pnc: {
         cpo_certificate: pki.path('cpo-sub2.pem'), cpo_private_key: pki.path('cpo-sub2.key'), cpo_chain: pki.path('cpo-sub1.pem'),
         secc_ocsp_url: pki.ocspUrl('cpo-sub2'), trust: pki.path('trust.pem'), ocsp_timeout_ms: 2000,
+        secc_renew_days: 400, secc_check_s: 1, // every SECC certificate signed here "ends soon"
+
         provider_url: `https://127.0.0.1:${provider.address().port}/contract-data`, provider_client_cert: tls.path('cpo-client.pem'),
         provider_client_key: tls.path('cpo-client.key'), provider_ca_file: tls.path('server-ca.pem'), provider_timeout_ms: 2000,
       },
@@ -238,6 +240,10 @@ describe('SECC certificates', () => {
     assert.match(v.text, /CA:FALSE/);
     assert.match(v.text, /Digital Signature, Key Agreement/);
     assert.match(v.text, new RegExp(`OCSP - URI:${pki.ocspUrl('cpo-sub2').replace(/[/.]/g, '\\$&')}`));
+    // kept in the model, and (ending within [pnc] secc_renew_days) renewed by TriggerMessage
+    const doc = await gw.sql(`SELECT value FROM station_docs WHERE station_id = '${st.id}' AND kind = 'pnc' AND key = 'V2GCertificate'`);
+    assert.match(doc[0].value.subject, /CN=/);
+    await gw.waitFor(() => st.received('trigger').some((t) => t.requestedMessage === 'SignV2GCertificate'), 5000, 'the renewal trigger');
     // not a V2G certificate: the core's CA signs it, as without the plugin
     const other = pki.secc(`${st.id}-cs`);
     const r2 = await st.client.call('SignCertificate', { csr: other.csr, certificateType: 'ChargingStationCertificate' });
@@ -254,8 +260,8 @@ describe('SECC certificates', () => {
     const r = await pnc16(st, 'SignCertificate', { csr: secc.csr, certificateType: 'V2GCertificate' });
     assert.equal(r.status, 'Accepted');
     assert.equal(r.data.status, 'Accepted');
-    await st.waitReceived('data_transfer');
-    const dt = st.last('data_transfer');
+    await gw.waitFor(() => st.received('data_transfer').some((d) => d.messageId === 'CertificateSigned'), 5000, 'CertificateSigned');
+    const dt = st.received('data_transfer').find((d) => d.messageId === 'CertificateSigned');
     assert.equal(dt.vendorId, VENDOR);
     assert.equal(dt.messageId, 'CertificateSigned');
     const inner = JSON.parse(dt.data);
