@@ -2,7 +2,9 @@
  * bridge.c — pipelet-mcp: the stdio transport of MCP for a pipelet daemon.  Reads
  * newline-delimited JSON-RPC messages on stdin, POSTs each one to $PIPELET_URL/mcp
  * with X-API-Key: $PIPELET_API_KEY, and writes each JSON-RPC answer as one line on
- * stdout.  The Mcp-Session-Id the daemon hands out is sent back on every later message.
+ * stdout.  The Mcp-Session-Id the daemon hands out is sent back on every later message
+ * (legacy era); a 2026-07-28 request gets the standard headers HTTP needs and stdio has
+ * not, taken from its body.
  * Logs go to stderr (stdout belongs to the protocol).  Plain blocking sockets and
  * HTTP/1.0 (one connection per message, never chunked): a bridge for one agent needs
  * no event loop, and plugins/ may not use libevent (tests/check-layering.sh).
@@ -61,6 +63,74 @@ static int dial(const struct bridge *b)
     return fd;
 }
 
+/* Plain header text: printable ASCII without surrounding spaces (so no CR/LF either). */
+static int plain_header_text(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || s[0] == ' ' || s[n - 1] == ' ')
+        return 0;
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* The =?base64?...?= sentinel 2026-07-28 uses for a value no plain header carries. */
+static void base64_sentinel(const char *s, char *out, size_t cap)
+{
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s), o = (size_t)snprintf(out, cap, "=?base64?");
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n && o + 6 < cap; i += 3) {
+        unsigned v = (unsigned)u[i] << 16 | (i + 1 < n ? (unsigned)u[i + 1] << 8 : 0) |
+                     (i + 2 < n ? u[i + 2] : 0);
+        out[o++] = digits[v >> 18 & 63];
+        out[o++] = digits[v >> 12 & 63];
+        out[o++] = i + 1 < n ? digits[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? digits[v & 63] : '=';
+    }
+    snprintf(out + o, cap - o, "?=");
+}
+
+/* The params field Mcp-Name mirrors for a method, or NULL. */
+static const char *name_field(const char *method)
+{
+    if (!strcmp(method, "tools/call") || !strcmp(method, "prompts/get"))
+        return "name";
+    return strcmp(method, "resources/read") ? NULL : "uri";
+}
+
+/* A request with the 2026-07-28 _meta envelope names its revision and method in headers
+ * (MCP-Protocol-Version, Mcp-Method) and, for tools/call, prompts/get and resources/read,
+ * what it is about (Mcp-Name), as the HTTP client transport sets them.  Appended to out;
+ * a version or method that is no plain header text is left out: the daemon says so. */
+static void modern_headers(const char *msg, size_t len, char *out, size_t cap)
+{
+    json_t *m = json_loadb(msg, len, 0, NULL);
+    json_t *params = json_object_get(m, "params");
+    const char *version = json_string_value(
+        json_object_get(json_object_get(params, "_meta"), "io.modelcontextprotocol/protocolVersion"));
+    const char *method = json_string_value(json_object_get(m, "method"));
+    out[0] = '\0';
+    if (version && method && json_object_get(m, "id") && plain_header_text(version) &&
+        plain_header_text(method)) {
+        const char *field = name_field(method);
+        const char *name = field ? json_string_value(json_object_get(params, field)) : NULL;
+        char value[1024];
+        if (name && plain_header_text(name) && strncmp(name, "=?base64?", 9) != 0)
+            snprintf(value, sizeof value, "%s", name);
+        else if (name)
+            base64_sentinel(name, value, sizeof value);
+        int n = snprintf(out, cap, "MCP-Protocol-Version: %s\r\nMcp-Method: %s\r\n%s%s%s",
+                         version, method, name ? "Mcp-Name: " : "", name ? value : "",
+                         name ? "\r\n" : "");
+        if (n < 0 || (size_t)n >= cap) /* never a header cut in half */
+            out[0] = '\0';
+    }
+    json_decref(m);
+}
+
 static int send_all(int fd, const char *p, size_t len)
 {
     while (len) {
@@ -78,18 +148,20 @@ static char *exchange(const struct bridge *b, const char *msg, size_t len)
     int fd = dial(b);
     if (fd < 0)
         return NULL;
-    char head[1024];
+    char modern[1536], head[3072];
+    modern_headers(msg, len, modern, sizeof modern);
     int hn = snprintf(head, sizeof head,
                       "POST %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
                       "Accept: application/json, text/event-stream\r\nContent-Length: %zu\r\n"
-                      "%s%s%s%s%s%s\r\n",
+                      "%s%s%s%s%s%s%s\r\n",
                       b->path, b->host, b->port, len, b->key ? "X-API-Key: " : "",
                       b->key ? b->key : "", b->key ? "\r\n" : "",
                       b->session[0] ? "Mcp-Session-Id: " : "", b->session,
-                      b->session[0] ? "\r\n" : "");
+                      b->session[0] ? "\r\n" : "", modern);
     char *buf = NULL;
     size_t got = 0, cap = 0;
-    if (send_all(fd, head, (size_t)hn) == 0 && send_all(fd, msg, len) == 0) {
+    if (hn > 0 && (size_t)hn < sizeof head && send_all(fd, head, (size_t)hn) == 0 &&
+        send_all(fd, msg, len) == 0) {
         for (;;) {
             if (got + 4097 > cap && !(buf = realloc(buf, cap = cap * 2 + 8192)))
                 break;

@@ -1,9 +1,15 @@
 /*
  * mcp.c — the mcp plugin: Streamable HTTP transport at /mcp and the JSON-RPC methods
- * of MCP (initialize, ping, tools/list, tools/call).  The route is registered with
- * scope READ so the core authenticates the key (X-API-Key or Authorization: Bearer;
- * without one, 401 with WWW-Authenticate: Bearer); the caller's scope and
- * key name are then handed to every tool call, which runs the REST route in-process.
+ * of MCP, in both eras the specification lets one endpoint serve:
+ *  - legacy (2025-11-25 and older): initialize, Mcp-Session-Id sessions, ping,
+ *    tools/list, tools/call;
+ *  - 2026-07-28 (stateless): every request carries the protocol version and the client's
+ *    capabilities in params._meta; server/discover, tools/list, tools/call, no session.
+ * The body picks the era (the 2026-07-28 ladder below); legacy traffic takes exactly
+ * the path it took before that revision existed.  The route is registered with scope
+ * READ so the core authenticates the key (X-API-Key or Authorization: Bearer; without
+ * one, 401 with WWW-Authenticate: Bearer); the caller's scope and key name are then
+ * handed to every tool call, which runs the REST route in-process.
  */
 #include "mcp.h"
 
@@ -13,8 +19,19 @@
 
 #define PAGE_SIZE 50
 
+/* legacy revisions, negotiated by initialize (newest first) */
 static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
                                        "2024-11-05"};
+
+/* How long a 2026-07-28 client may reuse tools/list and server/discover: the catalog is
+ * compiled in, only a key's scope could change what it lists, and every call is still
+ * authorized on its own. */
+#define CACHE_TTL_MS 300000
+
+#define INSTRUCTIONS                                                                         \
+    "Tools of an EV-charging gateway: stations, configuration, customers, ID tokens and "    \
+    "charging sessions."
+
 
 struct session {
     char id[37];
@@ -34,6 +51,7 @@ struct call {
     struct mcp *m;
     pl_request *req;
     json_t *id;
+    enum mcp_era era;
 };
 
 static int version_supported(const char *v)
@@ -75,8 +93,30 @@ static struct session *session_new(struct mcp *m)
 
 /* ---- JSON-RPC answers ---- */
 
-static void rpc_result(struct mcp *m, pl_request *req, json_t *id, json_t *result)
+/* 2026-07-28 results say what they are (resultType; this server never asks for input)
+ * and who answered (serverInfo in _meta), as that revision's encode contract does for
+ * every result. */
+static void stamp_modern(struct mcp *m, json_t *result)
 {
+    json_object_set_new(result, "resultType", json_string("complete"));
+    json_object_set_new(result, "_meta",
+                        json_pack("{s:{s:s, s:s}}", META_SERVER_INFO, "name", "pipelet",
+                                  "version", m->host->version));
+}
+
+/* A cacheable 2026-07-28 result (tools/list, server/discover) says for how long, and for
+ * whom: "private", since what /mcp answers depends on the caller's key. */
+static void cacheable(json_t *result)
+{
+    json_object_set_new(result, "ttlMs", json_integer(CACHE_TTL_MS));
+    json_object_set_new(result, "cacheScope", json_string("private"));
+}
+
+static void rpc_result(struct mcp *m, pl_request *req, json_t *id, enum mcp_era era,
+                       json_t *result)
+{
+    if (era == MCP_MODERN)
+        stamp_modern(m, result);
     m->host->reply_json(req, 200, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
                                             id ? id : json_null(), "result", result));
 }
@@ -87,6 +127,16 @@ static void rpc_error(struct mcp *m, pl_request *req, json_t *id, int code, cons
                         json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
                                   id ? id : json_null(), "error", "code", code, "message",
                                   msg));
+}
+
+/* A 2026-07-28 refusal: the JSON-RPC error (stolen) on an HTTP error status.  The
+ * request's own id is echoed (the SDK's entry answers id null) because the official
+ * client hands a 400 to the waiting request only when the ids match; with null it
+ * sees a bare HTTP error. */
+static void rpc_refuse(struct mcp *m, pl_request *req, json_t *id, int status, json_t *error)
+{
+    m->host->reply_json(req, status, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
+                                               id ? id : json_null(), "error", error));
 }
 
 /* ---- Origin and Host (DNS-rebinding protection) ---- */
@@ -143,9 +193,7 @@ static json_t *server_info(struct mcp *m, const char *version)
 {
     return json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion", version,
                      "capabilities", "tools", "listChanged", 0, "serverInfo", "name",
-                     "pipelet", "version", m->host->version, "instructions",
-                     "Tools of an EV-charging gateway: stations, configuration, customers, "
-                     "ID tokens and charging sessions.");
+                     "pipelet", "version", m->host->version, "instructions", INSTRUCTIONS);
 }
 
 static void do_initialize(struct mcp *m, pl_request *req, json_t *id, json_t *params)
@@ -158,7 +206,20 @@ static void do_initialize(struct mcp *m, pl_request *req, json_t *id, json_t *pa
         return;
     }
     m->host->reply_header(req, "Mcp-Session-Id", s->id);
-    rpc_result(m, req, id, server_info(m, version_supported(asked) ? asked : versions[0]));
+    rpc_result(m, req, id, MCP_LEGACY,
+               server_info(m, version_supported(asked) ? asked : versions[0]));
+}
+
+/* 2026-07-28's DiscoverResult: the revisions served statelessly (the legacy ones are
+ * initialize's business), the capabilities, the instructions; the server's name rides
+ * in _meta like on every result of that revision. */
+static void do_discover(struct mcp *m, pl_request *req, json_t *id)
+{
+    json_t *res = json_pack("{s:[s], s:{s:{s:b}}, s:s}", "supportedVersions", MCP_MODERN_VERSION,
+                            "capabilities", "tools", "listChanged", 0, "instructions",
+                            INSTRUCTIONS);
+    cacheable(res);
+    rpc_result(m, req, id, MCP_MODERN, res);
 }
 
 static json_t *tool_json(struct mcp *m, const struct mcp_tool *t)
@@ -171,7 +232,8 @@ static json_t *tool_json(struct mcp *m, const struct mcp_tool *t)
 }
 
 /* Only the tools the caller's scope may run are listed; the cursor is an offset. */
-static void do_tools_list(struct mcp *m, pl_request *req, json_t *id, json_t *params)
+static void do_tools_list(struct mcp *m, pl_request *req, json_t *id, json_t *params,
+                          enum mcp_era era)
 {
     const char *cursor = json_string_value(json_object_get(params, "cursor"));
     char *end = NULL;
@@ -195,7 +257,9 @@ static void do_tools_list(struct mcp *m, pl_request *req, json_t *id, json_t *pa
         snprintf(next, sizeof next, "%ld", from + PAGE_SIZE);
         json_object_set_new(res, "nextCursor", json_string(next));
     }
-    rpc_result(m, req, id, res);
+    if (era == MCP_MODERN)
+        cacheable(res);
+    rpc_result(m, req, id, era, res);
 }
 
 /* Does v have the JSON Schema type ty (a name, or an array of names)? */
@@ -315,13 +379,14 @@ static void call_done(const struct pl_http_local_resp *resp, void *arg)
     json_t *res = json_pack("{s:[{s:s, s:s#}], s:o, s:b}", "content", "type", "text", "text",
                             resp->body, (int)resp->body_len, "structuredContent", structured,
                             "isError", resp->status >= 400);
-    rpc_result(c->m, c->req, c->id, res);
+    rpc_result(c->m, c->req, c->id, c->era, res);
     json_decref(body);
     json_decref(c->id);
     free(c);
 }
 
-static void do_tools_call(struct mcp *m, pl_request *req, json_t *id, json_t *params)
+static void do_tools_call(struct mcp *m, pl_request *req, json_t *id, json_t *params,
+                          enum mcp_era era)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     const struct mcp_tool *t = name ? mcp_tool_find(name) : NULL;
@@ -340,7 +405,7 @@ static void do_tools_call(struct mcp *m, pl_request *req, json_t *id, json_t *pa
         json_t *err = json_pack("{s:s, s:s, s:i}", "error", text, "code", "FORBIDDEN",
                                 "http_status", 403);
         char *body = json_dumps(err, JSON_COMPACT);
-        rpc_result(m, req, id,
+        rpc_result(m, req, id, era,
                    json_pack("{s:[{s:s, s:s}], s:o, s:b}", "content", "type", "text", "text",
                              body, "structuredContent", err, "isError", 1));
         free(body);
@@ -358,7 +423,7 @@ static void do_tools_call(struct mcp *m, pl_request *req, json_t *id, json_t *pa
     char *body = strcmp(t->method, "GET") ? json_dumps(rest, JSON_COMPACT) : NULL;
     json_decref(rest);
     struct call *c = calloc(1, sizeof *c);
-    c->m = m, c->req = req, c->id = json_incref(id);
+    c->m = m, c->req = req, c->id = json_incref(id), c->era = era;
     char key[160];
     snprintf(key, sizeof key, "mcp:%s", m->host->req_key_name(req) ? m->host->req_key_name(req)
                                                                  : "anonymous");
@@ -375,7 +440,7 @@ static void do_tools_call(struct mcp *m, pl_request *req, json_t *id, json_t *pa
 
 /* ---- transport ---- */
 
-static int check_headers(struct mcp *m, pl_request *req, int initializing)
+static int check_origin(struct mcp *m, pl_request *req)
 {
     if (!origin_allowed(m, req)) {
         m->host->reply_error(req, 403, "FORBIDDEN_ORIGIN", "this Origin may not use /mcp");
@@ -385,6 +450,12 @@ static int check_headers(struct mcp *m, pl_request *req, int initializing)
         m->host->reply_error(req, 403, "FORBIDDEN_HOST", "this Host may not use /mcp");
         return -1;
     }
+    return 0;
+}
+
+/* Legacy era: the negotiated version header and the session, if the client names one. */
+static int check_session(struct mcp *m, pl_request *req, int initializing)
+{
     const char *v = m->host->req_header(req, "MCP-Protocol-Version");
     if (v && !initializing && !version_supported(v)) {
         m->host->reply_error(req, 400, "UNSUPPORTED_PROTOCOL_VERSION",
@@ -402,15 +473,13 @@ static int check_headers(struct mcp *m, pl_request *req, int initializing)
     return 0;
 }
 
-static void on_post(pl_request *req, void *arg)
+static void serve_legacy(struct mcp *m, pl_request *req, json_t *msg)
 {
-    struct mcp *m = arg;
-    json_t *msg = m->host->req_json(req);
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *id = json_object_get(msg, "id");
     json_t *params = json_object_get(msg, "params");
     int init = method && strcmp(method, "initialize") == 0;
-    if (check_headers(m, req, init) < 0)
+    if (check_session(m, req, init) < 0)
         return;
     if (!json_is_object(msg) || !method ||
         strcmp(json_string_value(json_object_get(msg, "jsonrpc")) ?: "", "2.0") != 0) {
@@ -424,13 +493,50 @@ static void on_post(pl_request *req, void *arg)
     if (init)
         do_initialize(m, req, id, params);
     else if (strcmp(method, "ping") == 0)
-        rpc_result(m, req, id, json_object());
+        rpc_result(m, req, id, MCP_LEGACY, json_object());
     else if (strcmp(method, "tools/list") == 0)
-        do_tools_list(m, req, id, params);
+        do_tools_list(m, req, id, params, MCP_LEGACY);
     else if (strcmp(method, "tools/call") == 0)
-        do_tools_call(m, req, id, params);
+        do_tools_call(m, req, id, params, MCP_LEGACY);
     else
         rpc_error(m, req, id, -32601, "method not found");
+}
+
+/* 2026-07-28: every request stands alone (no initialize, no session; an Mcp-Session-Id
+ * is ignored).  The revision has no ping or initialize; what is not served here
+ * (prompts, resources, completion, subscriptions/listen) answers -32601 on HTTP 404,
+ * the status that revision gives an unknown method. */
+static void serve_modern(struct mcp *m, pl_request *req, json_t *msg)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    json_t *id = json_object_get(msg, "id");
+    json_t *params = json_object_get(msg, "params");
+    if (!id) /* a notification (cancelled): nothing runs long enough to cancel */
+        m->host->reply_raw(req, 202, "application/json", "", 0);
+    else if (strcmp(method, "server/discover") == 0)
+        do_discover(m, req, id);
+    else if (strcmp(method, "tools/list") == 0)
+        do_tools_list(m, req, id, params, MCP_MODERN);
+    else if (strcmp(method, "tools/call") == 0)
+        do_tools_call(m, req, id, params, MCP_MODERN);
+    else
+        rpc_refuse(m, req, id, 404,
+                   json_pack("{s:i, s:s}", "code", -32601, "message", "method not found"));
+}
+
+static void on_post(pl_request *req, void *arg)
+{
+    struct mcp *m = arg;
+    if (check_origin(m, req) < 0)
+        return;
+    json_t *msg = m->host->req_json(req);
+    struct mcp_verdict v = mcp_classify(m->host, req, msg);
+    if (v.error)
+        rpc_refuse(m, req, json_object_get(msg, "id"), 400, v.error);
+    else if (v.era == MCP_MODERN)
+        serve_modern(m, req, msg);
+    else
+        serve_legacy(m, req, msg);
 }
 
 /* No server-initiated stream is offered: the spec's answer is 405. */
@@ -443,7 +549,7 @@ static void on_get(pl_request *req, void *arg)
 static void on_delete(pl_request *req, void *arg)
 {
     struct mcp *m = arg;
-    if (check_headers(m, req, 0) < 0)
+    if (check_origin(m, req) < 0 || check_session(m, req, 0) < 0)
         return;
     struct session *s = session_find(m, m->host->req_header(req, "Mcp-Session-Id"));
     if (!s) {
