@@ -41,12 +41,15 @@ after(async () => {
 const connection = async (id) => (await gw.api('GET', `/api/v1/stations/${id}`)).body?.connection || {};
 const simStation = async (id) => (await gw.api('GET', `/sim/v1/stations/${id}`)).body;
 
+// A reconnect may follow a refused first attempt (the password set just before reaches the
+// handshake's cache within a moment) and the simulator's back-off (1 s doubling, with
+// jitter): 30 s holds even on a loaded machine.
 async function waitProfile(id, profile, what) {
   await gw.waitFor(async () => {
     const c = await connection(id);
     return (await gw.api('GET', `/api/v1/stations/${id}`)).body?.online && c.security_profile === profile &&
       c.tls === (profile >= 2);
-  }, 15000, `${id} reconnected on profile ${profile} (${what})`);
+  }, 30000, `${id} reconnected on profile ${profile} (${what})`);
 }
 
 async function upgrade(protocol, prefix) {
