@@ -1,6 +1,6 @@
 plugin_LTLIBRARIES += plugins/oicp/oicp.la
 plugins_oicp_oicp_la_SOURCES = plugins/oicp/oicp.c plugins/oicp/hub.c plugins/oicp/evse.c \
-	plugins/oicp/sessions.c plugins/oicp/outbox.c plugins/oicp/pricing.c plugins/oicp/routes.c \
+	plugins/oicp/sessions.c plugins/oicp/remote.c plugins/oicp/outbox.c plugins/oicp/pricing.c plugins/oicp/routes.c \
 	plugins/oicp/oicp.h
 plugins_oicp_oicp_la_CFLAGS = $(AM_CFLAGS)
 plugins_oicp_oicp_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)

@@ -5,8 +5,9 @@
  *   oicp.c      lifecycle, configuration, migrations, route registration
  *   hub.c       calls to Hubject: mutual TLS, the acknowledgement, metrics per operation
  *   evse.c      EVSE master data (per station), EvseIDs, data and status pushes
- *   sessions.c  roaming sessions: remote start/stop and reservations from the hub,
- *               AuthorizeStart for unknown tokens, transactions linked to sessions
+ *   sessions.c  roaming sessions: the open ones in memory, AuthorizeStart / AuthorizeStop
+ *               for unknown tokens, transactions tied to sessions, notifications
+ *   remote.c    the hub's calls: remote start/stop and reservations, identifications
  *   outbox.c    charging notifications and CDRs, through the core's durable outbox
  *   routes.c    /api/v1/hubject/... and /ocpp/v1/hubject/...
  *
@@ -171,6 +172,22 @@ void oicp_sessions_on_event(const char *topic, json_t *env, void *arg);
 void oicp_authorizer_ask(void *arg, const struct pl_id_token *tok, pl_authz_request *req);
 /* The identification object of a session's token, as the hub knows it (new). */
 json_t *oicp_identification_for_token(const char *token, const char *type);
+
+/* The open sessions (sessions.c), for remote.c. */
+struct oicp_session *oicp_session_on_evse(struct oicp *o, const char *station_id, int evse);
+struct oicp_session *oicp_session_add(struct oicp *o, const char *id, const char *station_id, int evse,
+                                      const char *evse_id, const char *token, const char *provider,
+                                      const char *status);
+void oicp_session_remove(struct oicp *o, struct oicp_session *gone);
+/* pending, reserved, authorized, active stay open; any other status closes (frees) s */
+void oicp_session_set_status(struct oicp *o, struct oicp_session *s, const char *status, const char *detail);
+
+/* ---- remote.c ---- */
+/* The specification's patterns (OICP 2.3 UID, EvcoID, SessionID), POSIX ERE. */
+#define UID_RE "^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$"
+#define EVCO_RE "^([A-Za-z]{2}-?[A-Za-z0-9]{3}-?C[A-Za-z0-9]{8}-?[0-9A-Za-z|]|[A-Za-z]{2}[*|-]?[A-Za-z0-9]{3}[*|-]?[A-Za-z0-9]{6}[*|-]?[0-9X|])$"
+#define UUID_RE "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+int oicp_matches(const char *re, const char *s); /* s is non-NULL and matches re */
 
 /* ---- outbox.c ---- */
 int oicp_outbox_start(struct oicp *o); /* registers the sender of queue "oicp" */
