@@ -523,6 +523,7 @@ struct tx_ctx {
     char *station_id;
     char *station_tx_id;
     char *stop[6];  /* a stop's parameters, kept while its record is priced */
+    char *stop_signed; /* the stop message's own signed meter values (JSON array text) */
     json_t *cdr;    /* a stop's charge detail record, written with it */
 };
 
@@ -573,16 +574,27 @@ static const char SQL_TX_STOP[] =
     "RETURNING " TX_COLS ", true AS fresh), "
     "c AS (INSERT INTO cdrs (transaction_id, station_id, station_tx_id, evse, connector, id_token, "
     "customer_id, started_at, stopped_at, energy_wh, charging_seconds, parking_seconds, tariff_id, "
-    "tariff_revision, tariff, currency, components, periods, total_excl_vat, total_incl_vat, status) "
+    "tariff_revision, tariff, currency, components, periods, total_excl_vat, total_incl_vat, status, "
+    "signed_meter_values) "
     "SELECT u.id, u.station_id, u.station_tx_id, u.evse, u.connector, u.id_token, "
     "(j->>'customer_id')::bigint, u.started_at::timestamptz, u.stopped_at::timestamptz, "
     "(j->>'energy_wh')::bigint, (j->>'charging_seconds')::bigint, (j->>'parking_seconds')::bigint, "
     "(j->>'tariff_id')::bigint, (j->>'tariff_revision')::int, j->'tariff', j->>'currency', "
     "coalesce(j->'components', '[]'), coalesce(j->'periods', '[]'), "
-    "(j->'total'->>'excl_vat')::numeric, (j->'total'->>'incl_vat')::numeric, j->>'status' "
+    "(j->'total'->>'excl_vat')::numeric, (j->'total'->>'incl_vat')::numeric, j->>'status', "
+    /* the signed values of the session: those its samples carried, then the stop's own
+     * (the stop's samples are queued after the stop, and may or may not be written
+     * before it: each signed reading once) */
+    "(SELECT jsonb_agg(d.e ORDER BY d.n) FROM (SELECT DISTINCT ON (z.e->'signed', z.e->>'context') z.e, z.n "
+    "FROM (SELECT jsonb_build_object('timestamp', " TS("mv.ts") ", 'measurand', mv.measurand, 'context', "
+    "mv.context, 'signed', mv.signed) AS e, mv.id AS n FROM meter_values mv WHERE mv.transaction_id = u.id "
+    "AND mv.signed IS NOT NULL UNION ALL SELECT a.e, 9000000000000000000 + a.n FROM "
+    "jsonb_array_elements(coalesce($8::jsonb, '[]'::jsonb)) WITH ORDINALITY AS a(e, n)) z "
+    "ORDER BY z.e->'signed', z.e->>'context', z.n) d) "
     "FROM u, (SELECT $7::jsonb AS j) x WHERE x.j IS NOT NULL "
-    "ON CONFLICT (transaction_id) DO NOTHING RETURNING id) "
-    "SELECT u.*, (SELECT id FROM c) AS cdr_id FROM u UNION ALL SELECT " TX_COLS ", false, NULL::bigint "
+    "ON CONFLICT (transaction_id) DO NOTHING RETURNING id, signed_meter_values) "
+    "SELECT u.*, (SELECT id FROM c) AS cdr_id, (SELECT signed_meter_values FROM c) AS cdr_signed FROM u "
+    "UNION ALL SELECT " TX_COLS ", false, NULL::bigint, NULL::jsonb "
     "FROM transactions WHERE station_id = $1 AND station_tx_id = $2 AND NOT EXISTS (SELECT 1 FROM u)";
 
 static void tx_done(void *arg, pl_db_result *res)
@@ -613,6 +625,8 @@ static void tx_done(void *arg, pl_db_result *res)
     json_object_del(row, "fresh");
     json_int_t cdr_id = json_integer_value(json_object_get(row, "cdr_id"));
     json_object_del(row, "cdr_id");
+    json_t *cdr_signed = json_incref(json_object_get(row, "cdr_signed"));
+    json_object_del(row, "cdr_signed");
     char id[32];
     int icol = col_index(res, "id");
     snprintf(id, sizeof id, "%s", icol >= 0 && db_value(res, 0, icol) ? db_value(res, 0, icol) : "");
@@ -632,14 +646,17 @@ static void tx_done(void *arg, pl_db_result *res)
         json_object_set(t->cdr, "transaction_id", json_object_get(row, "id"));
         json_object_set(t->cdr, "started_at", json_object_get(row, "started_at"));
         json_object_set(t->cdr, "stopped_at", json_object_get(row, "stopped_at"));
+        json_object_set(t->cdr, "signed_meter_values", cdr_signed ? cdr_signed : json_null());
         bus_emit("cdr.created", t->station_id, json_incref(t->cdr));
     }
     json_decref(row);
+    json_decref(cdr_signed);
 out:
     free(t->station_id);
     free(t->station_tx_id);
     for (size_t i = 0; i < sizeof t->stop / sizeof t->stop[0]; i++)
         free(t->stop[i]);
+    free(t->stop_signed);
     json_decref(t->cdr);
     free(t);
 }
@@ -735,8 +752,9 @@ static void stop_cdr_ready(void *arg, int ok, json_t *cdr)
     }
     char *text = cdr ? json_dumps(cdr, JSON_COMPACT) : NULL;
     t->cdr = json_incref(cdr);
-    const char *p[7] = {t->stop[0], t->stop[1], t->stop[2], t->stop[3], t->stop[4], t->stop[5], text};
-    tx_write(t, SQL_TX_STOP, 7, p);
+    const char *p[8] = {t->stop[0], t->stop[1], t->stop[2], t->stop[3], t->stop[4], t->stop[5], text,
+                        t->stop_signed};
+    tx_write(t, SQL_TX_STOP, 8, p);
     free(text);
 }
 
@@ -771,6 +789,9 @@ void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop
     }
     for (int i = 0; i < 6; i++)
         t->stop[i] = p[i] ? strdup(p[i]) : NULL;
+    json_t *signed_values = json_object_get(stop, "signed_meter_values");
+    if (json_array_size(signed_values))
+        t->stop_signed = json_dumps(signed_values, JSON_COMPACT);
     json_decref(stop);
     billing_price_stop(t->stop[0], t->stop[1], t->stop[3], t->stop[2], stop_cdr_ready, t);
 }
@@ -830,15 +851,15 @@ static struct event *flush_timer;
 static const char SQL_METER[] =
     "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(station_id text, "
     "station_tx_id text, evse int, connector int, ts timestamptz, measurand text, "
-    "value float8, unit text, phase text, context text, location text)), "
+    "value float8, unit text, phase text, context text, location text, signed jsonb)), "
     "ins AS (INSERT INTO meter_values(station_id, transaction_id, evse, connector, ts, "
-    "measurand, value, unit, phase, context, location) "
+    "measurand, value, unit, phase, context, location, signed) "
     /* a sample of a transaction is on the transaction's EVSE and connector, whatever
      * the message carrying it said (2.0.1 Updated events and 1.6 transactionData
      * often name none) */
     "SELECT x.station_id, t.id, coalesce(t.evse, x.evse), coalesce(t.connector, x.connector), "
     "x.ts, coalesce(x.measurand, 'Energy.Active.Import.Register'), x.value, x.unit, x.phase, "
-    "x.context, x.location FROM x LEFT JOIN transactions t ON t.station_id = x.station_id "
+    "x.context, x.location, x.signed FROM x LEFT JOIN transactions t ON t.station_id = x.station_id "
     "AND t.station_tx_id = x.station_tx_id RETURNING 1), "
     "last AS (SELECT DISTINCT ON (station_id, station_tx_id) station_id, station_tx_id, "
     "CASE WHEN unit = 'kWh' THEN value * 1000 ELSE value END AS wh FROM x "
@@ -1012,7 +1033,7 @@ static void meter_flush_now(void)
 
 /* A sample's row for the batch, as JSON text written directly (jansson's pack and dump
  * per sample showed in the profile): {"station_id","station_tx_id"?,"evse","connector",
- * "ts","measurand"?,"value","unit"?,"phase"?,"context"?,"location"?}.  NULL when the
+ * "ts","measurand"?,"value","unit"?,"phase"?,"context"?,"location"?,"signed"?}.  NULL when the
  * value is not a number or the row would not fit. */
 static char *sample_row(pl_station *st, int evse, int connector, const char *station_tx_id,
                         json_t *smp, size_t *out_len)
@@ -1030,7 +1051,15 @@ static char *sample_row(pl_station *st, int evse, int connector, const char *sta
         return NULL;
     if (value != value || value > 1e300 || value < -1e300) /* NaN or infinite: not JSON */
         return NULL;
-    char now[40], buf[1024];
+    /* a signed value (signedMeterData and its public key: kilobytes) rides along as JSON */
+    json_t *sig = json_object_get(smp, "signed");
+    char *sig_text = json_is_object(sig) ? json_dumps(sig, JSON_COMPACT) : NULL;
+    size_t cap = 1024 + (sig_text ? strlen(sig_text) + 16 : 0);
+    char now[40], *buf = malloc(cap);
+    if (!buf) {
+        free(sig_text);
+        return NULL;
+    }
     const char *ts = ts_param(str_param(smp, "timestamp"));
     size_t n = 0;
     static const char *const opt[] = {"measurand", "unit", "phase", "context", "location"};
@@ -1038,19 +1067,19 @@ static char *sample_row(pl_station *st, int evse, int connector, const char *sta
 #define LIT(text)                                                                            \
     do {                                                                                     \
         size_t l_ = strlen(text);                                                            \
-        if (n + l_ >= sizeof buf) bad = 1; else { memcpy(buf + n, text, l_); n += l_; }      \
+        if (n + l_ >= cap) bad = 1; else { memcpy(buf + n, text, l_); n += l_; }             \
     } while (0)
     LIT("{\"station_id\":");
-    bad |= util_json_quote(buf, sizeof buf, &n, st->id);
+    bad |= util_json_quote(buf, cap, &n, st->id);
     if (station_tx_id) {
         LIT(",\"station_tx_id\":");
-        bad |= util_json_quote(buf, sizeof buf, &n, station_tx_id);
+        bad |= util_json_quote(buf, cap, &n, station_tx_id);
     }
     char nums[96];
     snprintf(nums, sizeof nums, ",\"evse\":%d,\"connector\":%d,\"value\":%.17g,\"ts\":", evse,
              connector, value);
     LIT(nums);
-    bad |= util_json_quote(buf, sizeof buf, &n, ts ? ts : core_now_rfc3339(now, sizeof now));
+    bad |= util_json_quote(buf, cap, &n, ts ? ts : core_now_rfc3339(now, sizeof now));
     for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
         const char *x = str_param(smp, opt[i]);
         if (!x)
@@ -1058,14 +1087,22 @@ static char *sample_row(pl_station *st, int evse, int connector, const char *sta
         LIT(",\"");
         LIT(opt[i]);
         LIT("\":");
-        bad |= util_json_quote(buf, sizeof buf, &n, x);
+        bad |= util_json_quote(buf, cap, &n, x);
+    }
+    if (sig_text) {
+        LIT(",\"signed\":");
+        LIT(sig_text);
     }
     LIT("}");
 #undef LIT
-    if (bad)
+    free(sig_text);
+    if (bad) {
+        free(buf);
         return NULL;
+    }
     *out_len = n;
-    return strndup(buf, n);
+    buf[n] = '\0';
+    return buf;
 }
 
 void station_api_meter_values(pl_station *st, int evse, int connector,

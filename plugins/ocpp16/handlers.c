@@ -144,15 +144,14 @@ static json_t *samples_from(struct ocpp_session *cx, json_t *meter_values)
     json_t *mv, *sv;
     json_array_foreach(meter_values, i, mv) {
         const char *ts = json_string_value(json_object_get(mv, "timestamp"));
+        size_t first = json_array_size(out); /* this meterValue's samples start here */
         json_array_foreach(json_object_get(mv, "sampledValue"), j, sv) {
             const char *text = json_string_value(json_object_get(sv, "value"));
             const char *format = json_string_value(json_object_get(sv, "format"));
             char *end = NULL;
             double v = text ? strtod(text, &end) : NAN;
-            if (format && strcmp(format, "SignedData") == 0) {
-                S(cx)->record(cx->station, "signed_meter_value", json_pack("{s:s?, s:O}", "timestamp", ts, "sampledValue", sv));
-                continue;
-            }
+            if (format && strcmp(format, "SignedData") == 0)
+                continue; /* below, once its plain reading is known */
             if (!text || end == text || *end || !isfinite(v)) {
                 H(cx)->log(O16(cx)->self, PL_LOG_WARN, "station %s: meter value '%s' is not a decimal (skipped)",
                            H(cx)->ocpp->station_id(cx->c), text ? text : "");
@@ -174,6 +173,29 @@ static json_t *samples_from(struct ocpp_session *cx, json_t *meter_values)
                     json_object_set(s, keys[k], x);
             }
             json_array_append_new(out, s);
+        }
+        /* A SignedData value signs the plain reading of the same measurand, context and
+         * phase beside it (1.6 has no field for it): it rides with that sample to the CDR.
+         * One without a plain partner is kept as a station record only. */
+        json_array_foreach(json_object_get(mv, "sampledValue"), j, sv) {
+            const char *format = json_string_value(json_object_get(sv, "format"));
+            if (!format || strcmp(format, "SignedData") != 0)
+                continue;
+            S(cx)->record(cx->station, "signed_meter_value", json_pack("{s:s?, s:O}", "timestamp", ts, "sampledValue", sv));
+            const char *measurand = json_string_value(json_object_get(sv, "measurand"));
+            json_t *partner = NULL;
+            for (size_t k = first; k < json_array_size(out) && !partner; k++) {
+                json_t *c = json_array_get(out, k);
+                if (strcmp(json_string_value(json_object_get(c, "measurand")) ?: "",
+                           measurand ? measurand : "Energy.Active.Import.Register") == 0 &&
+                    json_equal(json_object_get(c, "context") ?: json_null(), json_object_get(sv, "context") ?: json_null()) &&
+                    json_equal(json_object_get(c, "phase") ?: json_null(), json_object_get(sv, "phase") ?: json_null()) &&
+                    !json_object_get(c, "signed"))
+                    partner = c;
+            }
+            if (partner)
+                json_object_set_new(partner, "signed", json_pack("{s:O, s:s}", "signedMeterData",
+                                                                 json_object_get(sv, "value"), "format", "SignedData"));
         }
     }
     return out;
@@ -277,10 +299,14 @@ static void stop_transaction(struct ocpp_session *cx, const char *msg_id, json_t
         return;
     }
     a->data = O16(cx);
-    S(cx)->tx_stop(cx->station, txid, stop, ocpp_answer_tx(a), a);
     json_t *data = json_object_get(p, "transactionData");
-    if (data) /* the transaction's EVSE and connector are the core's to know */
-        ocpp_answer_samples(a, cx, 0, 1, txid, samples_from(cx, data));
+    json_t *samples = data ? samples_from(cx, data) : NULL;
+    /* its samples are written after the stop: their signed values go with it */
+    if (samples)
+        json_object_set_new(stop, "signed_meter_values", ocpp_samples_signed(samples));
+    S(cx)->tx_stop(cx->station, txid, stop, ocpp_answer_tx(a), a);
+    if (samples) /* the transaction's EVSE and connector are the core's to know */
+        ocpp_answer_samples(a, cx, 0, 1, txid, samples);
     if (tag)
         S(cx)->authorize(cx->station, tag, ocpp_answer_auth(a), a);
     ocpp_answer_arm(a);

@@ -114,6 +114,10 @@ static json_t *samples_from(json_t *meter_values)
                 if (x)
                     json_object_set(s, keys[k], x);
             }
+            /* a signed reading (Eichrecht): kept with its sample, and in the CDR */
+            json_t *sig = json_object_get(sv, "signedMeterValue");
+            if (json_is_object(sig))
+                json_object_set(s, "signed", sig);
             json_array_append_new(out, s);
         }
     }
@@ -215,6 +219,8 @@ static void transaction_event(struct ocpp_session *cx, const char *msg_id, json_
             json_object_set_new(stop, "meter_stop", json_real(reg));
         if (token)
             json_object_set_new(stop, "id_token", json_string(token));
+        /* its samples are written after the stop: their signed values go with it */
+        json_object_set_new(stop, "signed_meter_values", ocpp_samples_signed(samples));
         S(cx)->tx_stop(cx->station, txid, stop, ocpp_answer_tx(a), a);
     }
     ocpp_answer_samples(a, cx, evse_id, conn_id ? conn_id : (evse_id ? 1 : 0), txid, samples);

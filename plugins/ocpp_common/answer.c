@@ -101,3 +101,19 @@ void ocpp_answer_arm(struct ocpp_answer *a)
 {
     finish(a);
 }
+
+json_t *ocpp_samples_signed(json_t *samples)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *smp;
+    json_array_foreach(samples, i, smp) {
+        json_t *sig = json_object_get(smp, "signed");
+        if (json_is_object(sig))
+            json_array_append_new(out, json_pack("{s:O?, s:O?, s:O?, s:O}", "timestamp",
+                                                 json_object_get(smp, "timestamp"), "measurand",
+                                                 json_object_get(smp, "measurand"), "context",
+                                                 json_object_get(smp, "context"), "signed", sig));
+    }
+    return out;
+}

@@ -38,6 +38,10 @@ void ocpp_answer_samples(struct ocpp_answer *a, struct ocpp_session *cx, int evs
  * authorize; each counts as one thing to wait for. */
 pl_tx_cb ocpp_answer_tx(struct ocpp_answer *a);
 pl_auth_cb ocpp_answer_auth(struct ocpp_answer *a);
+/* The signed readings among samples, as a charge detail record keeps them (new array of
+ * {"timestamp","measurand","context","signed"}): a stop's own samples are written after
+ * the stop, so the stop carries them (stop JSON "signed_meter_values"). */
+json_t *ocpp_samples_signed(json_t *samples);
 /* Everything was asked for: the answer goes out when the last one lands (maybe now). */
 void ocpp_answer_arm(struct ocpp_answer *a);
 

@@ -89,7 +89,15 @@ void oicp_outbox_enqueue_cdrs(struct oicp *o, long long tx_id, const char *sessi
                       "'MeterValueStart', round((t.meter_start / 1000)::numeric, 3), "
                       "'MeterValueEnd', round((t.meter_stop / 1000)::numeric, 3), "
                       "'ConsumedEnergy', round((greatest(0, coalesce(c.energy_wh, t.meter_stop - t.meter_start, 0)) "
-                      "/ 1000.0)::numeric, 3))) "
+                      "/ 1000.0)::numeric, 3), "
+                      /* the station's signed readings, as the transparency software reads them:
+                       * at most 10 (the specification's limit), start and end kept first */
+                      "'SignedMeteringValues', (SELECT jsonb_agg(jsonb_build_object('SignedMeteringValue', "
+                      "e->'signed'->>'signedMeterData', 'MeteringStatus', CASE e->>'context' "
+                      "WHEN 'Transaction.Begin' THEN 'Start' WHEN 'Transaction.End' THEN 'End' ELSE 'Progress' END) "
+                      "ORDER BY n) FROM (SELECT e, n FROM jsonb_array_elements(c.signed_meter_values) WITH ORDINALITY "
+                      "AS a(e, n) WHERE e->'signed'->>'signedMeterData' IS NOT NULL ORDER BY CASE e->>'context' "
+                      "WHEN 'Transaction.Begin' THEN 0 WHEN 'Transaction.End' THEN 0 ELSE 1 END, n LIMIT 10) y))) "
                       "FROM oicp_sessions s JOIN transactions t ON t.id = coalesce($1::bigint, s.transaction_id) "
                       "LEFT JOIN cdrs c ON c.transaction_id = t.id "
                       "WHERE t.stopped_at IS NOT NULL AND ($2::uuid IS NULL OR s.id = $2::uuid) "

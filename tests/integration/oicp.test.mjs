@@ -480,6 +480,29 @@ describe('dynamic pricing', () => {
   });
 });
 
+describe('signed readings', () => {
+  test('the CDR carries the station\'s signed meter values as SignedMeteringValues (Start, End)', async () => {
+    const st = await roamingStation('ocpp2.0.1');
+    const SessionID = randomUUID();
+    const r = await remoteStart({ SessionID, ProviderID: PROVIDER, EvseID: evseIdOf(st.id, 1), Identification: { RemoteIdentification: { EvcoID: EVCO } } });
+    assert.equal(r.body.Result, true, r.text);
+    const now = () => new Date().toISOString();
+    const sig = (data) => ({ signedMeterData: data, signingMethod: 'ECDSA-secp256r1-SHA256', encodingMethod: 'OCMF', publicKey: 'UFVC' });
+    const mv = (wh, context, data) => [{ timestamp: now(), sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register', context, signedMeterValue: sig(data) }] }];
+    const info = { transactionId: 'oicp-signed-1' };
+    await st.client.call('TransactionEvent', { eventType: 'Started', timestamp: now(), triggerReason: 'RemoteStart', seqNo: 0, transactionInfo: info, evse: { id: 1, connectorId: 1 }, idToken: { idToken: EVCO, type: 'eMAID' }, meterValue: mv(0, 'Transaction.Begin', 'OCMF|{"RD":[{"RV":0}]}|{"SD":"BEGIN"}') });
+    await st.client.call('TransactionEvent', { eventType: 'Ended', timestamp: now(), triggerReason: 'StopAuthorized', seqNo: 1, transactionInfo: { ...info, stoppedReason: 'Local' }, meterValue: mv(4200, 'Transaction.End', 'OCMF|{"RD":[{"RV":4.2}]}|{"SD":"END"}') });
+    const cdr = await hub.waitFor(() => hub.ops('ChargeDetailRecord').find((x) => x.body.SessionID === SessionID), 5000, 'the CDR');
+    assert.deepEqual(cdr.body.SignedMeteringValues, [
+      { SignedMeteringValue: 'OCMF|{"RD":[{"RV":0}]}|{"SD":"BEGIN"}', MeteringStatus: 'Start' },
+      { SignedMeteringValue: 'OCMF|{"RD":[{"RV":4.2}]}|{"SD":"END"}', MeteringStatus: 'End' },
+    ]);
+    assert.equal(cdr.body.ConsumedEnergy, 4.2);
+    await st.close();
+    noViolations();
+  });
+});
+
 describe('the outbox', () => {
   test('a CDR Hubject does not acknowledge is retried, across a restart, and sent once acknowledged', async () => {
     const st = await roamingStation('ocpp1.6');
