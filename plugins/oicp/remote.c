@@ -109,6 +109,7 @@ struct remote {
     int is_uid;
     int reservation_id;
     char expiry[40];
+    long minutes;        /* a reservation's length */
     int resume;          /* a remote start on this session's reservation */
     const char *kind;    /* "remote" | "reservation" */
 };
@@ -315,10 +316,14 @@ static void open_session(struct remote *r, const char *status)
         send_to_station(r);
         return;
     }
-    if (!oicp_session_add(o, r->session_id, r->station_id, r->evse, r->evse_id, r->token, provider, status)) {
+    struct oicp_session *added = oicp_session_add(o, r->session_id, r->station_id, r->evse, r->evse_id, r->token,
+                                                  provider, status);
+    if (!added) {
         answer(r, 0, "021", "out of memory");
         return;
     }
+    if (r->minutes) /* a reservation holds its EVSE for its own length, then a minute */
+        added->expires_ms = h->now_ms() + (uint64_t)(r->minutes + 1) * 60000;
     json_t *emp = json_object_get(r->body, "EMPPartnerSessionID");
     if (!emp)
         emp = json_object_get(r->body, "EMPPartnerSessionId");
@@ -396,6 +401,7 @@ void oicp_reservation_start(struct oicp *o, const char *provider_id, json_t *bod
     }
     json_t *d = json_object_get(body, "Duration");
     long minutes = json_is_integer(d) ? (long)json_integer_value(d) : o->reservation_minutes;
+    r->minutes = minutes;
     if (minutes < 1 || minutes > 1440) {
         answer(r, 0, "022", "Duration: 1 to 1440 minutes");
         return;

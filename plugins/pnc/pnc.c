@@ -30,6 +30,9 @@ static const struct pl_config_key keys[] = {
     {"trust", PL_CONFIG_STRING, NULL, 0, 0, NULL,
      "V2G and MO root certificates (PEM bundle): OCSP answers and contract chains must chain to them",
      PL_CONFIG_RESTART},
+    {"ocsp_responders", PL_CONFIG_LIST, NULL, 0, 0, NULL,
+     "URL prefixes of the OCSP responders stations may name (the certificates' AIA); empty: any",
+     PL_CONFIG_RESTART},
     {"ocsp_timeout_ms", PL_CONFIG_INT, "3000", 100, 60000, NULL, "an OCSP responder's time to answer",
      PL_CONFIG_RESTART},
     {"ocsp_cache_s", PL_CONFIG_INT, "3600", 0, 604800, NULL,
@@ -70,6 +73,7 @@ static int pnc_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     p->self = self;
     p->secc_ocsp_url = host->config_get(self, "secc_ocsp_url", NULL);
     p->ocsp_failure = host->config_get(self, "ocsp_failure", "reject");
+    p->ocsp_responders = host->config_get(self, "ocsp_responders", NULL);
     p->provider_url = host->config_get(self, "provider_url", NULL);
     p->provider_cert = host->config_get(self, "provider_client_cert", NULL);
     p->provider_key = host->config_get(self, "provider_client_key", NULL);

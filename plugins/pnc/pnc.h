@@ -38,6 +38,7 @@ struct pnc {
     STACK_OF(X509) *roots;      /* the same, for the status route */
     /* OCSP */
     long ocsp_timeout_ms, ocsp_default_cache_s;
+    const char *ocsp_responders; /* URL prefixes a station may name (space-separated); NULL: any */
     struct pnc_ocsp_entry *cache;
     size_t ncache;
     unsigned long ocsp_asked, ocsp_cached, ocsp_failed;

@@ -144,6 +144,24 @@ static void on_responder(const struct pl_http_response *resp, void *arg)
     free(a);
 }
 
+/* Whether url starts with one of [pnc] ocsp_responders (space- or comma-separated), or
+ * the list is empty. */
+static int responder_allowed(struct pnc *p, const char *url)
+{
+    const char *list = p->ocsp_responders;
+    if (!list || !*list)
+        return 1;
+    for (const char *w = list; *w;) {
+        while (*w == ' ' || *w == ',' || *w == '\t')
+            w++;
+        size_t n = strcspn(w, " ,\t");
+        if (n && strncmp(url, w, n) == 0)
+            return 1;
+        w += n;
+    }
+    return 0;
+}
+
 /* The status of one certificate: from the cache, else from its responder. */
 static void ask(struct pnc *p, json_t *req, ask_done done, void *arg)
 {
@@ -156,6 +174,13 @@ static void ask(struct pnc *p, json_t *req, ask_done done, void *arg)
         return;
     }
     const char *url = json_string_value(json_object_get(req, "responderURL"));
+    if (url && !responder_allowed(p, url)) {
+        /* the URL comes from the station (its EV's certificate): it does not make the
+         * gateway call just anything */
+        p->host->log(p->self, PL_LOG_WARN, "OCSP responder %s is not in [pnc] ocsp_responders", url);
+        done(p, PNC_OCSP_ERROR, NULL, "responder not allowed", arg);
+        return;
+    }
     char err[200] = "";
     size_t len = 0;
     unsigned char *der = url && (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)

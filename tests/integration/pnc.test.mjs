@@ -75,6 +75,7 @@ before(async () => {
         cpo_certificate: pki.path('cpo-sub2.pem'), cpo_private_key: pki.path('cpo-sub2.key'), cpo_chain: pki.path('cpo-sub1.pem'),
         secc_ocsp_url: pki.ocspUrl('cpo-sub2'), trust: pki.path('trust.pem'), ocsp_timeout_ms: 2000,
         secc_renew_days: 400, secc_check_s: 1, // every SECC certificate signed here "ends soon"
+        ocsp_responders: 'http://127.0.0.1:',
 
         provider_url: `https://127.0.0.1:${provider.address().port}/contract-data`, provider_client_cert: tls.path('cpo-client.pem'),
         provider_client_key: tls.path('cpo-client.key'), provider_ca_file: tls.path('server-ca.pem'), provider_timeout_ms: 2000,
@@ -168,6 +169,17 @@ describe('Authorize with a contract (OCSP through the responders the certificate
     } finally {
       await pki.startOcsp('mo-sub2');
     }
+    await st.close();
+  });
+
+  test('a responder outside [pnc] ocsp_responders is not called: the contract is refused', async () => {
+    const st = await station201();
+    pki.contract('DEABCC00000006X'); // never asked about: not in the cache
+    const before = (await gw.api('GET', '/ocpp/v1/pnc/status')).body.ocsp.asked;
+    const r = await st.client.call('Authorize', { idToken: { idToken: GOOD, type: 'eMAID' }, iso15118CertificateHashData: [{ ...hashOf('contract-DEABCC00000006X', 'mo-sub2'), responderURL: 'http://10.255.0.1/ocsp' }] });
+    assert.equal(r.certificateStatus, 'NoCertificateAvailable');
+    assert.equal((await gw.api('GET', '/ocpp/v1/pnc/status')).body.ocsp.asked, before, 'no request was made');
+    assert.match(gw.logs(), /OCSP responder http:\/\/10\.255\.0\.1\/ocsp is not in \[pnc\] ocsp_responders/);
     await st.close();
   });
 
