@@ -12,7 +12,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { psql } from '../tests/integration/lib/harness.mjs';
 
@@ -501,7 +501,7 @@ for (const [n, byPg] of Object.entries(results.summary)) {
 results.load_average_at_end = loadavg().map((l) => +l.toFixed(2));
 console.log(`\nload average (1/5/15 min) at start ${results.load_average_at_start.join(' ')}, at end ${results.load_average_at_end.join(' ')} on ${cpus().length} CPUs`);
 mkdirSync(join(top, 'bench', 'results'), { recursive: true });
-const outFile = join(top, 'bench', 'results', args.out || 'latest.json');
+const outFile = args.out && isAbsolute(args.out) ? args.out : join(top, 'bench', 'results', args.out || 'latest.json');
 writeFileSync(outFile, JSON.stringify(results, null, 2));
 console.log(`\nJSON: ${outFile}`);
 process.exit(0);
