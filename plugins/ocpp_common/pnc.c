@@ -17,15 +17,20 @@ static struct pnc_call *call_copy(const struct pnc_call *call)
     return k;
 }
 
-static void answer(const struct pnc_call *call, json_t *payload)
+void pnc_reply(const struct pl_host *host, pl_ocpp_conn *c, const char *msg_id, int pnc16, json_t *payload)
 {
-    if (call->pnc16) {
+    if (pnc16) {
         char *text = json_dumps(payload, JSON_COMPACT);
         json_decref(payload);
         payload = json_pack("{s:s, s:s}", "status", "Accepted", "data", text ? text : "{}");
         free(text);
     }
-    call->host->ocpp->reply(call->c, call->msg_id, payload);
+    host->ocpp->reply(c, msg_id, payload);
+}
+
+static void answer(const struct pnc_call *call, json_t *payload)
+{
+    pnc_reply(call->host, call->c, call->msg_id, call->pnc16, payload);
 }
 
 json_t *pnc_id_token_info(json_t *info)

@@ -12,6 +12,12 @@
 
 #include <pipelet/pipelet.h>
 
+#define PNC_VENDOR_ID "org.openchargealliance.iso15118pnc"
+
+/* Answer a station's call: payload (stolen) as it is, or for 1.6 Plug & Charge (pnc16)
+ * as the data, JSON text, of an Accepted DataTransfer.conf. */
+void pnc_reply(const struct pl_host *host, pl_ocpp_conn *c, const char *msg_id, int pnc16, json_t *payload);
+
 /* Where an answer goes: a native reply, or (pnc16) a DataTransfer.conf around it. */
 struct pnc_call {
     const struct pl_host *host;

@@ -1,5 +1,6 @@
 /* signcert.c — see signcert.h. */
 #include "signcert.h"
+#include "pnc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,18 +38,6 @@ static void on_signed(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r
     free(s);
 }
 
-/* The answer to SignCertificate, wrapped in a DataTransfer.conf for 1.6 Plug & Charge. */
-static void reply(const struct pl_host *h, pl_ocpp_conn *c, const char *msg_id, int pnc16, json_t *payload)
-{
-    if (pnc16) {
-        char *text = json_dumps(payload, JSON_COMPACT);
-        json_decref(payload);
-        payload = json_pack("{s:s, s:s}", "status", "Accepted", "data", text ? text : "{}");
-        free(text);
-    }
-    h->ocpp->reply(c, msg_id, payload);
-}
-
 static void handle(const struct pl_host *h, pl_plugin_handle *self, pl_ocpp_conn *c, pl_station *st,
                    const char *msg_id, json_t *p, int pnc16)
 {
@@ -66,10 +55,10 @@ static void handle(const struct pl_host *h, pl_plugin_handle *self, pl_ocpp_conn
         h->log(self, PL_LOG_WARN, "station %s: SignCertificate refused: %s", station,
                chain ? "chain too long" : err);
         free(chain);
-        reply(h, c, msg_id, pnc16, json_pack("{s:s}", "status", "Rejected"));
+        pnc_reply(h, c, msg_id, pnc16, json_pack("{s:s}", "status", "Rejected"));
         return;
     }
-    reply(h, c, msg_id, pnc16, json_pack("{s:s}", "status", "Accepted"));
+    pnc_reply(h, c, msg_id, pnc16, json_pack("{s:s}", "status", "Accepted"));
     struct signcert_ctx *s = calloc(1, sizeof *s);
     if (!s) {
         free(chain);

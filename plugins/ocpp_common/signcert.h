@@ -17,6 +17,4 @@ void signcert_handle(const struct pl_host *host, pl_plugin_handle *self, pl_ocpp
 void signcert_handle_pnc16(const struct pl_host *host, pl_plugin_handle *self, pl_ocpp_conn *c,
                            pl_station *st, const char *msg_id, json_t *payload);
 
-#define PNC_VENDOR_ID "org.openchargealliance.iso15118pnc"
-
 #endif
