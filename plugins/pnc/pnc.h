@@ -17,6 +17,9 @@
 #include <pipelet/pipelet.h>
 #include <openssl/x509.h>
 
+/* the OCA application note "Using ISO 15118 Plug & Charge with OCPP 1.6" */
+#define PNC_VENDOR_ID "org.openchargealliance.iso15118pnc"
+
 extern const char pnc_openapi_json[];
 extern const unsigned long pnc_openapi_json_len;
 
@@ -81,5 +84,10 @@ void pnc_renew_record(struct pnc *p, const char *station_id, json_t *cert /* bor
 
 /* routes.c */
 int pnc_routes_register(struct pnc *p);
+/* The command that carries 2.0.1 action (payload stolen) to st: natively (PL_OP_RAW_CALL)
+ * for 2.0.1, and for 1.6 when native16 (the security whitepaper's own messages; payload
+ * already 1.6-shaped), else inside the Plug & Charge DataTransfer (PL_OP_DATA_TRANSFER). */
+json_t *pnc_station_args(struct pnc *p, pl_station *st, const char *action, json_t *payload, int native16,
+                         int *op);
 
 #endif

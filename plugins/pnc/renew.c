@@ -50,17 +50,9 @@ static void trigger(struct pnc *p, const char *station)
     pl_station *st = h->stations->find(station);
     if (!st || !h->stations->online(station) || asked_recently(p, station))
         return;
-    json_t *args;
     int op;
-    if (strcmp(h->stations->protocol(st), "ocpp1.6") == 0) {
-        args = json_pack("{s:s, s:s, s:s}", "vendor_id", "org.openchargealliance.iso15118pnc", "message_id",
-                         "TriggerMessage", "data", "{\"requestedMessage\":\"SignV2GCertificate\"}");
-        op = PL_OP_DATA_TRANSFER;
-    } else {
-        args = json_pack("{s:s, s:{s:s}}", "action", "TriggerMessage", "payload", "requestedMessage",
-                         "SignV2GCertificate");
-        op = PL_OP_RAW_CALL;
-    }
+    json_t *args = pnc_station_args(p, st, "TriggerMessage",
+                                    json_pack("{s:s}", "requestedMessage", "SignV2GCertificate"), 0, &op);
     int rc = 0;
     char err[160] = "";
     if (h->stations->command(p->self, station, op, args, 30000, NULL, NULL, &rc, err, sizeof err))

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PNC_VENDOR_ID "org.openchargealliance.iso15118pnc"
 #define COMMAND_TIMEOUT_MS 30000
 
 struct call {
@@ -64,9 +63,24 @@ static void on_answer(pl_command *cmd, void *arg)
     free(c);
 }
 
-/* Send the 2.0.1 action (payload stolen) to a station of either version: a 1.6 station
- * gets it inside DataTransfer (the Plug & Charge application note), or as the 1.6
- * security whitepaper's own message when native16 (then payload is already 1.6-shaped). */
+json_t *pnc_station_args(struct pnc *p, pl_station *st, const char *action, json_t *payload, int native16,
+                         int *op)
+{
+    if (strcmp(p->host->stations->protocol(st), "ocpp1.6") != 0 || native16) {
+        *op = PL_OP_RAW_CALL;
+        return json_pack("{s:s, s:o}", "action", action, "payload", payload);
+    }
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    json_t *args = json_pack("{s:s, s:s, s:s}", "vendor_id", PNC_VENDOR_ID, "message_id", action, "data",
+                             text ? text : "{}");
+    free(text);
+    *op = PL_OP_DATA_TRANSFER;
+    return args;
+}
+
+/* Send the 2.0.1 action (payload stolen) to a station of either version (pnc_station_args)
+ * and answer the request with what the station said. */
 static void station_call(struct pnc *p, pl_request *req, const char *action, json_t *payload, int native16)
 {
     const struct pl_host *h = p->host;
@@ -77,23 +91,8 @@ static void station_call(struct pnc *p, pl_request *req, const char *action, jso
         h->reply_error(req, 409, "STATION_OFFLINE", "station %s is not connected", station);
         return;
     }
-    int v16 = strcmp(h->stations->protocol(st), "ocpp1.6") == 0;
-    json_t *args;
     int op;
-    if (v16 && native16) {
-        /* the 1.6 security whitepaper's own messages: CSMS and manufacturer roots */
-        args = json_pack("{s:s, s:o}", "action", action, "payload", payload);
-        op = PL_OP_RAW_CALL;
-    } else if (v16) {
-        char *text = json_dumps(payload, JSON_COMPACT);
-        json_decref(payload);
-        args = json_pack("{s:s, s:s, s:s}", "vendor_id", PNC_VENDOR_ID, "message_id", action, "data", text ? text : "{}");
-        free(text);
-        op = PL_OP_DATA_TRANSFER;
-    } else {
-        args = json_pack("{s:s, s:o}", "action", action, "payload", payload);
-        op = PL_OP_RAW_CALL;
-    }
+    json_t *args = pnc_station_args(p, st, action, payload, native16, &op);
     struct call *c = calloc(1, sizeof *c);
     if (!c) {
         json_decref(args);
