@@ -366,9 +366,9 @@ static long long days_from_civil(long long y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-/* GeneralizedTime -> unix seconds; 0 when malformed.  t must not be NULL: ASN1_TIME_to_tm
+/* An ASN.1 time -> unix seconds; 0 when malformed.  t must not be NULL: ASN1_TIME_to_tm
  * would take NULL for "now". */
-static int time_to_unix(const ASN1_GENERALIZEDTIME *t, long long *secs)
+int pnc_time_unix(const ASN1_TIME *t, long long *secs)
 {
     struct tm tm;
 
@@ -455,11 +455,11 @@ static int signature_ok(OCSP_BASICRESP *bs, X509_STORE *trust, struct pnc_ocsp_r
 static int times_ok(const ASN1_GENERALIZEDTIME *thisupd, const ASN1_GENERALIZEDTIME *nextupd,
                     long long now, struct pnc_ocsp_result *out)
 {
-    if (thisupd == NULL || !time_to_unix(thisupd, &out->this_update)) {
+    if (thisupd == NULL || !pnc_time_unix(thisupd, &out->this_update)) {
         fail(out, "bad thisUpdate");
         return 0;
     }
-    if (nextupd != NULL && !time_to_unix(nextupd, &out->next_update)) {
+    if (nextupd != NULL && !pnc_time_unix(nextupd, &out->next_update)) {
         fail(out, "bad nextUpdate");
         return 0;
     }
@@ -494,7 +494,7 @@ static void read_status(OCSP_BASICRESP *bs, OCSP_CERTID *cid, long long now,
         out->status = PNC_OCSP_GOOD;
         return;
     case V_OCSP_CERTSTATUS_REVOKED:
-        if (revtime == NULL || !time_to_unix(revtime, &out->revoked_at)) {
+        if (revtime == NULL || !pnc_time_unix(revtime, &out->revoked_at)) {
             fail(out, "bad revocationTime");
             return;
         }

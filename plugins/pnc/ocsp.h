@@ -57,4 +57,7 @@ int pnc_ocsp_check(const unsigned char *der, size_t len, json_t *req_data, X509_
  * the serial is negative). Hex lowercase, serial without leading zeros. */
 json_t *pnc_ocsp_hash_data(X509 *cert, X509 *issuer, const char *alg);
 
+/* An ASN.1 time (a certificate's or an answer's) as unix seconds: 1, or 0 when malformed. */
+int pnc_time_unix(const ASN1_TIME *t, long long *secs);
+
 #endif

@@ -392,8 +392,8 @@ void pnc_contract_status(void *arg, const char *station_id, const char *emaid, j
 
 static long long asn1_unix(const ASN1_TIME *t)
 {
-    struct tm tm;
-    return t && ASN1_TIME_to_tm(t, &tm) ? (long long)timegm(&tm) : 0;
+    long long secs = 0;
+    return t && pnc_time_unix(t, &secs) ? secs : 0;
 }
 
 static void rfc3339(long long t, char *buf, size_t len)
