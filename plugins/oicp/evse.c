@@ -381,24 +381,34 @@ static void on_full_rows(pl_db_result *res, void *arg)
     json_t *rows = h->db_json(res);
     json_t *records = json_array();
     static const char *const rank[] = {"Occupied", "Reserved", "Available", "OutOfService", "Unknown"};
+    /* each EVSE's best rank, "station/evse" -> index into rank (station ids hold no '/'):
+     * one pass over the rows, not one per EVSE */
+    json_t *best = json_object();
+    size_t k;
+    json_t *row;
+    json_array_foreach(rows, k, row) {
+        char key[96];
+        snprintf(key, sizeof key, "%s/%lld", json_string_value(json_object_get(row, "station_id")) ?: "",
+                 (long long)json_integer_value(json_object_get(row, "evse")));
+        const char *st = oicp_evse_status(json_string_value(json_object_get(row, "status")));
+        json_int_t was = json_object_get(best, key) ? json_integer_value(json_object_get(best, key)) : 4;
+        for (json_int_t r = 0; r < was; r++)
+            if (strcmp(rank[r], st) == 0) {
+                json_object_set_new(best, key, json_integer(r));
+                break;
+            }
+    }
     for (struct oicp_location *l = o->locations; l; l = l->next) {
         int online = h->stations->online(l->station_id);
         for (size_t i = 0; i < l->nevses; i++) {
-            size_t best = 4, k;
-            json_t *row;
-            json_array_foreach(rows, k, row) {
-                if (strcmp(json_string_value(json_object_get(row, "station_id")) ?: "", l->station_id) ||
-                    json_integer_value(json_object_get(row, "evse")) != l->evses[i])
-                    continue;
-                const char *s = oicp_evse_status(json_string_value(json_object_get(row, "status")));
-                for (size_t r = 0; r < best; r++)
-                    if (strcmp(rank[r], s) == 0)
-                        best = r;
-            }
+            char key[96];
+            snprintf(key, sizeof key, "%s/%d", l->station_id, l->evses[i]);
+            json_t *b = json_object_get(best, key);
             json_array_append_new(records, json_pack("{s:s, s:s}", "EvseID", l->evse_ids[i], "EvseStatus",
-                                                     online ? rank[best] : "Unknown"));
+                                                     online && b ? rank[json_integer_value(b)] : "Unknown"));
         }
     }
+    json_decref(best);
     json_decref(rows);
     /* changes queued before this snapshot are in it */
     changes_free(o->pending);
