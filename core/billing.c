@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #define TS(c) "to_char(" c " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -34,7 +35,8 @@
     "ORDER BY revision DESC LIMIT 1) r ON true "
 
 #define ASSIGNMENT_COLS                                                                       \
-    "a.id, a.tariff_id, a.station_id, a.site_id, a.customer_id, a.is_default AS \"default\", " \
+    "a.id, a.tariff_id, a.station_id, a.site_id, a.customer_id, a.customer_group_id, "          \
+    "a.is_default AS \"default\", "                                                           \
     TS("a.assigned_at") " AS assigned_at, " TS("a.ended_at") " AS ended_at, "                  \
     "(a.ended_at IS NULL) AS active"
 
@@ -44,7 +46,7 @@ static enum { ASSIGN_UNKNOWN, ASSIGN_ASKING, ASSIGN_NONE, ASSIGN_SOME } assignme
 /* What a tariff body may hold: its own fields and its definition's (pricing_json.c). */
 static const char *const meta_keys[] = {"name", "valid_from", "valid_to", NULL};
 static const char *const definition_keys[] = {"currency", "time_zone", "elements", "min_price",
-                                              "max_price", NULL};
+                                              "max_price", "tariff_alt_text", NULL};
 /* answered by the server, ignored when a client sends them back */
 static const char *const read_only[] = {"id", "revision", "created_at", "updated_at",
                                         "deleted_at", NULL};
@@ -330,37 +332,43 @@ static void tariff_assign(struct domain_op *o)
         return;
     }
     const char *station = op_opt_str(o, "station_id");
-    long long site = op_arg_id(o, "site_id"), customer = op_arg_id(o, "customer_id");
+    long long site = op_arg_id(o, "site_id"), customer = op_arg_id(o, "customer_id"),
+              group = op_arg_id(o, "customer_group_id");
     int dflt = json_is_true(json_object_get(o->args, "default"));
-    if ((station != NULL) + (site != 0) + (customer != 0) + dflt != 1) {
+    if ((station != NULL) + (site != 0) + (customer != 0) + (group != 0) + dflt != 1) {
         op_finish(o, PL_EINVAL, NULL,
-                  "target: exactly one of station_id, site_id, customer_id or default: true");
+                  "target: exactly one of station_id, site_id, customer_id, customer_group_id "
+                  "or default: true");
         return;
     }
     if (station && !util_station_id_valid(station, strlen(station))) {
         op_finish(o, PL_EINVAL, NULL, "station_id: not a station id");
         return;
     }
-    o->fk_error = station ? "station_id: no such station"
-                  : site  ? "site_id: no such site"
-                          : "customer_id: no such customer";
-    char t[24], s[24], c[24];
+    o->fk_error = station    ? "station_id: no such station"
+                  : site     ? "site_id: no such site"
+                  : customer ? "customer_id: no such customer"
+                             : "customer_group_id: no such customer group";
+    char t[24], s[24], c[24], g[24];
     snprintf(t, sizeof t, "%lld", tariff);
     snprintf(s, sizeof s, "%lld", site);
     snprintf(c, sizeof c, "%lld", customer);
-    const char *p[5] = {t, station, site ? s : NULL, customer ? c : NULL, dflt ? "t" : "f"};
+    snprintf(g, sizeof g, "%lld", group);
+    const char *p[6] = {t, station, site ? s : NULL, customer ? c : NULL, dflt ? "t" : "f",
+                        group ? g : NULL};
     /* the assignment it replaces (same target, still active) ends as this one starts; the
      * insert reads "old" so that the update runs first */
     op_query(o,
              "WITH tf AS (SELECT id FROM tariffs WHERE id = $1::bigint AND deleted_at IS NULL), "
              "old AS (UPDATE tariff_assignments SET ended_at = now() WHERE ended_at IS NULL "
              "AND EXISTS (SELECT 1 FROM tf) AND (station_id = $2 OR site_id = $3::bigint "
-             "OR customer_id = $4::bigint OR (is_default AND $5::boolean)) RETURNING id), "
-             "a AS (INSERT INTO tariff_assignments (tariff_id, station_id, site_id, customer_id, is_default) "
-             "SELECT tf.id, $2, $3::bigint, $4::bigint, $5::boolean FROM tf "
-             "WHERE (SELECT count(*) FROM old) >= 0 RETURNING *) "
+             "OR customer_id = $4::bigint OR customer_group_id = $6::bigint "
+             "OR (is_default AND $5::boolean)) RETURNING id), "
+             "a AS (INSERT INTO tariff_assignments (tariff_id, station_id, site_id, customer_id, "
+             "customer_group_id, is_default) SELECT tf.id, $2, $3::bigint, $4::bigint, $6::bigint, "
+             "$5::boolean FROM tf WHERE (SELECT count(*) FROM old) >= 0 RETURNING *) "
              "SELECT " ASSIGNMENT_COLS " FROM a",
-             5, p, assignment_answered);
+             6, p, assignment_answered);
 }
 
 static void tariff_unassign(struct domain_op *o)
@@ -373,11 +381,13 @@ static void tariff_unassign(struct domain_op *o)
 
 static void tariff_assignments(struct domain_op *o)
 {
-    char limit[16], cursor[24], t[24] = "", s[24] = "", c[24] = "";
+    char limit[16], cursor[24], t[24] = "", s[24] = "", c[24] = "", g[24] = "";
     if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
         return;
     long long tariff = op_arg_id(o, "tariff_id"), site = op_arg_id(o, "site_id"),
-              customer = op_arg_id(o, "customer_id");
+              customer = op_arg_id(o, "customer_id"), group = op_arg_id(o, "customer_group_id");
+    if (group)
+        snprintf(g, sizeof g, "%lld", group);
     if (tariff)
         snprintf(t, sizeof t, "%lld", tariff);
     if (site)
@@ -385,22 +395,24 @@ static void tariff_assignments(struct domain_op *o)
     if (customer)
         snprintf(c, sizeof c, "%lld", customer);
     json_t *active = json_object_get(o->args, "active");
-    const char *p[7] = {*t ? t : NULL, op_opt_str(o, "station_id"), *s ? s : NULL,
+    const char *p[8] = {*t ? t : NULL, op_opt_str(o, "station_id"), *s ? s : NULL,
                         *c ? c : NULL, json_is_boolean(active) ? (json_is_true(active) ? "t" : "f") : NULL,
-                        *cursor ? cursor : NULL, limit};
+                        *cursor ? cursor : NULL, limit, *g ? g : NULL};
     op_query(o,
              "SELECT " ASSIGNMENT_COLS " FROM tariff_assignments a "
              "WHERE ($1::bigint IS NULL OR a.tariff_id = $1) AND ($2::text IS NULL OR a.station_id = $2) "
              "AND ($3::bigint IS NULL OR a.site_id = $3) AND ($4::bigint IS NULL OR a.customer_id = $4) "
              "AND ($5::boolean IS NULL OR (a.ended_at IS NULL) = $5) "
+             "AND ($8::bigint IS NULL OR a.customer_group_id = $8) "
              "AND ($6::bigint IS NULL OR a.id > $6) ORDER BY a.id LIMIT $7::int",
-             7, p, op_listed);
+             8, p, op_listed);
 }
 
 /* ------------------------------------------------------------------------
  * Which tariff: $1 station, $2 customer (or NULL), $3 the instant.  The most specific
- * valid assignment: the customer's, the station's, its site's (a group before the site
- * that holds it), the default; the revision in force at the instant.
+ * valid assignment: the customer's, its customer group's, the station's, its site's (a
+ * group before the site that holds it), the default; the revision in force at the
+ * instant.  A customer's group is the one it is in now (membership has no history).
  * ---------------------------------------------------------------------- */
 static const char SQL_RESOLVE[] =
     "WITH RECURSIVE chain(id, depth) AS ("
@@ -408,7 +420,8 @@ static const char SQL_RESOLVE[] =
     "UNION ALL SELECT s.parent_id, c.depth + 1 FROM sites s JOIN chain c ON s.id = c.id "
     "WHERE s.parent_id IS NOT NULL AND c.depth < 16) "
     "SELECT " TARIFF_COLS ", row_to_json(x) AS assignment, "
-    "CASE WHEN a.customer_id IS NOT NULL THEN 'customer' WHEN a.station_id IS NOT NULL THEN 'station' "
+    "CASE WHEN a.customer_id IS NOT NULL THEN 'customer' "
+    "WHEN a.customer_group_id IS NOT NULL THEN 'customer_group' WHEN a.station_id IS NOT NULL THEN 'station' "
     "WHEN a.site_id IS NOT NULL THEN 'site' ELSE 'default' END AS level, "
     TS("$3::timestamptz") " AS at "
     "FROM tariff_assignments a JOIN tariffs t ON t.id = a.tariff_id "
@@ -420,9 +433,11 @@ static const char SQL_RESOLVE[] =
     "AND (t.valid_from IS NULL OR t.valid_from <= $3::timestamptz) "
     "AND (t.valid_to IS NULL OR t.valid_to > $3::timestamptz) "
     "AND (a.customer_id = $2::bigint OR a.station_id = $1 OR a.is_default "
+    "OR a.customer_group_id = (SELECT customer_group_id FROM customers WHERE id = $2::bigint) "
     "OR a.site_id IN (SELECT id FROM chain)) "
-    "ORDER BY CASE WHEN a.customer_id IS NOT NULL THEN 0 WHEN a.station_id IS NOT NULL THEN 1 "
-    "WHEN a.site_id IS NOT NULL THEN 2 + (SELECT min(depth) FROM chain WHERE chain.id = a.site_id) "
+    "ORDER BY CASE WHEN a.customer_id IS NOT NULL THEN 0 WHEN a.customer_group_id IS NOT NULL THEN 1 "
+    "WHEN a.station_id IS NOT NULL THEN 2 "
+    "WHEN a.site_id IS NOT NULL THEN 3 + (SELECT min(depth) FROM chain WHERE chain.id = a.site_id) "
     "ELSE 100 END, a.assigned_at DESC, a.id DESC LIMIT 1";
 
 static json_t *resolved_json(json_t *row)
@@ -483,6 +498,9 @@ static const char SQL_COST_READ[] =
     " AS stopped_at, (t.stopped_at IS NOT NULL) AS ended, "
     "(SELECT k.customer_id FROM id_tokens k WHERE k.id_token = t.id_token "
     "ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) AS customer_id, "
+    "(SELECT c.language FROM id_tokens k JOIN customers c ON c.id = k.customer_id "
+    "WHERE k.id_token = t.id_token ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) "
+    "AS customer_language, "
     "coalesce((SELECT json_agg(json_build_array(r.at, r.kind, r.value) ORDER BY r.at, r.ord) FROM ("
     "SELECT extract(epoch FROM t.started_at) AS at, 'E' AS kind, t.meter_start AS value, 0 AS ord "
     "WHERE t.meter_start IS NOT NULL "
@@ -497,6 +515,26 @@ static const char SQL_COST_READ[] =
     "AND coalesce(t.meter_stop, $5::float8) IS NOT NULL) r), '[]') AS readings, "
     "t.started_at::text AS started_exact "
     "FROM transactions t WHERE t.id = $1::bigint OR (t.station_id = $2 AND t.station_tx_id = $3)";
+
+/* The tariff's text for the session's customer (OCPP 2.0.1 personal message): the
+ * tariff_alt_text in the customer's language (its first two letters: "de-CH" reads
+ * "de"), else the first one; NULL when the tariff has none. */
+static json_t *personal_message(json_t *tariff, const char *language)
+{
+    json_t *alts = json_object_get(tariff, "tariff_alt_text"), *d, *pick = json_array_get(alts, 0);
+    size_t i;
+    json_array_foreach(alts, i, d) {
+        const char *l = json_string_value(json_object_get(d, "language"));
+        if (language && l && strncasecmp(language, l, 2) == 0) {
+            pick = d;
+            break;
+        }
+    }
+    if (!pick)
+        return NULL;
+    return json_pack("{s:s, s:O, s:O}", "format", "UTF8", "language", json_object_get(pick, "language"),
+                     "content", json_object_get(pick, "text"));
+}
 
 /* The session (a row of SQL_COST_READ) priced with the resolution (NULL: no tariff) as
  * the cost answer (new), or NULL with err when a stored tariff does not price. */
@@ -517,6 +555,9 @@ static json_t *price_session(json_t *tx, json_t *resolution, char *err, size_t e
     json_object_set(out, "level", json_object_get(resolution, "level"));
     json_object_set(out, "currency", json_object_get(tariff, "currency"));
     json_object_set(out, "tariff", tariff); /* as it was: a record keeps this snapshot */
+    json_t *msg = personal_message(tariff, json_string_value(json_object_get(tx, "customer_language")));
+    if (msg)
+        json_object_set_new(out, "personal_message", msg);
 
     struct pl_tariff t;
     json_t *def = json_object();
@@ -864,6 +905,9 @@ static void run_priced(void *arg, json_t *tx, json_t *cost, const char *err)
                                   json_object_get(cost, "energy_wh"), "tariff_id",
                                   json_object_get(cost, "tariff_id"), "tariff_revision",
                                   json_object_get(cost, "tariff_revision"));
+        json_t *msg = json_object_get(cost, "personal_message");
+        if (event && msg)
+            json_object_set(event, "personal_message", msg);
         const char *p[2] = {r->id, json_string_value(json_object_get(total, "incl_vat"))};
         if (!event || db_query_as("core",
                                   "UPDATE transactions SET cost = $2::numeric, updated_at = now() "

@@ -193,6 +193,30 @@ static int parse_bound(const json_t *b, int exp, int *has, int64_t *excl, int64_
     return 0;
 }
 
+/* OCPI 2.2.1 tariff_alt_text: DisplayText [{"language": ISO 639-1, "text": at most 512
+ * characters}], what a station may show about the tariff (OCPP 2.0.1's personal
+ * message, whose content holds 512 and whose language holds 8).  Not used to price. */
+static int parse_alt_text(const json_t *v, char *err, size_t len)
+{
+    if (!v)
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) > 16)
+        return fail(err, len, "an array of at most 16 {language, text}", "tariff_alt_text");
+    size_t i;
+    const json_t *d;
+    json_array_foreach(v, i, d) {
+        const char *lang = json_string_value(json_object_get(d, "language"));
+        const char *text = json_string_value(json_object_get(d, "text"));
+        if (!json_is_object(d) || json_object_size(d) != 2 || !lang || strlen(lang) != 2 ||
+            strspn(lang, "abcdefghijklmnopqrstuvwxyz") != 2 || !text || !*text ||
+            json_string_length(json_object_get(d, "text")) > 512)
+            return fail(err, len,
+                        "each {\"language\": an ISO 639-1 code (\"en\"), \"text\": 1 to 512 characters}",
+                        "tariff_alt_text");
+    }
+    return 0;
+}
+
 int pl_tariff_from_json(const json_t *def, struct pl_tariff *t, char *err, size_t len)
 {
     const char *cur = json_string_value(json_object_get(def, "currency"));
@@ -218,7 +242,7 @@ int pl_tariff_from_json(const json_t *def, struct pl_tariff *t, char *err, size_
         return -1;
     if (t->has_min && t->has_max && t->min_excl > t->max_excl)
         return fail(err, len, "min_price above max_price", "min_price");
-    return 0;
+    return parse_alt_text(json_object_get(def, "tariff_alt_text"), err, len);
 }
 
 /* ------------------------------------------------------------- results ---- */

@@ -49,7 +49,11 @@ static const struct field customer_fields[] = {
     {"phone", 's', 32, NULL},       {"external_ref", 's', 128, NULL},
     {"language", 's', 8, NULL},     {"status", 's', 12, customer_statuses},
     {"allow_concurrent", 'b', 0, NULL}, {"metadata", 'o', 0, NULL},
-    {"charging_priority", 'p', 0, NULL},
+    {"charging_priority", 'p', 0, NULL}, {"customer_group_id", 'i', 0, NULL},
+    {NULL, 0, 0, NULL},
+};
+static const struct field customer_group_fields[] = {
+    {"name", 's', 200, NULL}, {"description", 's', 1000, NULL},
     {NULL, 0, 0, NULL},
 };
 /* answered by the server, ignored when a client sends them back */
@@ -518,7 +522,7 @@ static void tokens_import(struct domain_op *o)
  * ---------------------------------------------------------------------- */
 #define CUSTOMER_COLS                                                                         \
     "c.id, c.name, c.email, c.phone, c.external_ref, c.language, c.status, c.allow_concurrent, " \
-    "c.charging_priority, c.metadata, " TOKEN_TS("c.created_at") " AS created_at, " TOKEN_TS("c.updated_at") " AS updated_at"
+    "c.charging_priority, c.customer_group_id, c.metadata, " TOKEN_TS("c.created_at") " AS created_at, " TOKEN_TS("c.updated_at") " AS updated_at"
 
 static void customer_changed(pl_db_result *res, void *arg)
 {
@@ -545,6 +549,8 @@ static const char SQL_CUSTOMER_UPDATE[] =
     "ELSE allow_concurrent END, "
     "charging_priority = CASE WHEN $2::jsonb ? 'charging_priority' THEN "
     "coalesce(($2::jsonb->>'charging_priority')::smallint, 0) ELSE charging_priority END, "
+    "customer_group_id = CASE WHEN $2::jsonb ? 'customer_group_id' THEN "
+    "($2::jsonb->>'customer_group_id')::bigint ELSE customer_group_id END, "
     "metadata = CASE WHEN $2::jsonb ? 'metadata' THEN coalesce($2::jsonb->'metadata', '{}'::jsonb) ELSE metadata END "
     "WHERE c.id = $1::bigint RETURNING " CUSTOMER_COLS;
 
@@ -558,18 +564,21 @@ static void customer_create(struct domain_op *o)
     }
     char *text = fields_text(o->args);
     const char *p[1] = {text};
+    o->fk_error = "customer_group_id: no such customer group";
     op_query(o,
           "INSERT INTO customers AS c (name, email, phone, external_ref, language, status, "
-          "allow_concurrent, charging_priority, metadata) SELECT j->>'name', j->>'email', j->>'phone', "
-          "j->>'external_ref', j->>'language', coalesce(j->>'status', 'active'), "
+          "allow_concurrent, charging_priority, customer_group_id, metadata) SELECT j->>'name', "
+          "j->>'email', j->>'phone', j->>'external_ref', j->>'language', coalesce(j->>'status', 'active'), "
           "coalesce((j->>'allow_concurrent')::boolean, false), coalesce((j->>'charging_priority')::smallint, 0), "
-          "coalesce(j->'metadata', '{}'::jsonb) FROM (SELECT $1::jsonb AS j) a RETURNING " CUSTOMER_COLS,
+          "(j->>'customer_group_id')::bigint, coalesce(j->'metadata', '{}'::jsonb) "
+          "FROM (SELECT $1::jsonb AS j) a RETURNING " CUSTOMER_COLS,
           1, p, customer_changed);
     free(text);
 }
 
 static void customer_update(struct domain_op *o)
 {
+    o->fk_error = "customer_group_id: no such customer group";
     update_fields(o, customer_fields, "name", SQL_CUSTOMER_UPDATE, customer_changed);
 }
 
@@ -605,14 +614,112 @@ static void customer_list(struct domain_op *o)
     char limit[16], cursor[24];
     if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
         return;
-    const char *p[4] = {op_opt_str(o, "status"), op_opt_str(o, "q"), *cursor ? cursor : NULL, limit};
+    long long group = op_arg_id(o, "customer_group_id");
+    char g[24];
+    snprintf(g, sizeof g, "%lld", group);
+    const char *p[5] = {op_opt_str(o, "status"), op_opt_str(o, "q"), *cursor ? cursor : NULL, limit,
+                        group ? g : NULL};
     op_query(o,
           "SELECT " CUSTOMER_COLS " FROM customers c WHERE ($1::text IS NULL OR c.status = $1) "
+          "AND ($5::bigint IS NULL OR c.customer_group_id = $5) "
           "AND ($2::text IS NULL OR strpos(lower(c.name), lower($2)) > 0 "
           "OR strpos(lower(coalesce(c.email, '')), lower($2)) > 0 "
           "OR strpos(lower(coalesce(c.external_ref, '')), lower($2)) > 0) "
           "AND ($3::bigint IS NULL OR c.id > $3) ORDER BY c.id LIMIT $4::int",
-          4, p, op_listed);
+          5, p, op_listed);
+}
+
+/* ------------------------------------------------------------------------
+ * Customer groups: a name that customers share, so that a tariff can be assigned to all
+ * of them at once (billing.c resolves a member's group after the customer itself).
+ * ---------------------------------------------------------------------- */
+#define GROUP_COLS                                                                         \
+    "g.id, g.name, g.description, (SELECT count(*) FROM customers m WHERE m.customer_group_id = g.id) " \
+    "AS customers, " TOKEN_TS("g.created_at") " AS created_at, " TOKEN_TS("g.updated_at") " AS updated_at"
+
+static void group_changed(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    if (!db_ok(res) && db_sqlstate(res) && strcmp(db_sqlstate(res), "23505") == 0) {
+        op_finish(o, PL_EEXIST, NULL, "name: a customer group of that name exists");
+        return;
+    }
+    json_t *row = op_landed_row(o, res, "customer group");
+    if (!row)
+        return;
+    if (strcmp(o->name, "customer_group.get") != 0)
+        bus_emit(strcmp(o->name, "customer_group.create") == 0 ? "customer_group.created"
+                                                                  : "customer_group.updated",
+                 NULL, json_incref(row));
+    op_finish(o, PL_OK, row, NULL);
+}
+
+static void group_create(struct domain_op *o)
+{
+    char err[200];
+    static const char *const req[] = {"name", NULL};
+    if (check_fields(o->args, customer_group_fields, req, err, sizeof err) != 0) {
+        op_finish(o, PL_EINVAL, NULL, "%s", err);
+        return;
+    }
+    char *text = fields_text(o->args);
+    const char *p[1] = {text};
+    op_query(o,
+          "WITH g AS (INSERT INTO customer_groups (name, description) SELECT j->>'name', "
+          "j->>'description' FROM (SELECT $1::jsonb AS j) a RETURNING *) SELECT " GROUP_COLS " FROM g",
+          1, p, group_changed);
+    free(text);
+}
+
+static void group_update(struct domain_op *o)
+{
+    update_fields(o, customer_group_fields, "name",
+                  "WITH g AS (UPDATE customer_groups SET "
+                  "name = coalesce($2::jsonb->>'name', name), "
+                  "description = CASE WHEN $2::jsonb ? 'description' THEN $2::jsonb->>'description' "
+                  "ELSE description END, updated_at = now() WHERE id = $1::bigint RETURNING *) "
+                  "SELECT " GROUP_COLS " FROM g",
+                  group_changed);
+}
+
+static void group_get(struct domain_op *o)
+{
+    op_by_id(o, "SELECT " GROUP_COLS " FROM customer_groups g WHERE g.id = $1::bigint", group_changed);
+}
+
+static void group_deleted(pl_db_result *res, void *arg)
+{
+    struct domain_op *o = arg;
+    if (!db_ok(res)) {
+        op_finish_db(o, res);
+        return;
+    }
+    if (db_ntuples(res) < 1) {
+        op_finish(o, PL_ENOENT, NULL, "no such customer group");
+        return;
+    }
+    long long id = op_arg_id(o, "id");
+    bus_emit("customer_group.deleted", NULL, json_pack("{s:I}", "id", (json_int_t)id));
+    op_finish(o, PL_OK, json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1), NULL);
+}
+
+/* Its members stay, without a group; its tariff assignments go with it. */
+static void group_delete(struct domain_op *o)
+{
+    op_by_id(o, "DELETE FROM customer_groups WHERE id = $1::bigint RETURNING id", group_deleted);
+}
+
+static void group_list(struct domain_op *o)
+{
+    char limit[16], cursor[24];
+    if (op_list_args(o, limit, sizeof limit, cursor, sizeof cursor) != 0)
+        return;
+    const char *p[3] = {op_opt_str(o, "q"), *cursor ? cursor : NULL, limit};
+    op_query(o,
+          "SELECT " GROUP_COLS " FROM customer_groups g WHERE ($1::text IS NULL "
+          "OR strpos(lower(g.name), lower($1)) > 0) "
+          "AND ($2::bigint IS NULL OR g.id > $2) ORDER BY g.id LIMIT $3::int",
+          3, p, op_listed);
 }
 
 /* ------------------------------------------------------------------------
@@ -719,7 +826,10 @@ static void local_list_sync(struct domain_op *o)
 static const struct domain_table ops[] = {
     {"customer.create", customer_create}, {"customer.get", customer_get},
     {"customer.update", customer_update}, {"customer.delete", customer_delete},
-    {"customer.list", customer_list},     {"token.create", token_create},
+    {"customer.list", customer_list},     {"customer_group.create", group_create},
+    {"customer_group.get", group_get},    {"customer_group.update", group_update},
+    {"customer_group.delete", group_delete}, {"customer_group.list", group_list},
+    {"token.create", token_create},
     {"token.get", token_get},             {"token.update", token_update},
     {"token.delete", token_delete},       {"token.list", token_list},
     {"token.block", token_block},         {"token.unblock", token_unblock},

@@ -10,9 +10,13 @@
  * A change of the definition adds a revision; the revision in force when a session
  * started is the one that prices it.
  *
- * A tariff is assigned to a customer, a station, a site (a group inside a site before
- * the site itself), or is the default; the most specific assignment valid at an instant
- * applies.  An assignment is ended, never deleted, so the tariff in force at a past
+ * A tariff is assigned to a customer, a customer group (pipelet/tokens.h; the group the
+ * customer is in now), a station, a site (a group inside a site before the site itself),
+ * or is the default; the most specific assignment valid at an instant applies, in that
+ * order.  Its optional tariff_alt_text (OCPI DisplayText [{"language", "text"}]) is what
+ * the driver is told: a priced session carries the entry in its customer's language
+ * (else the first) as "personal_message" {"format": "UTF8", "language", "content"}.
+ * An assignment is ended, never deleted, so the tariff in force at a past
  * instant stays known.  Deleting a tariff ends its assignments and keeps its history.
  *
  * Money is integer minor units inside; answers carry amounts as decimal strings in the
@@ -36,21 +40,23 @@ struct pl_billing_api {
     /* Operations (args stolen; cb gets PL_OK and the result, or PL_EINVAL naming the
      * field, PL_ENOENT, PL_EEXIST, PL_ERR for the database):
      *  tariff.create {"name", "currency", "elements", "time_zone"?, "min_price"?,
-     *                 "max_price"?, "valid_from"?, "valid_to"?}
+     *                 "max_price"?, "tariff_alt_text"?, "valid_from"?, "valid_to"?}
      *  tariff.get {"id"}  tariff.update {"id", fields...}  tariff.delete {"id"}
      *  tariff.list {"include_deleted"?, "limit"?, "cursor"?} -> {"items", "next_cursor"}
      *  tariff.assign {"tariff_id", one of "station_id" | "site_id" | "customer_id" |
-     *                 "default": true} -> the assignment; ends the one it replaces
+     *                 "customer_group_id" | "default": true} -> the assignment; ends the
+     *                 one it replaces
      *  tariff.unassign {"id"} -> the ended assignment
      *  tariff.assignments {"tariff_id"?, "station_id"?, "site_id"?, "customer_id"?,
+     *                      "customer_group_id"?,
      *                      "active"?, "limit"?, "cursor"?} -> {"items", "next_cursor"}
      *  tariff.resolve {"station_id", "customer_id"?, "at"?} -> {"tariff", "assignment",
-     *                 "level": "customer"|"station"|"site"|"default", "at"}
+     *                 "level": "customer"|"customer_group"|"station"|"site"|"default", "at"}
      *  transaction.cost {"id"} or {"station_id", "station_tx_id"} -> the priced session: {"transaction_id", "status":
      *                 "priced"|"no_tariff"|"missing_meter_values", "tariff_id",
      *                 "tariff_revision", "level", "currency", "energy_wh",
      *                 "charging_seconds", "parking_seconds", "components", "periods",
-     *                 "total": {"excl_vat", "incl_vat"}, "bound"}
+     *                 "total": {"excl_vat", "incl_vat"}, "bound", "personal_message"?}
      *  tariff.quote {"id", "start", "stop", "energy_wh" (drawn evenly until
      *                 "charging_until"?, parked after) | "readings": [{"at", "energy_wh"?,
      *                 "power_w"?}]} -> the hypothetical session priced by the current revision
@@ -69,7 +75,8 @@ struct pl_billing_api {
      * A tariff is answered as {"id", "name", "currency", "time_zone"?, "elements",
      * "min_price"?, "max_price"?, "valid_from", "valid_to", "revision", "created_at",
      * "updated_at", "deleted_at"}; an assignment as {"id", "tariff_id", "station_id",
-     * "site_id", "customer_id", "default", "assigned_at", "ended_at", "active"}. */
+     * "site_id", "customer_id", "customer_group_id", "default", "assigned_at", "ended_at",
+     * "active"}. */
     void (*call)(const char *op, json_t *args, pl_domain_cb cb, void *arg);
 };
 

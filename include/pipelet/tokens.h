@@ -75,10 +75,19 @@ struct pl_tokens_api {
     void (*authz_answer)(pl_authz_request *req, int verdict, json_t *info /* stolen, may be NULL */);
     /* Customers, tokens, local lists.  args stolen.  Operations and their arguments:
      *  customer.create {"name", "email"?, "phone"?, "external_ref"?, "language"?,
-     *                   "status"?: "active"|"suspended", "allow_concurrent"?, "charging_priority"? (0..100: on a balanced site, lower ones wait first), "metadata"?}
+     *                   "status"?: "active"|"suspended", "allow_concurrent"?, "charging_priority"? (0..100: on a balanced site, lower ones wait first),
+     *                   "customer_group_id"? (null leaves the group), "metadata"?}
      *  customer.get {"id"}            customer.update {"id", fields...}
      *  customer.delete {"id"}         (its tokens stay, without a customer)
-     *  customer.list {"status"?, "q"?, "limit"?, "cursor"?} -> {"items", "next_cursor"}
+     *  customer.list {"status"?, "q"?, "customer_group_id"?, "limit"?, "cursor"?}
+     *                -> {"items", "next_cursor"}
+     *  customer_group.create {"name" (unique), "description"?}  (ABI 1.2)
+     *  customer_group.get {"id"}  customer_group.update {"id", fields...}
+     *  customer_group.delete {"id"} (its customers stay, without a group; its tariff
+     *                assignments end with it)
+     *  customer_group.list {"q"?, "limit"?, "cursor"?} -> {"items", "next_cursor"}; a group
+     *                is answered as {"id", "name", "description", "customers" (members),
+     *                "created_at", "updated_at"}
      *  token.create {"id_token", "type"?, "status"?, "expiry"?, "group_id"?,
      *                "customer_id"?, "contract_id"?, "stations"?: [ids]}
      *  token.get {"id"}  token.update {"id", fields...}

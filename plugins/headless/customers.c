@@ -1,6 +1,6 @@
 /*
- * customers.c — /api/v1/customers: CRUD through the core's domain (host->tokens), a
- * customer's tokens, and its transactions (those whose id_token is one of its tokens,
+ * customers.c — /api/v1/customers and /api/v1/customer-groups: CRUD through the core's
+ * domain (host->tokens), a customer's tokens, and its transactions (those whose id_token is one of its tokens,
  * read from the documented transactions and id_tokens tables).
  */
 #include "headless.h"
@@ -39,13 +39,17 @@ void hl_customer_list(pl_request *req, void *arg)
     struct headless *hl = arg;
     static const char *const statuses[] = {"active", "suspended", NULL};
     const char *status, *q = hl->host->req_query(req, "q");
-    if (hl_tokens_available(hl, req) < 0 || hl_query_enum(hl, req, "status", statuses, &status) < 0)
+    long group = 0;
+    if (hl_tokens_available(hl, req) < 0 || hl_query_enum(hl, req, "status", statuses, &status) < 0 ||
+        hl_query_int(hl, req, "customer_group_id", HL_OPTIONAL, 1, 0x7fffffffL, 0, &group) < 0)
         return;
     if (q && strlen(q) > Q_MAX) {
         hl->host->reply_error(req, 400, "INVALID_PARAMETER", "q must be at most %d characters", Q_MAX);
         return;
     }
     json_t *args = json_pack("{s:s?, s:s?}", "status", status, "q", q && *q ? q : NULL);
+    if (group)
+        json_object_set_new(args, "customer_group_id", json_integer(group));
     if (hl_domain_page_args(hl, req, args) < 0) {
         json_decref(args);
         return;
@@ -58,7 +62,8 @@ static void customer_by_id(pl_request *req, struct headless *hl, const char *op)
     char id[24];
     if (hl_tokens_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0)
         return;
-    hl_domain_call(hl, req, op, json_pack("{s:s}", "id", id), "customer", 200, NULL, NULL);
+    hl_domain_call(hl, req, op, json_pack("{s:s}", "id", id),
+                   strncmp(op, "customer_group.", 15) == 0 ? "customer_group" : "customer", 200, NULL, NULL);
 }
 
 void hl_customer_get(pl_request *req, void *arg)
@@ -81,6 +86,59 @@ void hl_customer_update(pl_request *req, void *arg)
         return;
     json_object_set_new(body, "id", json_string(id)); /* the path names the customer */
     hl_domain_call(hl, req, "customer.update", body, "customer", 200, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * /api/v1/customer-groups: customers that share a tariff (pipelet/tokens.h).
+ * ---------------------------------------------------------------------- */
+void hl_customer_group_create(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    json_t *body;
+    if (hl_tokens_available(hl, req) < 0 || !(body = hl_body(hl, req)))
+        return;
+    hl_domain_call(hl, req, "customer_group.create", body, "customer_group", 201, hl_domain_created,
+                   "/api/v1/customer-groups/");
+}
+
+void hl_customer_group_list(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    const char *q = hl->host->req_query(req, "q");
+    if (hl_tokens_available(hl, req) < 0)
+        return;
+    if (q && strlen(q) > Q_MAX) {
+        hl->host->reply_error(req, 400, "INVALID_PARAMETER", "q must be at most %d characters", Q_MAX);
+        return;
+    }
+    json_t *args = json_pack("{s:s?}", "q", q && *q ? q : NULL);
+    if (hl_domain_page_args(hl, req, args) < 0) {
+        json_decref(args);
+        return;
+    }
+    hl_domain_call(hl, req, "customer_group.list", args, "customer_group", 200, hl_domain_page_ok, NULL);
+}
+
+void hl_customer_group_get(pl_request *req, void *arg)
+{
+    customer_by_id(req, arg, "customer_group.get");
+}
+
+void hl_customer_group_delete(pl_request *req, void *arg)
+{
+    customer_by_id(req, arg, "customer_group.delete");
+}
+
+void hl_customer_group_update(pl_request *req, void *arg)
+{
+    struct headless *hl = arg;
+    char id[24];
+    json_t *body;
+    if (hl_tokens_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0 ||
+        !(body = hl_body(hl, req)))
+        return;
+    json_object_set_new(body, "id", json_string(id));
+    hl_domain_call(hl, req, "customer_group.update", body, "customer_group", 200, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------------

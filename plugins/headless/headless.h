@@ -94,6 +94,11 @@ void hl_customer_update(pl_request *req, void *arg);
 void hl_customer_delete(pl_request *req, void *arg);
 void hl_customer_tokens(pl_request *req, void *arg);
 void hl_customer_transactions(pl_request *req, void *arg);
+void hl_customer_group_create(pl_request *req, void *arg);
+void hl_customer_group_list(pl_request *req, void *arg);
+void hl_customer_group_get(pl_request *req, void *arg);
+void hl_customer_group_update(pl_request *req, void *arg);
+void hl_customer_group_delete(pl_request *req, void *arg);
 /* tokens_routes.c */
 void hl_token_create(pl_request *req, void *arg);
 void hl_token_list(pl_request *req, void *arg);

@@ -6,6 +6,10 @@
  * may come every few seconds; a display needs no more).  The TransactionEvent answers
  * carry totalCost as well (handlers.c).  A station that answers CostUpdated with
  * NotImplemented or NotSupported is not sent another until it reconnects.
+ * The tariff's text for the driver (its tariff_alt_text in the customer's language, which
+ * the priced session carries) goes in the next TransactionEvent answer as
+ * updatedPersonalMessage, once per text: the Started answer leaves before the session is
+ * first priced, so the text comes with the first Updated (or the Ended) answer after it.
  */
 #include "ocpp201.h"
 
@@ -19,8 +23,17 @@
 struct o201_cost_tx {
     char station[64], tx[64];
     uint64_t sent_ms;
+    json_t *message;  /* the personal message not yet told, or NULL */
+    char *told;       /* the content last told, so a repeat is not sent again */
     struct o201_cost_tx *next;
 };
+
+static void tx_free(struct o201_cost_tx *t)
+{
+    json_decref(t->message);
+    free(t->told);
+    free(t);
+}
 
 struct o201_cost_mute {
     char station[64];
@@ -37,7 +50,7 @@ static struct o201_cost_tx *find_tx(struct o201 *p, const char *station, const c
         struct o201_cost_tx **pp = &p->cost_txs;
         while ((*pp)->next)
             pp = &(*pp)->next;
-        free(*pp);
+        tx_free(*pp);
         *pp = NULL;
     }
     struct o201_cost_tx *t = calloc(1, sizeof *t);
@@ -58,7 +71,7 @@ static void forget_tx(struct o201 *p, const char *station, const char *tx)
         if (strcmp((*pp)->station, station) == 0 && strcmp((*pp)->tx, tx) == 0) {
             struct o201_cost_tx *t = *pp;
             *pp = t->next;
-            free(t);
+            tx_free(t);
             return;
         }
 }
@@ -120,8 +133,16 @@ static void on_cost(const char *topic, json_t *env, void *arg)
         strlen(station) >= 64 || strlen(tx) >= 64)
         return;
     struct o201_cost_tx *t = find_tx(p, station, tx);
+    if (!t)
+        return;
+    json_t *msg = json_object_get(d, "personal_message");
+    const char *content = json_string_value(json_object_get(msg, "content"));
+    if (content && (!t->told || strcmp(t->told, content) != 0)) {
+        json_decref(t->message);
+        t->message = json_deep_copy(msg);
+    }
     uint64_t now = p->host->now_ms();
-    if (!t || (t->sent_ms && now - t->sent_ms < COST_INTERVAL_MS))
+    if (t->sent_ms && now - t->sent_ms < COST_INTERVAL_MS)
         return;
     struct cost_call *c = calloc(1, sizeof *c);
     if (!c)
@@ -139,6 +160,24 @@ static void on_cost(const char *topic, json_t *env, void *arg)
         return;
     }
     t->sent_ms = now;
+}
+
+json_t *o201_cost_message(struct o201 *p, const char *station, const char *tx)
+{
+    if (!station || !tx)
+        return NULL;
+    for (struct o201_cost_tx *t = p->cost_txs; t; t = t->next)
+        if (strcmp(t->station, station) == 0 && strcmp(t->tx, tx) == 0) {
+            json_t *m = t->message;
+            const char *content = json_string_value(json_object_get(m, "content"));
+            if (!m || !content)
+                return NULL;
+            free(t->told);
+            t->told = strdup(content);
+            t->message = NULL;
+            return m;
+        }
+    return NULL;
 }
 
 static void on_tx_or_connection(const char *topic, json_t *env, void *arg)
@@ -173,7 +212,7 @@ void o201_cost_stop(struct o201 *p)
     while (p->cost_txs) {
         struct o201_cost_tx *t = p->cost_txs;
         p->cost_txs = t->next;
-        free(t);
+        tx_free(t);
     }
     while (p->cost_muted) {
         struct o201_cost_mute *m = p->cost_muted;

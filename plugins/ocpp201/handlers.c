@@ -162,6 +162,10 @@ static json_t *tx_answer(struct ocpp_answer *a)
                                           : -1;
     if (total >= 0)
         json_object_set_new(out, "totalCost", json_real(total));
+    json_t *msg = o201_cost_message(p, json_string_value(json_object_get(a->tx_row, "station_id")),
+                                    json_string_value(json_object_get(a->tx_row, "station_tx_id")));
+    if (msg)
+        json_object_set_new(out, "updatedPersonalMessage", msg);
     return out;
 }
 

@@ -32,6 +32,9 @@ extern const struct ocpp_codec o201_codec; /* driver.c */
 /* cost.c: the running cost told to stations (CostUpdated) */
 void o201_cost_start(struct o201 *p);
 void o201_cost_stop(struct o201 *p);
+/* The tariff's personal message for this transaction not yet told to the station (new;
+ * it is then told), or NULL. */
+json_t *o201_cost_message(struct o201 *p, const char *station, const char *tx);
 
 void o201_on_call(void *arg, pl_ocpp_conn *c, const char *msg_id, const char *action,
                   json_t *payload);

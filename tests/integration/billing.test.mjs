@@ -376,6 +376,117 @@ describe('tariffs and session cost over REST', () => {
     await st.close();
   });
 
+  test('customer groups: CRUD, membership, and a group tariff between the customer\'s and the station\'s', async () => {
+    let r = await gw.api('POST', '/api/v1/customer-groups', { name: 'Fleet A', description: 'the depot fleet' });
+    assert.equal(r.status, 201, r.text);
+    const group = r.body;
+    assert.equal(r.headers.get('location'), `/api/v1/customer-groups/${group.id}`);
+    assert.equal(group.customers, 0);
+    assertError(await gw.api('POST', '/api/v1/customer-groups', { name: 'Fleet A' }), 409, 'ALREADY_EXISTS');
+    assertError(await gw.api('POST', '/api/v1/customer-groups', { name: 'x', colour: 'red' }), 400, 'INVALID_PARAMETER', /colour/);
+    assertError(await gw.api('POST', '/api/v1/customer-groups', {}), 400, 'MISSING_PARAMETER', /name/);
+    r = await gw.api('PATCH', `/api/v1/customer-groups/${group.id}`, { description: 'the north depot' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.description, 'the north depot');
+    assert.equal(r.body.name, 'Fleet A');
+    assertError(await gw.api('GET', '/api/v1/customer-groups/999999'), 404, 'CUSTOMER_GROUP_NOT_FOUND');
+
+    const member = (await gw.api('POST', '/api/v1/customers', { name: 'Fleet driver', customer_group_id: group.id })).body;
+    assert.equal(member.customer_group_id, group.id);
+    const own = (await gw.api('POST', '/api/v1/customers', { name: 'Fleet manager' })).body;
+    assert.equal(own.customer_group_id, null);
+    r = await gw.api('PATCH', `/api/v1/customers/${own.id}`, { customer_group_id: group.id });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.customer_group_id, group.id);
+    assertError(await gw.api('PATCH', `/api/v1/customers/${own.id}`, { customer_group_id: 999999 }), 400, 'INVALID_PARAMETER', /customer_group_id: no such customer group/);
+    assertError(await gw.api('PATCH', `/api/v1/customers/${own.id}`, { customer_group_id: 'Fleet A' }), 400, 'INVALID_PARAMETER', /customer_group_id/);
+    assert.equal((await gw.api('GET', `/api/v1/customer-groups/${group.id}`)).body.customers, 2);
+    r = await gw.api('GET', `/api/v1/customers?customer_group_id=${group.id}`);
+    assert.deepEqual(r.body.items.map((c) => c.id), [member.id, own.id]);
+    r = await gw.api('GET', '/api/v1/customer-groups?q=fleet');
+    assert.ok(r.body.items.some((g) => g.id === group.id), r.text);
+
+    const mk = async (name) => (await gw.api('POST', '/api/v1/tariffs', { ...AC, name })).body;
+    const [stationT, groupT, ownT] = [await mk('station G'), await mk('fleet'), await mk('manager')];
+    exec("insert into stations (id) values ('BILL-G') on conflict do nothing");
+    assert.equal((await gw.api('POST', `/api/v1/tariffs/${stationT.id}/assignments`, { station_id: 'BILL-G' })).status, 201);
+    r = await gw.api('POST', `/api/v1/tariffs/${groupT.id}/assignments`, { customer_group_id: group.id });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.body.customer_group_id, group.id);
+    assertError(await gw.api('POST', `/api/v1/tariffs/${groupT.id}/assignments`, { customer_group_id: 999999 }), 400, 'INVALID_PARAMETER', /customer_group_id: no such customer group/);
+    assert.equal((await gw.api('POST', `/api/v1/tariffs/${ownT.id}/assignments`, { customer_id: own.id })).status, 201);
+    const which = async (customer) => {
+      const q = await gw.api('GET', `/api/v1/stations/BILL-G/tariff${customer ? `?customer_id=${customer}` : ''}`);
+      return [q.body.level, q.body.tariff?.id];
+    };
+    assert.deepEqual(await which(member.id), ['customer_group', groupT.id], "a member gets its group's tariff over the station's");
+    assert.deepEqual(await which(own.id), ['customer', ownT.id], "the customer's own tariff comes first");
+    assert.deepEqual(await which(null), ['station', stationT.id]);
+    // a customer leaving the group: the station's tariff again
+    assert.equal((await gw.api('PATCH', `/api/v1/customers/${member.id}`, { customer_group_id: null })).body.customer_group_id, null);
+    assert.deepEqual(await which(member.id), ['station', stationT.id]);
+    // deleting the group: members stay without it, its assignments go
+    assert.equal((await gw.api('PATCH', `/api/v1/customers/${member.id}`, { customer_group_id: group.id })).status, 200);
+    r = await gw.api('DELETE', `/api/v1/customer-groups/${group.id}`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await gw.api('GET', `/api/v1/customers/${member.id}`)).body.customer_group_id, null);
+    assert.deepEqual(await which(member.id), ['station', stationT.id]);
+    for (const t of [stationT, groupT, ownT]) assert.equal((await gw.api('DELETE', `/api/v1/tariffs/${t.id}`)).status, 200);
+  });
+
+  test("personal message: a 2.0.1 station is told the tariff's text in the customer's language", async () => {
+    const bad = await gw.api('POST', '/api/v1/tariffs', { ...AC, tariff_alt_text: [{ language: 'english', text: 'x' }] });
+    assertError(bad, 400, 'INVALID_PARAMETER', /tariff_alt_text/);
+    const tariff = (await gw.api('POST', '/api/v1/tariffs', {
+      ...AC, name: 'with text',
+      tariff_alt_text: [{ language: 'en', text: '0.30 EUR/kWh + 1.00 EUR per session' }, { language: 'de', text: '0,30 EUR/kWh + 1,00 EUR je Ladevorgang' }],
+    })).body;
+    assert.equal(tariff.tariff_alt_text.length, 2);
+    const st = await connectStation(gw, { id: 'BILL-MSG', protocol: 'ocpp2.0.1' });
+    st.answer('CostUpdated', () => ({}));
+    await st.boot();
+    assert.equal((await gw.api('POST', `/api/v1/tariffs/${tariff.id}/assignments`, { station_id: 'BILL-MSG' })).status, 201);
+    exec(`update tariff_revisions set created_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    exec(`update tariff_assignments set assigned_at = now() - interval '1 day' where tariff_id = ${tariff.id}`);
+    const customer = (await gw.api('POST', '/api/v1/customers', { name: 'Fahrer', language: 'de-CH' })).body;
+    assert.equal((await gw.api('POST', '/api/v1/tokens', { id_token: 'TAG-MSG', type: 'ISO14443', customer_id: customer.id })).status, 201);
+    const t0 = Date.now() - 2 * 3600e3;
+    const at = (min) => new Date(t0 + min * 60e3).toISOString();
+    const txId = 'tx-bill-msg';
+    const reading = (min, wh, context) => [{ timestamp: at(min), sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register', context }] }];
+    let seq = 0;
+    await st.client.call('TransactionEvent', {
+      eventType: 'Started', timestamp: at(0), triggerReason: 'Authorized', seqNo: seq++,
+      transactionInfo: { transactionId: txId, chargingState: 'Charging' }, idToken: { idToken: 'TAG-MSG', type: 'ISO14443' },
+      evse: { id: 1, connectorId: 1 }, meterValue: reading(0, 1000, 'Transaction.Begin'),
+    });
+    await st.client.call('TransactionEvent', {
+      eventType: 'Updated', timestamp: at(30), triggerReason: 'MeterValuePeriodic', seqNo: seq++,
+      transactionInfo: { transactionId: txId }, meterValue: reading(30, 6000, 'Sample.Periodic'),
+    });
+    const tx = (await gw.api('GET', '/api/v1/transactions?station=BILL-MSG&active=true')).body.items[0];
+    await gw.waitFor(async () => (await gw.api('GET', `/api/v1/transactions/${tx.id}/cost`)).body.status === 'priced', 5000, 'priced');
+    const cost = (await gw.api('GET', `/api/v1/transactions/${tx.id}/cost`)).body;
+    assert.deepEqual(cost.personal_message, { format: 'UTF8', language: 'de', content: '0,30 EUR/kWh + 1,00 EUR je Ladevorgang' });
+    await st.waitReceived('CostUpdated'); // the priced session reached the plugin
+    // the next TransactionEvent answer carries it (ocpp-rpc checks the answer against the schema), once
+    const upd = await st.client.call('TransactionEvent', {
+      eventType: 'Updated', timestamp: at(40), triggerReason: 'MeterValuePeriodic', seqNo: seq++,
+      transactionInfo: { transactionId: txId }, meterValue: reading(40, 7000, 'Sample.Periodic'),
+    });
+    assert.deepEqual(upd.updatedPersonalMessage, cost.personal_message, JSON.stringify(upd));
+    const again = await st.client.call('TransactionEvent', {
+      eventType: 'Updated', timestamp: at(50), triggerReason: 'MeterValuePeriodic', seqNo: seq++,
+      transactionInfo: { transactionId: txId }, meterValue: reading(50, 8000, 'Sample.Periodic'),
+    });
+    assert.equal(again.updatedPersonalMessage, undefined, 'told once');
+    await st.client.call('TransactionEvent', {
+      eventType: 'Ended', timestamp: at(60), triggerReason: 'StopAuthorized', seqNo: seq++,
+      transactionInfo: { transactionId: txId, stoppedReason: 'Local' }, meterValue: reading(60, 11000, 'Transaction.End'),
+    });
+    await st.close();
+  });
+
   test('quote: a hypothetical session priced like a real one', async () => {
     const t = (await gw.api('POST', '/api/v1/tariffs', {
       name: 'AC with parking', currency: 'EUR', time_zone: 'Europe/Berlin',

@@ -562,6 +562,21 @@ START_TEST(json_definitions_refused_with_the_field_named)
     /* JPY has no minor unit: a price bound with decimals is refused, whole yen accepted. */
     refused("{\"currency\":\"JPY\"," EL ",\"min_price\":{\"excl_vat\":\"1.5\",\"incl_vat\":\"2\"}}",
             "min_price");
+    /* the driver's text (OCPI DisplayText): ISO 639-1 language, 1 to 512 characters */
+    refused("{\"currency\":\"EUR\"," EL ",\"tariff_alt_text\":[{\"language\":\"eng\",\"text\":\"x\"}]}",
+            "tariff_alt_text");
+    refused("{\"currency\":\"EUR\"," EL ",\"tariff_alt_text\":[{\"language\":\"en\",\"text\":\"\"}]}",
+            "tariff_alt_text");
+    refused("{\"currency\":\"EUR\"," EL ",\"tariff_alt_text\":{\"language\":\"en\"}}", "tariff_alt_text");
+    {
+        json_t *def = json_pack("{s:s, s:[{s:[{s:s, s:s}]}], s:[{s:s, s:s}]}", "currency", "EUR",
+                                "elements", "price_components", "type", "FLAT", "price", "1",
+                                "tariff_alt_text", "language", "en", "text", "1 EUR per session");
+        struct pl_tariff t;
+        char err[128] = "";
+        ck_assert_msg(pl_tariff_from_json(def, &t, err, sizeof err) == 0, "%s", err);
+        json_decref(def);
+    }
     ck_assert_int_eq(pl_currency_exponent("JPY"), 0);
     ck_assert_int_eq(pl_currency_exponent("KWD"), 3);
     ck_assert_int_eq(pl_currency_exponent("CHF"), 2);
