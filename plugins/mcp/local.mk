@@ -1,5 +1,7 @@
 plugin_LTLIBRARIES += plugins/mcp/mcp.la
-plugins_mcp_mcp_la_SOURCES = plugins/mcp/mcp.c plugins/mcp/era.c plugins/mcp/tools.c plugins/mcp/mcp.h
+plugins_mcp_mcp_la_SOURCES = plugins/mcp/mcp.c plugins/mcp/era.c plugins/mcp/call.c \
+	plugins/mcp/sessions.c plugins/mcp/tools.c plugins/mcp/follow.c plugins/mcp/resources.c \
+	plugins/mcp/mcp.h
 plugins_mcp_mcp_la_LDFLAGS = $(PLUGIN_LINK_FLAGS)
 plugins_mcp_mcp_la_LIBADD = $(PLUGIN_LINK_LIBS)
 nodist_plugins_mcp_mcp_la_SOURCES = plugins/mcp/openapi_json.c

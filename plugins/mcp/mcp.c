@@ -1,15 +1,17 @@
 /*
- * mcp.c — the mcp plugin: Streamable HTTP transport at /mcp and the JSON-RPC methods
- * of MCP, in both eras the specification lets one endpoint serve:
- *  - legacy (2025-11-25 and older): initialize, Mcp-Session-Id sessions, ping,
- *    tools/list, tools/call;
+ * mcp.c — the mcp plugin: its lifecycle, the Streamable HTTP transport at /mcp and the
+ * JSON-RPC methods of MCP, in both eras the specification lets one endpoint serve:
+ *  - legacy (2025-11-25 and older): initialize, Mcp-Session-Id sessions (sessions.c),
+ *    ping, tools, resources with resources/subscribe, notifications on GET /mcp;
  *  - 2026-07-28 (stateless): every request carries the protocol version and the client's
- *    capabilities in params._meta; server/discover, tools/list, tools/call, no session.
- * The body picks the era (the 2026-07-28 ladder below); legacy traffic takes exactly
- * the path it took before that revision existed.  The route is registered with scope
- * READ so the core authenticates the key (X-API-Key or Authorization: Bearer; without
- * one, 401 with WWW-Authenticate: Bearer); the caller's scope and key name are then
- * handed to every tool call, which runs the REST route in-process.
+ *    capabilities in params._meta; server/discover, tools, resources,
+ *    subscriptions/listen, no session.
+ * The body picks the era (era.c); legacy traffic takes exactly the path it took before
+ * that revision existed.  The routes are registered with scope READ so the core
+ * authenticates the key (X-API-Key or Authorization: Bearer; without one, 401 with
+ * WWW-Authenticate: Bearer); the caller's scope and key name are then handed to every
+ * tool call, which runs the REST route in-process (tools.c).  Long tools report progress
+ * and can be cancelled (call.c, follow.c).
  */
 #include "mcp.h"
 
@@ -17,42 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE_SIZE 50
-
 /* legacy revisions, negotiated by initialize (newest first) */
 static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
                                        "2024-11-05"};
 
-/* How long a 2026-07-28 client may reuse tools/list and server/discover: the catalog is
- * compiled in, only a key's scope could change what it lists, and every call is still
- * authorized on its own. */
-#define CACHE_TTL_MS 300000
+#define DISCOVER_TTL_MS 300000
 
 #define INSTRUCTIONS                                                                         \
-    "Tools of an EV-charging gateway: stations, configuration, customers, ID tokens and "    \
-    "charging sessions."
-
-
-struct session {
-    char id[37];
-    uint64_t last_ms; /* 0: free slot */
-};
-
-struct mcp {
-    pl_plugin_handle *self;
-    const struct pl_host *host;
-    json_t *schemas;          /* tool name -> parsed inputSchema */
-    struct session *sessions;
-    long max_sessions, idle_ms;
-};
-
-/* A tools/call waiting for its REST route. */
-struct call {
-    struct mcp *m;
-    pl_request *req;
-    json_t *id;
-    enum mcp_era era;
-};
+    "Tools of an EV-charging gateway: stations, configuration, customers, ID tokens, "       \
+    "charging sessions, tariffs and load management. Station state is readable as "         \
+    "resources (pipelet://stations/{id}) that can be subscribed to."
 
 static int version_supported(const char *v)
 {
@@ -62,77 +38,10 @@ static int version_supported(const char *v)
     return 0;
 }
 
-/* ---- sessions: bounded, expired after idle_ms without a request ---- */
-
-static struct session *session_find(struct mcp *m, const char *id)
-{
-    uint64_t now = m->host->now_ms();
-    for (long i = 0; i < m->max_sessions; i++) {
-        struct session *s = &m->sessions[i];
-        if (s->last_ms && now - s->last_ms > (uint64_t)m->idle_ms)
-            s->last_ms = 0;
-        if (s->last_ms && id && strcmp(s->id, id) == 0)
-            return s;
-    }
-    return NULL;
-}
-
-static struct session *session_new(struct mcp *m)
-{
-    session_find(m, NULL); /* expire idle sessions first */
-    for (long i = 0; i < m->max_sessions; i++) {
-        struct session *s = &m->sessions[i];
-        if (!s->last_ms) {
-            m->host->uuid(s->id);
-            s->last_ms = m->host->now_ms();
-            return s;
-        }
-    }
-    return NULL;
-}
-
-/* ---- JSON-RPC answers ---- */
-
-/* 2026-07-28 results say what they are (resultType; this server never asks for input)
- * and who answered (serverInfo in _meta), as that revision's encode contract does for
- * every result. */
-static void stamp_modern(struct mcp *m, json_t *result)
-{
-    json_object_set_new(result, "resultType", json_string("complete"));
-    json_object_set_new(result, "_meta",
-                        json_pack("{s:{s:s, s:s}}", META_SERVER_INFO, "name", "pipelet",
-                                  "version", m->host->version));
-}
-
-/* A cacheable 2026-07-28 result (tools/list, server/discover) says for how long, and for
- * whom: "private", since what /mcp answers depends on the caller's key. */
-static void cacheable(json_t *result)
-{
-    json_object_set_new(result, "ttlMs", json_integer(CACHE_TTL_MS));
-    json_object_set_new(result, "cacheScope", json_string("private"));
-}
-
-static void rpc_result(struct mcp *m, pl_request *req, json_t *id, enum mcp_era era,
-                       json_t *result)
-{
-    if (era == MCP_MODERN)
-        stamp_modern(m, result);
-    m->host->reply_json(req, 200, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
-                                            id ? id : json_null(), "result", result));
-}
-
-static void rpc_error(struct mcp *m, pl_request *req, json_t *id, int code, const char *msg)
-{
-    m->host->reply_json(req, 200,
-                        json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
-                                  id ? id : json_null(), "error", "code", code, "message",
-                                  msg));
-}
-
-/* A 2026-07-28 refusal: the JSON-RPC error (stolen) on an HTTP error status.  The
- * request's own id is echoed (the SDK's entry answers id null) because the official
- * client hands a 400 to the waiting request only when the ids match; with null it
- * sees a bare HTTP error. */
+/* A 2026-07-28 refusal before a call exists: the JSON-RPC error (stolen) on an HTTP
+ * error status.  The request's own id is echoed (the SDK's entry answers id null)
+ * because the official client hands a 400 to the waiting request only when the ids
+ * match; with null it sees a bare HTTP error. */
 static void rpc_refuse(struct mcp *m, pl_request *req, json_t *id, int status, json_t *error)
 {
     m->host->reply_json(req, status, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
@@ -189,258 +98,78 @@ static int host_allowed(struct mcp *m, pl_request *req)
 
 /* ---- methods ---- */
 
-static json_t *server_info(struct mcp *m, const char *version)
+static json_t *capabilities(void)
 {
-    return json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion", version,
-                     "capabilities", "tools", "listChanged", 0, "serverInfo", "name",
-                     "pipelet", "version", m->host->version, "instructions", INSTRUCTIONS);
+    return json_pack("{s:{s:b}, s:{s:b, s:b}}", "tools", "listChanged", 0, "resources",
+                     "subscribe", 1, "listChanged", 0);
 }
 
-static void do_initialize(struct mcp *m, pl_request *req, json_t *id, json_t *params)
+static json_t *server_info(struct mcp *m, const char *version)
 {
-    const char *asked = json_string_value(json_object_get(params, "protocolVersion"));
-    struct session *s = session_new(m);
-    if (!s) {
-        m->host->reply_error(req, 503, "TOO_MANY_SESSIONS", "all %ld MCP sessions are in use",
-                             m->max_sessions);
-        return;
-    }
-    m->host->reply_header(req, "Mcp-Session-Id", s->id);
-    rpc_result(m, req, id, MCP_LEGACY,
-               server_info(m, version_supported(asked) ? asked : versions[0]));
+    return json_pack("{s:s, s:o, s:{s:s, s:s}, s:s}", "protocolVersion", version,
+                     "capabilities", capabilities(), "serverInfo", "name", "pipelet", "version",
+                     m->host->version, "instructions", INSTRUCTIONS);
 }
 
 /* 2026-07-28's DiscoverResult: the revisions served statelessly (the legacy ones are
  * initialize's business), the capabilities, the instructions; the server's name rides
  * in _meta like on every result of that revision. */
-static void do_discover(struct mcp *m, pl_request *req, json_t *id)
+static void do_discover(struct mcp_call *c)
 {
-    json_t *res = json_pack("{s:[s], s:{s:{s:b}}, s:s}", "supportedVersions", MCP_MODERN_VERSION,
-                            "capabilities", "tools", "listChanged", 0, "instructions",
-                            INSTRUCTIONS);
-    cacheable(res);
-    rpc_result(m, req, id, MCP_MODERN, res);
+    json_t *res = json_pack("{s:[s], s:o, s:s}", "supportedVersions", MCP_MODERN_VERSION,
+                            "capabilities", capabilities(), "instructions", INSTRUCTIONS);
+    cacheable(res, DISCOVER_TTL_MS);
+    call_result(c, res);
 }
 
-static json_t *tool_json(struct mcp *m, const struct mcp_tool *t)
+/* The methods both eras share, and each era's own.  Unknown ones: -32601 (in-band for
+ * legacy; 2026-07-28 gives an unknown method HTTP 404, see serve_modern). */
+void mcp_dispatch(struct mcp_call *c, const char *method, json_t *params)
 {
-    return json_pack("{s:s, s:s, s:O, s:{s:s}, s:{s:b, s:b, s:b, s:b}}", "name", t->name,
-                     "description", t->description, "inputSchema",
-                     json_object_get(m->schemas, t->name), "outputSchema", "type", "object",
-                     "annotations", "readOnlyHint", t->read_only, "destructiveHint",
-                     t->destructive, "idempotentHint", t->idempotent, "openWorldHint", 0);
-}
-
-/* Only the tools the caller's scope may run are listed; the cursor is an offset. */
-static void do_tools_list(struct mcp *m, pl_request *req, json_t *id, json_t *params,
-                          enum mcp_era era)
-{
-    const char *cursor = json_string_value(json_object_get(params, "cursor"));
-    char *end = NULL;
-    long from = cursor ? strtol(cursor, &end, 10) : 0;
-    if (cursor && (*end || from < 0)) {
-        rpc_error(m, req, id, -32602, "invalid cursor");
-        return;
-    }
-    int scope = m->host->req_scope(req);
-    json_t *tools = json_array();
-    long seen = 0;
-    size_t i;
-    for (i = 0; i < mcp_tools_count && json_array_size(tools) < PAGE_SIZE; i++) {
-        if (mcp_tools[i].scope > scope || seen++ < from)
-            continue;
-        json_array_append_new(tools, tool_json(m, &mcp_tools[i]));
-    }
-    json_t *res = json_pack("{s:o}", "tools", tools);
-    if (i < mcp_tools_count) {
-        char next[24];
-        snprintf(next, sizeof next, "%ld", from + PAGE_SIZE);
-        json_object_set_new(res, "nextCursor", json_string(next));
-    }
-    if (era == MCP_MODERN)
-        cacheable(res);
-    rpc_result(m, req, id, era, res);
-}
-
-/* Does v have the JSON Schema type ty (a name, or an array of names)? */
-static int type_ok(json_t *ty, json_t *v)
-{
-    if (json_is_array(ty)) {
-        size_t i;
-        json_t *t;
-        json_array_foreach(ty, i, t) if (type_ok(t, v)) return 1;
-        return 0;
-    }
-    const char *t = json_string_value(ty);
-    if (!t)
-        return 1; /* no type: anything */
-    if (!strcmp(t, "string"))
-        return json_is_string(v);
-    if (!strcmp(t, "integer"))
-        return json_is_integer(v);
-    if (!strcmp(t, "number"))
-        return json_is_number(v);
-    if (!strcmp(t, "boolean"))
-        return json_is_boolean(v);
-    if (!strcmp(t, "null"))
-        return json_is_null(v);
-    if (!strcmp(t, "array"))
-        return json_is_array(v);
-    if (!strcmp(t, "object"))
-        return json_is_object(v);
-    return 1;
-}
-
-/* Arguments against the tool's schema: required present, declared types match. */
-static const char *check_args(json_t *schema, json_t *args)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(schema, "required"), i, v)
-        if (!json_object_get(args, json_string_value(v)))
-            return "missing required argument";
-    const char *k;
-    json_object_foreach(args, k, v) {
-        json_t *p = json_object_get(json_object_get(schema, "properties"), k);
-        if (!p)
-            return "unknown argument";
-        if (!type_ok(json_object_get(p, "type"), v))
-            return "argument of the wrong type";
-    }
-    return NULL;
-}
-
-static void append_encoded(char *out, size_t cap, const char *s)
-{
-    size_t n = strlen(out);
-    for (; *s && n + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            strchr("-._~", c))
-            out[n++] = (char)c;
-        else
-            n += (size_t)snprintf(out + n, cap - n, "%%%02X", c);
-    }
-    out[n] = '\0';
-}
-
-static void scalar_text(json_t *v, char *buf, size_t cap)
-{
-    if (json_is_string(v))
-        snprintf(buf, cap, "%s", json_string_value(v));
-    else if (json_is_integer(v))
-        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    int modern = c->era == MCP_MODERN;
+    if (!strcmp(method, "tools/list"))
+        do_tools_list(c, params);
+    else if (!strcmp(method, "tools/call"))
+        do_tools_call(c, params);
+    else if (!strcmp(method, "resources/list"))
+        do_resources_list(c, params);
+    else if (!strcmp(method, "resources/templates/list"))
+        do_resource_templates(c);
+    else if (!strcmp(method, "resources/read"))
+        do_resources_read(c, params);
+    else if (!modern && !strcmp(method, "ping"))
+        call_result(c, json_object());
+    else if (!modern && !strcmp(method, "initialize")) /* again, on an HTTP+SSE session */
+        call_result(c, server_info(c->m, version_supported(json_string_value(json_object_get(
+                                              params, "protocolVersion")))
+                                              ? json_string_value(json_object_get(params, "protocolVersion"))
+                                              : versions[0]));
+    else if (!modern && !strcmp(method, "resources/subscribe"))
+        do_resources_subscribe(c, params, 1);
+    else if (!modern && !strcmp(method, "resources/unsubscribe"))
+        do_resources_subscribe(c, params, 0);
+    else if (modern && !strcmp(method, "server/discover"))
+        do_discover(c);
+    else if (modern && !strcmp(method, "subscriptions/listen"))
+        do_subscriptions_listen(c, params);
     else
-        snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
+        call_error(c, -32601, "method not found");
 }
 
-/* Fill the path template; the arguments used there are removed from rest. */
-static void build_path(const struct mcp_tool *t, json_t *rest, char *out, size_t cap)
+static int modern_method_known(const char *method)
 {
-    out[0] = '\0';
-    for (const char *p = t->path; *p && strlen(out) + 2 < cap;) {
-        const char *close = *p == '{' ? strchr(p, '}') : NULL;
-        if (!close) {
-            size_t n = strlen(out);
-            out[n] = *p++;
-            out[n + 1] = '\0';
-            continue;
-        }
-        char name[64], val[256];
-        snprintf(name, sizeof name, "%.*s", (int)(close - p - 1), p + 1);
-        scalar_text(json_object_get(rest, name), val, sizeof val);
-        append_encoded(out, cap, val);
-        json_object_del(rest, name);
-        p = close + 1;
-    }
-    if (strcmp(t->method, "GET") != 0)
-        return;
-    const char *k;
-    json_t *v;
-    char sep = '?', val[256];
-    json_object_foreach(rest, k, v) {
-        size_t n = strlen(out);
-        snprintf(out + n, cap - n, "%c%s=", sep, k);
-        scalar_text(v, val, sizeof val);
-        append_encoded(out, cap, val);
-        sep = '&';
-    }
-}
-
-/* The REST answer as a tool result: an error status becomes isError with its code. */
-static void call_done(const struct pl_http_local_resp *resp, void *arg)
-{
-    struct call *c = arg;
-    json_t *body = json_loadb(resp->body, resp->body_len, 0, NULL);
-    json_t *structured = json_is_object(body) ? json_incref(body)
-                                              : json_pack("{s:O}", "result",
-                                                          body ? body : json_null());
-    json_object_set_new(structured, "http_status", json_integer(resp->status));
-    json_t *res = json_pack("{s:[{s:s, s:s#}], s:o, s:b}", "content", "type", "text", "text",
-                            resp->body, (int)resp->body_len, "structuredContent", structured,
-                            "isError", resp->status >= 400);
-    rpc_result(c->m, c->req, c->id, c->era, res);
-    json_decref(body);
-    json_decref(c->id);
-    free(c);
-}
-
-static void do_tools_call(struct mcp *m, pl_request *req, json_t *id, json_t *params,
-                          enum mcp_era era)
-{
-    const char *name = json_string_value(json_object_get(params, "name"));
-    const struct mcp_tool *t = name ? mcp_tool_find(name) : NULL;
-    json_t *args = json_object_get(params, "arguments");
-    if (!t) {
-        rpc_error(m, req, id, -32602, "unknown tool");
-        return;
-    }
-    if (args && !json_is_object(args)) {
-        rpc_error(m, req, id, -32602, "arguments must be an object");
-        return;
-    }
-    if (t->scope > m->host->req_scope(req)) { /* the REST route's own answer, not run */
-        char text[256];
-        snprintf(text, sizeof text, "this API key's scope does not allow the tool %s", t->name);
-        json_t *err = json_pack("{s:s, s:s, s:i}", "error", text, "code", "FORBIDDEN",
-                                "http_status", 403);
-        char *body = json_dumps(err, JSON_COMPACT);
-        rpc_result(m, req, id, era,
-                   json_pack("{s:[{s:s, s:s}], s:o, s:b}", "content", "type", "text", "text",
-                             body, "structuredContent", err, "isError", 1));
-        free(body);
-        return;
-    }
-    json_t *rest = args ? json_deep_copy(args) : json_object();
-    const char *bad = check_args(json_object_get(m->schemas, t->name), rest);
-    if (bad) {
-        json_decref(rest);
-        rpc_error(m, req, id, -32602, bad);
-        return;
-    }
-    char path[1024];
-    build_path(t, rest, path, sizeof path);
-    char *body = strcmp(t->method, "GET") ? json_dumps(rest, JSON_COMPACT) : NULL;
-    json_decref(rest);
-    struct call *c = calloc(1, sizeof *c);
-    c->m = m, c->req = req, c->id = json_incref(id), c->era = era;
-    char key[160];
-    snprintf(key, sizeof key, "mcp:%s", m->host->req_key_name(req) ? m->host->req_key_name(req)
-                                                                 : "anonymous");
-    struct pl_http_local_req lr = {.size = sizeof lr, .method = t->method, .path = path,
-                                   .body = body, .body_len = body ? strlen(body) : 0,
-                                   .scope = m->host->req_scope(req), .key_name = key};
-    if (m->host->http_dispatch(m->self, &lr, call_done, c) != PL_OK) {
-        json_decref(c->id);
-        free(c);
-        rpc_error(m, req, id, -32603, "cannot run the tool");
-    }
-    free(body);
+    static const char *const known[] = {"tools/list", "tools/call", "resources/list",
+                                        "resources/templates/list", "resources/read",
+                                        "server/discover", "subscriptions/listen", NULL};
+    for (int i = 0; known[i]; i++)
+        if (!strcmp(method, known[i]))
+            return 1;
+    return 0;
 }
 
 /* ---- transport ---- */
 
-static int check_origin(struct mcp *m, pl_request *req)
+int mcp_check_origin(struct mcp *m, pl_request *req)
 {
     if (!origin_allowed(m, req)) {
         m->host->reply_error(req, 403, "FORBIDDEN_ORIGIN", "this Origin may not use /mcp");
@@ -454,7 +183,7 @@ static int check_origin(struct mcp *m, pl_request *req)
 }
 
 /* Legacy era: the negotiated version header and the session, if the client names one. */
-static int check_session(struct mcp *m, pl_request *req, int initializing)
+static int check_session(struct mcp *m, pl_request *req, int initializing, struct session **out)
 {
     const char *v = m->host->req_header(req, "MCP-Protocol-Version");
     if (v && !initializing && !version_supported(v)) {
@@ -464,70 +193,115 @@ static int check_session(struct mcp *m, pl_request *req, int initializing)
     }
     const char *sid = m->host->req_header(req, "Mcp-Session-Id");
     struct session *s = sid && !initializing ? session_find(m, sid) : NULL;
-    if (sid && !initializing && !s) {
+    if (sid && !initializing && (!s || s->kind != SESSION_STREAMABLE)) {
         m->host->reply_error(req, 404, "SESSION_NOT_FOUND", "no such MCP session");
         return -1;
     }
     if (s)
         s->last_ms = m->host->now_ms();
+    if (out)
+        *out = s;
     return 0;
+}
+
+static void do_initialize(struct mcp *m, pl_request *req, json_t *msg)
+{
+    json_t *params = json_object_get(msg, "params");
+    const char *asked = json_string_value(json_object_get(params, "protocolVersion"));
+    struct session *s = session_new(m, SESSION_STREAMABLE);
+    if (!s) {
+        m->host->reply_error(req, 503, "TOO_MANY_SESSIONS", "all %ld MCP sessions are in use",
+                             m->max_sessions);
+        return;
+    }
+    m->host->reply_header(req, "Mcp-Session-Id", s->id);
+    struct mcp_call *c = call_new(m, req, msg, MCP_LEGACY, NULL);
+    if (!c) {
+        m->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    call_result(c, server_info(m, version_supported(asked) ? asked : versions[0]));
+}
+
+static void notification(struct mcp *m, pl_request *req, json_t *msg, const char *owner)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (method && !strcmp(method, "notifications/cancelled"))
+        call_cancel(m, owner, json_object_get(json_object_get(msg, "params"), "requestId"));
+    m->host->reply_raw(req, 202, "application/json", "", 0);
+}
+
+static void owner_of(struct mcp *m, pl_request *req, struct session *s, char *out, size_t cap)
+{
+    if (s)
+        snprintf(out, cap, "s:%s", s->id);
+    else
+        snprintf(out, cap, "k:mcp:%s", m->host->req_key_name(req) ? m->host->req_key_name(req) : "anonymous");
 }
 
 static void serve_legacy(struct mcp *m, pl_request *req, json_t *msg)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *id = json_object_get(msg, "id");
-    json_t *params = json_object_get(msg, "params");
     int init = method && strcmp(method, "initialize") == 0;
-    if (check_session(m, req, init) < 0)
+    struct session *s = NULL;
+    if (check_session(m, req, init, &s) < 0)
         return;
     if (!json_is_object(msg) || !method ||
         strcmp(json_string_value(json_object_get(msg, "jsonrpc")) ?: "", "2.0") != 0) {
-        rpc_error(m, req, NULL, -32600, "not a JSON-RPC 2.0 request");
+        m->host->reply_json(req, 200, json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+                                                "error", "code", -32600, "message",
+                                                "not a JSON-RPC 2.0 request"));
         return;
     }
     if (!id) { /* a notification (notifications/initialized, cancelled): nothing to say */
-        m->host->reply_raw(req, 202, "application/json", "", 0);
+        char owner[200];
+        owner_of(m, req, s, owner, sizeof owner);
+        notification(m, req, msg, owner);
         return;
     }
-    if (init)
-        do_initialize(m, req, id, params);
-    else if (strcmp(method, "ping") == 0)
-        rpc_result(m, req, id, MCP_LEGACY, json_object());
-    else if (strcmp(method, "tools/list") == 0)
-        do_tools_list(m, req, id, params, MCP_LEGACY);
-    else if (strcmp(method, "tools/call") == 0)
-        do_tools_call(m, req, id, params, MCP_LEGACY);
-    else
-        rpc_error(m, req, id, -32601, "method not found");
+    if (init) {
+        do_initialize(m, req, msg);
+        return;
+    }
+    struct mcp_call *c = call_new(m, req, msg, MCP_LEGACY, NULL);
+    if (!c) {
+        m->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    mcp_dispatch(c, method, json_object_get(msg, "params"));
 }
 
 /* 2026-07-28: every request stands alone (no initialize, no session; an Mcp-Session-Id
  * is ignored).  The revision has no ping or initialize; what is not served here
- * (prompts, resources, completion, subscriptions/listen) answers -32601 on HTTP 404,
- * the status that revision gives an unknown method. */
+ * (prompts, completion...) answers -32601 on HTTP 404, the status that revision gives an
+ * unknown method. */
 static void serve_modern(struct mcp *m, pl_request *req, json_t *msg)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *id = json_object_get(msg, "id");
-    json_t *params = json_object_get(msg, "params");
-    if (!id) /* a notification (cancelled): nothing runs long enough to cancel */
-        m->host->reply_raw(req, 202, "application/json", "", 0);
-    else if (strcmp(method, "server/discover") == 0)
-        do_discover(m, req, id);
-    else if (strcmp(method, "tools/list") == 0)
-        do_tools_list(m, req, id, params, MCP_MODERN);
-    else if (strcmp(method, "tools/call") == 0)
-        do_tools_call(m, req, id, params, MCP_MODERN);
-    else
-        rpc_refuse(m, req, id, 404,
-                   json_pack("{s:i, s:s}", "code", -32601, "message", "method not found"));
+    if (!id) {
+        char owner[200];
+        owner_of(m, req, NULL, owner, sizeof owner);
+        notification(m, req, msg, owner);
+        return;
+    }
+    if (!modern_method_known(method)) {
+        rpc_refuse(m, req, id, 404, json_pack("{s:i, s:s}", "code", -32601, "message", "method not found"));
+        return;
+    }
+    struct mcp_call *c = call_new(m, req, msg, MCP_MODERN, NULL);
+    if (!c) {
+        m->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    mcp_dispatch(c, method, json_object_get(msg, "params"));
 }
 
 static void on_post(pl_request *req, void *arg)
 {
     struct mcp *m = arg;
-    if (check_origin(m, req) < 0)
+    if (mcp_check_origin(m, req) < 0)
         return;
     json_t *msg = m->host->req_json(req);
     struct mcp_verdict v = mcp_classify(m->host, req, msg);
@@ -539,50 +313,58 @@ static void on_post(pl_request *req, void *arg)
         serve_legacy(m, req, msg);
 }
 
-/* No server-initiated stream is offered: the spec's answer is 405. */
+/* GET /mcp: a legacy session's stream of server notifications (resource updates).
+ * Without a session there is none to offer: 405, as the specification allows. */
 static void on_get(pl_request *req, void *arg)
 {
     struct mcp *m = arg;
-    m->host->reply_error(req, 405, "METHOD_NOT_ALLOWED", "no SSE stream is offered at /mcp");
+    if (mcp_check_origin(m, req) < 0)
+        return;
+    if (!m->host->req_header(req, "Mcp-Session-Id")) {
+        m->host->reply_error(req, 405, "METHOD_NOT_ALLOWED",
+                             "a notification stream belongs to a session (Mcp-Session-Id)");
+        return;
+    }
+    const char *accept = m->host->req_header(req, "Accept");
+    if (!accept || !strstr(accept, "text/event-stream")) {
+        m->host->reply_error(req, 406, "NOT_ACCEPTABLE", "GET /mcp answers text/event-stream");
+        return;
+    }
+    struct session *s = NULL;
+    if (check_session(m, req, 0, &s) < 0)
+        return;
+    session_open_stream(m, req, s);
 }
 
 static void on_delete(pl_request *req, void *arg)
 {
     struct mcp *m = arg;
-    if (check_origin(m, req) < 0 || check_session(m, req, 0) < 0)
+    struct session *s = NULL;
+    if (mcp_check_origin(m, req) < 0 || check_session(m, req, 0, &s) < 0)
         return;
-    struct session *s = session_find(m, m->host->req_header(req, "Mcp-Session-Id"));
     if (!s) {
         m->host->reply_error(req, 404, "SESSION_NOT_FOUND", "no such MCP session");
         return;
     }
-    s->last_ms = 0;
+    session_end(m, s);
     m->host->reply_raw(req, 204, "application/json", "", 0);
 }
 
 /* ---- lifecycle ---- */
 
+static void on_keepalive(void *arg)
+{
+    struct mcp *m = arg;
+    sessions_keepalive(m);
+    calls_keepalive(m);
+}
+
 static void mcp_free(struct mcp *m)
 {
+    m->host->timer_free(m->keepalive);
     json_decref(m->schemas);
     free(m->sessions);
     free(m);
-}
-
-static int load_schemas(struct mcp *m)
-{
-    m->schemas = json_object();
-    for (size_t i = 0; i < mcp_tools_count; i++) {
-        json_error_t err;
-        json_t *s = json_loads(mcp_tools[i].input_schema, 0, &err);
-        if (!s) {
-            m->host->log(m->self, PL_LOG_ERROR, "tool %s: bad schema: %s", mcp_tools[i].name,
-                         err.text);
-            return -1;
-        }
-        json_object_set_new(m->schemas, mcp_tools[i].name, s);
-    }
-    return 0;
 }
 
 static int mcp_init(pl_plugin_handle *self, const struct pl_host *host, void **state)
@@ -590,9 +372,12 @@ static int mcp_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     if (!PL_HOST_HAS(host, http_dispatch) || !PL_HOST_HAS(host, config_declare))
         return PL_ENOTSUP;
     static const struct pl_config_key keys[] = {
-        {"max_sessions", PL_CONFIG_INT, "64", 1, 100000, NULL, "legacy-era sessions at once", PL_CONFIG_RESTART},
-        {"session_idle_timeout", PL_CONFIG_INT, "3600", 1, 604800, NULL, "idle session closed after, s",
-         PL_CONFIG_RESTART},
+        {"max_sessions", PL_CONFIG_INT, "64", 1, 100000, NULL,
+         "legacy-era sessions at once (Streamable HTTP and /mcp/sse)", PL_CONFIG_RESTART},
+        {"session_idle_timeout", PL_CONFIG_INT, "3600", 1, 604800, NULL,
+         "a session without an open stream is closed after, s", PL_CONFIG_RESTART},
+        {"follow_timeout", PL_CONFIG_INT, "1800", 1, 86400, NULL,
+         "how long a long tool (a firmware update) is followed, s", PL_CONFIG_RESTART},
         {"allowed_origins", PL_CONFIG_STRING, "", 0, 0, NULL,
          "Origins besides the listener's own, space-separated", PL_CONFIG_RESTART},
         {"allowed_hosts", PL_CONFIG_STRING, "", 0, 0, NULL,
@@ -605,32 +390,60 @@ static int mcp_init(pl_plugin_handle *self, const struct pl_host *host, void **s
     struct mcp *m = calloc(1, sizeof *m);
     if (!m)
         return PL_ENOMEM;
-    long idle_s = 0;
+    long idle_s = 0, follow_s = 0;
     m->self = self, m->host = host;
     if (host->config_int(self, "max_sessions", 64, 1, 100000, &m->max_sessions) < 0 ||
         host->config_int(self, "session_idle_timeout", 3600, 1, 86400 * 7, &idle_s) < 0 ||
-        load_schemas(m) < 0) {
+        host->config_int(self, "follow_timeout", 1800, 1, 86400, &follow_s) < 0 ||
+        tools_load_schemas(m) < 0) {
         mcp_free(m);
         return PL_EINVAL;
     }
     m->idle_ms = idle_s * 1000;
+    m->follow_timeout_ms = follow_s * 1000;
     m->sessions = calloc((size_t)m->max_sessions, sizeof *m->sessions);
+    m->keepalive = host->timer_new(self, on_keepalive, m);
+    if (!m->sessions || !m->keepalive) {
+        mcp_free(m);
+        return PL_ENOMEM;
+    }
+    for (long i = 0; i < m->max_sessions; i++)
+        m->sessions[i].m = m;
     if (host->http_route(self, "POST", "/mcp", PL_AUTH_READ, on_post, m) < 0 ||
         host->http_route(self, "GET", "/mcp", PL_AUTH_READ, on_get, m) < 0 ||
-        host->http_route(self, "DELETE", "/mcp", PL_AUTH_READ, on_delete, m) < 0) {
+        host->http_route(self, "DELETE", "/mcp", PL_AUTH_READ, on_delete, m) < 0 ||
+        host->http_route(self, "GET", "/mcp/sse", PL_AUTH_READ, on_sse_open, m) < 0 ||
+        host->http_route(self, "POST", "/mcp/messages", PL_AUTH_READ, on_sse_message, m) < 0 ||
+        resources_start(m) < 0) {
+        resources_stop(m);
         mcp_free(m);
         return PL_ERR;
     }
+    host->timer_start(m->keepalive, KEEPALIVE_MS, 1);
     pl_http_describe_text(host, self, mcp_openapi_json, (size_t)mcp_openapi_json_len);
     *state = m;
     return PL_OK;
 }
 
+/* Stopping: listen streams end with their result, long operations and sessions end. */
 static void mcp_fini(void *state)
 {
-    mcp_free(state);
+    struct mcp *m = state;
+    m->stopping = 1;
+    resources_stop(m);
+    while (m->calls) {
+        struct mcp_call *c = m->calls;
+        c->cancelled = 1;
+        if (c->op_cancel)
+            c->op_cancel(c);
+        else /* a REST dispatch in flight: its answer will find no call */
+            break;
+    }
+    sessions_close_all(m);
+    mcp_free(m);
 }
 
-PL_PLUGIN_DEFINE(.name = "mcp", .version = "0.1",
-                 .description = "the gateway as MCP tools for AI agents (Streamable HTTP /mcp)",
+PL_PLUGIN_DEFINE(.name = "mcp", .version = "0.2",
+                 .description = "the gateway as MCP tools and resources for AI agents "
+                                "(Streamable HTTP /mcp, HTTP+SSE /mcp/sse)",
                  .init = mcp_init, .fini = mcp_fini);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { startGateway, srcDir } from './lib/harness.mjs';
 
 const bin = process.env.MCP_CONFORMANCE_BIN || join(srcDir, 'node_modules/.bin/conformance');
-const GENERIC = ['server-initialize', 'ping', 'tools-list'];
+const GENERIC = ['server-initialize', 'ping', 'tools-list', 'resources-list', 'server-sse-multiple-streams'];
 
 describe('mcp conformance suite (server mode)', () => {
   let gw, proxy, url;

@@ -87,7 +87,7 @@ describe('mcp 2026-07-28 (stateless) beside the legacy era', () => {
 
     const { tools } = await client.listTools(); // the client walks every page itself
     assert.deepEqual(tools.map((t) => t.name).sort(), legacyNames, 'the same catalog as the legacy era');
-    assert.equal(tools.length, 30);
+    assert.equal(tools.length, 33);
     for (const t of tools) assert.equal(t.inputSchema.type, 'object', t.name);
 
     let r = await client.callTool({ name: 'get_station', arguments: { station_id: st.id } });
@@ -127,9 +127,17 @@ describe('mcp 2026-07-28 (stateless) beside the legacy era', () => {
   test('pinned to 2026-07-28', async () => {
     const { client, posts } = await connect(gw.keys.operator, { mode: { pin: MODERN } });
     assert.equal(client.getNegotiatedProtocolVersion(), MODERN);
-    assert.equal((await client.listTools()).tools.length, 30);
+    assert.equal((await client.listTools()).tools.length, 33);
     const r = await client.callTool({ name: 'get_health', arguments: {} });
     assert.ok(!r.isError, JSON.stringify(r));
+    // station state as resources, read statelessly
+    const { resources } = await client.listResources();
+    const uri = `pipelet://stations/${st.id}`;
+    assert.ok(resources.some((x) => x.uri === uri), JSON.stringify(resources));
+    const read = await client.readResource({ uri });
+    assert.equal(JSON.parse(read.contents[0].text).id, st.id);
+    const { resourceTemplates } = await client.listResourceTemplates();
+    assert.equal(resourceTemplates[0].uriTemplate, 'pipelet://stations/{id}');
     assertStateless(posts);
     await client.close();
   });
@@ -178,7 +186,7 @@ describe('mcp 2026-07-28 (stateless) beside the legacy era', () => {
       assert.equal(r.body.id, 7);
       const d = r.body.result;
       assert.deepEqual(d.supportedVersions, [MODERN]);
-      assert.deepEqual(d.capabilities, { tools: { listChanged: false } });
+      assert.deepEqual(d.capabilities, { tools: { listChanged: false }, resources: { subscribe: true, listChanged: false } });
       assert.equal(d.resultType, 'complete');
       assert.ok(Number.isInteger(d.ttlMs) && d.ttlMs >= 0);
       assert.equal(d.cacheScope, 'private');
@@ -263,8 +271,8 @@ describe('mcp 2026-07-28 (stateless) beside the legacy era', () => {
     });
 
     test('methods the revision does not have here: -32601 on 404', async () => {
-      for (const method of ['ping', 'initialize', 'resources/list', 'prompts/list', 'subscriptions/listen', 'no/such']) {
-        const r = await rpc(method, method === 'subscriptions/listen' ? { notifications: { toolsListChanged: true } } : {});
+      for (const method of ['ping', 'initialize', 'prompts/list', 'completion/complete', 'no/such']) {
+        const r = await rpc(method, {});
         assert.equal(r.status, 404, method);
         assert.equal(r.body.error.code, -32601, method);
         assert.equal(r.body.id, 7);
