@@ -57,35 +57,19 @@ void hl_customer_list(pl_request *req, void *arg)
     hl_domain_call(hl, req, "customer.list", args, "customer", 200, hl_domain_page_ok, NULL);
 }
 
-static void customer_by_id(pl_request *req, struct headless *hl, const char *op)
-{
-    char id[24];
-    if (hl_tokens_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0)
-        return;
-    hl_domain_call(hl, req, op, json_pack("{s:s}", "id", id),
-                   strncmp(op, "customer_group.", 15) == 0 ? "customer_group" : "customer", 200, NULL, NULL);
-}
-
 void hl_customer_get(pl_request *req, void *arg)
 {
-    customer_by_id(req, arg, "customer.get");
+    hl_domain_by_id(req, arg, "customer.get", "customer", 0);
 }
 
 void hl_customer_delete(pl_request *req, void *arg)
 {
-    customer_by_id(req, arg, "customer.delete");
+    hl_domain_by_id(req, arg, "customer.delete", "customer", 0);
 }
 
 void hl_customer_update(pl_request *req, void *arg)
 {
-    struct headless *hl = arg;
-    char id[24];
-    json_t *body;
-    if (hl_tokens_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0 ||
-        !(body = hl_body(hl, req)))
-        return;
-    json_object_set_new(body, "id", json_string(id)); /* the path names the customer */
-    hl_domain_call(hl, req, "customer.update", body, "customer", 200, NULL, NULL);
+    hl_domain_by_id(req, arg, "customer.update", "customer", 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -121,24 +105,17 @@ void hl_customer_group_list(pl_request *req, void *arg)
 
 void hl_customer_group_get(pl_request *req, void *arg)
 {
-    customer_by_id(req, arg, "customer_group.get");
+    hl_domain_by_id(req, arg, "customer_group.get", "customer_group", 0);
 }
 
 void hl_customer_group_delete(pl_request *req, void *arg)
 {
-    customer_by_id(req, arg, "customer_group.delete");
+    hl_domain_by_id(req, arg, "customer_group.delete", "customer_group", 0);
 }
 
 void hl_customer_group_update(pl_request *req, void *arg)
 {
-    struct headless *hl = arg;
-    char id[24];
-    json_t *body;
-    if (hl_tokens_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0 ||
-        !(body = hl_body(hl, req)))
-        return;
-    json_object_set_new(body, "id", json_string(id));
-    hl_domain_call(hl, req, "customer_group.update", body, "customer_group", 200, NULL, NULL);
+    hl_domain_by_id(req, arg, "customer_group.update", "customer_group", 1);
 }
 
 /* ------------------------------------------------------------------------

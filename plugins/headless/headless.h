@@ -287,6 +287,10 @@ typedef void (*hl_domain_ok_fn)(struct hl_domain_call *dc, pl_request *req, json
  * names the field, and for an import the row: both are also given as "field" and
  * "row"), PL_ENOENT 404 <RESOURCE>_NOT_FOUND ("customer" -> CUSTOMER_NOT_FOUND), PL_EEXIST 409 ALREADY_EXISTS, PL_EOFFLINE
  * 409 STATION_OFFLINE, PL_ERR 503 DATABASE_ERROR.  args stolen. */
+/* A domain op on the {id} of the path (get, delete; with_body: the body's fields too, an
+ * update) answered 200, or 404 <RESOURCE>_NOT_FOUND. */
+void hl_domain_by_id(pl_request *req, struct headless *hl, const char *op, const char *resource,
+                     int with_body);
 void hl_domain_call(struct headless *hl, pl_request *req, const char *op, json_t *args,
                     const char *resource, int status, hl_domain_ok_fn ok, void *udata);
 /* The same for the tariffs domain (host->billing; check hl_billing_available first). */

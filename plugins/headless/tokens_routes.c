@@ -286,12 +286,24 @@ void hl_token_list(pl_request *req, void *arg)
 }
 
 /* An operation on /tokens/{id} without a body. */
-static void token_by_id(pl_request *req, struct headless *hl, const char *op)
+void hl_domain_by_id(pl_request *req, struct headless *hl, const char *op, const char *resource,
+                     int with_body)
 {
     char id[24];
+    json_t *args;
     if (hl_tokens_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0)
         return;
-    hl_domain_call(hl, req, op, json_pack("{s:s}", "id", id), "token", 200, NULL, NULL);
+    if (!with_body)
+        args = json_object();
+    else if (!(args = hl_body(hl, req)))
+        return;
+    json_object_set_new(args, "id", json_string(id)); /* the path names it */
+    hl_domain_call(hl, req, op, args, resource, 200, NULL, NULL);
+}
+
+static void token_by_id(pl_request *req, struct headless *hl, const char *op)
+{
+    hl_domain_by_id(req, hl, op, "token", 0);
 }
 
 void hl_token_get(pl_request *req, void *arg)
@@ -316,14 +328,7 @@ void hl_token_unblock(pl_request *req, void *arg)
 
 void hl_token_update(pl_request *req, void *arg)
 {
-    struct headless *hl = arg;
-    char id[24];
-    json_t *body;
-    if (hl_tokens_available(hl, req) < 0 || hl_path_id(hl, req, id, sizeof id) < 0 ||
-        !(body = hl_body(hl, req)))
-        return;
-    json_object_set_new(body, "id", json_string(id)); /* the path names the token */
-    hl_domain_call(hl, req, "token.update", body, "token", 200, NULL, NULL);
+    hl_domain_by_id(req, arg, "token.update", "token", 1);
 }
 
 /* ------------------------------------------------------------------------
