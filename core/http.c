@@ -329,7 +329,8 @@ void http_reply_stream_end(pl_request *r)
     r->replied = 1;
     http_gate_answered(r->gate);
     detach_conn(r);
-    evhttp_send_reply_end(r->req); /* frees a request whose client is gone */
+    if (r->closed || !http_gate_end_stream(r->gate, r->req))
+        evhttp_send_reply_end(r->req); /* frees a request whose client is gone */
     request_free(r);
 }
 

@@ -110,6 +110,7 @@ struct http_gate {
     char message[160];
     int refusal_sent, shut;
     uint64_t refusal_due;   /* the close, whatever the client does */
+    struct evhttp_request *end_pending; /* a stream whose end waits for its bytes to go */
     struct http_gate *hnext;     /* registry, by bev */
 };
 
@@ -260,6 +261,12 @@ static void gate_on_timer(evutil_socket_t fd, short what, void *arg)
     enum gate_timer kind = g->timer_kind;
     g->timer_kind = TIMER_NONE;
     if (kind == TIMER_KICK) {
+        if (g->end_pending && !evbuffer_get_length(bufferevent_get_output(g->sock))) {
+            struct evhttp_request *req = g->end_pending;
+            g->end_pending = NULL;
+            evhttp_send_reply_end(req); /* may free the connection, and so the gate */
+            return;
+        }
         gate_update(g);
         gate_pump(g); /* last: it may end in evhttp freeing the connection */
         return;
@@ -646,6 +653,23 @@ static void gate_output_changed(struct evbuffer *buf, const struct evbuffer_cb_i
         return;
     g->idle_start = core_now_ms();
     gate_kick(g);
+}
+
+/* evhttp ends a stream that is not chunked (an HTTP/1.0 client) by closing the
+ * connection at once when its own buffer is empty, which under the filter it always is:
+ * the last events, still in the socket's buffer, would be lost.  So the end waits until
+ * the socket has sent everything (gate_output_changed kicks the timer). */
+int http_gate_end_stream(struct http_gate *g, struct evhttp_request *req)
+{
+    if (!g)
+        return 0;
+    if (evbuffer_get_length(bufferevent_get_output(g->bev))) /* to the socket, whether or not
+                                                                evhttp enabled writing */
+        bufferevent_flush(g->bev, EV_WRITE, BEV_NORMAL);
+    if (!evbuffer_get_length(bufferevent_get_output(g->sock)))
+        return 0;
+    g->end_pending = req;
+    return 1;
 }
 
 void http_gate_dispatched(struct http_gate *g)

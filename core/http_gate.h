@@ -34,6 +34,9 @@ struct http_gate *http_gate_of_request(struct evhttp_request *req);
 /* A request went to a handler / was answered (both NULL-safe). */
 void http_gate_dispatched(struct http_gate *g);
 void http_gate_answered(struct http_gate *g);
+/* A stream's end: 1 when the gate will call evhttp_send_reply_end(req) once the socket
+ * has sent what is queued (or drop it with the connection), 0 when the caller ends it now. */
+int http_gate_end_stream(struct http_gate *g, struct evhttp_request *req);
 /* Connections the gate guards now (tests, fuzzing: none may be left behind). */
 size_t http_gate_count(void);
 /* The subject of the verified client certificate of the gate's connection (RFC 2253),
