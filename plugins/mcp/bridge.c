@@ -2,7 +2,8 @@
  * bridge.c — pipelet-mcp: the stdio transport of MCP for a pipelet daemon.  Reads
  * newline-delimited JSON-RPC messages on stdin, POSTs each one to $PIPELET_URL/mcp
  * with X-API-Key: $PIPELET_API_KEY, and writes each JSON-RPC answer as one line on
- * stdout.  The Mcp-Session-Id the daemon hands out is sent back on every later message
+ * stdout; an answer that comes as an SSE stream (progress, then the result) is written
+ * message by message as it arrives.  The Mcp-Session-Id the daemon hands out is sent back on every later message
  * (legacy era); a 2026-07-28 request gets the standard headers HTTP needs and stdio has
  * not, taken from its body.
  * Logs go to stderr (stdout belongs to the protocol).  Plain blocking sockets and
@@ -142,12 +143,78 @@ static int send_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* The whole answer (HTTP/1.0: the server closes), NUL-terminated; NULL on failure. */
-static char *exchange(const struct bridge *b, const char *msg, size_t len)
+/* One JSON-RPC message as one line on stdout; anything else is not the protocol's. */
+static void print_message(const char *text, size_t len)
+{
+    json_t *msg = json_loadb(text, len, 0, NULL);
+    if (json_object_get(msg, "jsonrpc")) {
+        json_dumpf(msg, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    json_decref(msg);
+}
+
+/* An answer being read: its head, then a JSON body or an SSE stream whose events are
+ * printed as they arrive (progress before the result). */
+struct answer {
+    char *buf;
+    size_t got, cap;
+    size_t body;   /* offset of the body, once the head is in (0 before) */
+    size_t done;   /* SSE: what was printed */
+    int sse, status;
+};
+
+/* The complete SSE events from a->done on: each event's data lines joined, printed. */
+static void sse_events(struct answer *a)
+{
+    for (;;) {
+        char *start = a->buf + a->done, *end = strstr(start, "\n\n");
+        if (!end)
+            return;
+        char *data = NULL;
+        size_t dn = 0;
+        for (char *l = start; l < end;) {
+            char *nl = memchr(l, '\n', (size_t)(end - l));
+            size_t ll = nl ? (size_t)(nl - l) : (size_t)(end - l);
+            if (ll >= 6 && strncmp(l, "data: ", 6) == 0) {
+                char *grown = realloc(data, dn + ll);
+                if (grown) {
+                    data = grown;
+                    memcpy(data + dn, l + 6, ll - 6);
+                    dn += ll - 6;
+                }
+            }
+            l += ll + 1;
+        }
+        if (data)
+            print_message(data, dn);
+        free(data);
+        a->done = (size_t)(end + 2 - a->buf);
+    }
+}
+
+/* The head is in: keep the session id, note the status and whether a stream follows. */
+static void read_head(struct bridge *b, struct answer *a, const char *end)
+{
+    a->status = atoi(a->buf + 9);
+    for (const char *l = strstr(a->buf, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, "Mcp-Session-Id:", 15) == 0)
+            sscanf(l + 17, "%127[^\r\n ]", b->session);
+        if (strncasecmp(l + 2, "Content-Type:", 13) == 0 && strstr(l + 2, "text/event-stream") &&
+            strstr(l + 2, "text/event-stream") < strstr(l + 2, "\r\n"))
+            a->sse = 1;
+    }
+    a->body = a->done = (size_t)(end + 4 - a->buf);
+}
+
+/* POST one message and print what comes back (HTTP/1.0: the server closes the
+ * connection at the end of the answer).  0, or -1 when nothing came. */
+static int exchange(struct bridge *b, const char *msg, size_t len)
 {
     int fd = dial(b);
     if (fd < 0)
-        return NULL;
+        return -1;
     char modern[1536], head[3072];
     modern_headers(msg, len, modern, sizeof modern);
     int hn = snprintf(head, sizeof head,
@@ -158,48 +225,44 @@ static char *exchange(const struct bridge *b, const char *msg, size_t len)
                       b->key ? b->key : "", b->key ? "\r\n" : "",
                       b->session[0] ? "Mcp-Session-Id: " : "", b->session,
                       b->session[0] ? "\r\n" : "", modern);
-    char *buf = NULL;
-    size_t got = 0, cap = 0;
+    struct answer a = {0};
     if (hn > 0 && (size_t)hn < sizeof head && send_all(fd, head, (size_t)hn) == 0 &&
         send_all(fd, msg, len) == 0) {
         for (;;) {
-            if (got + 4097 > cap && !(buf = realloc(buf, cap = cap * 2 + 8192)))
-                break;
-            ssize_t n = read(fd, buf + got, 4096);
+            if (a.got + 4097 > a.cap) {
+                char *grown = realloc(a.buf, a.cap = a.cap * 2 + 8192);
+                if (!grown)
+                    break;
+                a.buf = grown;
+            }
+            ssize_t n = read(fd, a.buf + a.got, 4096);
             if (n <= 0)
                 break;
-            got += (size_t)n;
+            a.got += (size_t)n;
+            a.buf[a.got] = '\0';
+            char *end = a.body ? NULL : strstr(a.buf, "\r\n\r\n");
+            if (end)
+                read_head(b, &a, end);
+            if (a.sse)
+                sse_events(&a);
         }
     }
     close(fd);
-    if (buf)
-        buf[got] = '\0';
-    return buf;
-}
-
-/* Keep the session id, print a JSON-RPC body as one line; anything else to stderr. */
-static void handle_answer(struct bridge *b, const char *resp)
-{
-    const char *body = strstr(resp, "\r\n\r\n");
-    if (!body) {
-        fprintf(stderr, "pipelet-mcp: malformed HTTP answer\n");
-        return;
+    if (!a.buf || a.got < 12 || !a.body) {
+        free(a.buf);
+        return -1;
     }
-    for (const char *l = strstr(resp, "\r\n"); l && l < body; l = strstr(l + 2, "\r\n"))
-        if (strncasecmp(l + 2, "Mcp-Session-Id:", 15) == 0)
-            sscanf(l + 17, "%127[^\r\n ]", b->session);
-    body += 4;
-    json_t *msg = json_loads(body, 0, NULL);
-    if (!json_object_get(msg, "jsonrpc")) {
-        if (*body || strncmp(resp + 9, "20", 2) != 0)
-            fprintf(stderr, "pipelet-mcp: HTTP %.3s: %s\n", resp + 9, body);
-        json_decref(msg);
-        return;
+    if (!a.sse) {
+        const char *body = a.buf + a.body;
+        json_t *m = json_loads(body, 0, NULL);
+        if (json_object_get(m, "jsonrpc"))
+            print_message(body, strlen(body));
+        else if (*body || a.status / 100 != 2)
+            fprintf(stderr, "pipelet-mcp: HTTP %d: %s\n", a.status, body);
+        json_decref(m);
     }
-    json_dumpf(msg, stdout, JSON_COMPACT);
-    fputc('\n', stdout);
-    fflush(stdout);
-    json_decref(msg);
+    free(a.buf);
+    return 0;
 }
 
 int main(void)
@@ -219,12 +282,8 @@ int main(void)
             n--;
         if (!n)
             continue;
-        char *resp = exchange(&b, line, (size_t)n);
-        if (!resp || strlen(resp) < 12)
+        if (exchange(&b, line, (size_t)n) < 0)
             fprintf(stderr, "pipelet-mcp: no answer from %s:%s%s\n", b.host, b.port, b.path);
-        else
-            handle_answer(&b, resp);
-        free(resp);
     }
     free(line);
     return 0;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startGateway, buildDir } from './lib/harness.mjs';
 import { connectStation } from './lib/stations.mjs';
 
@@ -38,6 +39,29 @@ describe('mcp over stdio through pipelet-mcp', () => {
     assert.ok(!r.isError, JSON.stringify(r));
     assert.ok(JSON.stringify(r.structuredContent).includes(st.id));
     await c.close();
+  });
+
+  test('an answer streamed with progress crosses the bridge message by message', async () => {
+    const c = new Client({ name: 'stdio-test', version: '1.0' });
+    await c.connect(bridge(gw.keys.operator));
+    try {
+      const progress = [];
+      const seen = st.received('firmware').length;
+      const call = c.callTool({ name: 'update_firmware', arguments: { station_id: st.id, location: 'https://fw.example.com/s.bin' } },
+        CallToolResultSchema, { onprogress: (p) => progress.push(p.message), timeout: 20000 });
+      await st.waitReceived('firmware', seen + 1);
+      // the first progress reaches the client while the call is still open
+      await gw.waitFor(() => progress.length >= 1, 10000, 'progress through the bridge');
+      await st.client.call('FirmwareStatusNotification', { status: 'Downloading' });
+      await gw.waitFor(() => progress.includes('Downloading'), 10000, 'the next progress');
+      await st.client.call('FirmwareStatusNotification', { status: 'Installed' });
+      const r = await call;
+      assert.equal(r.structuredContent.firmware_status, 'Installed', JSON.stringify(r));
+      assert.deepEqual(r.structuredContent.firmware_statuses.map((x) => x.status), ['Downloading', 'Installed']);
+      assert.deepEqual(progress.slice(1), ['Downloading'], 'the final status comes with the result');
+    } finally {
+      await c.close();
+    }
   });
 
   test('a wrong key: the bridge answers nothing and says why on stderr', async () => {
