@@ -78,9 +78,12 @@ static void fw_event(const char *topic, json_t *env, void *arg)
         return;
     json_array_append_new(f->statuses, json_pack("{s:s, s:O?}", "status", status, "at",
                                                  json_object_get(env, "time")));
-    call_progress(f->c, 0, status);
+    /* the final status is told by the result itself: a progress notification written
+     * just before it may reach a client that has already dropped the request's handler */
     if (fw_final(status))
         fw_end(f, 0);
+    else
+        call_progress(f->c, 0, status);
 }
 
 static void fw_timeout(void *arg)
@@ -158,7 +161,8 @@ static void sync_end(struct site_sync *s)
             const char *st = json_string_value(json_object_get(r, "status"));
             ok += st && strcmp(st, "Accepted") == 0;
         }
-        json_t *out = json_pack("{s:s, s:I, s:I, s:I, s:O}", "site_id", s->site, "stations",
+        json_t *out = json_pack("{s:I, s:i, s:I, s:I, s:I, s:O}", "site_id",
+                                (json_int_t)strtoll(s->site, NULL, 10), "http_status", 200, "stations",
                                 (json_int_t)json_array_size(s->stations), "accepted", (json_int_t)ok,
                                 "failed", (json_int_t)(json_array_size(s->results) - ok),
                                 "results", s->results);
@@ -189,7 +193,8 @@ static void station_done(struct site_sync *s, json_t *result)
     s->command[0] = '\0';
     json_decref(s->early);
     s->early = NULL;
-    call_progress(s->c, (double)json_array_size(s->stations), msg);
+    if (s->next < json_array_size(s->stations)) /* the last one is told by the result */
+        call_progress(s->c, (double)json_array_size(s->stations), msg);
     s->c->m->host->timer_start(s->timer, 0, 0);
 }
 
@@ -274,7 +279,7 @@ static void sync_step(void *arg)
     char path[256] = "/api/v1/stations/";
     tools_encode(path, sizeof path, json_string_value(json_array_get(s->stations, s->next)) ?: "");
     strncat(path, "/local-list/sync", sizeof path - strlen(path) - 1);
-    json_t *b = json_pack("{s:O?}", "update_type", s->update_type);
+    json_t *b = json_pack("{s:O*}", "update_type", s->update_type); /* absent: the route's default */
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
     s->busy = 1;

