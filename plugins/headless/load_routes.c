@@ -272,7 +272,10 @@ static void limit_set_ok(struct hl_domain_call *dc, pl_request *req, json_t *res
     hl->host->reply_json(req, status && strcmp(status, "pending") == 0 ? 202 : 200, out);
 }
 
-static void station_limit(pl_request *req, struct headless *hl, const char *op, json_t *args, hl_domain_ok_fn ok)
+/* resource: what a 404 names (STATION_NOT_FOUND; LIMIT_NOT_FOUND for a clear with
+ * nothing set) */
+static void station_limit(pl_request *req, struct headless *hl, const char *op, json_t *args,
+                          const char *resource, hl_domain_ok_fn ok)
 {
     const char *station = hl->host->req_param(req, "id");
     if (load_available(hl, req) < 0) {
@@ -280,7 +283,7 @@ static void station_limit(pl_request *req, struct headless *hl, const char *op, 
         return;
     }
     json_object_set_new(args, "station_id", json_string(station ? station : ""));
-    load_call(hl, req, op, args, "station", 200, ok, NULL);
+    load_call(hl, req, op, args, resource, 200, ok, NULL);
 }
 
 void hl_station_limit_set(pl_request *req, void *arg)
@@ -290,7 +293,7 @@ void hl_station_limit_set(pl_request *req, void *arg)
     if (!body)
         return;
     json_object_del(body, "station_id");
-    station_limit(req, hl, "station.limit.set", body, limit_set_ok);
+    station_limit(req, hl, "station.limit.set", body, "station", limit_set_ok);
 }
 
 static int query_int(struct headless *hl, pl_request *req, const char *name, long lo, long hi, json_t *args)
@@ -316,7 +319,7 @@ void hl_station_limit_clear(pl_request *req, void *arg)
         json_decref(args);
         return;
     }
-    station_limit(req, hl, "station.limit.clear", args, NULL);
+    station_limit(req, hl, "station.limit.clear", args, "limit", NULL);
 }
 
 void hl_station_limit_get(pl_request *req, void *arg)
@@ -332,5 +335,5 @@ void hl_station_limit_get(pl_request *req, void *arg)
     }
     if (unit)
         json_object_set_new(args, "unit", json_string(unit));
-    station_limit(req, hl, "station.limit.get", args, NULL);
+    station_limit(req, hl, "station.limit.get", args, "station", NULL);
 }
