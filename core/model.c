@@ -53,6 +53,7 @@ struct wop {
     model_done_cb done;
     void *arg;
     uint64_t seq; /* global, increasing: meter barriers compare against it */
+    int cancelled; /* a reserved place given up (write_reserve): popped, never sent */
 };
 
 struct sample;
@@ -126,7 +127,7 @@ static void chain_pop(struct wchain *ch, pl_db_result *res)
     uint64_t seq = op->seq;
     if (op->done)
         op->done(op->arg, res); /* may queue more writes on this chain */
-    else if (!res || !db_ok(res))
+    else if (!op->cancelled && (!res || !db_ok(res)))
         log_write_error(op, res);
     wop_free(op);
     release_blocked(ch, seq); /* samples that waited for this write may go now */
@@ -271,10 +272,15 @@ static void group_write_landed(struct wchain *ch)
     }
 }
 
-/* Queue the head for the next group unless one is in flight or already queued. */
+/* Queue the head for the next group unless one is in flight or already queued, or it is
+ * a reserved place whose statement is not known yet (write_reserve). */
 static void chain_pump(struct wchain *ch)
 {
-    if (ch->head && !ch->inflight && !ch->ready)
+    while (ch->head && !ch->inflight && ch->head->cancelled)
+        chain_pop(ch, NULL);
+    if (ch->head && !ch->head->sql && !ch->inflight)
+        ; /* waits for write_fill; keeps the chain, and what is behind it, in place */
+    else if (ch->head && !ch->inflight && !ch->ready)
         ready_push(ch);
     else if (!ch->head && !ch->inflight && !ch->ready) {
         hashmap_del(chains, ch->id);
@@ -301,13 +307,12 @@ static void chain_done(pl_db_result *res, void *arg)
     group_flush(); /* a slot is free: what gathered meanwhile goes now */
 }
 
-int model_write(const char *station_id, const char *sql, int nparams,
-                const char *const *params, model_done_cb done, void *arg)
+/* The station's chain, created on first use; NULL when it is full or out of memory. */
+static struct wchain *chain_get(const char *station_id, int *rc)
 {
-    if (model_closed)
-        return PL_EOFFLINE;
+    *rc = PL_ENOMEM;
     if (!chains && !(chains = hashmap_new()))
-        return PL_ENOMEM;
+        return NULL;
     struct wchain *ch = hashmap_get(chains, station_id);
     if (!ch) {
         ch = calloc(1, sizeof *ch);
@@ -315,7 +320,7 @@ int model_write(const char *station_id, const char *sql, int nparams,
             if (ch)
                 free(ch->id);
             free(ch);
-            return PL_ENOMEM;
+            return NULL;
         }
     }
     if (ch->len >= CHAIN_MAX) {
@@ -323,11 +328,16 @@ int model_write(const char *station_id, const char *sql, int nparams,
             core_log(PL_LOG_ERROR, "station",
                      "write queue of station=%s is full (%d): dropping writes (%lu so far)",
                      station_id, CHAIN_MAX, writes_dropped);
-        return PL_EBUSY;
+        *rc = PL_EBUSY;
+        return NULL;
     }
-    struct wop *op = calloc(1, sizeof *op);
-    if (!op)
-        return PL_ENOMEM;
+    *rc = PL_OK;
+    return ch;
+}
+
+/* The statement and copies of its parameters; on failure op holds none of them. */
+static int wop_set(struct wop *op, const char *sql, int nparams, const char *const *params)
+{
     op->sql = strdup(sql);
     op->params = calloc((size_t)(nparams > 0 ? nparams : 1), sizeof *op->params);
     op->n = nparams;
@@ -336,12 +346,20 @@ int model_write(const char *station_id, const char *sql, int nparams,
         if (params[i] && !(op->params[i] = strdup(params[i])))
             bad = 1;
     if (bad) {
-        op->n = op->params ? nparams : 0;
-        wop_free(op);
+        for (int i = 0; op->params && i < nparams; i++)
+            free(op->params[i]);
+        free(op->params);
+        free(op->sql);
+        op->sql = NULL;
+        op->params = NULL;
+        op->n = 0;
         return PL_ENOMEM;
     }
-    op->done = done;
-    op->arg = arg;
+    return PL_OK;
+}
+
+static void chain_append(struct wchain *ch, struct wop *op)
+{
     op->seq = ++write_seq;
     if (ch->tail)
         ch->tail->next = op;
@@ -350,8 +368,84 @@ int model_write(const char *station_id, const char *sql, int nparams,
     ch->tail = op;
     ch->len++;
     writes_pending++;
+}
+
+int model_write(const char *station_id, const char *sql, int nparams,
+                const char *const *params, model_done_cb done, void *arg)
+{
+    if (model_closed)
+        return PL_EOFFLINE;
+    int rc;
+    struct wchain *ch = chain_get(station_id, &rc);
+    if (!ch)
+        return rc;
+    struct wop *op = calloc(1, sizeof *op);
+    if (!op)
+        return PL_ENOMEM;
+    if (wop_set(op, sql, nparams, params) != PL_OK) {
+        free(op);
+        return PL_ENOMEM;
+    }
+    op->done = done;
+    op->arg = arg;
+    chain_append(ch, op);
     chain_pump(ch);
     return PL_OK;
+}
+
+/* A place in the station's chain for a write whose statement is known only later: a
+ * stop is priced (a read) before it is written.  What the station sends after it waits
+ * for it as for any earlier write — above all the stop's own meter values: batched
+ * beside the stop's group instead, their meter_last update and the stop's took the
+ * same transaction rows in opposite orders and PostgreSQL broke the deadlock after
+ * deadlock_timeout (a second), failing one side (measured at 10,000 stations: a
+ * StopTransaction a few seconds, and the Heartbeats queued behind it, a second late).
+ * NULL when the chain is full or out of memory: the write then simply queues late. */
+static struct wop *write_reserve(const char *station_id)
+{
+    int rc;
+    struct wchain *ch = model_closed ? NULL : chain_get(station_id, &rc);
+    struct wop *op = ch ? calloc(1, sizeof *op) : NULL;
+    if (!op) {
+        if (ch && !ch->head) { /* just created for nothing */
+            hashmap_del(chains, ch->id);
+            chain_free(ch);
+        }
+        return NULL;
+    }
+    chain_append(ch, op);
+    return op;
+}
+
+/* The reserved write's statement: it goes when the writes before it have.  Anything
+ * but PL_OK: it will not run (the caller tells its owner). */
+static int write_fill(const char *station_id, struct wop *op, const char *sql, int nparams,
+                      const char *const *params, model_done_cb done, void *arg)
+{
+    /* the model shut down meanwhile: the chain, and op with it, are gone */
+    struct wchain *ch = model_closed || !chains ? NULL : hashmap_get(chains, station_id);
+    if (!ch)
+        return PL_EOFFLINE;
+    int rc = wop_set(op, sql, nparams, params);
+    if (rc == PL_OK) {
+        op->done = done;
+        op->arg = arg;
+    } else {
+        op->cancelled = 1;
+    }
+    chain_pump(ch);
+    return rc;
+}
+
+/* The reserved write will not be made (the stop could not be priced): its place goes,
+ * and what waited behind it moves on. */
+static void write_cancel(const char *station_id, struct wop *op)
+{
+    struct wchain *ch = model_closed || !chains ? NULL : hashmap_get(chains, station_id);
+    if (!ch)
+        return;
+    op->cancelled = 1;
+    chain_pump(ch);
 }
 
 /* ------------------------------------------------------------------------
@@ -525,6 +619,7 @@ struct tx_ctx {
     char *stop[6];  /* a stop's parameters, kept while its record is priced */
     char *stop_signed; /* the stop message's own signed meter values (JSON array text) */
     json_t *cdr;    /* a stop's charge detail record, written with it */
+    struct wop *reserved; /* a stop's place in its station's chain while it is priced */
 };
 
 /* A StartTransaction the station sends again (same connector, token and start time:
@@ -746,7 +841,11 @@ void station_api_tx_update(pl_station *st, const char *station_tx_id, json_t *up
 static void stop_cdr_ready(void *arg, int ok, json_t *cdr)
 {
     struct tx_ctx *t = arg;
+    struct wop *reserved = t->reserved;
+    t->reserved = NULL;
     if (!ok) {
+        if (reserved)
+            write_cancel(t->station_id, reserved);
         tx_done(t, NULL);
         return;
     }
@@ -754,7 +853,10 @@ static void stop_cdr_ready(void *arg, int ok, json_t *cdr)
     t->cdr = json_incref(cdr);
     const char *p[8] = {t->stop[0], t->stop[1], t->stop[2], t->stop[3], t->stop[4], t->stop[5], text,
                         t->stop_signed};
-    tx_write(t, SQL_TX_STOP, 8, p);
+    if (!reserved)
+        tx_write(t, SQL_TX_STOP, 8, p);
+    else if (write_fill(t->station_id, reserved, SQL_TX_STOP, 8, p, tx_done, t) != PL_OK)
+        tx_done(t, NULL);
     free(text);
 }
 
@@ -793,6 +895,7 @@ void station_api_tx_stop(pl_station *st, const char *station_tx_id, json_t *stop
     if (json_array_size(signed_values))
         t->stop_signed = json_dumps(signed_values, JSON_COMPACT);
     json_decref(stop);
+    t->reserved = write_reserve(st->id); /* before the read: see write_reserve */
     billing_price_stop(t->stop[0], t->stop[1], t->stop[3], t->stop[2], stop_cdr_ready, t);
 }
 

@@ -142,6 +142,7 @@ struct sim {
     struct sim_latency lat[48];
     size_t nlat;
     uint64_t started_ms, reconnects, sent, received, errors;
+    uint64_t outstanding;          /* calls handed to the OCPP layer, not answered yet (not reset) */
     const char *report_file;
     long run_seconds;
     int fleet_seq;

@@ -99,7 +99,9 @@ static void send_call(struct sim_station *st, const char *action, json_t *payloa
     cc->sent_ms = H(st)->now_ms();
     char err[300];
     st->sim->sent++;
+    st->sim->outstanding++;
     if (st->sim->ocpp->call(st->c, action, payload, 0, on_result, cc, err, sizeof err) != PL_OK) {
+        st->sim->outstanding--;
         H(st)->log(st->sim->self, PL_LOG_WARN, "sim %s: cannot send %s: %s", st->id, action, err);
         st->sim->errors++;
         free(cc);
@@ -411,6 +413,7 @@ static void on_result(void *arg, pl_ocpp_conn *c, const struct pl_ocpp_result *r
     (void)c;
     double ms = (double)(H(st)->now_ms() - cc->sent_ms);
     int ok = r->kind == PL_OCPP_RESULT;
+    st->sim->outstanding--; /* every call handed over completes exactly once */
     if (r->kind != PL_OCPP_CLOSED)
         sim_latency_add(st->sim, cc->action, ms, !ok);
     if (ok)
@@ -540,6 +543,8 @@ static void tick(void *arg)
     struct sim_station *st = arg;
     uint64_t now = H(st)->now_ms();
     double dt = st->last_tick ? (double)(now - st->last_tick) / 1000.0 : 0;
+    if (!st->last_tick) /* the first tick, at its random phase: every second from now on */
+        H(st)->timer_start(st->tick, 1000, 1);
     st->last_tick = now;
     if (st->state == SIM_OFFLINE) {
         if (st->want_connected && now >= st->next_reconnect)
@@ -1321,8 +1326,11 @@ struct sim_station *sim_station_new(struct sim *s, const char *id, json_t *tpl, 
         sim_station_free(st);
         return NULL;
     }
-    /* spread ticks so 10,000 stations do not fire in the same millisecond */
-    H(st)->timer_start(st->tick, 1000, 1);
+    /* spread ticks so 10,000 stations do not fire in the same millisecond: the first at a
+     * random point of the second, then every second from there (tick) — stations created
+     * together would otherwise send a whole second's messages in one burst, and a load
+     * test would measure that burst (and the simulator's own loop) instead of the CSMS */
+    H(st)->timer_start(st->tick, 1 + (uint64_t)(urand(st) * 999), 1);
     st->next_meter = H(st)->now_ms() + (uint64_t)(urand(st) * st->meter_s * 1000);
     return st;
 }
