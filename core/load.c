@@ -96,6 +96,11 @@ struct station_ref {
 
 static struct hashmap *sites;     /* key -> struct site */
 static struct hashmap *stations;  /* station id -> struct station_ref */
+/* Stations with stored limits (station_limits), so that a connecting station is asked
+ * for them only when it has some: one read per connection would fill the query queue
+ * when 10,000 stations reconnect at once, and refuse the writes behind it.  NULL until
+ * read: then every connecting station is looked up. */
+static struct hashmap *limited;
 static pl_subscription *subs[7];
 static struct event *decide_ev, *schedule_timer, *retry_timer;
 static long stack_level = 90, command_timeout_ms = 30000;
@@ -1226,11 +1231,59 @@ static void on_loaded_sites(pl_db_result *res, void *arg)
         on_loaded_stations(NULL, NULL);
 }
 
+static void free_ref(void *val, void *arg);
+
+/* The set's values are its keys (hashmap keys are borrowed). */
+static int limited_put(struct hashmap *set, const char *station)
+{
+    char *k = strdup(station);
+    if (!k || hashmap_put(set, k, k) != PL_OK) {
+        free(k);
+        return -1;
+    }
+    return 0;
+}
+
+static void limited_free(struct hashmap *set)
+{
+    if (!set)
+        return;
+    hashmap_foreach(set, free_ref, NULL);
+    hashmap_free(set);
+}
+
+static void on_loaded_limited(pl_db_result *res, void *arg)
+{
+    (void)arg;
+    struct hashmap *set = res && db_ok(res) ? hashmap_new() : NULL;
+    int n = set ? db_ntuples(res) : 0;
+    for (int i = 0; i < n; i++)
+        if (limited_put(set, db_value(res, i, 0)) < 0) {
+            limited_free(set); /* unknown: every connection is looked up */
+            return;
+        }
+    if (set) {
+        limited_free(limited);
+        limited = set;
+    }
+}
+
+/* A limit stored for station: it is asked for its limits when it connects. */
+static void limited_add(const char *station)
+{
+    if (limited && !hashmap_get(limited, station) && limited_put(limited, station) < 0) {
+        limited_free(limited); /* cannot keep track: back to a lookup per connection */
+        limited = NULL;
+    }
+}
+
 static void load_all(void)
 {
     if (loading)
         return;
     loading = 1;
+    if (!limited)
+        db_query_as("core", "SELECT DISTINCT station_id FROM station_limits", 0, NULL, on_loaded_limited, NULL);
     if (db_query_as("core", "SELECT " SITE_COLS " FROM sites", 0, NULL, on_loaded_sites, NULL) != PL_OK)
         on_loaded_stations(NULL, NULL);
 }
@@ -1265,6 +1318,7 @@ static void on_limit(pl_command *cmd, void *arg)
 void load_limit_send(const char *station_id, int evse, double limit, const char *unit, const char *until,
                      load_limit_cb done, void *arg)
 {
+    limited_add(station_id); /* stored before it is sent: sent again at every connection */
     if (!station_api_online(station_id)) {
         if (done)
             done(arg, "offline", NULL, NULL);
@@ -1325,7 +1379,8 @@ static void on_connected_limits(const char *topic, json_t *env, void *arg)
     (void)arg;
     const char *station = json_string_value(json_object_get(env, "station"));
     const char *p[1] = {station};
-    if (station)
+    /* (a station whose limits were all cleared stays in the set: one read too many) */
+    if (station && (!limited || hashmap_get(limited, station)))
         db_query_as("core",
                     "SELECT station_id, evse, limit_value, limit_unit, "
                     "to_char(until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM station_limits "
@@ -1490,6 +1545,8 @@ void load_shutdown(void)
         hashmap_free(stations);
         stations = NULL;
     }
+    limited_free(limited);
+    limited = NULL;
     if (decide_ev)
         event_free(decide_ev);
     if (schedule_timer)
