@@ -67,6 +67,17 @@ static void call_free(struct mcp_call *c)
     free(c);
 }
 
+/* Whose notifications/cancelled reach a request: its session's, else (stateless) its
+ * API key's. */
+static void owner_of(const struct pl_host *h, pl_request *req, const char *session, char *out,
+                     size_t cap)
+{
+    if (session && *session)
+        snprintf(out, cap, "s:%s", session);
+    else
+        snprintf(out, cap, "k:mcp:%s", h->req_key_name(req) ? h->req_key_name(req) : "anonymous");
+}
+
 /* The POST's connection closed before its answer: nobody is left to read it. */
 static void on_gone(pl_request *req, void *arg)
 {
@@ -97,11 +108,7 @@ struct mcp_call *call_new(struct mcp *m, pl_request *req, json_t *msg, enum mcp_
     const char *sid = sse ? sse->id : era == MCP_LEGACY ? h->req_header(req, "Mcp-Session-Id") : NULL;
     if (sid && strlen(sid) < sizeof c->session)
         snprintf(c->session, sizeof c->session, "%s", sid);
-    /* a session's requests are cancelled by that session; stateless ones by their key */
-    if (c->session[0])
-        snprintf(c->owner, sizeof c->owner, "s:%s", c->session);
-    else
-        snprintf(c->owner, sizeof c->owner, "k:%s", c->key_name);
+    owner_of(h, req, c->session, c->owner, sizeof c->owner);
     if (sse) {
         c->sink = SINK_SESSION;
     } else {
@@ -231,8 +238,14 @@ void call_progress(struct mcp_call *c, double total, const char *message)
     call_notify(c, "notifications/progress", p);
 }
 
-void call_cancel(struct mcp *m, const char *owner, json_t *request_id)
+void call_cancel(struct mcp *m, pl_request *req, const char *session, json_t *msg)
 {
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (!method || strcmp(method, "notifications/cancelled") != 0)
+        return;
+    json_t *request_id = json_object_get(json_object_get(msg, "params"), "requestId");
+    char owner[200];
+    owner_of(m->host, req, session, owner, sizeof owner);
     for (struct mcp_call *c = m->calls; c; c = c->next)
         if (!c->cancelled && strcmp(c->owner, owner) == 0 && json_equal(c->id, request_id)) {
             c->cancelled = 1;

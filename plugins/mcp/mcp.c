@@ -104,11 +104,14 @@ static json_t *capabilities(void)
                      "subscribe", 1, "listChanged", 0);
 }
 
-static json_t *server_info(struct mcp *m, const char *version)
+/* initialize's result: the client's protocolVersion when supported, else the newest. */
+static json_t *server_info(struct mcp *m, json_t *init_params)
 {
-    return json_pack("{s:s, s:o, s:{s:s, s:s}, s:s}", "protocolVersion", version,
-                     "capabilities", capabilities(), "serverInfo", "name", "pipelet", "version",
-                     m->host->version, "instructions", INSTRUCTIONS);
+    const char *asked = json_string_value(json_object_get(init_params, "protocolVersion"));
+    return json_pack("{s:s, s:o, s:{s:s, s:s}, s:s}", "protocolVersion",
+                     version_supported(asked) ? asked : versions[0], "capabilities", capabilities(),
+                     "serverInfo", "name", "pipelet", "version", m->host->version, "instructions",
+                     INSTRUCTIONS);
 }
 
 /* 2026-07-28's DiscoverResult: the revisions served statelessly (the legacy ones are
@@ -140,10 +143,7 @@ void mcp_dispatch(struct mcp_call *c, const char *method, json_t *params)
     else if (!modern && !strcmp(method, "ping"))
         call_result(c, json_object());
     else if (!modern && !strcmp(method, "initialize")) /* again, on an HTTP+SSE session */
-        call_result(c, server_info(c->m, version_supported(json_string_value(json_object_get(
-                                              params, "protocolVersion")))
-                                              ? json_string_value(json_object_get(params, "protocolVersion"))
-                                              : versions[0]));
+        call_result(c, server_info(c->m, params));
     else if (!modern && !strcmp(method, "resources/subscribe"))
         do_resources_subscribe(c, params, 1);
     else if (!modern && !strcmp(method, "resources/unsubscribe"))
@@ -206,8 +206,6 @@ static int check_session(struct mcp *m, pl_request *req, int initializing, struc
 
 static void do_initialize(struct mcp *m, pl_request *req, json_t *msg)
 {
-    json_t *params = json_object_get(msg, "params");
-    const char *asked = json_string_value(json_object_get(params, "protocolVersion"));
     struct session *s = session_new(m, SESSION_STREAMABLE);
     if (!s) {
         m->host->reply_error(req, 503, "TOO_MANY_SESSIONS", "all %ld MCP sessions are in use",
@@ -220,23 +218,14 @@ static void do_initialize(struct mcp *m, pl_request *req, json_t *msg)
         m->host->reply_error(req, 500, "INTERNAL_ERROR", "out of memory");
         return;
     }
-    call_result(c, server_info(m, version_supported(asked) ? asked : versions[0]));
+    call_result(c, server_info(m, json_object_get(msg, "params")));
 }
 
-static void notification(struct mcp *m, pl_request *req, json_t *msg, const char *owner)
+/* A notification: acted on when it cancels a request, then acknowledged. */
+static void notification(struct mcp *m, pl_request *req, json_t *msg, struct session *s)
 {
-    const char *method = json_string_value(json_object_get(msg, "method"));
-    if (method && !strcmp(method, "notifications/cancelled"))
-        call_cancel(m, owner, json_object_get(json_object_get(msg, "params"), "requestId"));
+    call_cancel(m, req, s ? s->id : NULL, msg);
     m->host->reply_raw(req, 202, "application/json", "", 0);
-}
-
-static void owner_of(struct mcp *m, pl_request *req, struct session *s, char *out, size_t cap)
-{
-    if (s)
-        snprintf(out, cap, "s:%s", s->id);
-    else
-        snprintf(out, cap, "k:mcp:%s", m->host->req_key_name(req) ? m->host->req_key_name(req) : "anonymous");
 }
 
 static void serve_legacy(struct mcp *m, pl_request *req, json_t *msg)
@@ -255,9 +244,7 @@ static void serve_legacy(struct mcp *m, pl_request *req, json_t *msg)
         return;
     }
     if (!id) { /* a notification (notifications/initialized, cancelled): nothing to say */
-        char owner[200];
-        owner_of(m, req, s, owner, sizeof owner);
-        notification(m, req, msg, owner);
+        notification(m, req, msg, s);
         return;
     }
     if (init) {
@@ -281,9 +268,7 @@ static void serve_modern(struct mcp *m, pl_request *req, json_t *msg)
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *id = json_object_get(msg, "id");
     if (!id) {
-        char owner[200];
-        owner_of(m, req, NULL, owner, sizeof owner);
-        notification(m, req, msg, owner);
+        notification(m, req, msg, NULL);
         return;
     }
     if (!modern_method_known(method)) {
@@ -429,7 +414,6 @@ static int mcp_init(pl_plugin_handle *self, const struct pl_host *host, void **s
 static void mcp_fini(void *state)
 {
     struct mcp *m = state;
-    m->stopping = 1;
     resources_stop(m);
     while (m->calls) {
         struct mcp_call *c = m->calls;

@@ -79,7 +79,6 @@ struct mcp {
     struct listener *listeners;  /* 2026-07-28 subscriptions/listen streams */
     pl_subscription *station_sub, *tx_sub;
     pl_timer *keepalive;
-    int stopping;
 };
 
 /* mcp.c: Origin and Host checks (403 answered on refusal), the methods of both eras. */
@@ -141,8 +140,10 @@ int call_notify(struct mcp_call *c, const char *method, json_t *params);
 /* notifications/progress when the request asked for it (progressToken); progress
  * increases by at least 1 each time. */
 void call_progress(struct mcp_call *c, double total, const char *message);
-/* notifications/cancelled {requestId} from owner. */
-void call_cancel(struct mcp *m, const char *owner, json_t *request_id);
+/* A notification msg arriving on req in session (NULL: stateless): when it is
+ * notifications/cancelled {requestId}, that request of the same session (or API key) is
+ * cancelled. */
+void call_cancel(struct mcp *m, pl_request *req, const char *session, json_t *msg);
 /* A comment on every streaming answer (a long operation, a listen stream). */
 void calls_keepalive(struct mcp *m);
 /* The 2026-07-28 result stamp (resultType, serverInfo) and the cache hints. */

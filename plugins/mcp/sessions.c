@@ -187,11 +187,7 @@ void on_sse_message(pl_request *req, void *arg)
     s->last_ms = h->now_ms();
     json_t *id = json_object_get(msg, "id");
     if (!method || !id) { /* a notification, or the client's answer to nothing we asked */
-        if (method && strcmp(method, "notifications/cancelled") == 0) {
-            char owner[48];
-            snprintf(owner, sizeof owner, "s:%s", s->id);
-            call_cancel(m, owner, json_object_get(json_object_get(msg, "params"), "requestId"));
-        }
+        call_cancel(m, req, s->id, msg);
         h->reply_raw(req, 202, "text/plain", "Accepted", 8);
         return;
     }
