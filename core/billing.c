@@ -496,11 +496,7 @@ static const char SQL_COST_READ[] =
     "SELECT t.id, t.station_id, t.station_tx_id, t.evse, t.connector, t.id_token, "
     TS("t.started_at") " AS started_at, " TS("coalesce(t.stopped_at, $4::timestamptz)")
     " AS stopped_at, (t.stopped_at IS NOT NULL) AS ended, "
-    "(SELECT k.customer_id FROM id_tokens k WHERE k.id_token = t.id_token "
-    "ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) AS customer_id, "
-    "(SELECT c.language FROM id_tokens k JOIN customers c ON c.id = k.customer_id "
-    "WHERE k.id_token = t.id_token ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) "
-    "AS customer_language, "
+    "tok.customer_id, tok.language AS customer_language, "
     "coalesce((SELECT json_agg(json_build_array(r.at, r.kind, r.value) ORDER BY r.at, r.ord) FROM ("
     "SELECT extract(epoch FROM t.started_at) AS at, 'E' AS kind, t.meter_start AS value, 0 AS ord "
     "WHERE t.meter_start IS NOT NULL "
@@ -514,7 +510,12 @@ static const char SQL_COST_READ[] =
     "coalesce(t.meter_stop, $5::float8), 2 WHERE coalesce(t.stopped_at, $4::timestamptz) IS NOT NULL "
     "AND coalesce(t.meter_stop, $5::float8) IS NOT NULL) r), '[]') AS readings, "
     "t.started_at::text AS started_exact "
-    "FROM transactions t WHERE t.id = $1::bigint OR (t.station_id = $2 AND t.station_tx_id = $3)";
+    "FROM transactions t "
+    /* the token's customer (one lookup for its id and its language) */
+    "LEFT JOIN LATERAL (SELECT k.customer_id, c.language FROM id_tokens k "
+    "LEFT JOIN customers c ON c.id = k.customer_id WHERE k.id_token = t.id_token "
+    "ORDER BY (k.token_type = t.id_token_type) DESC, k.id LIMIT 1) tok ON true "
+    "WHERE t.id = $1::bigint OR (t.station_id = $2 AND t.station_tx_id = $3)";
 
 /* The tariff's text for the session's customer (OCPP 2.0.1 personal message): the
  * tariff_alt_text in the customer's language (its first two letters: "de-CH" reads
