@@ -40,12 +40,21 @@ struct o201_cost_mute {
     struct o201_cost_mute *next;
 };
 
+static struct o201_cost_tx *lookup_tx(struct o201 *p, const char *station, const char *tx, size_t *n)
+{
+    for (struct o201_cost_tx *t = p->cost_txs; t; t = t->next, ++*n)
+        if (strcmp(t->station, station) == 0 && strcmp(t->tx, tx) == 0)
+            return t;
+    return NULL;
+}
+
+/* The transaction's entry, made if new. */
 static struct o201_cost_tx *find_tx(struct o201 *p, const char *station, const char *tx)
 {
     size_t n = 0;
-    for (struct o201_cost_tx *t = p->cost_txs; t; t = t->next, n++)
-        if (strcmp(t->station, station) == 0 && strcmp(t->tx, tx) == 0)
-            return t;
+    struct o201_cost_tx *found = lookup_tx(p, station, tx, &n);
+    if (found)
+        return found;
     if (n >= COST_TRACKED_MAX) { /* bounded: the oldest (last) goes */
         struct o201_cost_tx **pp = &p->cost_txs;
         while ((*pp)->next)
@@ -164,20 +173,16 @@ static void on_cost(const char *topic, json_t *env, void *arg)
 
 json_t *o201_cost_message(struct o201 *p, const char *station, const char *tx)
 {
-    if (!station || !tx)
+    size_t n = 0;
+    struct o201_cost_tx *t = station && tx ? lookup_tx(p, station, tx, &n) : NULL;
+    json_t *m = t ? t->message : NULL;
+    const char *content = json_string_value(json_object_get(m, "content"));
+    if (!content)
         return NULL;
-    for (struct o201_cost_tx *t = p->cost_txs; t; t = t->next)
-        if (strcmp(t->station, station) == 0 && strcmp(t->tx, tx) == 0) {
-            json_t *m = t->message;
-            const char *content = json_string_value(json_object_get(m, "content"));
-            if (!m || !content)
-                return NULL;
-            free(t->told);
-            t->told = strdup(content);
-            t->message = NULL;
-            return m;
-        }
-    return NULL;
+    free(t->told);
+    t->told = strdup(content);
+    t->message = NULL;
+    return m;
 }
 
 static void on_tx_or_connection(const char *topic, json_t *env, void *arg)
