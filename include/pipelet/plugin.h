@@ -63,6 +63,10 @@
  *                    the authorization chain (contract_status; the decision carries
  *                    certificate_status), sign_types; pl_id_token.certificate.
  *                    pl_host.outbox: the durable outbox (pipelet/outbox.h).
+ *                    New operations, no struct changed: customer_group.* and a
+ *                    customer's customer_group_id (pipelet/tokens.h); tariffs for a
+ *                    customer_group_id, tariff_alt_text and a priced session's
+ *                    personal_message (pipelet/billing.h).
  */
 #ifndef PIPELET_PLUGIN_H
 #define PIPELET_PLUGIN_H
