@@ -102,6 +102,11 @@ static struct hashmap *stations;  /* station id -> struct station_ref */
  * read: then every connecting station is looked up. */
 static struct hashmap *limited;
 static pl_subscription *subs[7];
+/* Sites with a limit.  Meter values matter only to a balanced site's sessions, and
+ * they are the busiest topic there is: the subscription exists only while some site
+ * is balanced, so a gateway without load management does not build an event for every
+ * sample it stores. */
+static size_t nbalanced;
 static struct event *decide_ev, *schedule_timer, *retry_timer;
 static long stack_level = 90, command_timeout_ms = 30000;
 static unsigned long next_seq;
@@ -706,6 +711,21 @@ static void send_default(const char *station, struct site *s);
 static void defaults_sync(void *val, void *arg);
 static void release_unbalanced(void *val, void *arg);
 
+static void on_meter(const char *topic, json_t *env, void *arg);
+
+static void balanced_count(int was, int now)
+{
+    if (was == now)
+        return;
+    nbalanced = now ? nbalanced + 1 : nbalanced - 1;
+    if (nbalanced && !subs[2])
+        subs[2] = bus_bus_subscribe(NULL, "meter.values", on_meter, NULL);
+    else if (!nbalanced && subs[2]) {
+        bus_bus_unsubscribe(subs[2]);
+        subs[2] = NULL;
+    }
+}
+
 void load_site_changed(json_t *row)
 {
     long long id = (long long)num(row, "id", 0);
@@ -731,6 +751,7 @@ void load_site_changed(json_t *row)
     s->parent = parent;
     json_t *lv = json_object_get(row, "limit_value");
     s->balanced = lv && !json_is_null(lv);
+    balanced_count(was_balanced, s->balanced);
     s->limit_value = num(row, "limit_value", 0);
     snprintf(s->unit, sizeof s->unit, "%s", json_string_value(json_object_get(row, "limit_unit")) ?: "A");
     s->phases = (int)num(row, "phases", 3);
@@ -828,6 +849,7 @@ void load_site_deleted(long long id)
     if (!s)
         return;
     hashmap_del(sites, s->key);
+    balanced_count(s->balanced, 0);
     site_free(s);
 }
 
@@ -1506,7 +1528,7 @@ void load_start(void)
         event_add(schedule_timer, &tv);
     subs[0] = bus_bus_subscribe(NULL, "transaction.*", on_tx, NULL);
     subs[1] = bus_bus_subscribe(NULL, "station.status", on_status, NULL);
-    subs[2] = bus_bus_subscribe(NULL, "meter.values", on_meter, NULL);
+    subs[2] = NULL; /* while a site is balanced: balanced_count */
     subs[3] = bus_bus_subscribe(NULL, "station.connected", on_connection, NULL);
     subs[4] = bus_bus_subscribe(NULL, "station.disconnected", on_connection, NULL);
     subs[5] = bus_bus_subscribe(NULL, "station.connected", on_connected_limits, NULL);
@@ -1535,6 +1557,7 @@ void load_shutdown(void)
         bus_bus_unsubscribe(subs[i]);
         subs[i] = NULL;
     }
+    nbalanced = 0;
     if (sites) {
         hashmap_foreach(sites, free_site, NULL);
         hashmap_free(sites);

@@ -1157,8 +1157,11 @@ static char *sample_row(pl_station *st, int evse, int connector, const char *sta
     /* a signed value (signedMeterData and its public key: kilobytes) rides along as JSON */
     json_t *sig = json_object_get(smp, "signed");
     char *sig_text = json_is_object(sig) ? json_dumps(sig, JSON_COMPACT) : NULL;
-    size_t cap = 1024 + (sig_text ? strlen(sig_text) + 16 : 0);
-    char now[40], *buf = malloc(cap);
+    /* built on the stack and copied out at its size: a 1 KiB allocation per sample is a
+     * large-bin request for glibc, which consolidates its fast bins on every one */
+    char stack[1024], now[40];
+    size_t cap = sig_text ? sizeof stack + strlen(sig_text) + 16 : sizeof stack;
+    char *buf = sig_text ? malloc(cap) : stack;
     if (!buf) {
         free(sig_text);
         return NULL;
@@ -1199,13 +1202,15 @@ static char *sample_row(pl_station *st, int evse, int connector, const char *sta
     LIT("}");
 #undef LIT
     free(sig_text);
-    if (bad) {
-        free(buf);
-        return NULL;
+    char *row = bad ? NULL : malloc(n + 1);
+    if (row) {
+        memcpy(row, buf, n);
+        row[n] = '\0';
+        *out_len = n;
     }
-    *out_len = n;
-    buf[n] = '\0';
-    return buf;
+    if (buf != stack)
+        free(buf);
+    return row;
 }
 
 void station_api_meter_values(pl_station *st, int evse, int connector,
@@ -1273,9 +1278,12 @@ void station_api_meter_values_durable(pl_station *st, int evse, int connector,
             sample_ready(s);
         }
     }
-    bus_emit("meter.values", st->id,
-             json_pack("{s:i, s:i, s:s?, s:o}", "evse", evse, "connector", connector,
-                       "station_tx_id", station_tx_id, "samples", samples));
+    if (bus_has_subscribers("meter.values")) /* the busiest topic: no event nobody reads */
+        bus_emit("meter.values", st->id,
+                 json_pack("{s:i, s:i, s:s?, s:o}", "evse", evse, "connector", connector,
+                           "station_tx_id", station_tx_id, "samples", samples));
+    else
+        json_decref(samples);
     waiter_done(w, 1);
     meter_kick();
 }
