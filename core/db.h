@@ -13,6 +13,10 @@
 
 /* conninfo: a libpq URL/keyword string; "" = libpq environment (PGHOST, ...). */
 int db_init(const char *conninfo, int pool_size, int queue_max, unsigned query_timeout_ms);
+/* [database] prepared_statements (after db_init; default on): group items run as
+ * prepared statements.  Off behind a pooler that cannot keep them (PgBouncer in
+ * transaction mode before 1.21). */
+void db_set_prepared_statements(int on);
 /* Try to connect and migrate before serving, waiting up to wait_ms (the loop runs
  * meanwhile).  Returns 0 when migrated, -1 if the database is not reachable yet
  * (the daemon starts degraded and keeps retrying). */
@@ -33,7 +37,11 @@ int db_query_as(const char *component, const char *sql, int nparams,
  * pipeline mode), so many writes cost one commit.  Each query's callback gets its own
  * result.  If a statement fails, the transaction is rolled back: that query's
  * callback gets its error and the others are sent again as a new group.  The group
- * counts as one entry of the bounded queue.  items and their strings are copied. */
+ * counts as one entry of the bounded queue.
+ * Nothing is copied: an item's sql is a statement text that lives as long as the
+ * program (a literal or a static array: each connection prepares it once, on first
+ * use, and runs it by name after), and its params stay valid until its callback has
+ * run.  The model's write queue, the one caller, holds both. */
 struct db_batch_item {
     const char *sql;
     int nparams;

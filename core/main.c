@@ -137,6 +137,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 struct db_settings {
     long pool_size, queue_max, query_timeout, connect_wait;
+    int prepared_statements;
 };
 
 /* The [database] numbers; errors are logged with file and line. */
@@ -145,7 +146,8 @@ static int read_db_settings(struct db_settings *s)
     return core_config_int("database", "pool_size", 4, 1, 256, &s->pool_size) ||
            core_config_int("database", "queue_max", 10000, 1, 10000000, &s->queue_max) ||
            core_config_int("database", "query_timeout", 30000, 100, 3600000, &s->query_timeout) ||
-           core_config_int("database", "connect_wait", 3000, 0, 600000, &s->connect_wait);
+           core_config_int("database", "connect_wait", 3000, 0, 600000, &s->connect_wait) ||
+           core_config_bool("database", "prepared_statements", 1, &s->prepared_statements);
 }
 
 /* --check-config: the file was parsed and its core keys checked; check the database
@@ -267,6 +269,7 @@ int main(int argc, char **argv)
     if (db_init(url ? url : "", (int)dbs.pool_size, (int)dbs.queue_max,
                 (unsigned)dbs.query_timeout) != 0)
         goto out;
+    db_set_prepared_statements(dbs.prepared_statements);
     db_add_migrations("core", core_migrations, core_migrations_count);
 
     if (http_init() != 0 || ocppj_init() != 0 || certs_init() != 0)

@@ -12,7 +12,8 @@
 typedef void (*model_done_cb)(void *arg, pl_db_result *res);
 
 /* Queue a write for station_id behind every earlier write of that station (params
- * are copied).  done may be NULL (errors are logged).  Returns PL_OK or PL_ENOMEM. */
+ * are copied; sql is not: a literal or a static array, prepared once per database
+ * connection).  done may be NULL (errors are logged).  Returns PL_OK or PL_ENOMEM. */
 int model_write(const char *station_id, const char *sql, int nparams,
                 const char *const *params, model_done_cb done, void *arg);
 /* Send the pending meter values now (shutdown, tests). */

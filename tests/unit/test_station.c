@@ -898,6 +898,42 @@ START_TEST(a_failed_write_in_a_group_fails_alone)
 }
 END_TEST
 
+/* A statement that cannot be prepared (its Parse fails) fails its own write only; the
+ * writes beside it, and the prepared statements they made, carry on. */
+START_TEST(a_statement_that_cannot_be_prepared_fails_alone)
+{
+    sql_exec("CREATE TABLE IF NOT EXISTS grp2(k int PRIMARY KEY)");
+    static const char good[] = "INSERT INTO grp2 VALUES ($1::int)";
+    static const char bad[] = "INSERT INTO no_such_table VALUES ($1::int)";
+    const char *one[] = {"1"}, *two[] = {"2"}, *three[] = {"3"};
+    struct db_batch_item items[] = {
+        {good, 1, one, group_cb, (void *)(intptr_t)1},
+        {bad, 1, two, group_cb, (void *)(intptr_t)2},
+        {good, 1, three, group_cb, (void *)(intptr_t)3},
+    };
+    group_seen = 0;
+    ck_assert_int_eq(db_batch_as("core", items, 3), PL_OK);
+    ck_assert(run_until(group_all_seen, NULL));
+    ck_assert_int_eq(group_status[1], 1);
+    ck_assert_int_eq(group_status[2], -1);
+    ck_assert_int_eq(group_status[3], 1);
+    /* again, on whichever connection: prepared there already, or prepared now */
+    const char *four[] = {"4"}, *five[] = {"5"}, *six[] = {"6"};
+    struct db_batch_item again[] = {
+        {good, 1, four, group_cb, (void *)(intptr_t)1},
+        {good, 1, five, group_cb, (void *)(intptr_t)2},
+        {bad, 1, six, group_cb, (void *)(intptr_t)3},
+    };
+    group_seen = 0;
+    ck_assert_int_eq(db_batch_as("core", again, 3), PL_OK);
+    ck_assert(run_until(group_all_seen, NULL));
+    ck_assert_int_eq(group_status[1], 1);
+    ck_assert_int_eq(group_status[2], 1);
+    ck_assert_int_eq(group_status[3], -1);
+    ck_assert_str_eq(sql1("SELECT string_agg(k::text, ',' ORDER BY k) FROM grp2"), "1,3,4,5");
+}
+END_TEST
+
 /* ======================================================================== */
 
 /* conninfo of url with dbname replaced. */
@@ -1019,6 +1055,7 @@ int main(void)
     tcase_add_test(tc, op_names_round_trip);
     tcase_add_test(tc, message_log_filters_by_action_and_direction);
     tcase_add_test(tc, a_failed_write_in_a_group_fails_alone);
+    tcase_add_test(tc, a_statement_that_cannot_be_prepared_fails_alone);
     suite_add_tcase(s, tc);
     /* one process: the pool, the loop and the registry are shared by the tests */
     int failed = unit_run_suite(s) != EXIT_SUCCESS;
