@@ -459,6 +459,7 @@ static const struct pl_config_key core_database[] = {
     {"queue_max", PL_CONFIG_INT, "10000", 1, 10000000, NULL, "queued queries", R},
     {"query_timeout", PL_CONFIG_INT, "30000", 100, 3600000, NULL, "query timeout, ms", R},
     {"connect_wait", PL_CONFIG_INT, "3000", 0, 600000, NULL, "wait at start, ms", R},
+    {"prepared_statements", PL_CONFIG_BOOL, "yes", 0, 0, NULL, "station writes as prepared statements", R},
 };
 static const struct pl_config_key core_plugins[] = {
     {"dir", PL_CONFIG_STRING, NULL, 0, 0, NULL, "plugin directories, colon-separated", R},

@@ -50,7 +50,8 @@ CORE_SQL = core/sql/001_station_model.sql core/sql/002_customers_tokens.sql \
 	core/sql/003_tariffs_cdrs.sql core/sql/004_sites.sql \
 	core/sql/005_station_security.sql core/sql/006_load_management.sql \
 	core/sql/007_charging_priority.sql core/sql/008_outbox.sql \
-	core/sql/009_signed_meter_values.sql core/sql/010_customer_groups.sql
+	core/sql/009_signed_meter_values.sql core/sql/010_customer_groups.sql \
+	core/sql/011_meter_values_indexes.sql
 EXTRA_DIST += $(CORE_SQL) scripts/sql2c.sh core/openapi.json scripts/text2c.sh
 core/sql_core.c: $(CORE_SQL) $(top_srcdir)/scripts/sql2c.sh
 	$(AM_V_GEN)$(SHELL) $(top_srcdir)/scripts/sql2c.sh core_migrations $(addprefix $(top_srcdir)/,$(CORE_SQL)) > $@.tmp && mv $@.tmp $@
