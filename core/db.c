@@ -37,6 +37,7 @@ struct db_query {
     struct db_query **items;
     size_t nitems;
     int borrowed; /* a group's item: sql, params and component are the caller's */
+    int sql_static; /* db_query_take: sql is the caller's (a static text) */
 };
 
 struct pl_db_result {
@@ -239,7 +240,8 @@ static void query_free(struct db_query *q)
     for (int i = 0; i < q->nparams; i++)
         free(q->params[i]);
     free(q->params);
-    free(q->sql);
+    if (!q->sql_static)
+        free(q->sql);
     free(q->component);
     free(q);
 }
@@ -293,23 +295,18 @@ fail:
     return NULL;
 }
 
-int db_query_as(const char *component, const char *sql, int nparams, const char *const *params,
-                pl_db_cb cb, void *arg)
+/* Queue q (built by the caller); PL_OK or why not (q is then freed). */
+static int enqueue(struct db_query *q)
 {
-    if (!sql || nparams < 0 || (nparams > 0 && !params))
-        return PL_EINVAL;
-    if (db.shutting_down)
-        return PL_ESTATE;
-    if (db.disabled)
-        return PL_ENOTSUP;
-    if (db.queued >= (size_t)db.queue_max) {
-        core_log(PL_LOG_WARN, "db", "query queue full (%d): refusing a query of %s", db.queue_max,
-                 component ? component : "core");
-        return PL_EBUSY;
+    int rc = db.shutting_down ? PL_ESTATE : db.disabled ? PL_ENOTSUP
+             : db.queued >= (size_t)db.queue_max ? PL_EBUSY : PL_OK;
+    if (rc != PL_OK) {
+        if (rc == PL_EBUSY)
+            core_log(PL_LOG_WARN, "db", "query queue full (%d): refusing a query of %s",
+                     db.queue_max, q->component);
+        query_free(q);
+        return rc;
     }
-    struct db_query *q = query_new(component, sql, nparams, params, cb, arg);
-    if (!q)
-        return PL_ENOMEM;
     q->deadline = core_now_ms() + db.timeout_ms;
     if (db.tail)
         db.tail->next = q;
@@ -320,6 +317,35 @@ int db_query_as(const char *component, const char *sql, int nparams, const char 
     db.queries_total++;
     dispatch();
     return PL_OK;
+}
+
+int db_query_as(const char *component, const char *sql, int nparams, const char *const *params,
+                pl_db_cb cb, void *arg)
+{
+    if (!sql || nparams < 0 || (nparams > 0 && !params))
+        return PL_EINVAL;
+    struct db_query *q = query_new(component, sql, nparams, params, cb, arg);
+    return q ? enqueue(q) : PL_ENOMEM;
+}
+
+int db_query_take(const char *component, const char *sql, int nparams, char **params,
+                  pl_db_cb cb, void *arg)
+{
+    struct db_query *q = calloc(1, sizeof *q);
+    if (!q || !(q->component = strdup(component ? component : "core"))) {
+        for (int i = 0; i < nparams; i++)
+            free(params[i]);
+        free(params);
+        free(q);
+        return PL_ENOMEM;
+    }
+    q->sql_static = 1;
+    q->sql = (char *)sql;
+    q->nparams = nparams;
+    q->params = params;
+    q->cb = cb;
+    q->arg = arg;
+    return enqueue(q);
 }
 
 int db_batch_as(const char *component, const struct db_batch_item *items, size_t n)

@@ -32,6 +32,11 @@ int db_add_migrations(const char *component, const struct pl_migration *m, size_
 int db_remove_migrations(const char *component);
 int db_query_as(const char *component, const char *sql, int nparams,
                 const char *const *params, pl_db_cb cb, void *arg);
+/* db_query_as without copies: sql is a static text, and params (an array from malloc
+ * of strings from malloc) are the pool's from the call on, whatever it returns.  For a
+ * parameter of a megabyte: the meter values' batch. */
+int db_query_take(const char *component, const char *sql, int nparams, char **params,
+                  pl_db_cb cb, void *arg);
 
 /* Group commit: the queries run in one transaction, sent in one round trip (libpq
  * pipeline mode), so many writes cost one commit.  Each query's callback gets its own

@@ -1120,10 +1120,14 @@ static void meter_flush_now(void)
         sq_tail = NULL;
     text[len++] = ']';
     text[len] = '\0';
-    const char *p[1] = {text};
+    char **p = malloc(sizeof *p);
+    if (p)
+        p[0] = text;
+    else
+        free(text);
     batch_inflight++;
     batch_len += n;
-    if (db_query_as("core", SQL_METER, 1, p, meter_done, b) != PL_OK) {
+    if (!p || db_query_take("core", SQL_METER, 1, p, meter_done, b) != PL_OK) {
         batch_inflight--;
         batch_len -= n;
         samples_dropped += n;
@@ -1132,7 +1136,6 @@ static void meter_flush_now(void)
         free(b);
         core_log(PL_LOG_WARN, "station", "meter values batch of %zu samples not queued", n);
     }
-    free(text);
     if (sq_len && batch_inflight < METER_BATCHES_INFLIGHT)
         meter_kick();
 }
