@@ -406,6 +406,7 @@ static const struct pl_config_key core_core[] = {
     {"node_name", PL_CONFIG_STRING, NULL, 0, 0, NULL, "this node's name (default: host name)", R},
     {"pid_file", PL_CONFIG_STRING, NULL, 0, 0, NULL, "pid file", R},
     {"message_log", PL_CONFIG_INT, "200", 0, 100000, NULL, "OCPP messages kept per station", R},
+    {"message_log_memory", PL_CONFIG_INT, "64", 1, 1048576, NULL, "MiB the message log may hold in all", R},
     {"command_timeout", PL_CONFIG_INT, "30000", 1, 86400000, NULL, "default command wait, ms", 0},
     {"auth_unknown", PL_CONFIG_ENUM, "reject", 0, 0, "accept reject", "unknown id tokens", 0},
     {"drain_timeout", PL_CONFIG_INT, "5000", 0, 600000, NULL, "SIGTERM drain limit, ms", 0},

@@ -1227,6 +1227,7 @@ static void collect_gauges(void *arg)
     metrics_set("pipelet_websocket_protocol_errors", (double)s.protocol_errors);
     metrics_set("pipelet_websocket_tls_handshake_failures", (double)s.tls_handshake_failures);
     metrics_set("pipelet_stations_online", (double)registry_online_count());
+    metrics_set("pipelet_message_log_bytes", (double)registry_message_log_bytes());
     json_t *d = db_stats();
     metrics_set("pipelet_db_up", db_healthy());
     metrics_set("pipelet_db_connections", (double)json_integer_value(json_object_get(d, "connections")));

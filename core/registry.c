@@ -290,15 +290,30 @@ struct msglog {
     char *id;
     struct msg_entry *e;
     size_t cap, head, count; /* head: the next slot to write */
+    size_t bytes;            /* its slots and frames (message_log_memory) */
     struct msglog *lru_prev, *lru_next;
 };
 
 static struct hashmap *logs;
 static struct msglog *lru_head, *lru_tail; /* head = least recently written */
 static long msglog_cap = -1;
+/* [core] message_log_memory: what all rings may hold together (entries and frames).
+ * 200 messages of each of 10,000 stations are some 330 MB, and a ring's slots are
+ * touched on every message: past the budget a ring stops growing and overwrites its
+ * oldest entry instead, so a large fleet keeps fewer messages per station, in memory
+ * that stays bounded (and warmer).  A ring may grow while it holds less than twice
+ * its share (budget / rings), so early stations cannot take it all. */
+static size_t msglog_budget, msglog_bytes;
+
+size_t registry_message_log_bytes(void)
+{
+    return msglog_bytes;
+}
+
 
 static void entry_clear(struct msg_entry *e)
 {
+    msglog_bytes -= e->cap;
     free(e->frame);
     memset(e, 0, sizeof *e);
 }
@@ -358,6 +373,7 @@ static void msglog_free(struct msglog *l)
     ring_gen++;
     for (size_t i = 0; i < l->cap; i++)
         entry_clear(&l->e[i]);
+    msglog_bytes -= l->cap * sizeof *l->e;
     free(l->e);
     free(l->id);
     free(l);
@@ -370,6 +386,10 @@ static struct msglog *msglog_get(const char *station_id, int create)
         if (core_config_int("core", "message_log", MSGLOG_DEFAULT, 0, 100000, &n) != PL_OK)
             n = MSGLOG_DEFAULT;
         msglog_cap = n;
+        long mib;
+        if (core_config_int("core", "message_log_memory", 64, 1, 1 << 20, &mib) != PL_OK)
+            mib = 64;
+        msglog_budget = (size_t)mib << 20;
     }
     if (!logs && !(logs = hashmap_new()))
         return NULL;
@@ -393,6 +413,8 @@ static struct msglog *msglog_get(const char *station_id, int create)
         return NULL;
     }
     l->cap = first;
+    l->bytes = first * sizeof *l->e;
+    msglog_bytes += l->bytes;
     if (hashmap_put(logs, l->id, l) != PL_OK) {
         msglog_free(l);
         return NULL;
@@ -413,6 +435,10 @@ static void msglog_grow(struct msglog *l)
     if (l->count < l->cap || l->cap >= (size_t)msglog_cap)
         return;
     size_t cap = l->cap * 2 > (size_t)msglog_cap ? (size_t)msglog_cap : l->cap * 2;
+    size_t more = (cap - l->cap) * sizeof *l->e, rings = hashmap_count(logs);
+    if (msglog_bytes + more > msglog_budget ||
+        (rings > 1 && l->bytes > 2 * (msglog_budget / rings)))
+        return; /* over the budget: the ring overwrites its oldest entry */
     struct msg_entry *e = calloc(cap, sizeof *e);
     if (!e)
         return; /* keep overwriting the oldest */
@@ -422,6 +448,8 @@ static void msglog_grow(struct msglog *l)
     l->e = e;
     l->head = l->count;
     l->cap = cap;
+    l->bytes += more;
+    msglog_bytes += more;
 }
 
 /* Message type and id from the frame text without a JSON parse (hot path):
@@ -488,6 +516,8 @@ void registry_log_message_ref(struct registry_log_ref *ref, const char *station_
         if (!buf)
             return;
         e->frame = buf;
+        msglog_bytes += len + 1 - e->cap;
+        l->bytes += len + 1 - e->cap;
         e->cap = (uint32_t)len + 1;
     }
     memcpy(e->frame, frame, len);
@@ -588,6 +618,7 @@ void registry_shutdown(void)
     action_names = NULL;
     lru_head = lru_tail = NULL;
     msglog_cap = -1;
+    msglog_bytes = 0;
 }
 
 const struct pl_station_api *station_api(void)

@@ -25,6 +25,8 @@ void registry_log_message_ref(struct registry_log_ref *ref, const char *station_
                               const char *action, const char *frame, size_t len);
 /* Counts for /health, /metrics, /system. */
 size_t registry_online_count(void);
+/* What the message log holds, in bytes (bounded by [core] message_log_memory). */
+size_t registry_message_log_bytes(void);
 void registry_shutdown(void);
 
 /* The filled struct pl_station_api (static; size = sizeof). */

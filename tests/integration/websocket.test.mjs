@@ -113,6 +113,53 @@ test('websocket layer against the npm ws client', async (t) => {
       assert.equal(buf.readUInt16BE(2), 1002);
       sock.destroy();
     });
+    await t.test('raw sockets: frames split across reads, and several in one read, are each answered once', async () => {
+      // A masked text frame of a CALL; the gateway reads into a buffer it reuses, so a
+      // frame's first part must survive the next read of any connection.
+      const frame = (text) => {
+        const p = Buffer.from(text), mask = Buffer.from([1, 2, 3, 4]);
+        const head = p.length < 126 ? Buffer.from([0x81, 0x80 | p.length]) : Buffer.from([0x81, 0x80 | 126, p.length >> 8, p.length & 255]);
+        return Buffer.concat([head, mask, Buffer.from(p.map((b, i) => b ^ mask[i % 4]))]);
+      };
+      const hb = (id) => frame(JSON.stringify([2, id, 'Heartbeat', {}]));
+      const a = await rawUpgrade(gw, 'RAW-SPLIT-A'), b = await rawUpgrade(gw, 'RAW-SPLIT-B');
+      const pause = () => new Promise((r) => setTimeout(r, 30));
+      const first = frame(boot('b1'));
+      // A: its boot's first 40 bytes (header and part of the payload), then B's whole
+      // frame, read into the same buffer, then A's rest; then A's first byte alone, the
+      // header's rest, the payload in parts
+      a.sock.write(first.subarray(0, 40)); await pause();
+      b.sock.write(hb('x1')); await pause();
+      a.sock.write(first.subarray(40)); await pause();
+      const second = frame(boot('b2'));
+      a.sock.write(second.subarray(0, 1)); await pause();
+      b.sock.write(hb('x2')); await pause();
+      a.sock.write(second.subarray(1, 5)); await pause();
+      b.sock.write(hb('x3')); await pause();
+      a.sock.write(second.subarray(5)); await pause();
+      // then two whole frames and part of a third (past its id) in one write, the rest later
+      const third = hb('h3');
+      a.sock.write(Buffer.concat([hb('h1'), hb('h2'), third.subarray(0, 14)])); await pause();
+      b.sock.write(hb('x4')); await pause();
+      a.sock.write(third.subarray(14));
+      const texts = (buf) => {
+        const out = [];
+        for (let i = 0; i + 2 <= buf.length;) {
+          let len = buf[i + 1] & 127, off = 2;
+          if (len === 126) { len = buf.readUInt16BE(i + 2); off = 4; }
+          if (i + off + len > buf.length) break;
+          out.push(buf.subarray(i + off, i + off + len).toString());
+          i += off + len;
+        }
+        return out;
+      };
+      const ids = (buf) => texts(buf).map((t) => JSON.parse(t)).filter((m) => m[0] === 3).map((m) => m[1]);
+      await gw.waitFor(() => texts(a.data()).length >= 5 && ids(b.data()).length >= 4, 5000, 'answers');
+      assert.deepEqual(ids(a.data()), ['b1', 'b2', 'h1', 'h2', 'h3']);
+      assert.deepEqual(ids(b.data()), ['x1', 'x2', 'x3', 'x4']);
+      a.sock.destroy();
+      b.sock.destroy();
+    });
     await t.test('raw sockets: malformed upgrades get HTTP errors and the server keeps serving', async () => {
       const port = Number(new URL(gw.ws).port);
       const ask = (req) => new Promise((res) => {
