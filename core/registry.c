@@ -275,6 +275,7 @@ json_t *station_api_list_online(void)
  * ---------------------------------------------------------------------- */
 #define MSGLOG_MAX_RINGS 20000
 #define MSGLOG_DEFAULT 200
+#define MSGLOG_MIN_KEPT 4 /* per station, whatever the memory budget */
 
 struct msg_entry {
     int64_t time_ms; /* wall clock; formatted only when read */
@@ -510,6 +511,16 @@ void registry_log_message_ref(struct registry_log_ref *ref, const char *station_
     if (len >= UINT32_MAX)
         return;
     msglog_grow(l);
+    /* over the budget: this ring's oldest messages make room (their frames go) */
+    while (l->count > MSGLOG_MIN_KEPT && msglog_bytes + len + 1 > msglog_budget) {
+        struct msg_entry *old = msglog_at(l, 0);
+        msglog_bytes -= old->cap;
+        l->bytes -= old->cap;
+        free(old->frame);
+        old->frame = NULL;
+        old->cap = old->len = 0;
+        l->count--;
+    }
     struct msg_entry *e = &l->e[l->head];
     if (e->cap < len + 1) {
         char *buf = realloc(e->frame, len + 1);
