@@ -131,6 +131,95 @@ static void on_subs_loaded(pl_db_result *res, void *arg)
     free(l);
 }
 
+/* The bus subscriptions follow the enabled subscriptions' topics once their list is
+ * known: an event no subscription names is then never built for webhooks (the bus
+ * builds nothing for a topic nobody listens to; meter values are the busiest one).
+ * Before the first list, "*" keeps every event until it can be routed.  The patterns
+ * kept are a minimal cover, none matching another, so no event reaches the outbox
+ * twice. */
+static void bus_unsubscribe_topics(struct wh *w)
+{
+    for (size_t i = 0; i < w->ntopics; i++) {
+        w->host->bus_unsubscribe(w->topic_subs[i]);
+        free(w->topics[i]);
+    }
+    free(w->topic_subs);
+    free(w->topics);
+    w->topic_subs = NULL;
+    w->topics = NULL;
+    w->ntopics = 0;
+}
+
+static int covered(char *const *kept, size_t n, const char *pattern)
+{
+    for (size_t i = 0; i < n; i++)
+        if (wh_topic_match(kept[i], pattern))
+            return 1;
+    return 0;
+}
+
+static void wh_bus_narrow(struct wh *w)
+{
+    size_t cap = 0;
+    for (struct wh_sub *s = w->subs; s; s = s->next)
+        cap += s->nevents;
+    char **want = calloc(cap ? cap : 1, sizeof *want);
+    if (!want)
+        return; /* keep what is subscribed: more events than needed, none lost */
+    size_t n = 0;
+    /* broader patterns first ("*", then "a.*" before "a.b.*" and "a.b"): a pattern any
+     * kept one matches is left out */
+    for (int pass = 0; pass < 3; pass++)
+        for (struct wh_sub *s = w->subs; s; s = s->next)
+            for (size_t i = 0; i < s->nevents; i++) {
+                const char *p = s->events[i];
+                size_t len = strlen(p);
+                int kind = strcmp(p, "*") == 0 ? 0 : len >= 2 && strcmp(p + len - 2, ".*") == 0 ? 1 : 2;
+                if (kind == pass && !covered(want, n, p))
+                    want[n++] = s->events[i];
+            }
+    /* prefixes of different lengths: a longer one may sit before a shorter one */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (i != j && want[i] && want[j] && wh_topic_match(want[j], want[i])) {
+                want[i] = NULL;
+                break;
+            }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (want[i])
+            want[m++] = want[i];
+    int same = m == w->ntopics && w->bus == NULL;
+    for (size_t i = 0; same && i < m; i++)
+        same = strcmp(want[i], w->topics[i]) == 0;
+    if (same) {
+        free(want);
+        return;
+    }
+    pl_subscription **subs = calloc(m ? m : 1, sizeof *subs);
+    char **topics = calloc(m ? m : 1, sizeof *topics);
+    int ok = subs && topics;
+    for (size_t i = 0; ok && i < m; i++)
+        ok = (topics[i] = strdup(want[i])) &&
+             (subs[i] = w->host->bus_subscribe(w->self, topics[i], wh_outbox_on_event, w));
+    free(want);
+    if (!ok) { /* keep what is subscribed */
+        for (size_t i = 0; i < m && subs && topics; i++) {
+            w->host->bus_unsubscribe(subs[i]);
+            free(topics[i]);
+        }
+        free(subs);
+        free(topics);
+        return;
+    }
+    bus_unsubscribe_topics(w);
+    w->host->bus_unsubscribe(w->bus);
+    w->bus = NULL;
+    w->topic_subs = subs;
+    w->topics = topics;
+    w->ntopics = m;
+}
+
 static void load_subs(struct wh *w, pl_db_result *res)
 {
     const struct pl_host *h = w->host;
@@ -159,6 +248,7 @@ static void load_subs(struct wh *w, pl_db_result *res)
         w->subs_loaded = 1;
         wh_outbox_routes_known(w);
     }
+    wh_bus_narrow(w);
 }
 
 /* Reload the routing list; done(arg), if given, runs once it is in place (or the
@@ -852,6 +942,7 @@ static void wh_fini(void *state)
         padded_reply(w->padded);
     wh_outbox_free(w);
     w->host->bus_unsubscribe(w->bus);
+    bus_unsubscribe_topics(w);
     subs_free(w->subs);
     free(w);
 }

@@ -32,7 +32,11 @@ struct wh_test_slot {
 struct wh {
     const struct pl_host *host;
     pl_plugin_handle *self;
-    pl_subscription *bus;
+    pl_subscription *bus;       /* "*" until the first subscription list arrived */
+    /* then one per topic pattern the enabled subscriptions name (wh_bus_narrow) */
+    pl_subscription **topic_subs;
+    char **topics;
+    size_t ntopics;
     pl_timer *tick;
     struct wh_sub *subs;        /* enabled subscriptions, refreshed after every change */
     int subs_loaded;            /* the first load arrived: events can be routed */

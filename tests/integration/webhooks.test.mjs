@@ -239,3 +239,36 @@ test('a command sent with Prefer: respond-async reports its outcome as a command
     await gw.stop(); await rx.close();
   }
 });
+
+test('overlapping event patterns deliver each event once per subscription; a subscription added or removed changes what is delivered at once', async () => {
+  const rx = await receiver();
+  const gw = await startGateway({ plugins: ['ocpp16', 'webhooks'], config: local });
+  try {
+    // "station.*" covers "station.status"; the gateway listens to the bus by the
+    // subscriptions' topics, and an event matching both patterns must still come once
+    const a = await gw.api('POST', '/api/v1/webhooks', { url: `${rx.url}?s=a`, events: ['station.*', 'station.status'] });
+    const b = await gw.api('POST', '/api/v1/webhooks', { url: `${rx.url}?s=b`, events: ['station.status'] });
+    assert.equal(a.status, 201); assert.equal(b.status, 201);
+    const c = await station(gw, 'WH-OVL');
+    await c.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Preparing' });
+    await gw.waitFor(() => rx.got.filter((e) => e.json.type === 'station.status').length >= 2, 10000, 'two deliveries');
+    await new Promise((r) => setTimeout(r, 500)); // a duplicate would have come by now
+    const ids = rx.got.filter((e) => e.json.type === 'station.status').map((e) => e.json.id);
+    assert.equal(ids.length, 2, 'one delivery per subscription');
+    assert.equal(ids[0], ids[1], 'the same event to both');
+    // a subscription on a topic nobody named before gets its events from then on
+    const d = await gw.api('POST', '/api/v1/webhooks', { url: rx.url, events: ['transaction.started'] });
+    assert.equal(d.status, 201);
+    await c.call('StartTransaction', { connectorId: 1, idTag: 'T1', meterStart: 0, timestamp: new Date().toISOString() });
+    await gw.waitFor(() => rx.got.some((e) => e.json.type === 'transaction.started'), 10000, 'transaction.started');
+    // and none after all subscriptions are gone
+    for (const s of [a, b, d]) assert.equal((await gw.api('DELETE', `/api/v1/webhooks/${s.body.id}`)).status, 204);
+    const before = rx.got.length;
+    await c.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Available' });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(rx.got.length, before);
+    await c.close();
+  } finally {
+    await gw.stop(); await rx.close();
+  }
+});
