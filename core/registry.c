@@ -300,9 +300,9 @@ static struct msglog *lru_head, *lru_tail; /* head = least recently written */
 static long msglog_cap = -1;
 /* [core] message_log_memory: what all rings may hold together (entries and frames).
  * 200 messages of each of 10,000 stations are some 330 MB, and a ring's slots are
- * touched on every message: past the budget a ring stops growing and overwrites its
- * oldest entry instead, so a large fleet keeps fewer messages per station, in memory
- * that stays bounded (and warmer).  A ring may grow while it holds less than twice
+ * touched on every message: past the budget a ring stops growing and the writing
+ * station's oldest messages make room (MSGLOG_MIN_KEPT stay), so a large fleet keeps
+ * fewer messages per station, in memory that stays bounded (and warmer).  A ring may grow while it holds less than twice
  * its share (budget / rings), so early stations cannot take it all. */
 static size_t msglog_budget, msglog_bytes;
 
@@ -311,10 +311,11 @@ size_t registry_message_log_bytes(void)
     return msglog_bytes;
 }
 
-
-static void entry_clear(struct msg_entry *e)
+/* The entry of ring l is empty again; its frame's bytes leave both counts. */
+static void entry_clear(struct msglog *l, struct msg_entry *e)
 {
     msglog_bytes -= e->cap;
+    l->bytes -= e->cap;
     free(e->frame);
     memset(e, 0, sizeof *e);
 }
@@ -373,7 +374,7 @@ static void msglog_free(struct msglog *l)
 {
     ring_gen++;
     for (size_t i = 0; i < l->cap; i++)
-        entry_clear(&l->e[i]);
+        entry_clear(l, &l->e[i]);
     msglog_bytes -= l->cap * sizeof *l->e;
     free(l->e);
     free(l->id);
@@ -513,12 +514,7 @@ void registry_log_message_ref(struct registry_log_ref *ref, const char *station_
     msglog_grow(l);
     /* over the budget: this ring's oldest messages make room (their frames go) */
     while (l->count > MSGLOG_MIN_KEPT && msglog_bytes + len + 1 > msglog_budget) {
-        struct msg_entry *old = msglog_at(l, 0);
-        msglog_bytes -= old->cap;
-        l->bytes -= old->cap;
-        free(old->frame);
-        old->frame = NULL;
-        old->cap = old->len = 0;
+        entry_clear(l, msglog_at(l, 0));
         l->count--;
     }
     struct msg_entry *e = &l->e[l->head];
