@@ -150,45 +150,36 @@ static void bus_unsubscribe_topics(struct wh *w)
     w->ntopics = 0;
 }
 
-static int covered(char *const *kept, size_t n, const char *pattern)
-{
-    for (size_t i = 0; i < n; i++)
-        if (wh_topic_match(kept[i], pattern))
-            return 1;
-    return 0;
-}
-
 static void wh_bus_narrow(struct wh *w)
 {
     size_t cap = 0;
     for (struct wh_sub *s = w->subs; s; s = s->next)
         cap += s->nevents;
-    char **want = calloc(cap ? cap : 1, sizeof *want);
-    if (!want)
+    char **all = calloc(cap ? cap : 1, sizeof *all), **want = calloc(cap ? cap : 1, sizeof *want);
+    if (!all || !want) {
+        free(all);
+        free(want);
         return; /* keep what is subscribed: more events than needed, none lost */
-    size_t n = 0;
-    /* broader patterns first ("*", then "a.*" before "a.b.*" and "a.b"): a pattern any
-     * kept one matches is left out */
-    for (int pass = 0; pass < 3; pass++)
-        for (struct wh_sub *s = w->subs; s; s = s->next)
-            for (size_t i = 0; i < s->nevents; i++) {
-                const char *p = s->events[i];
-                size_t len = strlen(p);
-                int kind = strcmp(p, "*") == 0 ? 0 : len >= 2 && strcmp(p + len - 2, ".*") == 0 ? 1 : 2;
-                if (kind == pass && !covered(want, n, p))
-                    want[n++] = s->events[i];
-            }
-    /* prefixes of different lengths: a longer one may sit before a shorter one */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            if (i != j && want[i] && want[j] && wh_topic_match(want[j], want[i])) {
-                want[i] = NULL;
-                break;
-            }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (want[i])
-            want[m++] = want[i];
+    }
+    size_t n = 0, m = 0;
+    for (struct wh_sub *s = w->subs; s; s = s->next)
+        for (size_t i = 0; i < s->nevents; i++) {
+            size_t k = 0;
+            while (k < n && strcmp(all[k], s->events[i]) != 0)
+                k++;
+            if (k == n)
+                all[n++] = s->events[i];
+        }
+    /* a pattern another one matches is left out ("station.*" covers "station.status",
+     * "*" covers everything); matching is transitive, so what is left covers it all */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < n && (j == i || !wh_topic_match(all[j], all[i])))
+            j++;
+        if (j == n)
+            want[m++] = all[i];
+    }
+    free(all);
     int same = m == w->ntopics && w->bus == NULL;
     for (size_t i = 0; same && i < m; i++)
         same = strcmp(want[i], w->topics[i]) == 0;
